@@ -1,0 +1,98 @@
+// The replicated chat commands: what goes into a Raft log entry's `data`,
+// and the plain chat values the state machine returns.
+//
+// Every field that could differ between replicas (timestamps, password
+// hashes, token hashes) is fixed inside the command before it is proposed,
+// so applying a command is deterministic (architecture principle 3).
+//
+// Owned by: plain values; built by the gateway actor, applied by the
+// state-machine actor.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace qc::chat {
+
+/// A chat message as the contract (§4.2) shows it. `id` is the log index of
+/// the entry that created it.
+struct message {
+  std::uint64_t id = 0;
+  std::string from;
+  std::string to;
+  std::string body;
+  std::int64_t ts = 0;  ///< ms since the epoch, fixed by the leader
+  bool read = false;
+
+  friend bool operator==(const message&, const message&) = default;
+};
+
+/// create_account: `pw_hash` is a self-describing PBKDF2 string computed
+/// before proposing; the plaintext password never reaches the log.
+struct cmd_create_account {
+  std::string user;
+  std::string pw_hash;
+  std::int64_t ts = 0;
+};
+
+/// login/resume bookkeeping: a new session for `user`, keyed by the SHA-256
+/// (hex) of the token. The token itself is never stored.
+struct cmd_create_session {
+  std::string user;
+  std::string token_hash;
+  std::int64_t ts = 0;
+};
+
+/// logout: drops the session with this token hash.
+struct cmd_drop_session {
+  std::string user;
+  std::string token_hash;
+};
+
+/// send. `nonce` dedupes per (from, nonce): a replay returns the original.
+struct cmd_send {
+  std::string from;
+  std::string to;
+  std::string body;
+  std::optional<std::string> nonce;
+  std::int64_t ts = 0;
+};
+
+/// mark_read by ids (only ids addressed to `user` count) or by peer `with`.
+struct cmd_mark_read {
+  std::string user;
+  std::vector<std::uint64_t> ids;
+  std::optional<std::string> with;
+};
+
+/// delete_messages: all-or-nothing; forbidden if any id is someone else's.
+struct cmd_delete_messages {
+  std::string user;
+  std::vector<std::uint64_t> ids;
+};
+
+/// delete_account: the account, its sessions, nonces and every message to
+/// or from it. The password was verified before proposing.
+struct cmd_delete_account {
+  std::string user;
+};
+
+/// One replicated command.
+using command = std::variant<cmd_create_account, cmd_create_session, cmd_drop_session, cmd_send,
+                             cmd_mark_read, cmd_delete_messages, cmd_delete_account>;
+
+/// Encodes a command as the JSON text stored in a log entry. Deterministic.
+std::string encode_command(const command& c);
+
+/// Decodes encode_command's output; nullopt if malformed (the state machine
+/// then records the entry as a rejected no-op, it never crashes on it).
+std::optional<command> decode_command(std::string_view data);
+
+/// The op name of a command, for logs and metrics ("send", ...).
+const char* command_name(const command& c);
+
+}  // namespace qc::chat

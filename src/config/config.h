@@ -1,0 +1,65 @@
+// Node configuration: the TOML file of CONTRACT.md §2 plus command-line
+// overrides of §1.
+//
+// Owned by: main() at start-up; read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/types.h"
+
+namespace qc::config {
+
+/// Everything a node needs to start. Defaults are the contract's.
+struct node_config {
+  // [node]
+  std::string id;
+  std::string listen;     ///< "host:port"
+  std::string advertise;  ///< defaults to listen
+  std::string data_dir;
+  std::string log_level = "info";  ///< trace|debug|info|warn|error
+  // [cluster]
+  std::string secret;
+  std::string admin_token;
+  std::vector<raft::member> members;  ///< founding voters
+  // [raft]
+  int heartbeat_ms = 50;
+  int election_timeout_ms = 300;  ///< randomized in [t, 2t)
+  std::uint64_t snapshot_every = 10'000;  ///< take a snapshot every N applied entries
+  std::uint64_t snapshot_keep_tail = 1'000;  ///< entries kept behind a snapshot for slow followers
+  // [limits]
+  std::size_t max_frame_bytes = 64 * 1024;
+  std::size_t max_body_bytes = 4 * 1024;
+  int request_timeout_ms = 5000;  ///< bound on waiting for a leader / commit
+  std::size_t max_connections = 20'000;
+  std::size_t max_connections_per_ip = 20'000;
+  int idle_timeout_ms = 600'000;
+  // [security]
+  int pbkdf2_iterations = 20'000;
+  // command line only
+  std::optional<std::string> join;  ///< --join HOST:PORT
+};
+
+/// What parse_command_line decided.
+enum class cli_action { run, exit_ok, exit_error };
+
+/// Parses argv (Boost.Program_options): --config, --id, --listen,
+/// --data-dir, --log-level, --join, --help, --version. Loads the TOML file
+/// (toml++), applies overrides and validates. On `exit_ok` (help/version)
+/// `out_text` holds what to print to stdout; on `exit_error` it holds a
+/// one-line reason (naming an unknown key, a bad value, a missing field).
+cli_action parse_command_line(int argc, const char* const argv[], node_config& cfg,
+                              std::string& out_text, const char* version);
+
+/// Loads and validates a TOML document (text) into cfg. Unknown keys are an
+/// error naming the key (e.g. "unknown key 'raft.hearbeat_ms'"). Returns
+/// false and sets `err` on any problem.
+bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err);
+
+/// Final validation after overrides (id present, listen parses, ...).
+bool validate(node_config& cfg, std::string& err);
+
+}  // namespace qc::config

@@ -1,0 +1,143 @@
+// The chat state machine on SQLite (chat.db): deterministic apply of
+// committed log entries, the read queries of the contract, and snapshots.
+//
+// Owned by: the state-machine actor's thread. Not thread-safe; one instance
+// per data directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "chat/command.h"
+#include "raft/types.h"
+
+namespace qc::db {
+
+/// Outcome codes of applying a command; they map 1:1 onto contract §4.1.
+enum class apply_code : std::uint8_t {
+  ok,
+  not_found,        ///< recipient / user does not exist
+  conflict,         ///< user already exists
+  forbidden,        ///< an id belongs to someone else
+  unauthenticated,  ///< the acting user no longer exists
+  bad_entry,        ///< undecodable entry (recorded, state unchanged)
+  noop,             ///< leader no-op or conf change: nothing for the chat state
+};
+
+/// Contract error-code string for an apply_code ("ok" for ok/noop).
+const char* to_string(apply_code c);
+
+/// A live event for one user (contract §4.3 events). `json` is the complete
+/// event object text, e.g. {"event":"message","message":{...}}.
+struct user_event {
+  std::string user;
+  std::string json;
+};
+
+/// The result of applying one entry.
+struct apply_result {
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  apply_code code = apply_code::noop;
+  /// On ok: the reply fields as a JSON object text without braces' context,
+  /// e.g. {"message":{...}} for send, {"user":"bob"} for create_account,
+  /// {"marked":3}, {"deleted":2}, {} for the rest.
+  std::string result_json = "{}";
+  std::vector<user_event> events;
+};
+
+/// One row of `conversations`.
+struct conversation {
+  std::string with;
+  chat::message last;
+  std::uint64_t unread = 0;  ///< messages from `with` to me not yet read
+};
+
+/// A page of account names.
+struct account_page {
+  std::vector<std::string> accounts;
+  std::optional<std::string> next;  ///< pass as `after` for the next page
+};
+
+/// Why opening a data directory failed. The text names the file and problem.
+struct open_error {
+  std::string message;
+};
+
+/// The chat state machine. Every apply_batch is one SQLite transaction that
+/// also records applied_index, so a crash leaves either all or none of it.
+class chat_store {
+ public:
+  /// Opens (creating if absent) `path` (e.g. data_dir/chat.db). Runs
+  /// PRAGMA integrity_check (quick_check) and checks the schema version; on
+  /// any problem returns nullptr and fills `err` (never resets data).
+  static std::unique_ptr<chat_store> open(const std::filesystem::path& path, open_error& err);
+  ~chat_store();
+
+  /// Index of the last applied entry (0 for a fresh store).
+  std::uint64_t applied_index() const;
+
+  /// Applies entries in order in one transaction; entries with
+  /// index <= applied_index() are skipped (idempotent replay). Returns one
+  /// result per applied entry.
+  std::vector<apply_result> apply_batch(const std::vector<raft::entry>& entries);
+
+  // ---- queries (read applied state; `user` is the acting principal) ------
+
+  /// The stored PBKDF2 string of `user`, or nullopt.
+  std::optional<std::string> password_hash(const std::string& user);
+  /// The user owning the session with this token hash, or nullopt.
+  std::optional<std::string> session_user(const std::string& token_hash);
+  /// True if the account exists.
+  bool account_exists(const std::string& user);
+  /// Accounts matching the glob (`*`, `?`), names > `after`, sorted, at most `limit`.
+  account_page list_accounts(const std::string& pattern, std::size_t limit,
+                             const std::optional<std::string>& after);
+  /// Newest `limit` messages between `user` and `with` with id < `before`,
+  /// returned oldest first.
+  std::vector<chat::message> history(const std::string& user, const std::string& with,
+                                     std::size_t limit, std::optional<std::uint64_t> before);
+  /// Oldest `limit` unread messages to `user`, oldest first.
+  std::vector<chat::message> unread(const std::string& user, std::size_t limit);
+  /// Count of unread messages to `user`.
+  std::uint64_t unread_count(const std::string& user);
+  /// Conversations of `user`, newest last message first.
+  std::vector<conversation> conversations(const std::string& user);
+  /// Total number of messages (for tests, status and benchmarks).
+  std::uint64_t message_count();
+
+  /// A canonical digest (hex SHA-256) of the whole chat state, excluding
+  /// applied_index. Equal on replicas that applied the same entries; used by
+  /// tests to compare replicas.
+  std::string state_digest();
+
+  // ---- snapshots (§7) -----------------------------------------------------
+
+  /// Writes a consistent copy of the state (as of applied_index) to `file`
+  /// with VACUUM INTO, then fsyncs it. Returns false and fills `err` on error.
+  bool snapshot_to(const std::filesystem::path& file, std::string& err);
+
+  /// Replaces this store's contents with the snapshot `file` (which must be a
+  /// valid chat.db; verified first). On success applied_index() is the
+  /// snapshot's. On failure the current contents are untouched.
+  bool install_snapshot(const std::filesystem::path& file, std::string& err);
+
+  /// Reads the applied_index recorded inside a snapshot file (0 on error).
+  static std::uint64_t snapshot_applied_index(const std::filesystem::path& file);
+
+  /// The EXPLAIN QUERY PLAN text of each contract query, for tests proving
+  /// every query uses an index (no "SCAN messages").
+  std::vector<std::pair<std::string, std::string>> query_plans();
+
+ private:
+  struct impl;
+  explicit chat_store(std::unique_ptr<impl> i);
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace qc::db

@@ -1,0 +1,65 @@
+// JSON encoding of the peer protocol (frames on /raft after the handshake).
+//
+// Owned by: pure functions; called on the loop thread by the replicator.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "raft/types.h"
+
+namespace qc::net {
+
+/// A batch of Raft messages to one peer ({"type":"raft","msgs":[...]}).
+struct peer_raft {
+  std::vector<raft::message> msgs;
+};
+
+/// A follower forwards a proposal to the leader ({"type":"propose",...}).
+/// `data` is the command JSON text; the leader stamps nothing the follower
+/// cannot see: it answers with the (index, term) the entry got.
+struct peer_propose {
+  std::uint64_t rid = 0;  ///< request id, unique per sender
+  std::string data;
+  bool conf = false;       ///< data is an encoded conf_change (admin ops)
+};
+
+/// The leader's answer to peer_propose.
+struct peer_propose_resp {
+  std::uint64_t rid = 0;
+  std::uint64_t index = 0;  ///< 0 on error
+  std::uint64_t term = 0;
+  std::string error;        ///< empty on success; else a contract error code
+  std::string leader;       ///< known leader id, when error is not_leader
+};
+
+/// A generic admin/cluster request between peers (join, transfer, ...):
+/// {"type":"admin","rid":..,"body":{...}} and its response "admin_resp".
+struct peer_admin {
+  std::uint64_t rid = 0;
+  bool response = false;
+  std::string body;  ///< JSON object text
+};
+
+/// Snapshot stream control. Chunk bytes travel in binary frames whose first
+/// 8 bytes are the big-endian snapshot index, the next 8 the offset.
+struct peer_snap_ack {
+  std::uint64_t index = 0;   ///< snapshot index
+  std::uint64_t offset = 0;  ///< bytes durably received so far
+  bool done = false;         ///< receiver has the whole file
+  bool failed = false;
+};
+
+/// Any decoded peer frame.
+using peer_frame = std::variant<peer_raft, peer_propose, peer_propose_resp, peer_admin, peer_snap_ack>;
+
+/// Encodes a frame as JSON text.
+std::string encode_peer_frame(const peer_frame& f);
+
+/// Decodes; nullopt on any malformed input (never throws, never crashes).
+std::optional<peer_frame> decode_peer_frame(std::string_view text);
+
+}  // namespace qc::net

@@ -1,0 +1,82 @@
+// Authenticated peer links over WebSocket (/raft), one per peer pair.
+//
+// Handshake (mutual, the secret never travels): the accepting side sends
+// {"type":"challenge","nonce":N1,"id":server_id}; the dialer answers
+// {"type":"auth","id":dialer_id,"nonce":N2,"mac":hex(HMAC-SHA256(secret,
+// "dial|" + N1 + "|" + dialer_id))}; the acceptor checks it in constant time
+// and answers {"type":"auth_ok","mac":hex(HMAC(secret,"accept|" + N2 + "|" +
+// server_id))}, which the dialer checks. A bad MAC is logged and closed.
+//
+// Both sides dial every peer they know; when two links to one peer are up,
+// both sides keep the one dialed by the lower id and close the other, so a
+// pair converges on a single connection. Dropped links redial with jittered
+// exponential backoff.
+//
+// Owned by: the loop thread; used by the replicator actor.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace qc::net {
+
+/// Tunables of the peer links.
+struct peer_limits {
+  std::size_t max_frame_bytes = 64 << 20;       ///< peer frames may carry batches/snapshot chunks
+  std::size_t max_queue_bytes = 256 << 20;      ///< per link; send() fails beyond it
+  std::chrono::milliseconds backoff_min{50};
+  std::chrono::milliseconds backoff_max{2000};
+  std::chrono::milliseconds handshake_timeout{3000};
+};
+
+/// Callbacks into the node; all on the loop thread.
+struct peer_handlers {
+  /// A frame from an authenticated peer. `binary` for binary frames.
+  std::function<void(const std::string& from, std::string frame, bool binary)> frame;
+  /// A link to `id` became usable / was lost.
+  std::function<void(const std::string& id)> up;
+  std::function<void(const std::string& id)> down;
+  /// A peer failed authentication (for logs/metrics): remote address, reason.
+  std::function<void(const std::string& remote, const std::string& why)> auth_failed;
+};
+
+/// The set of peer links of one node.
+class peer_transport : public std::enable_shared_from_this<peer_transport> {
+ public:
+  peer_transport(boost::asio::io_context& io, std::string self_id, std::string secret,
+                 peer_limits limits, peer_handlers handlers);
+  ~peer_transport();
+  /// The peers to keep links to (id -> "host:port"). Links to ids no longer
+  /// listed are closed unless the peer dialed us (a joining node).
+  void set_peers(const std::map<std::string, std::string>& peers);
+  /// Dials `address` once for a handshake with an unknown peer (used by a
+  /// joining node to reach a seed); the link is keyed by the id it proves.
+  void dial(const std::string& address);
+  /// Takes over an upgraded /raft stream from the server.
+  void accept(boost::beast::tcp_stream stream,
+              boost::beast::http::request<boost::beast::http::string_body> req);
+  /// Queues a frame to `to`. False if there is no usable link or its queue
+  /// is full (the caller treats the peer as unreachable).
+  bool send(const std::string& to, std::shared_ptr<const std::string> frame, bool binary = false);
+  /// True if a usable link to `id` exists.
+  bool connected(const std::string& id) const;
+  /// Bytes queued to `id` and not yet written (flow control).
+  std::size_t queued_bytes(const std::string& id) const;
+  /// Closes every link and stops redialing.
+  void stop();
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace qc::net

@@ -1,0 +1,93 @@
+// The node's one listening port: HTTP (/, /status, /health, /metrics),
+// client WebSockets (/ws) and peer WebSockets (/raft).
+//
+// Owned by: the loop thread (one io_context). Sessions follow Boost.Beast's
+// websocket/server/chat-multi example: enable_shared_from_this, do_x/on_x
+// pairs, one write in flight, a bounded send queue.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace qc::net {
+
+/// Limits that protect the node from slow, dead or hostile clients.
+struct server_limits {
+  std::size_t max_frame_bytes = 64 * 1024;        ///< larger frame: too_large reply, close 1009
+  std::size_t max_send_queue = 4096;              ///< frames queued to a slow reader before it is dropped
+  std::size_t max_send_queue_bytes = 16 << 20;    ///< bytes queued to a slow reader before it is dropped
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{600'000};  ///< no frame from the client at all for this long
+  std::size_t max_connections = 20'000;           ///< per node
+  std::size_t max_connections_per_ip = 20'000;
+};
+
+/// A minimal HTTP reply for GET handlers.
+struct http_reply {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+/// One client WebSocket connection (/ws). Created by the server.
+class client_session {
+ public:
+  virtual ~client_session() = default;
+  /// Queues a text frame. If the queue is over its limits the session is
+  /// closed (slow reader) and false is returned. Loop thread only.
+  virtual bool send(std::shared_ptr<const std::string> frame) = 0;
+  /// Closes the connection with a WebSocket close code. Loop thread only.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+  /// Unique id of this connection within the process.
+  virtual std::uint64_t conn_id() const = 0;
+  /// Remote address "ip:port".
+  virtual const std::string& remote() const = 0;
+};
+
+/// Callbacks from the network into the node. All run on the loop thread.
+struct server_handlers {
+  /// GET of any path other than /ws and /raft.
+  std::function<http_reply(const std::string& target)> http_get;
+  /// A client connection completed its WebSocket handshake.
+  std::function<void(const std::shared_ptr<client_session>&)> client_open;
+  /// A text frame arrived (at most max_frame_bytes). Frames over the limit
+  /// never get here: the session replies too_large itself and closes 1009.
+  std::function<void(const std::shared_ptr<client_session>&, std::string frame)> client_frame;
+  /// The connection is gone (any reason). Called exactly once per open.
+  std::function<void(const std::shared_ptr<client_session>&)> client_close;
+  /// An upgraded /raft WebSocket, handed over with the HTTP request that
+  /// opened it. The peer transport takes it from here.
+  std::function<void(boost::beast::tcp_stream stream,
+                     boost::beast::http::request<boost::beast::http::string_body> req)>
+      peer_upgrade;
+};
+
+/// Accepts TCP connections and routes them. Loop thread only.
+class server : public std::enable_shared_from_this<server> {
+ public:
+  server(boost::asio::io_context& io, server_limits limits, server_handlers handlers);
+  ~server();
+  /// Binds and listens on "host:port". Returns false and fills `err` on error.
+  bool listen(const std::string& host_port, std::string& err);
+  /// Starts accepting.
+  void start();
+  /// Stops accepting and closes every client session.
+  void stop();
+  /// Number of open client WebSocket connections.
+  std::size_t client_count() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace qc::net

@@ -1,0 +1,54 @@
+// A small blocking JSON-over-WebSocket client for tests, tools (chatctl) and
+// benchmarks (chatbench). Speaks the client protocol of CONTRACT.md §4.
+//
+// Owned by: one thread at a time (it owns its own io_context).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+namespace qc::net {
+
+/// A connected client. Not thread-safe; one per thread.
+class ws_client {
+ public:
+  ws_client();
+  ~ws_client();
+  ws_client(const ws_client&) = delete;
+  ws_client& operator=(const ws_client&) = delete;
+
+  /// Connects to ws://host:port/path. False (and `err`) on failure or timeout.
+  bool connect(const std::string& host_port, std::string& err, const std::string& path = "/ws",
+               std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  bool is_open() const;
+  void close();
+
+  /// Sends one text frame as is (may be invalid JSON: for bad-input tests).
+  bool send_raw(const std::string& frame, std::string& err);
+  /// Sends `req` (an object); if it has no "id", assigns a fresh integer id.
+  /// Returns the id used.
+  boost::json::value send(boost::json::object req, std::string& err);
+  /// Reads the next frame of any kind (reply or event), up to `timeout`.
+  std::optional<boost::json::value> recv(std::chrono::milliseconds timeout, std::string& err);
+  /// send() then waits for the reply with the same id; events that arrive
+  /// meanwhile are kept for next_event(). nullopt on timeout/close (`err`).
+  std::optional<boost::json::object> request(boost::json::object req, std::string& err,
+                                             std::chrono::milliseconds timeout =
+                                                 std::chrono::milliseconds(10000));
+  /// The next event (a frame with "event"), from the buffer or the socket.
+  std::optional<boost::json::object> next_event(std::chrono::milliseconds timeout, std::string& err);
+  /// WebSocket close code received, if the server closed.
+  std::optional<std::uint16_t> close_code() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace qc::net

@@ -1,0 +1,183 @@
+// The Raft core: one deterministic state machine that decides every safety
+// question (term, vote, log acceptance, commit, membership). No I/O, no clock,
+// no threads, no exceptions. Modelled on etcd-io/raft: inputs are step(),
+// tick_*(), propose*(), read_index(); the output is a `ready` batch.
+//
+// Owned by: exactly one actor, the consensus actor. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "raft/errc.h"
+#include "raft/membership.h"
+#include "raft/types.h"
+
+namespace qc::raft {
+
+/// Tunables. Times are in ticks of the corresponding timer.
+struct config {
+  node_id id;
+  /// Minimum election timeout in election ticks; each term the core draws
+  /// its timeout uniformly from [election_ticks, 2*election_ticks) (§5.2).
+  int election_ticks = 10;
+  /// Leader sends heartbeats every `heartbeat_ticks` heartbeat ticks.
+  int heartbeat_ticks = 1;
+  /// Cap on entries and on payload bytes in one append message (batching).
+  std::size_t max_entries_per_msg = 512;
+  std::size_t max_bytes_per_msg = 1 << 20;
+  /// Cap on append messages in flight per follower (pipelining).
+  std::size_t max_inflight = 64;
+  /// Pre-vote (dissertation §9.6): a rejoining node cannot depose a leader.
+  bool pre_vote = true;
+  /// Check-quorum (dissertation §6.2): a leader that has not heard from a
+  /// voter majority within an election timeout steps down.
+  bool check_quorum = true;
+  /// Seed of the core's private PRNG (randomized timeouts). Injected so a
+  /// simulation replays exactly.
+  std::uint64_t seed = 1;
+};
+
+/// What the core is restarted from: exactly what was persisted.
+struct initial_state {
+  hard_state hard;
+  /// The last snapshot; the log starts at snapshot.index + 1. A founding
+  /// node that has never snapshotted uses index 0, term 0 and the founding
+  /// members as `config`; a node that waits to be added uses an empty config.
+  snapshot_meta snapshot;
+  std::vector<entry> entries;  ///< persisted log after the snapshot, contiguous
+  std::uint64_t applied = 0;   ///< state machine's applied index (>= snapshot.index)
+};
+
+/// Result of a proposal: on success, where the entry landed. The entry is
+/// committed once applied with the same (index, term); a different term at
+/// that index means the proposal was lost and may be retried.
+struct proposal {
+  std::error_code ec;
+  std::uint64_t index = 0;
+  std::uint64_t term = 0;
+  node_id leader;  ///< on not_leader: the known leader, empty if unknown
+};
+
+/// Replication state of one peer, as seen by the leader (etcd's Progress).
+enum class progress_state : std::uint8_t { probe, replicate, snapshot };
+
+/// Human-readable name of a progress_state.
+const char* to_string(progress_state s);
+
+/// A leader's view of one member.
+struct peer_progress {
+  node_id id;
+  bool voter = true;
+  std::uint64_t match = 0;
+  std::uint64_t next = 0;
+  progress_state state = progress_state::probe;
+  bool recent_active = false;  ///< heard from within the current election timeout
+};
+
+/// The Raft state machine. All methods are noexcept by design: the core
+/// never throws; a broken internal invariant aborts with a message.
+class raft_node {
+ public:
+  /// Builds a core from persisted state. An inconsistent initial_state (gap
+  /// in entries, commit beyond the log, ...) aborts with a message: the node
+  /// must validate its data directory before calling this.
+  raft_node(const config& cfg, initial_state st);
+  ~raft_node();
+  raft_node(const raft_node&) = delete;
+  raft_node& operator=(const raft_node&) = delete;
+
+  // ---- inputs -----------------------------------------------------------
+
+  /// One election-timer tick: followers/candidates campaign on timeout; a
+  /// leader runs check-quorum and expires a stalled leadership transfer.
+  void tick_election();
+  /// One heartbeat-timer tick: a leader broadcasts heartbeats every
+  /// config.heartbeat_ticks ticks. No-op on other roles.
+  void tick_heartbeat();
+  /// tick_election() then tick_heartbeat(); convenient for simulations.
+  void tick();
+
+  /// Feeds a message from a peer. Stale or foreign messages are ignored with
+  /// an error code; they never change state in an unsafe way.
+  std::error_code step(const message& m);
+
+  /// Leader only: appends a normal entry. On a follower returns not_leader
+  /// and the known leader, so the node can forward.
+  proposal propose(std::string data);
+
+  /// Leader only: appends a conf_change entry. One change at a time, and only
+  /// after the leader committed an entry of its own term (dissertation §4.1).
+  proposal propose_conf_change(const conf_change& cc);
+
+  /// Requests a linearizable read point (dissertation §6.4). On the leader
+  /// (after its no-op commits) a heartbeat round confirms leadership; on a
+  /// follower the request goes to the leader. The answer arrives as a
+  /// read_state with the same context in a later ready. A single-voter
+  /// leader answers at once. Returns not_leader if no leader is known.
+  std::error_code read_index(std::string context);
+
+  /// Leader only: transfers leadership to voter `to` (dissertation §3.10):
+  /// stops accepting proposals, catches `to` up, then sends timeout_now.
+  std::error_code transfer_leadership(const node_id& to);
+
+  /// The application has durably snapshotted its state machine at `index`
+  /// (<= applied) and stored the bytes under `handle`. The core drops its
+  /// log up to `index` and offers this snapshot to followers that lag behind.
+  std::error_code compact(std::uint64_t index, std::string handle);
+
+  /// Campaign immediately (used for a single-node bootstrap and tests).
+  void campaign();
+
+  /// The transport could not deliver to `id`: probe it again later.
+  void report_unreachable(const node_id& id);
+  /// The snapshot stream to `id` finished (`ok`) or failed.
+  void report_snapshot(const node_id& id, bool ok);
+
+  // ---- output -----------------------------------------------------------
+
+  /// True when get_ready() would return something.
+  bool has_ready() const;
+  /// Takes the next batch. Call advance() with it before the next call.
+  ready get_ready();
+  /// The shell finished the batch per the contract in types.h: entries and
+  /// hard state are durable, messages sent, committed entries applied.
+  void advance(const ready& rd);
+
+  // ---- observers --------------------------------------------------------
+
+  const node_id& id() const;
+  role state() const;
+  const node_id& leader() const;  ///< empty if unknown
+  std::uint64_t term() const;
+  const node_id& vote() const;
+  std::uint64_t commit_index() const;
+  std::uint64_t applied_index() const;
+  std::uint64_t first_index() const;  ///< first entry still in the log
+  std::uint64_t last_index() const;
+  std::uint64_t snapshot_index() const;
+  /// Term of the entry at `index`; nullopt if compacted or beyond the log.
+  std::optional<std::uint64_t> term_at(std::uint64_t index) const;
+  /// Entry at `index`; nullopt if compacted or beyond the log.
+  std::optional<entry> entry_at(std::uint64_t index) const;
+  /// The configuration in force: the latest in the log, committed or not.
+  const membership& config() const;
+  /// True if this node is a learner (member but not a voter).
+  bool is_learner() const;
+  /// True while an uncommitted conf_change is in the log.
+  bool conf_change_pending() const;
+  /// Leader only: replication progress of every member (self included).
+  std::vector<peer_progress> progress() const;
+  /// The current snapshot's metadata (index 0 if none).
+  const snapshot_meta& snapshot() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace qc::raft
