@@ -1,0 +1,111 @@
+#include "actors/apply_actor.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <boost/asio/post.hpp>
+
+#include "common/log.h"
+
+namespace qc::actors {
+
+namespace fs = std::filesystem;
+
+apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
+                         fs::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out)
+    : io_(io),
+      store_(std::move(store)),
+      snapshot_dir_(std::move(snapshot_dir)),
+      snapshot_every_(snapshot_every),
+      out_(std::move(out)) {
+  last_snapshot_ = store_->applied_index();
+  inbox_ = std::make_unique<thread_mailbox<apply_message>>(
+      [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); });
+}
+
+apply_actor::~apply_actor() { stop(); }
+
+void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
+  // Gather every entry in the batch into one transaction; a snapshot to
+  // install splits the batch (it replaces the state wholesale).
+  std::vector<raft::entry> pending;
+  auto apply_pending = [&] {
+    if (pending.empty()) return;
+    auto results = store_->apply_batch(pending);
+    pending.clear();
+    const auto applied = store_->applied_index();
+    boost::asio::post(io_, [this, r = std::move(results), applied]() mutable {
+      out_.applied(std::move(r), applied);
+    });
+  };
+
+  for (auto& m : batch) {
+    if (auto* a = std::get_if<apply_msg::apply>(&m)) {
+      if (a->install) {
+        apply_pending();
+        const auto file = snapshot_path(a->install->handle);
+        std::string err;
+        if (!store_->install_snapshot(file, err)) {
+          log::error("apply: cannot install snapshot ", file.string(), ": ", err, "; stopping");
+          std::_Exit(3);
+        }
+        last_snapshot_ = store_->applied_index();
+        log::info("installed snapshot at index ", last_snapshot_);
+        const auto applied = store_->applied_index();
+        boost::asio::post(io_, [this, applied] { out_.applied({}, applied); });
+      }
+      for (auto& e : a->entries) pending.push_back(std::move(e));
+    } else if (auto* q = std::get_if<apply_msg::query>(&m)) {
+      apply_pending();  // queries see every entry that arrived before them
+      parked_.push_back(std::move(*q));
+    }
+  }
+  apply_pending();
+  run_ready_queries();
+  maybe_snapshot();
+}
+
+void apply_actor::run_ready_queries() {
+  const auto applied = store_->applied_index();
+  auto ready_end = std::stable_partition(parked_.begin(), parked_.end(),
+                                         [&](const apply_msg::query& q) { return q.min_index <= applied; });
+  for (auto it = parked_.begin(); it != ready_end; ++it) {
+    std::string result = it->fn(*store_);
+    boost::asio::post(io_, [done = std::move(it->done), r = std::move(result)]() mutable { done(std::move(r)); });
+  }
+  parked_.erase(parked_.begin(), ready_end);
+}
+
+void apply_actor::maybe_snapshot() {
+  const auto applied = store_->applied_index();
+  if (snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
+  std::error_code ec;
+  fs::create_directories(snapshot_dir_, ec);
+  const std::string handle = "snap-" + std::to_string(applied) + ".db";
+  const auto tmp = snapshot_dir_ / (handle + ".tmp");
+  fs::remove(tmp, ec);
+  std::string err;
+  if (!store_->snapshot_to(tmp, err)) {
+    log::warn("apply: snapshot at ", applied, " failed: ", err);
+    return;
+  }
+  fs::rename(tmp, snapshot_dir_ / handle, ec);
+  if (ec) {
+    log::warn("apply: snapshot rename failed: ", ec.message());
+    return;
+  }
+  last_snapshot_ = applied;
+  // Keep the two newest snapshots (a follower may be streaming the older).
+  std::vector<fs::path> snaps;
+  for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
+    if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0)
+      snaps.push_back(de.path());
+  auto index_of = [](const fs::path& p) {
+    return std::strtoull(p.filename().string().c_str() + 5, nullptr, 10);
+  };
+  std::sort(snaps.begin(), snaps.end(), [&](auto& a, auto& b) { return index_of(a) > index_of(b); });
+  for (std::size_t i = 2; i < snaps.size(); ++i) fs::remove(snaps[i], ec);
+  boost::asio::post(io_, [this, applied, handle] { out_.snapshot_taken(applied, handle); });
+}
+
+}  // namespace qc::actors

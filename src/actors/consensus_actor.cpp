@@ -1,0 +1,167 @@
+#include "actors/consensus_actor.h"
+
+#include <utility>
+
+#include "common/log.h"
+
+namespace qc::actors {
+
+namespace {
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+}  // namespace
+
+consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config& cfg,
+                                 raft::initial_state st, consensus_outputs out)
+    : core_(cfg, std::move(st)),
+      out_(std::move(out)),
+      inbox_(io, [this](consensus_message&& m) { handle(std::move(m)); }),
+      election_ticks_(cfg.election_ticks) {}
+
+void consensus_actor::start() {
+  const auto& cfg = core_.config();
+  if (raft::voter_count(cfg) == 1 && raft::is_voter(cfg, core_.id())) core_.campaign();
+  pump();
+  publish();
+}
+
+void consensus_actor::handle(consensus_message&& m) {
+  std::visit(
+      overloaded{
+          [&](consensus_msg::tick_election&) {
+            core_.tick_election();
+            if (!round_reads_.empty() && ++round_age_ticks_ > 2 * election_ticks_) {
+              // The round was lost (leader changed or messages dropped):
+              // fail it so the gateway retries, and start a fresh one.
+              auto lost = std::move(round_reads_);
+              round_reads_.clear();
+              for (auto& [ctx, cbs] : lost)
+                for (auto& cb : cbs) cb(raft::errc::unavailable, 0);
+              start_read_round();
+            }
+          },
+          [&](consensus_msg::tick_heartbeat&) { core_.tick_heartbeat(); },
+          [&](consensus_msg::peer_messages& pm) {
+            for (auto& msg : pm.msgs) core_.step(msg);
+          },
+          [&](consensus_msg::propose& p) { p.done(core_.propose(std::move(p.data))); },
+          [&](consensus_msg::propose_conf& p) { p.done(core_.propose_conf_change(p.change)); },
+          [&](consensus_msg::read_index& r) { on_read_index(std::move(r.done)); },
+          [&](consensus_msg::transfer& t) { t.done(core_.transfer_leadership(t.to)); },
+          [&](consensus_msg::persisted& p) {
+            if (!in_flight_ || p.seq + 1 != next_seq_) {
+              log::error("consensus: persisted ack ", p.seq, " does not match the batch in flight");
+              std::abort();
+            }
+            raft::ready rd = std::move(*in_flight_);
+            in_flight_.reset();
+            finish(rd);
+          },
+          [&](consensus_msg::snapshot_taken& s) {
+            if (auto ec = core_.compact(s.index, s.handle))
+              log::debug("consensus: compact to ", s.index, " skipped: ", ec.message());
+            else {
+              log::info("snapshot at index ", s.index, " (", s.handle, "), log compacted");
+              out_.compact(core_.snapshot());
+            }
+          },
+          [&](consensus_msg::snapshot_status& s) { core_.report_snapshot(s.peer, s.ok); },
+          [&](consensus_msg::unreachable& u) { core_.report_unreachable(u.peer); },
+      },
+      m);
+  pump();
+}
+
+void consensus_actor::on_read_index(read_index_cb done) {
+  waiting_reads_.push_back(std::move(done));
+  if (round_reads_.empty()) start_read_round();
+}
+
+void consensus_actor::start_read_round() {
+  if (waiting_reads_.empty()) return;
+  std::string ctx = std::to_string(++read_ctx_);
+  if (auto ec = core_.read_index(ctx)) {
+    fail_reads(ec);
+    return;
+  }
+  round_reads_[ctx] = std::move(waiting_reads_);
+  waiting_reads_.clear();
+  round_age_ticks_ = 0;
+}
+
+void consensus_actor::fail_reads(std::error_code ec) {
+  auto cbs = std::move(waiting_reads_);
+  waiting_reads_.clear();
+  for (auto& cb : cbs) cb(ec, 0);
+}
+
+void consensus_actor::pump() {
+  while (!in_flight_ && core_.has_ready()) {
+    raft::ready rd = core_.get_ready();
+    if (rd.soft) {
+      const char* role = raft::to_string(rd.soft->state);
+      log::info("role ", role, " term ", core_.term(), " leader ",
+                rd.soft->leader.empty() ? "(none)" : rd.soft->leader);
+    }
+    if (!rd.early_messages.empty()) out_.send(std::move(rd.early_messages));
+    if (rd.must_persist()) {
+      persist_request req{next_seq_++, rd.hard, rd.snapshot, rd.entries};
+      in_flight_ = std::move(rd);
+      out_.persist(std::move(req));
+      return;  // finish() runs when the storage actor acks
+    }
+    finish(rd);
+  }
+  publish();
+}
+
+void consensus_actor::finish(raft::ready& rd) {
+  if (!rd.messages.empty()) out_.send(std::move(rd.messages));
+  if (rd.snapshot || !rd.committed.empty()) out_.apply(rd.snapshot, rd.committed);
+  for (const auto& rs : rd.read_states) {
+    auto it = round_reads_.find(rs.context);
+    if (it == round_reads_.end()) continue;
+    auto cbs = std::move(it->second);
+    round_reads_.erase(it);
+    for (auto& cb : cbs) cb({}, rs.index);
+  }
+  core_.advance(rd);
+  if (round_reads_.empty()) start_read_round();
+  // A lost leadership leaves nobody to answer the waiting round.
+  if (core_.state() != raft::role::leader && core_.leader().empty() && !round_reads_.empty()) {
+    auto lost = std::move(round_reads_);
+    round_reads_.clear();
+    for (auto& [ctx, cbs] : lost)
+      for (auto& cb : cbs) cb(raft::errc::not_leader, 0);
+  }
+}
+
+void consensus_actor::publish() {
+  raft_view v;
+  v.id = core_.id();
+  v.state = core_.state();
+  v.learner = core_.is_learner();
+  v.member = raft::find_member(core_.config(), core_.id()) != nullptr;
+  v.leader = core_.leader();
+  v.term = core_.term();
+  v.commit_index = core_.commit_index();
+  v.last_index = core_.last_index();
+  v.snapshot_index = core_.snapshot_index();
+  v.conf_change_pending = core_.conf_change_pending();
+  v.config = core_.config();
+  if (v.state == raft::role::leader) v.progress = core_.progress();
+  const bool changed_membership = !(v.config == view_.config);
+  if (changed_membership && !view_.id.empty()) {
+    std::string desc;
+    for (const auto& mb : v.config.members)
+      desc += mb.id + (mb.voter ? "" : "(learner)") + "@" + mb.address + " ";
+    log::info("membership now: ", desc);
+  }
+  if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
+  view_ = std::move(v);
+  if (out_.publish) out_.publish(view_);
+}
+
+}  // namespace qc::actors

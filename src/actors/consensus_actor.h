@@ -1,0 +1,154 @@
+// The consensus actor: the one owner of the Raft core. It turns inputs
+// (ticks, peer messages, proposals, read requests) into core calls, and the
+// core's ready batches into work for the other actors, in the order the
+// persistence contract demands (types.h `ready`):
+//   early messages -> replicator, at once
+//   hard state + entries -> storage actor (fsync on its thread)
+//   ... persisted -> messages -> replicator; committed -> apply actor;
+//   read states -> waiting readers; advance().
+// At most one batch is being persisted at a time; whatever arrives meanwhile
+// accumulates in the core and becomes the next batch: one transaction for
+// many proposals (group commit).
+//
+// Owned by: the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "actors/mailbox.h"
+#include "actors/raft_view.h"
+#include "raft/raft.h"
+
+namespace qc::actors {
+
+/// Work the consensus actor hands to the storage actor.
+struct persist_request {
+  std::uint64_t seq = 0;
+  std::optional<raft::hard_state> hard;
+  std::optional<raft::snapshot_meta> snapshot;
+  std::vector<raft::entry> entries;
+};
+
+/// Callback types (a reply is a message back to the asking actor).
+using proposal_cb = std::function<void(raft::proposal)>;
+using read_index_cb = std::function<void(std::error_code, std::uint64_t index)>;
+using error_cb = std::function<void(std::error_code)>;
+
+namespace consensus_msg {
+struct tick_election {};
+struct tick_heartbeat {};
+/// Raft messages from a peer.
+struct peer_messages {
+  std::vector<raft::message> msgs;
+};
+/// Propose a normal entry (data = encoded chat command).
+struct propose {
+  std::string data;
+  proposal_cb done;
+};
+/// Propose a membership change.
+struct propose_conf {
+  raft::conf_change change;
+  proposal_cb done;
+};
+/// Ask for a linearizable read point; batched into ReadIndex rounds.
+struct read_index {
+  read_index_cb done;
+};
+/// Start a leadership transfer.
+struct transfer {
+  std::string to;
+  error_cb done;
+};
+/// The storage actor made batch `seq` durable (or failed: the node stops).
+struct persisted {
+  std::uint64_t seq = 0;
+};
+/// The apply actor wrote a snapshot of the state at `index` named `handle`.
+struct snapshot_taken {
+  std::uint64_t index = 0;
+  std::string handle;
+};
+/// The replicator finished (ok) or failed to stream a snapshot to `peer`.
+struct snapshot_status {
+  std::string peer;
+  bool ok = false;
+};
+/// The replicator could not reach `peer`.
+struct unreachable {
+  std::string peer;
+};
+}  // namespace consensus_msg
+
+/// Everything the consensus actor accepts.
+using consensus_message =
+    std::variant<consensus_msg::tick_election, consensus_msg::tick_heartbeat,
+                 consensus_msg::peer_messages, consensus_msg::propose, consensus_msg::propose_conf,
+                 consensus_msg::read_index, consensus_msg::transfer, consensus_msg::persisted,
+                 consensus_msg::snapshot_taken, consensus_msg::snapshot_status,
+                 consensus_msg::unreachable>;
+
+/// Where the consensus actor's output goes (each pushes into another
+/// actor's mailbox). Set once by the node before start().
+struct consensus_outputs {
+  std::function<void(persist_request)> persist;
+  std::function<void(std::vector<raft::message>)> send;
+  /// Committed entries to apply; `install` first if set (received snapshot).
+  std::function<void(std::optional<raft::snapshot_meta> install, std::vector<raft::entry>)> apply;
+  /// A local snapshot was recorded by the core: drop the durable log up to it.
+  std::function<void(raft::snapshot_meta)> compact;
+  std::function<void(const raft_view&)> publish;
+};
+
+/// The actor. Construct, set outputs, then push messages.
+class consensus_actor {
+ public:
+  consensus_actor(boost::asio::io_context& io, const raft::config& cfg, raft::initial_state st,
+                  consensus_outputs out);
+
+  /// Queues a message. Loop thread only.
+  void tell(consensus_message m) { inbox_.push(std::move(m)); }
+
+  /// Starts the core: a sole voter campaigns at once; publishes a view.
+  void start();
+
+  /// The latest published view (also pushed through outputs.publish).
+  const raft_view& view() const { return view_; }
+
+ private:
+  void handle(consensus_message&& m);
+  void on_read_index(read_index_cb done);
+  void start_read_round();
+  void fail_reads(std::error_code ec);
+  void pump();  ///< take and dispatch ready batches while possible
+  void finish(raft::ready& rd);
+  void publish();
+
+  raft::raft_node core_;
+  consensus_outputs out_;
+  loop_mailbox<consensus_message> inbox_;
+  raft_view view_;
+
+  std::optional<raft::ready> in_flight_;  ///< batch being persisted
+  std::uint64_t next_seq_ = 1;
+
+  // ReadIndex batching: one round in flight, the rest wait for the next.
+  std::vector<read_index_cb> waiting_reads_;
+  std::map<std::string, std::vector<read_index_cb>> round_reads_;
+  std::uint64_t read_ctx_ = 0;
+  int round_age_ticks_ = 0;
+  int election_ticks_ = 10;
+};
+
+}  // namespace qc::actors

@@ -1,0 +1,413 @@
+#include "actors/gateway_actor.h"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "chat/command.h"
+#include "common/log.h"
+
+namespace qc::actors {
+
+namespace {
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+constexpr std::chrono::milliseconds retry_delay{25};
+constexpr std::size_t recent_results_kept = 4096;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_config& cfg,
+                             consensus_actor& consensus, apply_actor& apply,
+                             replicator_actor& replicator, const char* version)
+    : io_(io),
+      cfg_(cfg),
+      consensus_(consensus),
+      apply_(apply),
+      replicator_(replicator),
+      version_(version),
+      timeout_(cfg.request_timeout_ms),
+      inbox_(io, [this](gateway_message&& m) { handle(std::move(m)); }),
+      sweeper_(io),
+      admin_timer_(io) {
+  limits_.max_body_bytes = cfg.max_body_bytes;
+}
+
+gateway_actor::~gateway_actor() { hash_pool_.join(); }
+
+void gateway_actor::start() { sweep(); }
+
+void gateway_actor::stop() {
+  stopped_ = true;
+  sweeper_.cancel();
+  auto writes = std::move(writes_);
+  writes_.clear();
+  for (auto& [id, w] : writes) w.done({std::nullopt, "unavailable", "node is shutting down"});
+  auto reads = std::move(reads_);
+  reads_.clear();
+  for (auto& [id, r] : reads) r.done(std::nullopt, "unavailable");
+  for (auto& [id, c] : conns_) c.session->close(1001, "node shutting down");
+}
+
+// ---- connections -------------------------------------------------------------
+
+void gateway_actor::client_open(const std::shared_ptr<net::client_session>& s) {
+  conns_[s->conn_id()] = connection{s, {}, {}};
+}
+
+void gateway_actor::client_close(const std::shared_ptr<net::client_session>& s) {
+  unbind(s->conn_id());
+  conns_.erase(s->conn_id());
+}
+
+void gateway_actor::client_frame(const std::shared_ptr<net::client_session>& s, std::string frame) {
+  ++metrics_.requests;
+  auto decoded = chat::decode_request(frame, limits_);
+  if (auto* err = std::get_if<chat::request_error>(&decoded)) {
+    ++metrics_.request_errors;
+    s->send(std::make_shared<const std::string>(
+        chat::reply_error(err->id, err->has_id, err->code, err->message)));
+    return;
+  }
+  dispatch(s->conn_id(), std::move(std::get<chat::request>(decoded)));
+}
+
+void gateway_actor::bind(std::uint64_t conn_id, const std::string& user, const std::string& token_hash) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;
+  unbind(conn_id);
+  it->second.user = user;
+  it->second.token_hash = token_hash;
+  by_user_[user].insert(conn_id);
+}
+
+void gateway_actor::unbind(std::uint64_t conn_id) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end() || it->second.user.empty()) return;
+  auto u = by_user_.find(it->second.user);
+  if (u != by_user_.end()) {
+    u->second.erase(conn_id);
+    if (u->second.empty()) by_user_.erase(u);
+  }
+  it->second.user.clear();
+  it->second.token_hash.clear();
+}
+
+void gateway_actor::send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame) {
+  auto it = conns_.find(conn_id);
+  if (it == conns_.end()) return;
+  if (!it->second.session->send(std::move(frame))) ++metrics_.clients_dropped;
+}
+
+void gateway_actor::reply(std::uint64_t conn_id, const chat::request& rq, std::string_view result_json) {
+  send_to(conn_id, std::make_shared<const std::string>(chat::reply_ok(rq.id, rq.has_id, result_json)));
+}
+
+void gateway_actor::reply_error(std::uint64_t conn_id, const chat::request& rq, std::string_view code,
+                                std::string_view message) {
+  ++metrics_.request_errors;
+  send_to(conn_id, std::make_shared<const std::string>(chat::reply_error(rq.id, rq.has_id, code, message)));
+}
+
+// ---- the write path ------------------------------------------------------------
+
+void gateway_actor::submit_write(std::string data, std::uint64_t origin_conn,
+                                 std::function<void(write_outcome)> done, bool conf) {
+  const auto wid = next_write_id_++;
+  const auto now = std::chrono::steady_clock::now();
+  writes_[wid] = pending_write{std::move(data), now + timeout_, now, origin_conn, 0, 0, std::move(done), conf};
+  try_propose(wid);
+}
+
+std::string gateway_actor::stamp(const std::string& data) const {
+  // Timestamps are fixed by the leader, inside the entry (principle 3).
+  auto cmd = chat::decode_command(data);
+  if (!cmd) return data;
+  const auto ts = now_ms();
+  std::visit(overloaded{[&](chat::cmd_create_account& c) { c.ts = ts; },
+                        [&](chat::cmd_create_session& c) { c.ts = ts; },
+                        [&](chat::cmd_send& c) { c.ts = ts; }, [](auto&) {}},
+             *cmd);
+  return chat::encode_command(*cmd);
+}
+
+void gateway_actor::try_propose(std::uint64_t wid) {
+  auto it = writes_.find(wid);
+  if (it == writes_.end()) return;
+  auto& w = it->second;
+  if (view_.state == raft::role::leader) {
+    ++metrics_.proposals;
+    auto cb = [this, wid](raft::proposal p) { on_proposed(wid, p); };
+    if (w.conf) {
+      auto ce = raft::decode_conf_entry(w.data);
+      if (!ce) {
+        complete_write(wid, {std::nullopt, "internal", "undecodable membership change"});
+        return;
+      }
+      consensus_.tell(consensus_msg::propose_conf{ce->change, std::move(cb)});
+    } else {
+      consensus_.tell(consensus_msg::propose{stamp(w.data), std::move(cb)});
+    }
+  } else if (!view_.leader.empty() && view_.leader != view_.id) {
+    const auto rid = wid;  // write ids are unique per node: reuse as the request id
+    forwarded_[rid] = wid;
+    ++metrics_.proposals_forwarded;
+    if (!replicator_.send_frame(view_.leader, net::peer_propose{rid, w.data, w.conf})) {
+      forwarded_.erase(rid);
+      retry_later(wid);
+    }
+  } else {
+    waiting_for_leader_.push_back(wid);
+  }
+}
+
+void gateway_actor::on_proposed(std::uint64_t wid, const raft::proposal& p) {
+  auto it = writes_.find(wid);
+  if (it == writes_.end()) return;
+  if (p.ec) {
+    retry_later(wid);  // not leader any more, transferring, ...: the bound decides
+    return;
+  }
+  it->second.index = p.index;
+  it->second.term = p.term;
+  by_index_[p.index] = wid;
+  // The entry may already be applied (the answer travelled slower than the log).
+  if (auto r = recent_.find(p.index); r != recent_.end()) {
+    if (r->second.term == p.term)
+      complete_write(wid, {r->second, {}, {}});
+    else {
+      by_index_.erase(p.index);
+      it->second.index = 0;
+      retry_later(wid);
+    }
+  }
+}
+
+void gateway_actor::retry_later(std::uint64_t wid) {
+  auto t = std::make_shared<boost::asio::steady_timer>(io_, retry_delay);
+  t->async_wait([this, t, wid](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) try_propose(wid);
+  });
+}
+
+void gateway_actor::complete_write(std::uint64_t wid, write_outcome out) {
+  auto it = writes_.find(wid);
+  if (it == writes_.end()) return;
+  auto w = std::move(it->second);
+  writes_.erase(it);
+  if (w.index) by_index_.erase(w.index);
+  if (out.result) {
+    metrics_.commit_latency.observe(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w.started).count());
+  } else {
+    ++metrics_.proposals_failed;
+  }
+  w.done(std::move(out));
+}
+
+// ---- the read path ---------------------------------------------------------------
+
+void gateway_actor::submit_read(chat::consistency cons, query_fn fn,
+                                std::function<void(std::optional<std::string>, std::string)> done) {
+  if (cons == chat::consistency::local) {
+    ++metrics_.reads_local;
+    apply_.tell(apply_msg::query{0, std::move(fn), [done = std::move(done)](std::string r) { done(std::move(r), {}); }});
+    return;
+  }
+  ++metrics_.reads_linearizable;
+  const auto rid = next_read_id_++;
+  reads_[rid] = pending_read{std::move(fn), std::chrono::steady_clock::now() + timeout_, std::move(done)};
+  try_read_index(rid);
+}
+
+void gateway_actor::try_read_index(std::uint64_t rid) {
+  consensus_.tell(consensus_msg::read_index{[this, rid](std::error_code ec, std::uint64_t index) {
+    auto it = reads_.find(rid);
+    if (it == reads_.end()) return;
+    if (ec) {
+      auto t = std::make_shared<boost::asio::steady_timer>(io_, retry_delay);
+      t->async_wait([this, t, rid](const boost::system::error_code& e) {
+        if (!e && !stopped_ && reads_.count(rid)) try_read_index(rid);
+      });
+      return;
+    }
+    auto r = std::move(it->second);
+    reads_.erase(it);
+    apply_.tell(apply_msg::query{index, std::move(r.fn),
+                                 [done = std::move(r.done)](std::string res) { done(std::move(res), {}); }});
+  }});
+}
+
+// ---- inbound ---------------------------------------------------------------------
+
+void gateway_actor::handle(gateway_message&& m) {
+  std::visit(overloaded{[&](gateway_msg::view& v) { on_view(std::move(v.v)); },
+                        [&](gateway_msg::applied& a) { on_applied(a.results, a.applied_index); },
+                        [&](gateway_msg::peer& p) { on_peer(p.from, p.frame); }},
+             m);
+}
+
+void gateway_actor::on_view(raft_view v) {
+  const bool leader_appeared = !v.leader.empty() && v.leader != view_.leader;
+  view_ = std::move(v);
+  if (leader_appeared || view_.state == raft::role::leader) {
+    auto waiting = std::move(waiting_for_leader_);
+    waiting_for_leader_.clear();
+    for (auto wid : waiting) try_propose(wid);
+  }
+}
+
+void gateway_actor::on_applied(std::vector<db::apply_result>& results, std::uint64_t applied) {
+  applied_index_ = std::max(applied_index_, applied);
+  for (auto& r : results) {
+    std::uint64_t origin = 0;
+    std::optional<std::uint64_t> wid;
+    if (auto b = by_index_.find(r.index); b != by_index_.end()) {
+      wid = b->second;
+      if (auto w = writes_.find(*wid); w != writes_.end()) origin = w->second.origin_conn;
+    }
+    // Live events: every connection of each user, except the one that asked
+    // (it gets the reply instead).
+    for (const auto& ev : r.events) {
+      auto u = by_user_.find(ev.user);
+      if (u == by_user_.end()) continue;
+      auto frame = std::make_shared<const std::string>(ev.json);
+      for (auto cid : std::vector<std::uint64_t>(u->second.begin(), u->second.end())) {
+        if (cid == origin) continue;
+        ++metrics_.events_sent;
+        send_to(cid, frame);
+      }
+    }
+    if (wid) {
+      auto w = writes_.find(*wid);
+      if (w != writes_.end() && w->second.term == r.term) {
+        complete_write(*wid, {r, {}, {}});
+      } else if (w != writes_.end()) {
+        // Another leader's entry took this index: ours was never committed,
+        // so proposing it again cannot duplicate it.
+        by_index_.erase(r.index);
+        w->second.index = 0;
+        retry_later(*wid);
+      }
+    }
+    recent_[r.index] = std::move(r);
+  }
+  while (recent_.size() > recent_results_kept) recent_.erase(recent_.begin());
+}
+
+void gateway_actor::on_peer(const std::string& from, net::peer_frame& f) {
+  if (auto* p = std::get_if<net::peer_propose>(&f)) {
+    // A follower forwards a proposal: only the leader may take it.
+    if (view_.state != raft::role::leader) {
+      replicator_.send_frame(from, net::peer_propose_resp{p->rid, 0, 0, "not_leader", view_.leader});
+      return;
+    }
+    ++metrics_.proposals;
+    const auto rid = p->rid;
+    auto cb = [this, from, rid](raft::proposal pr) {
+      net::peer_propose_resp resp{rid, pr.index, pr.term, {}, pr.leader};
+      if (pr.ec) resp.error = pr.ec == raft::errc::not_leader ? "not_leader" : "unavailable";
+      replicator_.send_frame(from, resp);
+    };
+    if (p->conf) {
+      auto cc = raft::decode_conf_entry(p->data);
+      if (!cc) {
+        replicator_.send_frame(from, net::peer_propose_resp{rid, 0, 0, "bad_request", {}});
+        return;
+      }
+      consensus_.tell(consensus_msg::propose_conf{cc->change, std::move(cb)});
+    } else {
+      consensus_.tell(consensus_msg::propose{stamp(p->data), std::move(cb)});
+    }
+  } else if (auto* a = std::get_if<net::peer_admin>(&f)) {
+    boost::json::error_code ec;
+    auto v = boost::json::parse(a->body, ec);
+    if (ec || !v.is_object()) return;
+    auto& body = v.as_object();
+    if (a->response) {
+      auto it = admin_forwards_.find(a->rid);
+      if (it == admin_forwards_.end()) return;
+      auto done = std::move(it->second.first);
+      admin_forwards_.erase(it);
+      auto field = [&](const char* k) {
+        auto* x = body.if_contains(k);
+        return x && x->is_string() ? std::string(x->as_string()) : std::string();
+      };
+      auto* res = body.if_contains("result");
+      done(field("code"), field("message"), res ? boost::json::serialize(*res) : "{}");
+      return;
+    }
+    // A peer (a member relaying a client, or a node asking to join) asks the
+    // leader to run an admin op. Peers hold the cluster secret: trusted.
+    std::int64_t ms = 5000;
+    if (auto* d = body.if_contains("deadline_ms"); d && d->is_int64()) ms = std::clamp<std::int64_t>(d->as_int64(), 0, 600'000);
+    const auto rid = a->rid;
+    run_admin(std::move(body),
+              [this, from, rid](std::string code, std::string message, std::string result) {
+                boost::json::object resp{{"code", code}, {"message", message}};
+                boost::json::error_code e;
+                auto rv = boost::json::parse(result.empty() ? "{}" : result, e);
+                resp["result"] = e ? boost::json::value(boost::json::object{}) : rv;
+                replicator_.send_frame(from, net::peer_admin{rid, true, boost::json::serialize(resp)});
+              },
+              std::chrono::steady_clock::now() + std::chrono::milliseconds(ms));
+  } else if (auto* r = std::get_if<net::peer_propose_resp>(&f)) {
+    auto it = forwarded_.find(r->rid);
+    if (it == forwarded_.end()) return;
+    const auto wid = it->second;
+    forwarded_.erase(it);
+    raft::proposal p;
+    p.index = r->index;
+    p.term = r->term;
+    if (!r->error.empty()) p.ec = raft::errc::not_leader;
+    on_proposed(wid, p);
+  }
+}
+
+void gateway_actor::sweep() {
+  if (stopped_) return;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::uint64_t> expired;
+  for (auto& [wid, w] : writes_)
+    if (w.deadline <= now) expired.push_back(wid);
+  for (auto wid : expired) {
+    std::erase(waiting_for_leader_, wid);
+    for (auto it = forwarded_.begin(); it != forwarded_.end();)
+      it = it->second == wid ? forwarded_.erase(it) : std::next(it);
+    complete_write(wid, {std::nullopt, "unavailable",
+                         view_.leader.empty() ? "no leader within the time bound; safe to retry"
+                                              : "not committed within the time bound; outcome unknown, "
+                                                "retry with the same nonce"});
+  }
+  std::vector<std::uint64_t> expired_reads;
+  for (auto& [rid, r] : reads_)
+    if (r.deadline <= now) expired_reads.push_back(rid);
+  for (auto rid : expired_reads) {
+    auto r = std::move(reads_[rid]);
+    reads_.erase(rid);
+    r.done(std::nullopt, "unavailable");
+  }
+  for (auto it = admin_forwards_.begin(); it != admin_forwards_.end();) {
+    if (it->second.second <= now) {
+      auto done = std::move(it->second.first);
+      it = admin_forwards_.erase(it);
+      done("unavailable", "the leader did not answer within the time bound", {});
+    } else {
+      ++it;
+    }
+  }
+  sweeper_.expires_after(std::chrono::milliseconds(50));
+  sweeper_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sweep();
+  });
+}
+
+}  // namespace qc::actors

@@ -1,0 +1,218 @@
+// The gateway actor: the client side of the node. It owns the client
+// connections, decodes requests, enforces who is logged in, turns writes
+// into proposals (forwarding them to the leader when this node is not it),
+// turns reads into ReadIndex + query, answers each client from this node's
+// own state machine once it has applied the entry, and pushes live events.
+// It also serves /status, /health and /metrics from the latest raft_view.
+//
+// Owned by: the loop thread. Its password-hashing jobs run on a small
+// worker pool and post their results back.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "actors/apply_actor.h"
+#include "actors/consensus_actor.h"
+#include "actors/mailbox.h"
+#include "actors/metrics.h"
+#include "actors/raft_view.h"
+#include "actors/replicator_actor.h"
+#include "chat/request.h"
+#include "config/config.h"
+#include "db/chat_store.h"
+#include "net/server.h"
+
+namespace qc::actors {
+
+namespace gateway_msg {
+/// A new raft_view from the consensus actor.
+struct view {
+  raft_view v;
+};
+/// Results of an applied batch from the apply actor.
+struct applied {
+  std::vector<db::apply_result> results;
+  std::uint64_t applied_index = 0;
+};
+/// A non-raft frame from a peer (forwarded proposal, answer, admin).
+struct peer {
+  std::string from;
+  net::peer_frame frame;
+};
+}  // namespace gateway_msg
+
+/// What other actors tell the gateway.
+using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer>;
+
+/// The outcome of a write: the apply result at the proposal's index, or a
+/// contract error code when it could not be committed in time.
+struct write_outcome {
+  std::optional<db::apply_result> result;
+  std::string error_code;  ///< set when !result ("unavailable", "internal")
+  std::string error_message;
+};
+
+/// The actor.
+class gateway_actor {
+ public:
+  gateway_actor(boost::asio::io_context& io, const config::node_config& cfg,
+                consensus_actor& consensus, apply_actor& apply, replicator_actor& replicator,
+                const char* version);
+  ~gateway_actor();
+
+  /// Queues a message from another actor. Loop thread only.
+  void tell(gateway_message m) { inbox_.push(std::move(m)); }
+
+  // Network callbacks (net::server_handlers), loop thread.
+  void client_open(const std::shared_ptr<net::client_session>& s);
+  void client_frame(const std::shared_ptr<net::client_session>& s, std::string frame);
+  void client_close(const std::shared_ptr<net::client_session>& s);
+  net::http_reply http_get(const std::string& target);
+
+  /// Starts the deadline sweeper.
+  void start();
+  /// Fails every pending request with `unavailable` and stops timers.
+  void stop();
+
+ private:
+  // ---- connections -------------------------------------------------------
+  struct connection {
+    std::shared_ptr<net::client_session> session;
+    std::string user;        ///< empty until login/resume
+    std::string token_hash;  ///< of the token that bound it
+  };
+  void bind(std::uint64_t conn_id, const std::string& user, const std::string& token_hash);
+  void unbind(std::uint64_t conn_id);
+  void send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame);
+  void reply(std::uint64_t conn_id, const chat::request& rq, std::string_view result_json);
+  void reply_error(std::uint64_t conn_id, const chat::request& rq, std::string_view code,
+                   std::string_view message);
+
+  // ---- dispatch (gateway_ops.cpp) ----------------------------------------
+  void dispatch(std::uint64_t conn_id, chat::request rq);
+  void op_login(std::uint64_t conn_id, chat::request rq);
+  void op_resume(std::uint64_t conn_id, chat::request rq);
+  void op_delete_account(std::uint64_t conn_id, chat::request rq);
+  void op_write(std::uint64_t conn_id, chat::request rq, chat::command cmd);
+  void op_read(std::uint64_t conn_id, chat::request rq);
+  void op_admin(std::uint64_t conn_id, chat::request rq);
+  void finish_write(std::uint64_t conn_id, const chat::request& rq, const write_outcome& out);
+
+  // ---- the write path ----------------------------------------------------
+  struct pending_write {
+    std::string data;  ///< encoded command (ts stamped by the leader)
+    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point started;
+    std::uint64_t origin_conn = 0;  ///< events skip the connection that asked
+    std::uint64_t index = 0;
+    std::uint64_t term = 0;
+    std::function<void(write_outcome)> done;
+    bool conf = false;  ///< data is an encoded raft::conf_entry (membership change)
+  };
+  /// Proposes `data`; `done` runs exactly once with the outcome.
+  void submit_write(std::string data, std::uint64_t origin_conn, std::function<void(write_outcome)> done,
+                    bool conf = false);
+  void try_propose(std::uint64_t wid);
+  void on_proposed(std::uint64_t wid, const raft::proposal& p);
+  void retry_later(std::uint64_t wid);
+  void complete_write(std::uint64_t wid, write_outcome out);
+  std::string stamp(const std::string& data) const;
+
+  // ---- the read path -----------------------------------------------------
+  /// Runs `fn` on the state machine with the requested consistency; `done`
+  /// gets the result text, or an error code when no read point in time.
+  void submit_read(chat::consistency cons, query_fn fn,
+                   std::function<void(std::optional<std::string> result, std::string error)> done);
+  void try_read_index(std::uint64_t rid);
+
+  // ---- admin ops and membership (gateway_admin.cpp) -----------------------
+  /// Answer of an admin op: empty code = ok with `result` (a JSON object text).
+  using admin_cb = std::function<void(std::string code, std::string message, std::string result)>;
+  /// Runs an admin request ({"op":...}) on the leader, forwarding if needed.
+  void run_admin(boost::json::object body, admin_cb done, std::chrono::steady_clock::time_point deadline);
+  void start_admin_task(boost::json::object body, admin_cb done, std::chrono::steady_clock::time_point deadline);
+  void admin_step();
+  void propose_conf(raft::conf_change cc, std::function<void(write_outcome)> done);
+  std::string members_json() const;
+  struct admin_task {
+    boost::json::object body;
+    admin_cb done;
+    std::chrono::steady_clock::time_point deadline;
+    int stage = 0;
+    bool busy = false;  ///< a proposal of this task is in flight
+    std::uint64_t round_target = 0;
+    std::chrono::steady_clock::time_point round_start;
+  };
+  std::optional<admin_task> admin_;
+  std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
+  std::uint64_t next_admin_rid_ = 1;
+  boost::asio::steady_timer admin_timer_;
+
+  // ---- inbound from other actors ------------------------------------------
+  void handle(gateway_message&& m);
+  void on_applied(std::vector<db::apply_result>& results, std::uint64_t applied);
+  void on_peer(const std::string& from, net::peer_frame& f);
+  void on_view(raft_view v);
+  void sweep();
+
+  // ---- status (gateway_status.cpp) ----------------------------------------
+  std::string status_json() const;
+  std::string hello_json() const;
+  std::string metrics_text() const;
+  bool healthy() const;
+
+  boost::asio::io_context& io_;
+  config::node_config cfg_;
+  consensus_actor& consensus_;
+  apply_actor& apply_;
+  replicator_actor& replicator_;
+  std::string version_;
+  chat::request_limits limits_;
+  std::chrono::milliseconds timeout_;
+
+  loop_mailbox<gateway_message> inbox_;
+  raft_view view_;
+  std::uint64_t applied_index_ = 0;
+
+  std::unordered_map<std::uint64_t, connection> conns_;
+  std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
+
+  std::uint64_t next_write_id_ = 1;
+  std::map<std::uint64_t, pending_write> writes_;          ///< by write id
+  std::map<std::uint64_t, std::uint64_t> by_index_;        ///< log index -> write id
+  std::map<std::uint64_t, std::uint64_t> forwarded_;       ///< peer rid -> write id
+  std::vector<std::uint64_t> waiting_for_leader_;          ///< write ids
+
+  struct pending_read {
+    query_fn fn;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(std::optional<std::string>, std::string)> done;
+  };
+  std::uint64_t next_read_id_ = 1;
+  std::map<std::uint64_t, pending_read> reads_;
+
+  /// Recently applied results, so a proposal answered after its entry was
+  /// already applied still finds its result.
+  std::map<std::uint64_t, db::apply_result> recent_;
+
+  node_metrics metrics_;
+  boost::asio::steady_timer sweeper_;
+  boost::asio::thread_pool hash_pool_{1};
+  bool stopped_ = false;
+};
+
+}  // namespace qc::actors

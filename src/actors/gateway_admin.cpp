@@ -1,0 +1,258 @@
+// Admin ops (contract §4.4) and joins: single-server membership changes
+// driven by the leader, one at a time (dissertation §4.1), with learners
+// promoted only once they keep up (§4.2.1), and removal of the leader done
+// by handing leadership over first (§3.10).
+#include <boost/json.hpp>
+
+#include "actors/gateway_actor.h"
+#include "chat/password.h"
+#include "common/log.h"
+
+namespace qc::actors {
+
+namespace json = boost::json;
+using clock = std::chrono::steady_clock;
+
+namespace {
+constexpr std::chrono::milliseconds admin_poll{50};
+constexpr std::chrono::seconds add_node_bound{300};  // a learner may need a big snapshot
+
+std::string str(const json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+}  // namespace
+
+std::string gateway_actor::members_json() const {
+  json::array a;
+  for (const auto& m : view_.config.members) a.push_back(json::object{{"id", m.id}, {"address", m.address}, {"voter", m.voter}});
+  return json::serialize(json::object{{"members", std::move(a)}});
+}
+
+void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
+  if (!chat::constant_time_equal(rq.admin_token, cfg_.admin_token)) {
+    reply_error(conn_id, rq, "forbidden", "bad admin token");
+    return;
+  }
+  json::object body;
+  body["op"] = chat::to_string(rq.kind);
+  body["id"] = rq.node_id;
+  body["to"] = rq.node_id;
+  body["address"] = rq.address;
+  const auto bound = rq.kind == chat::op::admin_add_node ? clock::duration(add_node_bound) : clock::duration(timeout_);
+  run_admin(std::move(body),
+            [this, conn_id, rq](std::string code, std::string message, std::string result) {
+              if (code.empty())
+                reply(conn_id, rq, result);
+              else
+                reply_error(conn_id, rq, code, message);
+            },
+            clock::now() + bound);
+}
+
+void gateway_actor::run_admin(json::object body, admin_cb done, clock::time_point deadline) {
+  if (stopped_) return;
+  if (clock::now() >= deadline) {
+    done("unavailable", "no leader within the time bound; safe to retry", {});
+    return;
+  }
+  if (view_.state == raft::role::leader) {
+    start_admin_task(std::move(body), std::move(done), deadline);
+    return;
+  }
+  if (!view_.leader.empty() && view_.leader != view_.id) {
+    const auto rid = next_admin_rid_++;
+    json::object req = body;
+    req["deadline_ms"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+    if (replicator_.send_frame(view_.leader, net::peer_admin{rid, false, json::serialize(req)})) {
+      admin_forwards_[rid] = {std::move(done), deadline};
+      return;
+    }
+  }
+  auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
+  t->async_wait([this, t, body = std::move(body), done = std::move(done), deadline](const boost::system::error_code& ec) mutable {
+    if (!ec) run_admin(std::move(body), std::move(done), deadline);
+  });
+}
+
+void gateway_actor::propose_conf(raft::conf_change cc, std::function<void(write_outcome)> done) {
+  submit_write(raft::encode_conf_entry(raft::conf_entry{std::move(cc), {}}), 0, std::move(done), true);
+}
+
+void gateway_actor::start_admin_task(json::object body, admin_cb done, clock::time_point deadline) {
+  const std::string op = str(body, "op");
+  if (op == "admin.transfer_leader") {
+    const std::string to = str(body, "to");
+    if (to == view_.id) {
+      done({}, {}, json::serialize(json::object{{"leader", to}}));
+      return;
+    }
+    if (!raft::is_voter(view_.config, to)) {
+      done("not_found", "no voting member '" + to + "'", {});
+      return;
+    }
+  } else if (op == "admin.remove_node") {
+    if (!raft::find_member(view_.config, str(body, "id"))) {
+      done("not_found", "no member '" + str(body, "id") + "'", {});
+      return;
+    }
+  }
+  if (admin_ || view_.conf_change_pending) {
+    done("conflict", "a membership change is already in progress", {});
+    return;
+  }
+  admin_ = admin_task{std::move(body), std::move(done), deadline, 0, false, 0, {}};
+  log::info("admin: starting ", op, " ", str(admin_->body, "id"));
+  admin_step();
+}
+
+void gateway_actor::admin_step() {
+  if (!admin_ || stopped_) return;
+  auto& t = *admin_;
+  auto finish = [this](std::string code, std::string message, std::string result) {
+    auto task = std::move(*admin_);
+    admin_.reset();
+    log::info("admin: ", str(task.body, "op"), " ", str(task.body, "id"), " -> ",
+              code.empty() ? "ok" : code + ": " + message);
+    task.done(std::move(code), std::move(message), std::move(result));
+  };
+  auto again = [this] {
+    admin_timer_.expires_after(admin_poll);
+    admin_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) admin_step();
+    });
+  };
+  auto after_commit = [this](int next_stage) {
+    return [this, next_stage](write_outcome out) {
+      if (!admin_) return;
+      admin_->busy = false;
+      if (!out.result) {
+        auto task = std::move(*admin_);
+        admin_.reset();
+        task.done(out.error_code, out.error_message, {});
+        return;
+      }
+      admin_->stage = next_stage;
+      admin_step();
+    };
+  };
+  if (t.busy) return;
+  if (clock::now() >= t.deadline) {
+    finish("unavailable", "membership change did not finish within the time bound", {});
+    return;
+  }
+  const std::string op = str(t.body, "op");
+  const std::string id = str(t.body, op == "admin.transfer_leader" ? "to" : "id");
+
+  if (view_.state != raft::role::leader) {
+    // Leadership moved (a transfer, or we were deposed): let the new leader
+    // finish the job.
+    if (op == "admin.transfer_leader" && view_.leader == id) {
+      finish({}, {}, json::serialize(json::object{{"leader", id}}));
+      return;
+    }
+    if (view_.leader.empty()) {
+      again();
+      return;
+    }
+    auto task = std::move(*admin_);
+    admin_.reset();
+    run_admin(std::move(task.body), std::move(task.done), task.deadline);
+    return;
+  }
+
+  if (op == "admin.transfer_leader") {
+    if (t.stage == 0) {
+      t.stage = 1;
+      consensus_.tell(consensus_msg::transfer{id, [this](std::error_code ec) {
+        if (ec && admin_) {
+          auto task = std::move(*admin_);
+          admin_.reset();
+          task.done("unavailable", "leadership transfer refused: " + ec.message(), {});
+        }
+      }});
+    } else if (t.stage == 1 && clock::now() - t.round_start > std::chrono::milliseconds(4 * cfg_.election_timeout_ms) &&
+               t.round_start != clock::time_point{}) {
+      finish("unavailable", "leadership transfer did not complete", {});
+      return;
+    }
+    if (t.round_start == clock::time_point{}) t.round_start = clock::now();
+    again();
+    return;
+  }
+
+  if (op == "admin.remove_node") {
+    if (id == view_.id) {
+      // Removing the leader: hand leadership to the most caught-up voter first.
+      if (t.stage == 0) {
+        std::string best;
+        std::uint64_t best_match = 0;
+        for (const auto& p : view_.progress)
+          if (p.id != view_.id && p.voter && p.recent_active && p.match >= best_match) {
+            best = p.id;
+            best_match = p.match;
+          }
+        if (best.empty()) {
+          finish("unavailable", "no other live voter to hand leadership to", {});
+          return;
+        }
+        t.stage = 1;
+        log::info("admin: removing the leader; transferring leadership to ", best, " first");
+        consensus_.tell(consensus_msg::transfer{best, [](std::error_code) {}});
+      }
+      again();
+      return;
+    }
+    if (t.stage == 0) {
+      t.busy = true;
+      propose_conf({raft::conf_change_type::remove, id, {}}, after_commit(1));
+      return;
+    }
+    finish({}, {}, members_json());
+    return;
+  }
+
+  // admin.add_node and join: learner, catch up, promote.
+  const std::string address = str(t.body, "address");
+  const raft::member* m = raft::find_member(view_.config, id);
+  if (t.stage == 0) {
+    if (m && m->voter) {
+      finish({}, {}, members_json());
+      return;
+    }
+    if (!m) {
+      t.busy = true;
+      propose_conf({raft::conf_change_type::add_learner, id, address}, after_commit(1));
+      return;
+    }
+    t.stage = 1;
+  }
+  if (t.stage == 1) {
+    // Promote once a whole round of replication finishes within an election
+    // timeout (dissertation §4.2.1).
+    std::uint64_t match = 0;
+    for (const auto& p : view_.progress)
+      if (p.id == id) match = p.match;
+    const auto now = clock::now();
+    if (t.round_target == 0) {
+      t.round_target = view_.last_index;
+      t.round_start = now;
+    } else if (match >= t.round_target) {
+      if (now - t.round_start <= std::chrono::milliseconds(cfg_.election_timeout_ms)) {
+        t.stage = 2;
+        t.busy = true;
+        log::info("admin: learner ", id, " caught up (match ", match, "); promoting");
+        propose_conf({raft::conf_change_type::promote, id, {}}, after_commit(3));
+        return;
+      }
+      t.round_target = view_.last_index;
+      t.round_start = now;
+    }
+    again();
+    return;
+  }
+  finish({}, {}, members_json());
+}
+
+}  // namespace qc::actors

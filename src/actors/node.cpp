@@ -1,0 +1,264 @@
+#include "actors/node.h"
+
+#include <filesystem>
+#include <memory>
+#include <random>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+
+#include "actors/apply_actor.h"
+#include "actors/consensus_actor.h"
+#include "actors/gateway_actor.h"
+#include "actors/replicator_actor.h"
+#include "actors/storage_actor.h"
+#include "actors/ticker.h"
+#include "common/log.h"
+#include "db/chat_store.h"
+#include "db/log_store.h"
+#include "net/server.h"
+
+namespace qc::actors {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int election_tick_ms = 10;
+
+/// Opens both databases and reconciles them, or explains why not.
+struct opened {
+  std::unique_ptr<db::log_store> log;
+  std::unique_ptr<db::chat_store> chat;
+  raft::initial_state initial;
+};
+
+bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why) {
+  const fs::path dir(cfg.data_dir);
+  std::error_code ec;
+  fs::create_directories(dir / "snapshots", ec);
+  if (ec) {
+    why = "cannot create data directory " + dir.string() + ": " + ec.message();
+    return false;
+  }
+  raft::membership bootstrap;
+  bool founding = false;
+  for (const auto& m : cfg.members) founding = founding || m.id == cfg.id;
+  if (founding) bootstrap.members = cfg.members;
+
+  // A chat.db without a raft.db is a damaged directory, not a fresh one.
+  if (!fs::exists(dir / "raft.db") && fs::exists(dir / "chat.db")) {
+    why = (dir / "raft.db").string() + " is missing but chat.db exists: refusing to start on a damaged data directory";
+    return false;
+  }
+  out.log = db::log_store::open(dir / "raft.db", cfg.id, bootstrap, why);
+  if (!out.log) return false;
+  db::open_error oe;
+  out.chat = db::chat_store::open(dir / "chat.db", oe);
+  if (!out.chat) {
+    why = oe.message;
+    return false;
+  }
+  out.initial = out.log->load();
+  auto& st = out.initial;
+  std::uint64_t applied = out.chat->applied_index();
+  if (st.snapshot.index > applied) {
+    // Crashed between recording a received snapshot and installing it.
+    const fs::path file = dir / "snapshots" / st.snapshot.handle;
+    std::string err;
+    if (!out.chat->install_snapshot(file, err)) {
+      why = "raft.db records a snapshot at index " + std::to_string(st.snapshot.index) +
+            " but it cannot be installed from " + file.string() + ": " + err;
+      return false;
+    }
+    applied = out.chat->applied_index();
+    log::info("reinstalled snapshot at index ", applied, " from ", file.string());
+  }
+  const std::uint64_t last = st.entries.empty() ? st.snapshot.index : st.entries.back().index;
+  if (applied > last || applied > std::max(st.hard.commit, st.snapshot.index)) {
+    why = (dir / "chat.db").string() + " has applied index " + std::to_string(applied) +
+          " beyond raft.db's committed log (" + std::to_string(st.hard.commit) +
+          "): the directories do not belong together";
+    return false;
+  }
+  st.applied = std::max(applied, st.snapshot.index);
+  return true;
+}
+
+std::map<std::string, std::string> peers_of(const raft::membership& m, const std::string& self) {
+  std::map<std::string, std::string> peers;
+  for (const auto& mb : m.members)
+    if (mb.id != self) peers[mb.id] = mb.address;
+  return peers;
+}
+
+}  // namespace
+
+int run_node(const config::node_config& cfg, const char* version) {
+  opened db;
+  std::string why;
+  if (!open_data_dir(cfg, db, why)) {
+    log::error("cannot start: ", why);
+    return 1;
+  }
+  log::info("starting chatnode ", version, " id ", cfg.id, " listen ", cfg.listen, " data ", cfg.data_dir,
+            " (term ", db.initial.hard.term, ", commit ", db.initial.hard.commit, ", snapshot ",
+            db.initial.snapshot.index, ", ", db.initial.entries.size(), " log entries, applied ",
+            db.initial.applied, ")");
+
+  boost::asio::io_context io(1);
+  const fs::path snap_dir = fs::path(cfg.data_dir) / "snapshots";
+
+  raft::config rc;
+  rc.id = cfg.id;
+  rc.election_ticks = std::max(2, cfg.election_timeout_ms / election_tick_ms);
+  rc.heartbeat_ticks = 1;  // the heartbeat ticker itself runs at heartbeat_ms
+  rc.seed = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
+
+  // Actors refer to each other only through these pointers, set below
+  // before the loop runs; every call pushes into a mailbox.
+  consensus_actor* consensus = nullptr;
+  storage_actor* storage = nullptr;
+  apply_actor* apply = nullptr;
+  replicator_actor* replicator = nullptr;
+  gateway_actor* gateway = nullptr;
+
+  const raft::membership initial_config = [&] {
+    raft::membership m = db.initial.snapshot.config;
+    for (const auto& e : db.initial.entries)
+      if (e.type == raft::entry_type::conf_change)
+        if (auto ce = raft::decode_conf_entry(e.data)) m = ce->after;
+    return m;
+  }();
+
+  consensus_outputs cout;
+  cout.persist = [&](persist_request r) { storage->tell(storage_msg::persist{std::move(r)}); };
+  cout.send = [&](std::vector<raft::message> m) { replicator->send(std::move(m)); };
+  cout.apply = [&](std::optional<raft::snapshot_meta> s, std::vector<raft::entry> e) {
+    apply->tell(apply_msg::apply{std::move(s), std::move(e)});
+  };
+  cout.compact = [&](raft::snapshot_meta s) { storage->tell(storage_msg::compact{std::move(s)}); };
+  raft::membership known_config = initial_config;
+  cout.publish = [&](const raft_view& v) {
+    if (!(v.config == known_config)) {
+      known_config = v.config;
+      replicator->set_peers(peers_of(v.config, cfg.id));
+      if (!raft::find_member(v.config, cfg.id) && !v.config.members.empty())
+        log::warn("this node is not a member of the cluster configuration (removed); it takes no part");
+    }
+    if (gateway) gateway->tell(gateway_msg::view{v});
+  };
+
+  storage_actor storage_a(io, std::move(db.log), [&](std::uint64_t seq) {
+    consensus->tell(consensus_msg::persisted{seq});
+  });
+  storage = &storage_a;
+
+  apply_outputs aout;
+  aout.applied = [&](std::vector<db::apply_result> r, std::uint64_t applied) {
+    gateway->tell(gateway_msg::applied{std::move(r), applied});
+  };
+  aout.snapshot_taken = [&](std::uint64_t index, std::string handle) {
+    consensus->tell(consensus_msg::snapshot_taken{index, std::move(handle)});
+  };
+  apply_actor apply_a(io, std::move(db.chat), snap_dir, cfg.snapshot_every, aout);
+  apply = &apply_a;
+
+  replicator_outputs rout;
+  rout.raft_in = [&](std::vector<raft::message> m) { consensus->tell(consensus_msg::peer_messages{std::move(m)}); };
+  rout.snapshot_status = [&](const std::string& peer, bool ok) {
+    consensus->tell(consensus_msg::snapshot_status{peer, ok});
+  };
+  rout.unreachable = [&](const std::string& peer) { consensus->tell(consensus_msg::unreachable{peer}); };
+  rout.gateway_in = [&](const std::string& from, net::peer_frame f) {
+    gateway->tell(gateway_msg::peer{from, std::move(f)});
+  };
+  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout);
+  replicator = &replicator_a;
+
+  consensus_actor consensus_a(io, rc, std::move(db.initial), cout);
+  consensus = &consensus_a;
+
+  gateway_actor gateway_a(io, cfg, consensus_a, apply_a, replicator_a, version);
+  gateway = &gateway_a;
+
+  net::server_limits limits;
+  limits.max_frame_bytes = cfg.max_frame_bytes;
+  limits.max_connections = cfg.max_connections;
+  limits.max_connections_per_ip = cfg.max_connections_per_ip;
+  limits.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  net::server_handlers h;
+  h.http_get = [&](const std::string& target) { return gateway_a.http_get(target); };
+  h.client_open = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.client_open(s); };
+  h.client_frame = [&](const std::shared_ptr<net::client_session>& s, std::string f) {
+    gateway_a.client_frame(s, std::move(f));
+  };
+  h.client_close = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.client_close(s); };
+  h.peer_upgrade = [&](boost::beast::tcp_stream stream,
+                       boost::beast::http::request<boost::beast::http::string_body> req) {
+    replicator_a.accept(std::move(stream), std::move(req));
+  };
+  auto srv = std::make_shared<net::server>(io, limits, std::move(h));
+  if (!srv->listen(cfg.listen, why)) {
+    log::error("cannot start: cannot listen on ", cfg.listen, ": ", why);
+    return 1;
+  }
+
+  ticker election(io, "election", std::chrono::milliseconds(election_tick_ms),
+                  [&] { consensus_a.tell(consensus_msg::tick_election{}); });
+  ticker heartbeat(io, "heartbeat", std::chrono::milliseconds(cfg.heartbeat_ms),
+                   [&] { consensus_a.tell(consensus_msg::tick_heartbeat{}); });
+
+  // A node outside any configuration asks to be added through a seed, and
+  // keeps asking (any member relays to the leader) until it is a voter.
+  std::unique_ptr<ticker> joiner;
+  if (cfg.join && initial_config.members.empty()) {
+    log::info("joining the cluster through ", *cfg.join);
+    replicator_a.dial(*cfg.join);
+    joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(1000), [&] {
+      const auto& v = consensus_a.view();
+      if (raft::is_voter(v.config, cfg.id)) {
+        log::info("joined the cluster as a voter");
+        joiner->stop();
+        return;
+      }
+      boost::json::object body{{"op", "join"}, {"id", cfg.id}, {"address", cfg.advertise}, {"deadline_ms", 300000}};
+      bool sent = false;
+      for (const auto& m : v.config.members)
+        if (m.id != cfg.id && replicator_a.reachable(m.id))
+          sent = sent || replicator_a.send_frame(m.id, net::peer_admin{1, false, boost::json::serialize(body)});
+      if (!sent) replicator_a.dial(*cfg.join);
+    });
+  }
+
+  replicator_a.set_peers(peers_of(initial_config, cfg.id));
+  srv->start();
+  gateway_a.start();
+  consensus_a.start();
+  election.start();
+  heartbeat.start();
+  if (joiner) joiner->start();
+  log::info("listening on ", cfg.listen, " (clients ws://", cfg.advertise, "/ws, peers /raft)");
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("signal ", sig, ": stopping gracefully");
+    election.stop();
+    heartbeat.stop();
+    if (joiner) joiner->stop();
+    srv->stop();
+    gateway_a.stop();
+    replicator_a.stop();
+    io.stop();
+  });
+  io.run();
+  // Finish in-flight disk writes before exiting.
+  storage_a.stop();
+  apply_a.stop();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace qc::actors

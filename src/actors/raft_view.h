@@ -1,0 +1,43 @@
+// A copy of the consensus state that other actors may read: the consensus
+// actor publishes a fresh one after every batch it processes. Nobody but the
+// consensus actor ever touches the core.
+//
+// Owned by: whoever received the copy (the gateway keeps the latest).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "raft/raft.h"
+
+namespace qc::actors {
+
+/// What status, health, metrics and routing need to know about consensus.
+struct raft_view {
+  std::string id;
+  raft::role state = raft::role::follower;
+  bool learner = false;     ///< member but not a voter
+  bool member = false;      ///< in the configuration at all
+  std::string leader;       ///< empty if unknown
+  std::uint64_t term = 0;
+  std::uint64_t commit_index = 0;
+  std::uint64_t last_index = 0;
+  std::uint64_t snapshot_index = 0;
+  bool conf_change_pending = false;
+  raft::membership config;
+  std::vector<raft::peer_progress> progress;  ///< leader only
+
+  /// Contract §4.5 role name: leader, follower, candidate or learner.
+  const char* role_name() const {
+    if (learner || (!member && state == raft::role::follower)) return "learner";
+    switch (state) {
+      case raft::role::leader: return "leader";
+      case raft::role::candidate:
+      case raft::role::pre_candidate: return "candidate";
+      default: return "follower";
+    }
+  }
+};
+
+}  // namespace qc::actors

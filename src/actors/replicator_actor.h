@@ -1,0 +1,81 @@
+// The replicator actor: per-peer replication streams over the authenticated
+// peer transport. It batches every Raft message bound for one peer in a
+// ready into one frame, reports unreachable peers to the consensus actor
+// (which paces probes), streams snapshots in chunks with a flow-control
+// window, and routes inbound peer frames to the right actor. It never
+// decides anything about terms or logs: raft messages go to the core as is.
+//
+// Owned by: the loop thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+
+#include "net/peer_codec.h"
+#include "net/peer_transport.h"
+#include "raft/types.h"
+
+namespace qc::actors {
+
+/// Where inbound traffic goes (each pushes into another actor's mailbox).
+struct replicator_outputs {
+  std::function<void(std::vector<raft::message>)> raft_in;
+  std::function<void(const std::string& peer, bool ok)> snapshot_status;
+  std::function<void(const std::string& peer)> unreachable;
+  /// Non-raft frames (propose, propose_resp, admin) for the gateway.
+  std::function<void(const std::string& from, net::peer_frame)> gateway_in;
+};
+
+/// The actor.
+class replicator_actor {
+ public:
+  replicator_actor(boost::asio::io_context& io, std::string self_id, std::string secret,
+                   std::filesystem::path snapshot_dir, replicator_outputs out);
+  ~replicator_actor();
+
+  /// Sends raft messages (batched per destination). Loop thread only.
+  void send(std::vector<raft::message> msgs);
+  /// Sends a non-raft frame to `to`; false if there is no usable link.
+  bool send_frame(const std::string& to, const net::peer_frame& f);
+  /// The members to keep links to (id -> address), self excluded.
+  void set_peers(const std::map<std::string, std::string>& peers);
+  /// Dials a seed address once (a joining node).
+  void dial(const std::string& address);
+  /// Takes an upgraded /raft stream from the server.
+  void accept(boost::beast::tcp_stream stream,
+              boost::beast::http::request<boost::beast::http::string_body> req);
+  /// True if the link to `peer` is up.
+  bool reachable(const std::string& peer) const;
+  /// Closes all links.
+  void stop();
+
+ private:
+  struct outgoing_snapshot;
+  struct incoming_snapshot;
+
+  void on_frame(const std::string& from, std::string frame, bool binary);
+  void on_down(const std::string& peer);
+  void start_snapshot(const raft::message& m);
+  void pump_snapshot(const std::string& peer);
+  void on_snapshot_chunk(const std::string& from, const std::string& frame);
+  void on_snapshot_ack(const std::string& from, const net::peer_snap_ack& ack);
+  void fail_snapshot(const std::string& peer);
+
+  std::string self_;
+  std::filesystem::path snapshot_dir_;
+  replicator_outputs out_;
+  std::shared_ptr<net::peer_transport> transport_;
+  std::map<std::string, std::unique_ptr<outgoing_snapshot>> out_snaps_;
+  std::map<std::string, std::unique_ptr<incoming_snapshot>> in_snaps_;
+};
+
+}  // namespace qc::actors
