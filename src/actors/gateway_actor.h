@@ -24,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json/object.hpp>
 
 #include "actors/apply_actor.h"
 #include "actors/consensus_actor.h"
@@ -148,19 +149,6 @@ class gateway_actor {
   void admin_step();
   void propose_conf(raft::conf_change cc, std::function<void(write_outcome)> done);
   std::string members_json() const;
-  struct admin_task {
-    boost::json::object body;
-    admin_cb done;
-    std::chrono::steady_clock::time_point deadline;
-    int stage = 0;
-    bool busy = false;  ///< a proposal of this task is in flight
-    std::uint64_t round_target = 0;
-    std::chrono::steady_clock::time_point round_start;
-  };
-  std::optional<admin_task> admin_;
-  std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
-  std::uint64_t next_admin_rid_ = 1;
-  boost::asio::steady_timer admin_timer_;
 
   // ---- inbound from other actors ------------------------------------------
   void handle(gateway_message&& m);
@@ -213,6 +201,21 @@ class gateway_actor {
   boost::asio::steady_timer sweeper_;
   boost::asio::thread_pool hash_pool_{1};
   bool stopped_ = false;
+
+  // The one membership change this leader is driving, if any.
+  struct admin_task {
+    boost::json::object body;
+    admin_cb done;
+    std::chrono::steady_clock::time_point deadline;
+    int stage = 0;
+    bool busy = false;  ///< a proposal of this task is in flight
+    std::uint64_t round_target = 0;
+    std::chrono::steady_clock::time_point round_start;
+  };
+  std::optional<admin_task> admin_;
+  std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
+  std::uint64_t next_admin_rid_ = 1;
+  boost::asio::steady_timer admin_timer_;
 };
 
 }  // namespace qc::actors
