@@ -1,0 +1,249 @@
+// Test harness for integration tests: starts real chatnode processes from
+// generated TOML configs in a temporary directory, kills and restarts them,
+// and talks to them over HTTP and WebSocket (net::ws_client).
+//
+// Owned by: the test thread.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "net/ws_client.h"
+
+#ifndef QC_BINARY_DIR
+#error "QC_BINARY_DIR must point at the build directory holding chatnode"
+#endif
+
+namespace qc::test {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+/// A free TCP port on 127.0.0.1 (bind to 0, read it back, release it).
+inline int free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+/// GET http://127.0.0.1:port/path; returns (status, body), status 0 if down.
+inline std::pair<int, std::string> http_get(int port, const std::string& path) {
+  namespace http = boost::beast::http;
+  try {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream s(io);
+    s.expires_after(2s);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    http::request<http::empty_body> req(http::verb::get, path, 11);
+    req.set(http::field::host, "127.0.0.1");
+    http::write(s, req);
+    boost::beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return {static_cast<int>(res.result_int()), res.body()};
+  } catch (...) {
+    return {0, {}};
+  }
+}
+
+/// Polls `pred` every 20 ms until it holds or `timeout` passes.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+/// One chatnode process.
+struct node_proc {
+  std::string id;
+  int port = 0;
+  fs::path dir;       ///< data dir
+  fs::path config;    ///< TOML file
+  fs::path log_file;  ///< stderr of the process
+  pid_t pid = -1;
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+
+  /// Starts the process (extra args appended, e.g. --join).
+  void start(const std::vector<std::string>& extra = {}) {
+    pid = ::fork();
+    if (pid == 0) {
+      std::FILE* f = std::freopen(log_file.c_str(), "a", stderr);
+      (void)f;
+      std::vector<std::string> args = {std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      std::_Exit(127);
+    }
+  }
+  /// Sends `sig` and, for KILL/TERM/INT, reaps the process.
+  int signal(int sig) {
+    if (pid <= 0) return -1;
+    ::kill(pid, sig);
+    if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      pid = -1;
+      return status;
+    }
+    return 0;
+  }
+  bool alive() const { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
+  /// Parsed GET /status, or null if unreachable.
+  json::value status() const {
+    auto [code, body] = http_get(port, "/status");
+    if (code != 200) return nullptr;
+    json::error_code ec;
+    auto v = json::parse(body, ec);
+    return ec ? json::value(nullptr) : v;
+  }
+  std::string log_text() const {
+    std::ifstream in(log_file);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+/// A cluster of N nodes on loopback with generated configs.
+struct cluster {
+  fs::path root;
+  std::vector<node_proc> nodes;
+  std::string secret = "test-secret";
+  std::string admin_token = "test-admin";
+
+  explicit cluster(int n, const std::string& extra_toml = "") {
+    std::random_device rd;
+    root = fs::temp_directory_path() / ("qc-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fs::create_directories(root);
+    for (int i = 1; i <= n; ++i) {
+      node_proc p;
+      p.id = "n" + std::to_string(i);
+      p.port = free_port();
+      nodes.push_back(p);
+    }
+    for (auto& p : nodes) write_config(p, true, extra_toml);
+  }
+  ~cluster() {
+    for (auto& p : nodes)
+      if (p.pid > 0) p.signal(SIGKILL);
+    if (!std::getenv("QC_KEEP_TEST_DIRS")) {
+      std::error_code ec;
+      fs::remove_all(root, ec);
+    }
+  }
+
+  /// Writes a node's TOML. Founding nodes list every founding member.
+  void write_config(node_proc& p, bool founding, const std::string& extra_toml) {
+    p.dir = root / p.id;
+    p.config = root / (p.id + ".toml");
+    p.log_file = root / (p.id + ".log");
+    std::ofstream f(p.config);
+    f << "[node]\nid = \"" << p.id << "\"\nlisten = \"" << p.address() << "\"\ndata_dir = \"" << p.dir.string()
+      << "\"\n\n[cluster]\nsecret = \"" << secret << "\"\nadmin_token = \"" << admin_token << "\"\nmembers = [\n";
+    if (founding)
+      for (auto& m : nodes)
+        f << "  { id = \"" << m.id << "\", address = \"" << m.address() << "\" },\n";
+    f << "]\n\n[security]\npbkdf2_iterations = 1000\n" << extra_toml;
+  }
+
+  /// Adds a node that is not a founding member (it will --join).
+  node_proc& add_joiner(const std::string& id, const std::string& extra_toml = "") {
+    node_proc p;
+    p.id = id;
+    p.port = free_port();
+    write_config(p, false, extra_toml);
+    nodes.push_back(p);
+    return nodes.back();
+  }
+
+  void start_all() {
+    for (auto& p : nodes) p.start();
+  }
+  node_proc& node(const std::string& id) {
+    for (auto& p : nodes)
+      if (p.id == id) return p;
+    throw std::runtime_error("no node " + id);
+  }
+  /// The leader id every live node agrees on, if any.
+  std::optional<std::string> leader() const {
+    std::optional<std::string> agreed;
+    for (auto& p : nodes) {
+      if (p.pid <= 0) continue;
+      auto s = p.status();
+      if (!s.is_object()) continue;
+      auto* l = s.as_object().if_contains("leader");
+      if (!l || !l->is_string()) return std::nullopt;
+      std::string id(l->as_string());
+      if (agreed && *agreed != id) return std::nullopt;
+      agreed = id;
+    }
+    return agreed;
+  }
+  std::optional<std::string> wait_leader(std::chrono::milliseconds timeout = 10s) const {
+    std::optional<std::string> l;
+    eventually([&] { return (l = leader()).has_value(); }, timeout);
+    return l;
+  }
+  /// Dumps every node's log to stderr (on failure).
+  void dump_logs() const {
+    for (auto& p : nodes) std::fprintf(stderr, "==== %s ====\n%s\n", p.id.c_str(), p.log_text().c_str());
+  }
+};
+
+/// A connected client with helpers for the contract's ops.
+struct client {
+  net::ws_client ws;
+  std::string err;
+
+  bool connect(int port) { return ws.connect("127.0.0.1:" + std::to_string(port), err); }
+  /// Sends a request and returns the reply object (empty object on timeout).
+  json::object call(json::object req, std::chrono::milliseconds timeout = 10s) {
+    auto r = ws.request(std::move(req), err, timeout);
+    return r ? *r : json::object{};
+  }
+  static bool ok(const json::object& r) {
+    auto* v = r.if_contains("ok");
+    return v && v->is_bool() && v->as_bool();
+  }
+  static std::string code(const json::object& r) {
+    auto* e = r.if_contains("error");
+    if (!e || !e->is_object()) return {};
+    auto* c = e->as_object().if_contains("code");
+    return c && c->is_string() ? std::string(c->as_string()) : std::string();
+  }
+  /// create_account + login; returns the token ("" on failure).
+  std::string signup(const std::string& user, const std::string& pw = "pw") {
+    call({{"op", "create_account"}, {"user", user}, {"password", pw}});
+    auto r = call({{"op", "login"}, {"user", user}, {"password", pw}});
+    if (!ok(r)) return {};
+    return std::string(r.at("token").as_string());
+  }
+};
+
+}  // namespace qc::test
