@@ -1,0 +1,173 @@
+#include "ops/cluster_probe.h"
+
+#include <iomanip>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include "net/ws_client.h"
+
+namespace qc::ops {
+
+namespace json = boost::json;
+namespace http = boost::beast::http;
+
+std::optional<std::pair<int, std::string>> http_get(const std::string& host_port, const std::string& path,
+                                                    std::chrono::milliseconds timeout) {
+  const auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  const std::string host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
+  boost::asio::io_context io;
+  boost::beast::tcp_stream s(io);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::request<http::empty_body> req(http::verb::get, path, 11);
+  req.set(http::field::host, host);
+  bool ok = false;
+  boost::asio::ip::tcp::resolver resolver(io);
+  s.expires_after(timeout);
+  resolver.async_resolve(host, port, [&](auto ec, auto results) {
+    if (ec) return;
+    s.async_connect(results, [&](auto ec2, auto) {
+      if (ec2) return;
+      http::async_write(s, req, [&](auto ec3, auto) {
+        if (ec3) return;
+        http::async_read(s, buf, res, [&](auto ec4, auto) { ok = !ec4; });
+      });
+    });
+  });
+  io.run_for(timeout + std::chrono::milliseconds(100));
+  if (!ok) return std::nullopt;
+  return std::make_pair(static_cast<int>(res.result_int()), res.body());
+}
+
+namespace {
+std::string str(const json::object& o, const char* k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+std::uint64_t num(const json::object& o, const char* k) {
+  auto* v = o.if_contains(k);
+  if (!v) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64()) return static_cast<std::uint64_t>(std::max<std::int64_t>(0, v->as_int64()));
+  return 0;
+}
+}  // namespace
+
+int cluster_view::healthy_voters() const {
+  int n = 0;
+  std::uint64_t commit = 0;
+  for (const auto& v : nodes)
+    if (v.up) commit = std::max(commit, v.commit);
+  for (const auto& v : nodes)
+    if (v.up && v.voter && !v.leader.empty() && v.applied + 10'000 >= commit) ++n;
+  return n;
+}
+
+std::size_t cluster_view::voters() const {
+  std::size_t n = 0;
+  for (const auto& v : nodes) n += v.voter ? 1 : 0;
+  return n;
+}
+
+cluster_view probe_cluster(const std::vector<std::string>& seeds) {
+  cluster_view out;
+  std::map<std::string, node_view> by_addr;
+  std::map<std::string, std::pair<std::string, bool>> members;  // address -> (id, voter), from the best source
+  std::uint64_t best_term = 0;
+  bool best_is_leader = false;
+  std::vector<std::string> todo(seeds.begin(), seeds.end());
+  std::set<std::string> probed;
+  while (!todo.empty()) {
+    const std::string addr = todo.back();
+    todo.pop_back();
+    if (!probed.insert(addr).second) continue;
+    node_view nv;
+    nv.address = addr;
+    if (auto r = http_get(addr, "/status"); r && r->first == 200) {
+      json::error_code ec;
+      auto v = json::parse(r->second, ec);
+      if (!ec && v.is_object()) {
+        const auto& o = v.as_object();
+        nv.up = true;
+        nv.id = str(o, "node");
+        nv.role = str(o, "role");
+        nv.leader = str(o, "leader");
+        nv.term = num(o, "term");
+        nv.commit = num(o, "commit_index");
+        nv.applied = num(o, "applied_index");
+        // The leader's configuration (or the highest term's) is the truth.
+        const bool is_leader = nv.role == "leader";
+        if (auto* ms = o.if_contains("members"); ms && ms->is_array() &&
+            (is_leader || (!best_is_leader && nv.term >= best_term))) {
+          members.clear();
+          for (const auto& m : ms->as_array()) {
+            if (!m.is_object()) continue;
+            const auto& mo = m.as_object();
+            auto* vo = mo.if_contains("voter");
+            members[str(mo, "address")] = {str(mo, "id"), vo && vo->is_bool() && vo->as_bool()};
+            todo.push_back(str(mo, "address"));
+          }
+          best_term = nv.term;
+          best_is_leader = best_is_leader || is_leader;
+        }
+      }
+    }
+    by_addr[addr] = nv;
+  }
+  std::map<std::string, int> leader_votes;
+  for (auto& [addr, nv] : by_addr) {
+    auto m = members.find(addr);
+    if (m != members.end()) {
+      if (nv.id.empty()) nv.id = m->second.first;
+      nv.voter = m->second.second;
+    } else if (!nv.up) {
+      continue;  // a seed that is down and not a member: nothing to say
+    }
+    if (nv.up && !nv.leader.empty()) ++leader_votes[nv.leader];
+    out.nodes.push_back(nv);
+  }
+  for (auto& [id, n] : leader_votes)
+    if (leader_votes.size() == 1) out.leader = id;
+  std::sort(out.nodes.begin(), out.nodes.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  return out;
+}
+
+std::string render_table(const cluster_view& v) {
+  std::ostringstream os;
+  os << std::left << std::setw(8) << "ID" << std::setw(22) << "ADDRESS" << std::setw(10) << "ROLE" << std::setw(7)
+     << "TERM" << std::setw(8) << "LEADER" << std::setw(10) << "COMMIT" << std::setw(10) << "APPLIED"
+     << "REACHABLE\n";
+  for (const auto& n : v.nodes) {
+    os << std::left << std::setw(8) << (n.id.empty() ? "?" : n.id) << std::setw(22) << n.address;
+    if (n.up)
+      os << std::setw(10) << (n.voter || n.role == "learner" ? n.role : n.role + "*") << std::setw(7) << n.term
+         << std::setw(8) << (n.leader.empty() ? "-" : n.leader) << std::setw(10) << n.commit << std::setw(10)
+         << n.applied << "yes\n";
+    else
+      os << std::setw(10) << "down" << std::setw(7) << "-" << std::setw(8) << "-" << std::setw(10) << "-"
+         << std::setw(10) << "-" << "no\n";
+  }
+  return os.str();
+}
+
+std::optional<json::object> admin_call(const std::vector<std::string>& seeds, json::object req, std::string& err,
+                                       std::chrono::milliseconds timeout) {
+  for (const auto& s : seeds) {
+    net::ws_client c;
+    if (!c.connect(s, err)) continue;
+    auto r = c.request(req, err, timeout);
+    if (r) return r;
+  }
+  if (err.empty()) err = "no node answered";
+  return std::nullopt;
+}
+
+}  // namespace qc::ops
