@@ -34,6 +34,17 @@ void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
     reply_error(conn_id, rq, "forbidden", "bad admin token");
     return;
   }
+  if (rq.kind == chat::op::admin_digest) {
+    submit_read(rq.cons,
+                [](db::chat_store& s) {
+                  return json::serialize(json::object{{"digest", s.state_digest()}, {"applied_index", s.applied_index()}});
+                },
+                [this, conn_id, rq](std::optional<std::string> res, std::string err) {
+                  if (!res) reply_error(conn_id, rq, err, "no leader within the time bound; safe to retry");
+                  else reply(conn_id, rq, *res);
+                });
+    return;
+  }
   json::object body;
   body["op"] = chat::to_string(rq.kind);
   body["id"] = rq.node_id;

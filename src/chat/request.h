@@ -35,6 +35,7 @@ enum class op : std::uint8_t {
   admin_add_node,
   admin_remove_node,
   admin_transfer_leader,
+  admin_digest,  ///< our addition: state digest of this replica (tests, demo)
 };
 
 /// Wire name of an op ("admin.add_node", ...).
