@@ -1,0 +1,239 @@
+#include "config/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+#include <toml++/toml.h>
+
+namespace qc::config {
+
+namespace po = boost::program_options;
+
+namespace {
+
+bool valid_host_port(const std::string& a) {
+  auto colon = a.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= a.size()) return false;
+  auto port = a.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  int p = std::stoi(port);
+  return p >= 1 && p <= 65535;
+}
+
+/// Reads typed keys from one table and remembers which it saw, so that any
+/// other key is reported by name.
+struct table_reader {
+  const toml::table& t;
+  std::string prefix;  // "raft." etc.
+  std::string& err;
+  std::set<std::string> known;
+
+  bool fail(const std::string& key, const std::string& what) {
+    err = "'" + prefix + key + "' " + what;
+    return false;
+  }
+  bool str(const char* key, std::string& out) {
+    known.insert(key);
+    auto* n = t.get(key);
+    if (!n) return true;
+    auto* s = n->as_string();
+    if (!s) return fail(key, "must be a string");
+    out = s->get();
+    return true;
+  }
+  template <typename Int>
+  bool integer(const char* key, Int& out, std::int64_t lo, std::int64_t hi) {
+    known.insert(key);
+    auto* n = t.get(key);
+    if (!n) return true;
+    auto* i = n->as_integer();
+    if (!i) return fail(key, "must be an integer");
+    const std::int64_t v = i->get();
+    if (v < lo || v > hi) return fail(key, "must be in " + std::to_string(lo) + ".." + std::to_string(hi));
+    out = static_cast<Int>(v);
+    return true;
+  }
+  bool no_unknown() {
+    for (auto& [k, v] : t)
+      if (!known.count(std::string(k.str()))) {
+        err = "unknown key '" + prefix + std::string(k.str()) + "'";
+        return false;
+      }
+    return true;
+  }
+};
+
+}  // namespace
+
+bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << "parse error at line " << e.source().begin.line << ", column " << e.source().begin.column << ": "
+       << e.description();
+    err = os.str();
+    return false;
+  }
+  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security"};
+  for (auto& [k, v] : root) {
+    const std::string key(k.str());
+    if (!sections.count(key)) {
+      err = "unknown key '" + key + "'";
+      return false;
+    }
+    if (!v.is_table()) {
+      err = "'" + key + "' must be a table";
+      return false;
+    }
+  }
+  static const toml::table empty;
+  auto section = [&](const char* name) -> const toml::table& {
+    auto* t = root.get_as<toml::table>(name);
+    return t ? *t : empty;
+  };
+
+  table_reader node{section("node"), "node.", err, {}};
+  if (!node.str("id", cfg.id) || !node.str("listen", cfg.listen) || !node.str("advertise", cfg.advertise) ||
+      !node.str("data_dir", cfg.data_dir) || !node.str("log_level", cfg.log_level) || !node.no_unknown())
+    return false;
+
+  table_reader cluster{section("cluster"), "cluster.", err, {}};
+  if (!cluster.str("secret", cfg.secret) || !cluster.str("admin_token", cfg.admin_token)) return false;
+  cluster.known.insert("members");
+  if (auto* m = cluster.t.get("members")) {
+    auto* arr = m->as_array();
+    if (!arr) {
+      err = "'cluster.members' must be an array of { id, address } tables";
+      return false;
+    }
+    cfg.members.clear();
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      auto* mt = arr->get(i)->as_table();
+      const std::string where = "cluster.members[" + std::to_string(i) + "]";
+      if (!mt) {
+        err = "'" + where + "' must be a table { id, address }";
+        return false;
+      }
+      table_reader mr{*mt, where + ".", err, {}};
+      raft::member mb;
+      if (!mr.str("id", mb.id) || !mr.str("address", mb.address) || !mr.no_unknown()) return false;
+      if (mb.id.empty() || mb.address.empty()) {
+        err = "'" + where + "' needs both id and address";
+        return false;
+      }
+      cfg.members.push_back(mb);
+    }
+  }
+  if (!cluster.no_unknown()) return false;
+
+  table_reader raft_t{section("raft"), "raft.", err, {}};
+  if (!raft_t.integer("heartbeat_ms", cfg.heartbeat_ms, 1, 60'000) ||
+      !raft_t.integer("election_timeout_ms", cfg.election_timeout_ms, 10, 600'000) ||
+      !raft_t.integer("snapshot_every", cfg.snapshot_every, 0, INT64_MAX) ||
+      !raft_t.integer("snapshot_keep_tail", cfg.snapshot_keep_tail, 0, INT64_MAX) || !raft_t.no_unknown())
+    return false;
+
+  table_reader lim{section("limits"), "limits.", err, {}};
+  if (!lim.integer("max_frame_bytes", cfg.max_frame_bytes, 1024, 64 << 20) ||
+      !lim.integer("max_body_bytes", cfg.max_body_bytes, 1, 64 << 20) ||
+      !lim.integer("request_timeout_ms", cfg.request_timeout_ms, 100, 600'000) ||
+      !lim.integer("max_connections", cfg.max_connections, 1, 10'000'000) ||
+      !lim.integer("max_connections_per_ip", cfg.max_connections_per_ip, 1, 10'000'000) ||
+      !lim.integer("idle_timeout_ms", cfg.idle_timeout_ms, 1000, INT32_MAX) || !lim.no_unknown())
+    return false;
+
+  table_reader sec{section("security"), "security.", err, {}};
+  if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
+  return true;
+}
+
+bool validate(node_config& cfg, std::string& err) {
+  if (cfg.id.empty()) return err = "missing 'node.id'", false;
+  if (cfg.id.size() > 64 || cfg.id.find_first_of(" \t\r\n\"") != std::string::npos)
+    return err = "'node.id' must be 1-64 characters without spaces", false;
+  if (cfg.listen.empty()) return err = "missing 'node.listen'", false;
+  if (!valid_host_port(cfg.listen)) return err = "'node.listen' must be host:port, got '" + cfg.listen + "'", false;
+  if (cfg.advertise.empty()) cfg.advertise = cfg.listen;
+  if (!valid_host_port(cfg.advertise)) return err = "'node.advertise' must be host:port", false;
+  if (cfg.data_dir.empty()) return err = "missing 'node.data_dir'", false;
+  if (cfg.secret.empty()) return err = "missing 'cluster.secret'", false;
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (!levels.count(cfg.log_level)) return err = "log level must be trace|debug|info|warn|error", false;
+  if (cfg.heartbeat_ms >= cfg.election_timeout_ms)
+    return err = "'raft.heartbeat_ms' must be smaller than 'raft.election_timeout_ms'", false;
+  std::set<std::string> ids, addrs;
+  for (const auto& m : cfg.members) {
+    if (!ids.insert(m.id).second) return err = "duplicate member id '" + m.id + "'", false;
+    if (!addrs.insert(m.address).second) return err = "duplicate member address '" + m.address + "'", false;
+    if (!valid_host_port(m.address)) return err = "member '" + m.id + "' address must be host:port", false;
+  }
+  if (cfg.members.empty() && !cfg.join)
+    return err = "'cluster.members' is empty: list the founding members, or start with --join HOST:PORT", false;
+  if (cfg.join && !valid_host_port(*cfg.join)) return err = "--join must be HOST:PORT", false;
+  return true;
+}
+
+cli_action parse_command_line(int argc, const char* const argv[], node_config& cfg, std::string& out_text,
+                              const char* version) {
+  po::options_description desc("chatnode options");
+  desc.add_options()("help,h", "print this help and exit")("version", "print the version and exit")(
+      "config,c", po::value<std::string>(), "TOML config file")("id", po::value<std::string>(), "node id (overrides [node] id)")(
+      "listen", po::value<std::string>(), "HOST:PORT to listen on")("data-dir", po::value<std::string>(), "data directory")(
+      "log-level", po::value<std::string>(), "trace|debug|info|warn|error")(
+      "join", po::value<std::string>(), "HOST:PORT of a running member: ask the cluster to add this node");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    out_text = e.what();
+    return cli_action::exit_error;
+  }
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << "chatnode " << version << ": a Quorum Chat node\nusage: chatnode --config FILE [overrides]\n" << desc;
+    out_text = os.str();
+    return cli_action::exit_ok;
+  }
+  if (vm.count("version")) {
+    out_text = std::string("chatnode ") + version + "\n";
+    return cli_action::exit_ok;
+  }
+  if (!vm.count("config")) {
+    out_text = "missing --config FILE (see --help)";
+    return cli_action::exit_error;
+  }
+  const std::string path = vm["config"].as<std::string>();
+  std::ifstream in(path);
+  if (!in) {
+    out_text = path + ": cannot read the config file";
+    return cli_action::exit_error;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string err;
+  if (!load_toml(ss.str(), cfg, err)) {
+    out_text = path + ": " + err;
+    return cli_action::exit_error;
+  }
+  if (vm.count("id")) cfg.id = vm["id"].as<std::string>();
+  if (vm.count("listen")) {
+    // A new listen address also becomes what others dial, unless set apart.
+    if (cfg.advertise == cfg.listen) cfg.advertise.clear();
+    cfg.listen = vm["listen"].as<std::string>();
+  }
+  if (vm.count("data-dir")) cfg.data_dir = vm["data-dir"].as<std::string>();
+  if (vm.count("log-level")) cfg.log_level = vm["log-level"].as<std::string>();
+  if (vm.count("join")) cfg.join = vm["join"].as<std::string>();
+  if (!validate(cfg, err)) {
+    out_text = path + ": " + err;
+    return cli_action::exit_error;
+  }
+  return cli_action::run;
+}
+
+}  // namespace qc::config
