@@ -1,0 +1,46 @@
+// Small helpers shared by the two SQLite stores: opening a file with the
+// durability settings we rely on, refusing damaged files, and a cache of
+// prepared statements.
+//
+// Owned by: the thread that owns the store using them.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+namespace qc::db {
+
+/// Opens `path` for reading and writing (creating it if absent), switches
+/// it to WAL with synchronous=FULL, and runs quick_check. On failure returns
+/// nullptr and a one-line reason naming the file. A zero-length or
+/// unreadable existing file is refused, never recreated.
+std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err);
+
+/// fsyncs a file and its directory entry.
+bool fsync_path(const std::filesystem::path& file);
+
+/// Prepared statements by SQL text, reset before each reuse.
+class statement_cache {
+ public:
+  explicit statement_cache(SQLite::Database& db) : db_(db) {}
+  /// The statement for `sql`, reset and with bindings cleared.
+  SQLite::Statement& operator()(const char* sql) {
+    auto& slot = cache_[sql];
+    if (!slot) slot = std::make_unique<SQLite::Statement>(db_, sql);
+    slot->reset();
+    slot->clearBindings();
+    return *slot;
+  }
+  /// Drops every statement (after the database was replaced underneath).
+  void clear() { cache_.clear(); }
+
+ private:
+  SQLite::Database& db_;
+  std::map<const char*, std::unique_ptr<SQLite::Statement>> cache_;
+};
+
+}  // namespace qc::db
