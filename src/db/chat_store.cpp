@@ -1,0 +1,607 @@
+#include "db/chat_store.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "db/sqlite_util.h"
+#include "raft/membership.h"
+
+namespace qc::db {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int schema_version = 1;
+
+const char* schema_sql[] = {
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE accounts(name TEXT PRIMARY KEY, pw_hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX sessions_by_user ON sessions(user)",
+    // pa/pb: the conversation's two names in order, so a conversation is one index range.
+    "CREATE TABLE messages(id INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL,"
+    " ts INTEGER NOT NULL, read INTEGER NOT NULL, pa TEXT NOT NULL, pb TEXT NOT NULL)",
+    "CREATE INDEX messages_unread ON messages(recipient, read, id)",
+    "CREATE INDEX messages_pair ON messages(pa, pb, id)",
+    "CREATE INDEX messages_sender ON messages(sender)",
+    // One row per (user, peer): last message id and unread count from peer to user.
+    "CREATE TABLE conversations(user TEXT NOT NULL, peer TEXT NOT NULL, last_id INTEGER NOT NULL,"
+    " unread INTEGER NOT NULL, PRIMARY KEY(user, peer)) WITHOUT ROWID",
+    "CREATE INDEX conversations_recent ON conversations(user, last_id)",
+    "CREATE INDEX conversations_by_peer ON conversations(peer)",
+    "CREATE TABLE nonces(sender TEXT NOT NULL, nonce TEXT NOT NULL, msg_id INTEGER NOT NULL, recipient TEXT NOT NULL,"
+    " ts INTEGER NOT NULL, PRIMARY KEY(sender, nonce)) WITHOUT ROWID",
+    "INSERT INTO meta VALUES ('schema_version', 1), ('applied_index', 0)",
+};
+
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+json::object message_obj(const chat::message& m) {
+  return json::object{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"body", m.body}, {"ts", m.ts}, {"read", m.read}};
+}
+
+chat::message read_message(SQLite::Statement& q, int first = 0) {
+  chat::message m;
+  m.id = static_cast<std::uint64_t>(q.getColumn(first).getInt64());
+  m.from = q.getColumn(first + 1).getString();
+  m.to = q.getColumn(first + 2).getString();
+  m.body = q.getColumn(first + 3).getString();
+  m.ts = q.getColumn(first + 4).getInt64();
+  m.read = q.getColumn(first + 5).getInt() != 0;
+  return m;
+}
+
+constexpr const char* msg_cols = "id, sender, recipient, body, ts, read";
+
+}  // namespace
+
+const char* to_string(apply_code c) {
+  switch (c) {
+    case apply_code::ok:
+    case apply_code::noop: return "ok";
+    case apply_code::not_found: return "not_found";
+    case apply_code::conflict: return "conflict";
+    case apply_code::forbidden: return "forbidden";
+    case apply_code::unauthenticated: return "unauthenticated";
+    case apply_code::bad_entry: return "internal";
+  }
+  return "internal";
+}
+
+struct chat_store::impl {
+  fs::path path;
+  std::unique_ptr<SQLite::Database> db;
+  std::unique_ptr<statement_cache> st;
+  std::uint64_t applied = 0;
+
+  std::int64_t scalar(const char* sql, const std::string& a = {}, const std::string& b = {}) {
+    auto& q = (*st)(sql);
+    if (!a.empty()) q.bind(1, a);
+    if (!b.empty()) q.bind(2, b);
+    return q.executeStep() ? q.getColumn(0).getInt64() : 0;
+  }
+  bool exists(const std::string& user) {
+    auto& q = (*st)("SELECT 1 FROM accounts WHERE name = ?");
+    q.bind(1, user);
+    return q.executeStep();
+  }
+  std::optional<chat::message> message(std::uint64_t id) {
+    auto& q = (*st)("SELECT id, sender, recipient, body, ts, read FROM messages WHERE id = ?");
+    q.bind(1, static_cast<std::int64_t>(id));
+    if (!q.executeStep()) return std::nullopt;
+    return read_message(q);
+  }
+  /// Points both conversation rows of (a, b) at their newest remaining
+  /// message, or drops them when none is left.
+  void refresh_conversation(const std::string& a, const std::string& b) {
+    const std::string& lo = std::min(a, b);
+    const std::string& hi = std::max(a, b);
+    auto& q = (*st)("SELECT MAX(id) FROM messages WHERE pa = ? AND pb = ?");
+    q.bind(1, lo);
+    q.bind(2, hi);
+    q.executeStep();
+    const bool none = q.getColumn(0).isNull();
+    const std::int64_t last = none ? 0 : q.getColumn(0).getInt64();
+    for (int k = 0; k < (a == b ? 1 : 2); ++k) {
+      const std::string& u = k == 0 ? a : b;
+      const std::string& p = k == 0 ? b : a;
+      if (none) {
+        auto& d = (*st)("DELETE FROM conversations WHERE user = ? AND peer = ?");
+        d.bind(1, u);
+        d.bind(2, p);
+        d.exec();
+      } else {
+        auto& upd = (*st)("UPDATE conversations SET last_id = ? WHERE user = ? AND peer = ?");
+        upd.bind(1, last);
+        upd.bind(2, u);
+        upd.bind(3, p);
+        upd.exec();
+      }
+    }
+  }
+  void bump_unread(const std::string& user, const std::string& peer, int delta) {
+    auto& q = (*st)("UPDATE conversations SET unread = MAX(0, unread + ?) WHERE user = ? AND peer = ?");
+    q.bind(1, delta);
+    q.bind(2, user);
+    q.bind(3, peer);
+    q.exec();
+  }
+  /// Deletes one message, keeping conversations consistent.
+  void delete_message(const chat::message& m) {
+    if (!m.read) bump_unread(m.to, m.from, -1);
+    auto& d = (*st)("DELETE FROM messages WHERE id = ?");
+    d.bind(1, static_cast<std::int64_t>(m.id));
+    d.exec();
+    refresh_conversation(m.from, m.to);
+  }
+
+  apply_result apply_one(const raft::entry& e);
+};
+
+namespace {
+void add_event(apply_result& r, const std::string& user, const json::object& ev) {
+  r.events.push_back({user, json::serialize(ev)});
+}
+/// Groups ids by user and emits one event of `kind` per user.
+void add_grouped(apply_result& r, const std::map<std::string, std::vector<std::uint64_t>>& by_user, const char* kind,
+                 const std::string& by = {}) {
+  for (const auto& [user, ids] : by_user) {
+    json::array a;
+    for (auto i : ids) a.push_back(i);
+    json::object ev{{"event", kind}, {"ids", std::move(a)}};
+    if (!by.empty()) ev["by"] = by;
+    add_event(r, user, ev);
+  }
+}
+}  // namespace
+
+apply_result chat_store::impl::apply_one(const raft::entry& e) {
+  apply_result r;
+  r.index = e.index;
+  r.term = e.term;
+  if (e.type != raft::entry_type::normal || e.data.empty()) return r;  // no-op / conf change
+  auto cmd = chat::decode_command(e.data);
+  if (!cmd) {
+    r.code = apply_code::bad_entry;
+    return r;
+  }
+  r.code = apply_code::ok;
+  std::visit(
+      overloaded{
+          [&](const chat::cmd_create_account& c) {
+            if (exists(c.user)) {
+              r.code = apply_code::conflict;
+              return;
+            }
+            auto& q = (*st)("INSERT INTO accounts VALUES (?, ?, ?)");
+            q.bind(1, c.user);
+            q.bind(2, c.pw_hash);
+            q.bind(3, c.ts);
+            q.exec();
+            r.result_json = json::serialize(json::object{{"user", c.user}});
+          },
+          [&](const chat::cmd_create_session& c) {
+            if (!exists(c.user)) {
+              r.code = apply_code::not_found;
+              return;
+            }
+            auto& q = (*st)("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)");
+            q.bind(1, c.token_hash);
+            q.bind(2, c.user);
+            q.bind(3, c.ts);
+            q.exec();
+            const auto unread = scalar("SELECT COUNT(*) FROM messages WHERE recipient = ? AND read = 0", c.user);
+            r.result_json = json::serialize(json::object{{"user", c.user}, {"unread", unread}});
+          },
+          [&](const chat::cmd_drop_session& c) {
+            auto& q = (*st)("DELETE FROM sessions WHERE token_hash = ? AND user = ?");
+            q.bind(1, c.token_hash);
+            q.bind(2, c.user);
+            q.exec();
+          },
+          [&](const chat::cmd_send& c) {
+            if (!exists(c.from)) {
+              r.code = apply_code::unauthenticated;
+              return;
+            }
+            if (c.nonce) {
+              auto& n = (*st)("SELECT msg_id, recipient, ts FROM nonces WHERE sender = ? AND nonce = ?");
+              n.bind(1, c.from);
+              n.bind(2, *c.nonce);
+              if (n.executeStep()) {
+                const auto id = static_cast<std::uint64_t>(n.getColumn(0).getInt64());
+                const std::string to = n.getColumn(1).getString();
+                const auto ts = n.getColumn(2).getInt64();
+                json::object res{{"duplicate", true}};
+                if (auto m = message(id)) {
+                  res["message"] = message_obj(*m);
+                } else {
+                  res["message"] = message_obj(chat::message{id, c.from, to, "", ts, false});
+                  res["deleted"] = true;
+                }
+                r.result_json = json::serialize(res);
+                return;
+              }
+            }
+            if (!exists(c.to)) {
+              r.code = apply_code::not_found;
+              return;
+            }
+            chat::message m{e.index, c.from, c.to, c.body, c.ts, false};
+            auto& ins = (*st)("INSERT INTO messages VALUES (?, ?, ?, ?, ?, 0, ?, ?)");
+            ins.bind(1, static_cast<std::int64_t>(m.id));
+            ins.bind(2, m.from);
+            ins.bind(3, m.to);
+            ins.bind(4, m.body);
+            ins.bind(5, m.ts);
+            ins.bind(6, std::min(m.from, m.to));
+            ins.bind(7, std::max(m.from, m.to));
+            ins.exec();
+            if (c.nonce) {
+              auto& n = (*st)("INSERT INTO nonces VALUES (?, ?, ?, ?, ?)");
+              n.bind(1, c.from);
+              n.bind(2, *c.nonce);
+              n.bind(3, static_cast<std::int64_t>(m.id));
+              n.bind(4, m.to);
+              n.bind(5, m.ts);
+              n.exec();
+            }
+            // Conversation rows: the recipient's counts one more unread.
+            for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
+              const std::string& u = k == 0 ? m.to : m.from;
+              const std::string& p = k == 0 ? m.from : m.to;
+              auto& up = (*st)(
+                  "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT(user, peer) DO UPDATE SET "
+                  "last_id = excluded.last_id, unread = unread + excluded.unread");
+              up.bind(1, u);
+              up.bind(2, p);
+              up.bind(3, static_cast<std::int64_t>(m.id));
+              up.bind(4, k == 0 ? 1 : 0);
+              up.exec();
+            }
+            const auto obj = message_obj(m);
+            r.result_json = json::serialize(json::object{{"message", obj}});
+            const json::object ev{{"event", "message"}, {"message", obj}};
+            add_event(r, m.to, ev);
+            if (m.from != m.to) add_event(r, m.from, ev);
+          },
+          [&](const chat::cmd_mark_read& c) {
+            std::vector<chat::message> changed;
+            if (c.with) {
+              auto& q = (*st)("SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ? AND read = 0 AND sender = ? ORDER BY id");
+              q.bind(1, c.user);
+              q.bind(2, *c.with);
+              while (q.executeStep()) changed.push_back(read_message(q));
+            } else {
+              std::set<std::uint64_t> seen;
+              for (auto id : c.ids) {
+                if (!seen.insert(id).second) continue;
+                auto m = message(id);
+                if (m && m->to == c.user && !m->read) changed.push_back(*m);
+              }
+            }
+            std::map<std::string, std::vector<std::uint64_t>> by_user;
+            for (const auto& m : changed) {
+              auto& u = (*st)("UPDATE messages SET read = 1 WHERE id = ?");
+              u.bind(1, static_cast<std::int64_t>(m.id));
+              u.exec();
+              bump_unread(c.user, m.from, -1);
+              by_user[m.from].push_back(m.id);
+              if (m.from != c.user) by_user[c.user].push_back(m.id);
+            }
+            r.result_json = json::serialize(json::object{{"marked", changed.size()}});
+            add_grouped(r, by_user, "read", c.user);
+          },
+          [&](const chat::cmd_delete_messages& c) {
+            std::vector<chat::message> victims;
+            std::set<std::uint64_t> seen;
+            for (auto id : c.ids) {
+              if (!seen.insert(id).second) continue;
+              auto m = message(id);
+              if (!m) continue;
+              if (m->from != c.user && m->to != c.user) {
+                r.code = apply_code::forbidden;
+                return;
+              }
+              victims.push_back(*m);
+            }
+            std::map<std::string, std::vector<std::uint64_t>> by_user;
+            for (const auto& m : victims) {
+              delete_message(m);
+              by_user[m.from].push_back(m.id);
+              if (m.to != m.from) by_user[m.to].push_back(m.id);
+            }
+            r.result_json = json::serialize(json::object{{"deleted", victims.size()}});
+            add_grouped(r, by_user, "deleted");
+          },
+          [&](const chat::cmd_delete_account& c) {
+            if (!exists(c.user)) {
+              r.code = apply_code::not_found;
+              return;
+            }
+            std::map<std::string, std::vector<std::uint64_t>> by_user;
+            std::vector<chat::message> victims;
+            for (const char* sql : {"SELECT id, sender, recipient, body, ts, read FROM messages WHERE sender = ?",
+                                    "SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ?"}) {
+              auto& q = (*st)(sql);
+              q.bind(1, c.user);
+              while (q.executeStep()) victims.push_back(read_message(q));
+            }
+            std::sort(victims.begin(), victims.end(), [](auto& a, auto& b) { return a.id < b.id; });
+            victims.erase(std::unique(victims.begin(), victims.end(), [](auto& a, auto& b) { return a.id == b.id; }),
+                          victims.end());
+            for (const auto& m : victims) {
+              auto& d = (*st)("DELETE FROM messages WHERE id = ?");
+              d.bind(1, static_cast<std::int64_t>(m.id));
+              d.exec();
+              const std::string& other = m.from == c.user ? m.to : m.from;
+              if (other != c.user) by_user[other].push_back(m.id);
+            }
+            for (const char* sql : {"DELETE FROM conversations WHERE user = ?", "DELETE FROM conversations WHERE peer = ?",
+                                    "DELETE FROM sessions WHERE user = ?", "DELETE FROM nonces WHERE sender = ?",
+                                    "DELETE FROM accounts WHERE name = ?"}) {
+              auto& d = (*st)(sql);
+              d.bind(1, c.user);
+              d.exec();
+            }
+            add_grouped(r, by_user, "deleted");
+          },
+      },
+      *cmd);
+  return r;
+}
+
+chat_store::chat_store(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
+chat_store::~chat_store() = default;
+
+std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err) {
+  auto i = std::make_unique<impl>();
+  i->path = path;
+  bool created = false;
+  i->db = open_database(path, created, err.message);
+  if (!i->db) return nullptr;
+  try {
+    if (created) {
+      SQLite::Transaction tx(*i->db);
+      for (const char* sql : schema_sql) i->db->exec(sql);
+      tx.commit();
+    }
+    SQLite::Statement v(*i->db, "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+      err.message = path.string() + ": not a Quorum Chat state database (schema version missing or unknown)";
+      return nullptr;
+    }
+    SQLite::Statement a(*i->db, "SELECT value FROM meta WHERE key = 'applied_index'");
+    if (!a.executeStep()) {
+      err.message = path.string() + ": applied_index missing";
+      return nullptr;
+    }
+    i->applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
+  } catch (const std::exception& e) {
+    err.message = path.string() + ": " + e.what();
+    return nullptr;
+  }
+  i->st = std::make_unique<statement_cache>(*i->db);
+  return std::unique_ptr<chat_store>(new chat_store(std::move(i)));
+}
+
+std::uint64_t chat_store::applied_index() const { return impl_->applied; }
+
+std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>& entries) {
+  std::vector<apply_result> out;
+  std::uint64_t applied = impl_->applied;
+  SQLite::Transaction tx(*impl_->db);
+  for (const auto& e : entries) {
+    if (e.index <= applied) continue;
+    out.push_back(impl_->apply_one(e));
+    applied = e.index;
+  }
+  auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
+  q.bind(1, static_cast<std::int64_t>(applied));
+  q.exec();
+  tx.commit();
+  impl_->applied = applied;
+  return out;
+}
+
+std::optional<std::string> chat_store::password_hash(const std::string& user) {
+  auto& q = (*impl_->st)("SELECT pw_hash FROM accounts WHERE name = ?");
+  q.bind(1, user);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+std::optional<std::string> chat_store::session_user(const std::string& token_hash) {
+  auto& q = (*impl_->st)("SELECT user FROM sessions WHERE token_hash = ?");
+  q.bind(1, token_hash);
+  if (!q.executeStep()) return std::nullopt;
+  return q.getColumn(0).getString();
+}
+
+bool chat_store::account_exists(const std::string& user) { return impl_->exists(user); }
+
+account_page chat_store::list_accounts(const std::string& pattern, std::size_t limit,
+                                       const std::optional<std::string>& after) {
+  auto& q = (*impl_->st)("SELECT name FROM accounts WHERE name > ? AND name GLOB ? ORDER BY name LIMIT ?");
+  q.bind(1, after.value_or(""));
+  q.bind(2, pattern);
+  q.bind(3, static_cast<std::int64_t>(limit + 1));
+  account_page p;
+  while (q.executeStep()) p.accounts.push_back(q.getColumn(0).getString());
+  if (p.accounts.size() > limit) {
+    p.accounts.pop_back();
+    p.next = p.accounts.back();
+  }
+  return p;
+}
+
+std::vector<chat::message> chat_store::history(const std::string& user, const std::string& with, std::size_t limit,
+                                               std::optional<std::uint64_t> before) {
+  auto& q = (*impl_->st)(
+      "SELECT id, sender, recipient, body, ts, read FROM messages WHERE pa = ? AND pb = ? AND id < ? "
+      "ORDER BY id DESC LIMIT ?");
+  q.bind(1, std::min(user, with));
+  q.bind(2, std::max(user, with));
+  q.bind(3, static_cast<std::int64_t>(before.value_or(static_cast<std::uint64_t>(INT64_MAX))));
+  q.bind(4, static_cast<std::int64_t>(limit));
+  std::vector<chat::message> out;
+  while (q.executeStep()) out.push_back(read_message(q));
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::vector<chat::message> chat_store::unread(const std::string& user, std::size_t limit) {
+  auto& q = (*impl_->st)(
+      "SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ? AND read = 0 ORDER BY id LIMIT ?");
+  q.bind(1, user);
+  q.bind(2, static_cast<std::int64_t>(limit));
+  std::vector<chat::message> out;
+  while (q.executeStep()) out.push_back(read_message(q));
+  return out;
+}
+
+std::uint64_t chat_store::unread_count(const std::string& user) {
+  return static_cast<std::uint64_t>(impl_->scalar("SELECT COUNT(*) FROM messages WHERE recipient = ? AND read = 0", user));
+}
+
+std::vector<conversation> chat_store::conversations(const std::string& user) {
+  auto& q = (*impl_->st)(
+      "SELECT c.peer, c.unread, m.id, m.sender, m.recipient, m.body, m.ts, m.read FROM conversations c "
+      "JOIN messages m ON m.id = c.last_id WHERE c.user = ? ORDER BY c.last_id DESC");
+  q.bind(1, user);
+  std::vector<conversation> out;
+  while (q.executeStep()) {
+    conversation c;
+    c.with = q.getColumn(0).getString();
+    c.unread = static_cast<std::uint64_t>(q.getColumn(1).getInt64());
+    c.last = read_message(q, 2);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::uint64_t chat_store::message_count() {
+  return static_cast<std::uint64_t>(impl_->scalar("SELECT COUNT(*) FROM messages"));
+}
+
+std::string chat_store::state_digest() {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  const char* dumps[] = {
+      "SELECT name, pw_hash, created FROM accounts ORDER BY name",
+      "SELECT token_hash, user, created FROM sessions ORDER BY token_hash",
+      "SELECT id, sender, recipient, body, ts, read FROM messages ORDER BY id",
+      "SELECT user, peer, last_id, unread FROM conversations ORDER BY user, peer",
+      "SELECT sender, nonce, msg_id, recipient, ts FROM nonces ORDER BY sender, nonce",
+  };
+  for (const char* sql : dumps) {
+    SQLite::Statement q(*impl_->db, sql);
+    EVP_DigestUpdate(ctx, sql, std::strlen(sql));
+    while (q.executeStep()) {
+      for (int c = 0; c < q.getColumnCount(); ++c) {
+        const std::string v = q.getColumn(c).getString();
+        const std::string len = std::to_string(v.size()) + ":";
+        EVP_DigestUpdate(ctx, len.data(), len.size());
+        EVP_DigestUpdate(ctx, v.data(), v.size());
+      }
+      EVP_DigestUpdate(ctx, "\n", 1);
+    }
+  }
+  unsigned char d[32];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx, d, &n);
+  EVP_MD_CTX_free(ctx);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out += hex[d[i] >> 4];
+    out += hex[d[i] & 15];
+  }
+  return out;
+}
+
+bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
+  try {
+    SQLite::Statement q(*impl_->db, "VACUUM INTO ?");
+    q.bind(1, file.string());
+    q.exec();
+  } catch (const std::exception& e) {
+    err = e.what();
+    return false;
+  }
+  if (!fsync_path(file)) {
+    err = "fsync of " + file.string() + " failed";
+    return false;
+  }
+  return true;
+}
+
+std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {
+  try {
+    SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db, "SELECT value FROM meta WHERE key = 'applied_index'");
+    return q.executeStep() ? static_cast<std::uint64_t>(q.getColumn(0).getInt64()) : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
+  try {
+    SQLite::Database src(file.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement chk(src, "PRAGMA quick_check");
+    if (!chk.executeStep() || chk.getColumn(0).getString() != "ok") {
+      err = file.string() + ": snapshot fails its integrity check";
+      return false;
+    }
+    SQLite::Statement v(src, "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+      err = file.string() + ": not a chat snapshot";
+      return false;
+    }
+    impl_->st->clear();
+    SQLite::Backup backup(*impl_->db, src);
+    backup.executeStep(-1);
+    SQLite::Statement a(*impl_->db, "SELECT value FROM meta WHERE key = 'applied_index'");
+    a.executeStep();
+    impl_->applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
+    return true;
+  } catch (const std::exception& e) {
+    err = file.string() + ": " + e.what();
+    return false;
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> chat_store::query_plans() {
+  const std::pair<const char*, const char*> queries[] = {
+      {"history", "SELECT id FROM messages WHERE pa = 'a' AND pb = 'b' AND id < 100 ORDER BY id DESC LIMIT 50"},
+      {"unread", "SELECT id FROM messages WHERE recipient = 'a' AND read = 0 ORDER BY id LIMIT 50"},
+      {"unread_count", "SELECT COUNT(*) FROM messages WHERE recipient = 'a' AND read = 0"},
+      {"conversations",
+       "SELECT c.peer, m.id FROM conversations c JOIN messages m ON m.id = c.last_id WHERE c.user = 'a' ORDER BY c.last_id DESC"},
+      {"list_accounts", "SELECT name FROM accounts WHERE name > '' AND name GLOB 'a*' ORDER BY name LIMIT 51"},
+      {"nonce", "SELECT msg_id FROM nonces WHERE sender = 'a' AND nonce = 'n'"},
+      {"session", "SELECT user FROM sessions WHERE token_hash = 'x'"},
+  };
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, sql] : queries) {
+    SQLite::Statement q(*impl_->db, std::string("EXPLAIN QUERY PLAN ") + sql);
+    std::string plan;
+    while (q.executeStep()) plan += q.getColumn(3).getString() + "\n";
+    out.emplace_back(name, plan);
+  }
+  return out;
+}
+
+}  // namespace qc::db
