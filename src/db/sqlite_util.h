@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 
 namespace qc::db {
