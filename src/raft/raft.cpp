@@ -1,0 +1,1044 @@
+// The Raft core. Structure follows etcd-io/raft: become_* change role,
+// step_* handle a message in a role, maybe_* apply a rule if it holds.
+// Section numbers refer to the Raft paper (Ongaro & Ousterhout 2014) and to
+// Ongaro's dissertation ("diss.").
+#include "raft/raft.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <set>
+
+namespace qc::raft {
+
+namespace {
+
+[[noreturn]] void invariant_failed(const char* what, std::uint64_t a, std::uint64_t b) {
+  std::fprintf(stderr, "raft invariant broken: %s (%llu, %llu)\n", what, static_cast<unsigned long long>(a),
+               static_cast<unsigned long long>(b));
+  std::abort();
+}
+
+/// splitmix64: a tiny deterministic PRNG seeded by the caller.
+struct prng {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+constexpr const char* transfer_ctx = "transfer";
+
+bool is_leader_output(msg_type t) {
+  return t == msg_type::append || t == msg_type::heartbeat || t == msg_type::snapshot ||
+         t == msg_type::timeout_now || t == msg_type::read_index_resp;
+}
+
+}  // namespace
+
+const char* to_string(msg_type t) {
+  switch (t) {
+    case msg_type::append: return "append";
+    case msg_type::append_resp: return "append_resp";
+    case msg_type::vote: return "vote";
+    case msg_type::vote_resp: return "vote_resp";
+    case msg_type::pre_vote: return "pre_vote";
+    case msg_type::pre_vote_resp: return "pre_vote_resp";
+    case msg_type::heartbeat: return "heartbeat";
+    case msg_type::heartbeat_resp: return "heartbeat_resp";
+    case msg_type::snapshot: return "snapshot";
+    case msg_type::timeout_now: return "timeout_now";
+    case msg_type::read_index: return "read_index";
+    case msg_type::read_index_resp: return "read_index_resp";
+  }
+  return "?";
+}
+
+const char* to_string(role r) {
+  switch (r) {
+    case role::follower: return "follower";
+    case role::candidate: return "candidate";
+    case role::pre_candidate: return "pre_candidate";
+    case role::leader: return "leader";
+  }
+  return "?";
+}
+
+const char* to_string(progress_state s) {
+  switch (s) {
+    case progress_state::probe: return "probe";
+    case progress_state::replicate: return "replicate";
+    case progress_state::snapshot: return "snapshot";
+  }
+  return "?";
+}
+
+/// Leader-side replication state of one follower (etcd's Progress).
+struct follower_progress {
+  std::uint64_t match = 0;
+  std::uint64_t next = 1;
+  progress_state state = progress_state::probe;
+  bool probe_sent = false;                ///< probe: one append in flight, wait for its answer
+  std::deque<std::uint64_t> inflight;     ///< replicate: last index of each append in flight
+  std::uint64_t pending_snapshot = 0;
+  bool recent_active = false;
+
+  void become_probe() {
+    if (state == progress_state::snapshot) next = std::max(match + 1, pending_snapshot + 1);
+    else next = match + 1;
+    state = progress_state::probe;
+    probe_sent = false;
+    inflight.clear();
+    pending_snapshot = 0;
+  }
+  void become_replicate() {
+    state = progress_state::replicate;
+    next = match + 1;
+    inflight.clear();
+    probe_sent = false;
+  }
+  bool maybe_update(std::uint64_t n) {
+    bool updated = false;
+    if (match < n) {
+      match = n;
+      updated = true;
+      probe_sent = false;
+    }
+    next = std::max(next, n + 1);
+    return updated;
+  }
+  /// An append was rejected at `rejected`; `hint` is the last index that
+  /// may match. False if the rejection is stale.
+  bool maybe_decr_to(std::uint64_t rejected, std::uint64_t hint) {
+    if (state == progress_state::replicate) {
+      if (rejected <= match) return false;
+      next = match + 1;
+      return true;
+    }
+    if (next == 0 || next - 1 != rejected) return false;
+    next = std::max(std::min(rejected, hint + 1), match + 1);
+    probe_sent = false;
+    return true;
+  }
+  bool paused(std::size_t max_inflight) const {
+    switch (state) {
+      case progress_state::probe: return probe_sent;
+      case progress_state::replicate: return inflight.size() >= max_inflight;
+      case progress_state::snapshot: return true;
+    }
+    return true;
+  }
+};
+
+/// A ReadIndex request being confirmed by a heartbeat round (diss. §6.4).
+struct read_request {
+  std::string ctx;
+  std::uint64_t index = 0;
+  node_id from;  ///< empty = this node
+  std::set<node_id> acks;
+};
+
+struct raft_node::impl {
+  qc::raft::config cfg;
+  prng rng;
+
+  // Persistent state (mirrors what the shell persisted or will persist).
+  std::uint64_t term = 0;
+  node_id vote;
+  std::uint64_t commit = 0;
+
+  // The log: snapshot, then entries snapshot.index+1 .. last.
+  snapshot_meta snap;
+  std::vector<entry> log;
+  std::uint64_t stable = 0;   ///< last index known durable
+  std::uint64_t applied = 0;  ///< last index handed out as committed and advanced
+  std::optional<snapshot_meta> pending_snap;  ///< received, not yet handed to the shell
+
+  // Volatile.
+  role state = role::follower;
+  node_id leader;
+  int election_elapsed = 0;
+  int heartbeat_elapsed = 0;
+  int randomized_timeout = 0;
+  std::map<node_id, bool> votes;
+  std::map<node_id, follower_progress> prs;
+  membership conf;
+  std::uint64_t pending_conf_index = 0;
+  node_id transferee;
+  int transfer_elapsed = 0;
+  bool need_bcast = false;
+
+  std::vector<read_request> reads;             ///< leader: rounds in progress
+  std::vector<read_request> reads_waiting;     ///< leader: before its term's first commit
+  std::vector<read_state> read_states;
+
+  std::vector<message> early_out, out;
+  hard_state prev_hard;
+  soft_state prev_soft;
+
+  // ---- log helpers ----------------------------------------------------------
+  std::uint64_t first_index() const { return snap.index + 1; }
+  std::uint64_t last_index() const { return log.empty() ? snap.index : log.back().index; }
+  std::uint64_t last_term() const { return log.empty() ? snap.term : log.back().term; }
+  std::optional<std::uint64_t> term_at(std::uint64_t i) const {
+    if (i == snap.index) return snap.term;
+    if (i < snap.index || i > last_index()) return std::nullopt;
+    return log[i - first_index()].term;
+  }
+  const entry& at(std::uint64_t i) const { return log[i - first_index()]; }
+  void truncate_from(std::uint64_t i) {
+    if (i <= commit) invariant_failed("truncating committed entries", i, commit);
+    if (i < first_index()) invariant_failed("truncating into the snapshot", i, snap.index);
+    log.erase(log.begin() + static_cast<std::ptrdiff_t>(i - first_index()), log.end());
+    stable = std::min(stable, i - 1);
+  }
+  std::uint64_t find_conflict_by_term(std::uint64_t index, std::uint64_t t) const {
+    index = std::min(index, last_index());
+    while (index > snap.index) {
+      auto lt = term_at(index);
+      if (!lt || *lt <= t) break;
+      --index;
+    }
+    return index;
+  }
+  bool up_to_date(std::uint64_t idx, std::uint64_t t) const {
+    return t > last_term() || (t == last_term() && idx >= last_index());
+  }
+
+  // ---- configuration ----------------------------------------------------------
+  /// The configuration in force is the latest one in the log (diss. §4.1).
+  void recompute_config() {
+    membership c = snap.config;
+    std::uint64_t idx = 0;
+    for (auto it = log.rbegin(); it != log.rend(); ++it)
+      if (it->type == entry_type::conf_change) {
+        if (auto ce = decode_conf_entry(it->data)) {
+          c = ce->after;
+          idx = it->index;
+          break;
+        }
+      }
+    conf = std::move(c);
+    pending_conf_index = std::max(idx, std::min(pending_conf_index, last_index()));
+    // Keep a progress entry for every member.
+    for (auto it = prs.begin(); it != prs.end();)
+      it = find_member(conf, it->first) ? std::next(it) : prs.erase(it);
+    for (const auto& m : conf.members)
+      if (!prs.count(m.id)) {
+        follower_progress p;
+        p.next = last_index() + 1;
+        prs[m.id] = p;
+      }
+    if (!transferee.empty() && !is_voter(conf, transferee)) transferee.clear();
+  }
+  bool promotable() const { return is_voter(conf, cfg.id); }
+  std::size_t quorum() const { return voter_count(conf) / 2 + 1; }
+
+  // ---- sending --------------------------------------------------------------------
+  void send(message m) {
+    m.from = cfg.id;
+    if (m.term == 0) m.term = term;
+    if (state == role::leader && is_leader_output(m.type)) early_out.push_back(std::move(m));
+    else out.push_back(std::move(m));
+  }
+
+  /// Sends an append (or a snapshot) to `to` if its progress allows.
+  bool send_append(const node_id& to, bool send_if_empty = true) {
+    auto it = prs.find(to);
+    if (it == prs.end() || to == cfg.id) return false;
+    auto& pr = it->second;
+    if (pr.paused(cfg.max_inflight)) return false;
+    const std::uint64_t prev = pr.next - 1;
+    auto prev_term = term_at(prev);
+    if (!prev_term) {
+      // §7: the follower needs entries we compacted away.
+      message m;
+      m.type = msg_type::snapshot;
+      m.to = to;
+      m.snapshot = snap;
+      pr.state = progress_state::snapshot;
+      pr.pending_snapshot = snap.index;
+      send(std::move(m));
+      return true;
+    }
+    message m;
+    m.type = msg_type::append;
+    m.to = to;
+    m.index = prev;
+    m.log_term = *prev_term;
+    m.commit = commit;
+    std::size_t bytes = 0;
+    for (std::uint64_t i = pr.next; i <= last_index() && m.entries.size() < cfg.max_entries_per_msg; ++i) {
+      const auto& e = at(i);
+      if (!m.entries.empty() && bytes + e.data.size() > cfg.max_bytes_per_msg) break;
+      bytes += e.data.size();
+      m.entries.push_back(e);
+    }
+    if (m.entries.empty() && !send_if_empty) return false;
+    if (!m.entries.empty()) {
+      const auto last = m.entries.back().index;
+      if (pr.state == progress_state::replicate) {
+        pr.next = last + 1;
+        pr.inflight.push_back(last);
+      } else {
+        pr.probe_sent = true;
+      }
+    } else if (pr.state == progress_state::probe) {
+      pr.probe_sent = true;
+    }
+    send(std::move(m));
+    return true;
+  }
+
+  void bcast_append() {
+    for (auto& [id, pr] : prs)
+      if (id != cfg.id) {
+        // Pipelining: keep sending while the window allows (§ diss. 10.2.2).
+        while (send_append(id, false)) {
+          if (pr.state != progress_state::replicate) break;
+        }
+      }
+  }
+
+  void bcast_heartbeat(const std::string& ctx) {
+    for (auto& [id, pr] : prs) {
+      if (id == cfg.id) continue;
+      message m;
+      m.type = msg_type::heartbeat;
+      m.to = id;
+      m.commit = std::min(pr.match, commit);
+      m.context = ctx;
+      send(std::move(m));
+    }
+  }
+
+  // ---- role changes ------------------------------------------------------------
+  void reset(std::uint64_t t) {
+    if (t != term) {
+      term = t;
+      vote.clear();
+    }
+    leader.clear();
+    election_elapsed = 0;
+    heartbeat_elapsed = 0;
+    randomized_timeout = cfg.election_ticks + static_cast<int>(rng.next() % static_cast<std::uint64_t>(cfg.election_ticks));
+    votes.clear();
+    transferee.clear();
+    transfer_elapsed = 0;
+    need_bcast = false;
+    for (auto& [id, pr] : prs) {
+      pr = follower_progress{};
+      pr.next = last_index() + 1;
+      if (id == cfg.id) pr.match = stable;
+    }
+    reads.clear();
+    reads_waiting.clear();
+  }
+
+  void become_follower(std::uint64_t t, const node_id& lead) {
+    reset(t);
+    state = role::follower;
+    leader = lead;
+  }
+
+  void become_pre_candidate() {
+    // A pre-candidate changes neither term nor vote (diss. §9.6).
+    state = role::pre_candidate;
+    votes.clear();
+    leader.clear();
+  }
+
+  void become_candidate() {
+    if (state == role::leader) invariant_failed("leader cannot become candidate", term, 0);
+    reset(term + 1);
+    vote = cfg.id;
+    state = role::candidate;
+  }
+
+  void become_leader() {
+    if (state == role::follower) invariant_failed("follower cannot become leader", term, 0);
+    reset(term);
+    state = role::leader;
+    leader = cfg.id;
+    for (auto& [id, pr] : prs) {
+      pr.next = last_index() + 1;
+      pr.recent_active = true;
+      if (id == cfg.id) pr.match = stable;
+    }
+    // §8: a no-op entry of the new term lets the leader commit (and learn
+    // the commit index) without waiting for a client.
+    pending_conf_index = last_index();
+    append_entry(entry{term, last_index() + 1, entry_type::normal, {}});
+    need_bcast = true;
+  }
+
+  void append_entry(entry e) {
+    e.term = term;
+    e.index = last_index() + 1;
+    const bool conf_entry_appended = e.type == entry_type::conf_change;
+    log.push_back(std::move(e));
+    if (conf_entry_appended) {
+      pending_conf_index = last_index();
+      recompute_config();
+    }
+  }
+
+  void campaign(bool transfer) {
+    if (!promotable()) return;
+    const bool pre = cfg.pre_vote && !transfer;
+    std::uint64_t vote_term;
+    if (pre) {
+      become_pre_candidate();
+      vote_term = term + 1;
+    } else {
+      become_candidate();
+      vote_term = term;
+    }
+    votes[cfg.id] = true;
+    if (poll_result() == 1) {
+      if (pre) campaign(transfer);
+      else become_leader();
+      return;
+    }
+    for (const auto& m : conf.members) {
+      if (m.id == cfg.id || !m.voter) continue;
+      message v;
+      v.type = pre ? msg_type::pre_vote : msg_type::vote;
+      v.to = m.id;
+      v.term = vote_term;
+      v.index = last_index();
+      v.log_term = last_term();
+      if (transfer) v.context = transfer_ctx;
+      send(std::move(v));  // candidate: goes out after term and vote are durable
+    }
+  }
+
+  /// 1 won, -1 lost, 0 pending (counting voters only).
+  int poll_result() const {
+    std::size_t granted = 0, rejected = 0;
+    for (const auto& [id, g] : votes) {
+      if (!is_voter(conf, id)) continue;
+      (g ? granted : rejected)++;
+    }
+    if (granted >= quorum()) return 1;
+    if (rejected >= quorum() || voter_count(conf) - rejected < quorum()) return -1;
+    return 0;
+  }
+
+  // ---- commit -------------------------------------------------------------------
+  void commit_to(std::uint64_t c) {
+    if (c <= commit) return;
+    if (c > last_index()) invariant_failed("commit beyond the log", c, last_index());
+    commit = c;
+  }
+
+  /// §5.4.2: only an entry of the current term is committed by counting.
+  bool maybe_commit() {
+    std::vector<std::uint64_t> matches;
+    for (const auto& m : conf.members)
+      if (m.voter) {
+        auto it = prs.find(m.id);
+        matches.push_back(it == prs.end() ? 0 : (m.id == cfg.id ? stable : it->second.match));
+      }
+    if (matches.empty()) return false;
+    std::sort(matches.begin(), matches.end(), std::greater<>());
+    const std::uint64_t idx = matches[quorum() - 1];
+    if (idx <= commit || term_at(idx) != term) return false;
+    commit_to(idx);
+    after_commit();
+    return true;
+  }
+
+  void after_commit() {
+    if (state != role::leader) return;
+    // Reads that waited for this term's first commit can start now.
+    if (term_at(commit) == term && !reads_waiting.empty()) {
+      auto waiting = std::move(reads_waiting);
+      reads_waiting.clear();
+      for (auto& r : waiting) start_read(std::move(r.ctx), r.from);
+    }
+    // A leader removed from the configuration leads until the removal
+    // commits, then steps down (diss. §4.2.2).
+    if (!find_member(conf, cfg.id) && commit >= pending_conf_index) become_follower(term, "");
+  }
+
+  // ---- reads (diss. §6.4) ---------------------------------------------------------
+  void start_read(std::string ctx, const node_id& from) {
+    if (term_at(commit) != term) {
+      reads_waiting.push_back({std::move(ctx), 0, from, {}});
+      return;
+    }
+    read_request r{ctx, commit, from, {cfg.id}};
+    if (quorum() <= 1) {
+      release_read(r);
+      return;
+    }
+    reads.push_back(std::move(r));
+    bcast_heartbeat(ctx);
+  }
+
+  void release_read(const read_request& r) {
+    if (r.from.empty() || r.from == cfg.id) {
+      read_states.push_back({r.index, r.ctx});
+    } else {
+      message m;
+      m.type = msg_type::read_index_resp;
+      m.to = r.from;
+      m.index = r.index;
+      m.context = r.ctx;
+      send(std::move(m));
+    }
+  }
+
+  void ack_read(const std::string& ctx, const node_id& from) {
+    auto it = std::find_if(reads.begin(), reads.end(), [&](auto& r) { return r.ctx == ctx; });
+    if (it == reads.end()) return;
+    if (is_voter(conf, from)) it->acks.insert(from);
+    std::size_t n = 0;
+    for (const auto& a : it->acks) n += is_voter(conf, a) ? 1 : 0;
+    if (n < quorum()) return;
+    // This round and every earlier one are confirmed.
+    const auto end = std::next(it);
+    for (auto r = reads.begin(); r != end; ++r) release_read(*r);
+    reads.erase(reads.begin(), end);
+  }
+
+  // ---- step ----------------------------------------------------------------------
+  std::error_code step(const message& m) {
+    if (m.term > term) {
+      if (m.type == msg_type::vote || m.type == msg_type::pre_vote) {
+        const bool force = m.context == transfer_ctx;
+        const bool in_lease = cfg.check_quorum && !leader.empty() && election_elapsed < cfg.election_ticks;
+        if (!force && in_lease) return errc::stale_message;  // diss. §4.2.3: ignore disruptive votes
+      }
+      if (m.type == msg_type::pre_vote) {
+        // never change term for a pre-vote
+      } else if (m.type == msg_type::pre_vote_resp && !m.reject) {
+        // a granted pre-vote carries the future term; keep ours
+      } else if (m.type == msg_type::append || m.type == msg_type::heartbeat || m.type == msg_type::snapshot) {
+        become_follower(m.term, m.from);
+      } else {
+        become_follower(m.term, "");
+      }
+    } else if (m.term < term) {
+      if ((cfg.check_quorum || cfg.pre_vote) && (m.type == msg_type::heartbeat || m.type == msg_type::append)) {
+        // Tell a stale leader about the newer term so it steps down.
+        message r;
+        r.type = msg_type::append_resp;
+        r.to = m.from;
+        send(std::move(r));
+      } else if (m.type == msg_type::pre_vote) {
+        message r;
+        r.type = msg_type::pre_vote_resp;
+        r.to = m.from;
+        r.reject = true;
+        send(std::move(r));
+      }
+      return errc::stale_message;
+    }
+
+    if (m.type == msg_type::vote || m.type == msg_type::pre_vote) {
+      const bool can_vote = vote == m.from || (vote.empty() && leader.empty()) ||
+                            (m.type == msg_type::pre_vote && m.term > term);
+      message r;
+      r.type = m.type == msg_type::vote ? msg_type::vote_resp : msg_type::pre_vote_resp;
+      r.to = m.from;
+      if (can_vote && up_to_date(m.index, m.log_term)) {
+        r.term = m.term;
+        if (m.type == msg_type::vote) {
+          election_elapsed = 0;
+          vote = m.from;
+        }
+      } else {
+        r.reject = true;
+      }
+      send(std::move(r));
+      return {};
+    }
+
+    switch (state) {
+      case role::leader: return step_leader(m);
+      case role::candidate:
+      case role::pre_candidate: return step_candidate(m);
+      case role::follower: return step_follower(m);
+    }
+    return {};
+  }
+
+  std::error_code step_leader(const message& m) {
+    if (m.type == msg_type::read_index) {
+      start_read(m.context, m.from);
+      return {};
+    }
+    auto it = prs.find(m.from);
+    if (it == prs.end()) return errc::unknown_message;
+    auto& pr = it->second;
+    switch (m.type) {
+      case msg_type::append_resp: {
+        pr.recent_active = true;
+        if (m.reject) {
+          std::uint64_t hint = m.reject_hint;
+          if (m.hint_term > 0) hint = find_conflict_by_term(m.reject_hint, m.hint_term);
+          if (pr.maybe_decr_to(m.index, hint)) {
+            if (pr.state == progress_state::replicate) pr.become_probe();
+            send_append(m.from);
+          }
+          return {};
+        }
+        const bool was_paused = pr.paused(cfg.max_inflight);
+        if (pr.maybe_update(m.index)) {
+          if (pr.state == progress_state::probe) {
+            pr.become_replicate();
+          } else if (pr.state == progress_state::snapshot && pr.match >= pr.pending_snapshot) {
+            pr.become_probe();
+            pr.become_replicate();
+          } else if (pr.state == progress_state::replicate) {
+            while (!pr.inflight.empty() && pr.inflight.front() <= m.index) pr.inflight.pop_front();
+          }
+          if (maybe_commit()) {
+            need_bcast = true;
+          } else if (was_paused || pr.next <= last_index()) {
+            while (send_append(m.from, false)) {
+              if (pr.state != progress_state::replicate) break;
+            }
+          }
+          if (m.from == transferee && pr.match == last_index()) send_timeout_now(m.from);
+        } else if (pr.state == progress_state::probe) {
+          pr.probe_sent = false;
+        }
+        return {};
+      }
+      case msg_type::heartbeat_resp: {
+        pr.recent_active = true;
+        pr.probe_sent = false;
+        if (pr.state == progress_state::replicate && pr.inflight.size() >= cfg.max_inflight) pr.inflight.pop_front();
+        if (pr.match < last_index()) send_append(m.from);
+        if (!m.context.empty()) ack_read(m.context, m.from);
+        return {};
+      }
+      default:
+        return {};
+    }
+  }
+
+  void send_timeout_now(const node_id& to) {
+    message m;
+    m.type = msg_type::timeout_now;
+    m.to = to;
+    send(std::move(m));
+  }
+
+  std::error_code step_candidate(const message& m) {
+    switch (m.type) {
+      case msg_type::append:
+      case msg_type::heartbeat:
+      case msg_type::snapshot:
+        become_follower(m.term, m.from);
+        return step_follower(m);
+      case msg_type::vote_resp:
+      case msg_type::pre_vote_resp: {
+        if ((state == role::pre_candidate) != (m.type == msg_type::pre_vote_resp)) return {};
+        votes[m.from] = !m.reject;
+        const int r = poll_result();
+        if (r == 1) {
+          if (state == role::pre_candidate) campaign(false);
+          else {
+            become_leader();
+          }
+        } else if (r == -1) {
+          become_follower(term, "");
+        }
+        return {};
+      }
+      default:
+        return {};
+    }
+  }
+
+  std::error_code step_follower(const message& m) {
+    switch (m.type) {
+      case msg_type::append:
+        election_elapsed = 0;
+        leader = m.from;
+        handle_append(m);
+        return {};
+      case msg_type::heartbeat: {
+        election_elapsed = 0;
+        leader = m.from;
+        commit_to(std::min(m.commit, last_index()));
+        message r;
+        r.type = msg_type::heartbeat_resp;
+        r.to = m.from;
+        r.context = m.context;
+        send(std::move(r));
+        return {};
+      }
+      case msg_type::snapshot:
+        election_elapsed = 0;
+        leader = m.from;
+        handle_snapshot(m);
+        return {};
+      case msg_type::timeout_now:
+        if (promotable()) campaign(true);
+        return {};
+      case msg_type::read_index_resp:
+        read_states.push_back({m.index, m.context});
+        return {};
+      default:
+        return {};
+    }
+  }
+
+  void handle_append(const message& m) {
+    message r;
+    r.type = msg_type::append_resp;
+    r.to = m.from;
+    if (m.index < commit) {
+      r.index = commit;
+      send(std::move(r));
+      return;
+    }
+    if (term_at(m.index) == m.log_term) {
+      // §5.3: find the first conflicting entry and replace from there.
+      std::uint64_t last_new = m.index + m.entries.size();
+      for (const auto& e : m.entries) {
+        auto t = term_at(e.index);
+        if (t && *t == e.term) continue;
+        if (t) truncate_from(e.index);
+        const std::size_t off = static_cast<std::size_t>(e.index - m.entries.front().index);
+        bool conf_seen = false;
+        for (std::size_t k = off; k < m.entries.size(); ++k) {
+          if (m.entries[k].index != last_index() + 1) invariant_failed("append out of order", m.entries[k].index, last_index());
+          conf_seen = conf_seen || m.entries[k].type == entry_type::conf_change;
+          log.push_back(m.entries[k]);
+        }
+        recompute_config();
+        (void)conf_seen;
+        break;
+      }
+      commit_to(std::min(m.commit, last_new));
+      r.index = last_new;
+      send(std::move(r));
+      return;
+    }
+    const std::uint64_t hint = find_conflict_by_term(std::min(m.index, last_index()), m.log_term);
+    r.reject = true;
+    r.index = m.index;
+    r.reject_hint = hint;
+    r.hint_term = term_at(hint).value_or(0);
+    send(std::move(r));
+  }
+
+  void handle_snapshot(const message& m) {
+    message r;
+    r.type = msg_type::append_resp;
+    r.to = m.from;
+    if (!m.snapshot) return;
+    const auto& s = *m.snapshot;
+    if (s.index <= commit) {
+      r.index = commit;
+      send(std::move(r));
+      return;
+    }
+    if (term_at(s.index) == s.term) {
+      // We already have the entry: fast-forward the commit index.
+      commit_to(s.index);
+      r.index = last_index();
+      send(std::move(r));
+      return;
+    }
+    snap = s;
+    log.clear();
+    commit = s.index;
+    stable = s.index;
+    pending_snap = s;
+    pending_conf_index = 0;
+    recompute_config();
+    r.index = s.index;
+    send(std::move(r));
+  }
+
+  // ---- ticks -----------------------------------------------------------------------
+  void tick_election() {
+    ++election_elapsed;
+    if (state == role::leader) {
+      if (!transferee.empty() && ++transfer_elapsed >= cfg.election_ticks) transferee.clear();
+      if (election_elapsed >= cfg.election_ticks) {
+        election_elapsed = 0;
+        if (cfg.check_quorum) {
+          std::size_t active = 0;
+          for (const auto& mb : conf.members)
+            if (mb.voter && (mb.id == cfg.id || prs[mb.id].recent_active)) ++active;
+          for (auto& [id, pr] : prs)
+            if (id != cfg.id) pr.recent_active = false;
+          if (active < quorum() && find_member(conf, cfg.id)) {
+            become_follower(term, "");  // diss. §6.2: we may be partitioned away
+            return;
+          }
+        }
+      }
+      return;
+    }
+    if (promotable() && election_elapsed >= randomized_timeout) {
+      election_elapsed = 0;
+      campaign(false);
+    }
+  }
+
+  void tick_heartbeat() {
+    if (state != role::leader) return;
+    if (++heartbeat_elapsed >= cfg.heartbeat_ticks) {
+      heartbeat_elapsed = 0;
+      bcast_heartbeat("");
+    }
+  }
+
+  // ---- ready -----------------------------------------------------------------------
+  hard_state current_hard() const { return {term, vote, commit}; }
+  soft_state current_soft() const { return {leader, state}; }
+
+  std::uint64_t committed_end() const { return std::min(commit, last_index()); }
+
+  void flush_bcast() {
+    if (need_bcast && state == role::leader) bcast_append();
+    need_bcast = false;
+  }
+};
+
+// ---- public API -----------------------------------------------------------------------
+
+raft_node::raft_node(const qc::raft::config& cfg, initial_state st) : impl_(std::make_unique<impl>()) {
+  auto& s = *impl_;
+  s.cfg = cfg;
+  if (s.cfg.election_ticks < 1) s.cfg.election_ticks = 1;
+  if (s.cfg.heartbeat_ticks < 1) s.cfg.heartbeat_ticks = 1;
+  if (s.cfg.max_inflight < 1) s.cfg.max_inflight = 1;
+  s.rng.s = cfg.seed;
+  s.term = st.hard.term;
+  s.vote = st.hard.vote;
+  s.snap = std::move(st.snapshot);
+  s.log = std::move(st.entries);
+  for (std::size_t i = 0; i < s.log.size(); ++i)
+    if (s.log[i].index != s.snap.index + 1 + i) invariant_failed("initial log not contiguous", s.log[i].index, s.snap.index + 1 + i);
+  s.stable = s.last_index();
+  s.commit = std::max(st.hard.commit, s.snap.index);
+  if (s.commit > s.last_index()) invariant_failed("initial commit beyond log", s.commit, s.last_index());
+  s.applied = std::max(st.applied, s.snap.index);
+  if (s.applied > s.commit) invariant_failed("initial applied beyond commit", s.applied, s.commit);
+  s.recompute_config();
+  s.pending_conf_index = s.last_index();
+  s.become_follower(s.term, "");
+  s.prev_hard = s.current_hard();
+  s.prev_soft = s.current_soft();
+}
+
+raft_node::~raft_node() = default;
+
+void raft_node::tick_election() { impl_->tick_election(); }
+void raft_node::tick_heartbeat() { impl_->tick_heartbeat(); }
+void raft_node::tick() {
+  impl_->tick_election();
+  impl_->tick_heartbeat();
+}
+
+std::error_code raft_node::step(const message& m) {
+  if (m.to != impl_->cfg.id || m.from.empty() || m.from == impl_->cfg.id) return errc::unknown_message;
+  if (m.type == msg_type::read_index && impl_->state != role::leader) return errc::not_leader;
+  return impl_->step(m);
+}
+
+proposal raft_node::propose(std::string data) {
+  auto& s = *impl_;
+  proposal p;
+  if (s.state != role::leader) {
+    p.ec = errc::not_leader;
+    p.leader = s.leader;
+    return p;
+  }
+  if (!s.transferee.empty()) {
+    p.ec = errc::proposal_dropped;
+    return p;
+  }
+  s.append_entry(entry{0, 0, entry_type::normal, std::move(data)});
+  s.need_bcast = true;
+  p.index = s.last_index();
+  p.term = s.term;
+  p.leader = s.cfg.id;
+  return p;
+}
+
+proposal raft_node::propose_conf_change(const conf_change& cc) {
+  auto& s = *impl_;
+  proposal p;
+  if (s.state != role::leader) {
+    p.ec = errc::not_leader;
+    p.leader = s.leader;
+    return p;
+  }
+  if (!s.transferee.empty()) return p.ec = errc::proposal_dropped, p;
+  if (s.pending_conf_index > s.commit) return p.ec = errc::conf_change_in_progress, p;
+  if (s.term_at(s.commit) != s.term) return p.ec = errc::conf_change_not_ready, p;
+  auto next = apply_conf_change(s.conf, cc);
+  if (!next) return p.ec = errc::invalid_conf_change, p;
+  s.append_entry(entry{0, 0, entry_type::conf_change, encode_conf_entry(conf_entry{cc, *next})});
+  s.need_bcast = true;
+  p.index = s.last_index();
+  p.term = s.term;
+  p.leader = s.cfg.id;
+  return p;
+}
+
+std::error_code raft_node::read_index(std::string context) {
+  auto& s = *impl_;
+  if (s.state == role::leader) {
+    s.start_read(std::move(context), "");
+    return {};
+  }
+  if (s.state != role::follower || s.leader.empty()) return errc::not_leader;
+  message m;
+  m.type = msg_type::read_index;
+  m.to = s.leader;
+  m.context = std::move(context);
+  s.send(std::move(m));
+  return {};
+}
+
+std::error_code raft_node::transfer_leadership(const node_id& to) {
+  auto& s = *impl_;
+  if (s.state != role::leader) return errc::not_leader;
+  if (to == s.cfg.id) return {};
+  if (!is_voter(s.conf, to)) return errc::not_voter;
+  if (s.transferee == to) return {};
+  s.transferee = to;
+  s.transfer_elapsed = 0;
+  if (s.prs[to].match == s.last_index()) s.send_timeout_now(to);
+  else s.send_append(to);
+  return {};
+}
+
+std::error_code raft_node::compact(std::uint64_t index, std::string handle) {
+  auto& s = *impl_;
+  if (index <= s.snap.index) return errc::compacted;
+  if (index > s.applied || index > s.stable) return errc::unavailable;
+  // The configuration in force at `index`.
+  membership cfg_at = s.snap.config;
+  for (std::uint64_t i = index; i > s.snap.index; --i)
+    if (s.at(i).type == entry_type::conf_change) {
+      if (auto ce = decode_conf_entry(s.at(i).data)) {
+        cfg_at = ce->after;
+        break;
+      }
+    }
+  const std::uint64_t t = *s.term_at(index);
+  s.log.erase(s.log.begin(), s.log.begin() + static_cast<std::ptrdiff_t>(index - s.snap.index));
+  s.snap = snapshot_meta{index, t, std::move(cfg_at), std::move(handle)};
+  return {};
+}
+
+void raft_node::campaign() { impl_->campaign(false); }
+
+void raft_node::report_unreachable(const node_id& id) {
+  auto& s = *impl_;
+  if (s.state != role::leader) return;
+  auto it = s.prs.find(id);
+  if (it != s.prs.end() && it->second.state == progress_state::replicate) it->second.become_probe();
+}
+
+void raft_node::report_snapshot(const node_id& id, bool ok) {
+  auto& s = *impl_;
+  if (s.state != role::leader) return;
+  auto it = s.prs.find(id);
+  if (it == s.prs.end() || it->second.state != progress_state::snapshot) return;
+  if (!ok) it->second.pending_snapshot = 0;
+  it->second.become_probe();
+  it->second.probe_sent = true;  // wait for the follower's answer before probing
+}
+
+bool raft_node::has_ready() const {
+  const auto& s = *impl_;
+  return s.need_bcast || !(s.current_hard() == s.prev_hard) || !(s.current_soft() == s.prev_soft) ||
+         s.pending_snap.has_value() || s.stable < s.last_index() || !s.early_out.empty() || !s.out.empty() ||
+         s.committed_end() > s.applied || !s.read_states.empty();
+}
+
+ready raft_node::get_ready() {
+  auto& s = *impl_;
+  s.flush_bcast();
+  ready rd;
+  if (!(s.current_soft() == s.prev_soft)) rd.soft = s.current_soft();
+  if (!(s.current_hard() == s.prev_hard)) rd.hard = s.current_hard();
+  rd.snapshot = s.pending_snap;
+  const std::uint64_t from = std::max(s.stable + 1, s.first_index());
+  for (std::uint64_t i = from; i <= s.last_index(); ++i) rd.entries.push_back(s.at(i));
+  rd.early_messages = std::move(s.early_out);
+  rd.messages = std::move(s.out);
+  s.early_out.clear();
+  s.out.clear();
+  const std::uint64_t base = std::max(s.applied, s.snap.index);
+  for (std::uint64_t i = base + 1; i <= s.committed_end(); ++i) rd.committed.push_back(s.at(i));
+  rd.read_states = std::move(s.read_states);
+  s.read_states.clear();
+  return rd;
+}
+
+void raft_node::advance(const ready& rd) {
+  auto& s = *impl_;
+  if (rd.soft) s.prev_soft = *rd.soft;
+  if (rd.hard) s.prev_hard = *rd.hard;
+  if (rd.snapshot) {
+    if (s.pending_snap && s.pending_snap->index == rd.snapshot->index) s.pending_snap.reset();
+    s.applied = std::max(s.applied, rd.snapshot->index);
+  }
+  if (!rd.entries.empty()) {
+    const auto& last = rd.entries.back();
+    // Mark durable only what is still in the log as it was written.
+    if (s.term_at(last.index) == last.term) s.stable = std::max(s.stable, last.index);
+  }
+  if (!rd.committed.empty()) s.applied = std::max(s.applied, rd.committed.back().index);
+  if (s.state == role::leader) {
+    s.prs[s.cfg.id].match = s.stable;
+    if (s.maybe_commit()) s.need_bcast = true;
+  }
+}
+
+const node_id& raft_node::id() const { return impl_->cfg.id; }
+role raft_node::state() const { return impl_->state; }
+const node_id& raft_node::leader() const { return impl_->leader; }
+std::uint64_t raft_node::term() const { return impl_->term; }
+const node_id& raft_node::vote() const { return impl_->vote; }
+std::uint64_t raft_node::commit_index() const { return impl_->commit; }
+std::uint64_t raft_node::applied_index() const { return impl_->applied; }
+std::uint64_t raft_node::first_index() const { return impl_->first_index(); }
+std::uint64_t raft_node::last_index() const { return impl_->last_index(); }
+std::uint64_t raft_node::snapshot_index() const { return impl_->snap.index; }
+std::optional<std::uint64_t> raft_node::term_at(std::uint64_t index) const { return impl_->term_at(index); }
+std::optional<entry> raft_node::entry_at(std::uint64_t index) const {
+  if (index < impl_->first_index() || index > impl_->last_index()) return std::nullopt;
+  return impl_->at(index);
+}
+const membership& raft_node::config() const { return impl_->conf; }
+bool raft_node::is_learner() const {
+  const member* m = find_member(impl_->conf, impl_->cfg.id);
+  return m && !m->voter;
+}
+bool raft_node::conf_change_pending() const { return impl_->pending_conf_index > impl_->commit; }
+std::vector<peer_progress> raft_node::progress() const {
+  std::vector<peer_progress> out;
+  if (impl_->state != role::leader) return out;
+  for (const auto& m : impl_->conf.members) {
+    auto it = impl_->prs.find(m.id);
+    if (it == impl_->prs.end()) continue;
+    const auto& pr = it->second;
+    const bool self = m.id == impl_->cfg.id;
+    out.push_back({m.id, m.voter, self ? impl_->stable : pr.match, pr.next, pr.state, self || pr.recent_active});
+  }
+  return out;
+}
+const snapshot_meta& raft_node::snapshot() const { return impl_->snap; }
+
+}  // namespace qc::raft
