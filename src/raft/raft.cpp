@@ -388,9 +388,12 @@ struct raft_node::impl {
     }
   }
 
-  void campaign(bool transfer) {
+  /// Starts an election (§5.2). `kind`: 0 = normal (pre-vote first when
+  /// enabled), 1 = the real vote after a won pre-vote, 2 = leadership transfer.
+  void campaign(int kind) {
     if (!promotable()) return;
-    const bool pre = cfg.pre_vote && !transfer;
+    const bool transfer = kind == 2;
+    const bool pre = cfg.pre_vote && kind == 0;
     std::uint64_t vote_term;
     if (pre) {
       become_pre_candidate();
@@ -401,7 +404,7 @@ struct raft_node::impl {
     }
     votes[cfg.id] = true;
     if (poll_result() == 1) {
-      if (pre) campaign(transfer);
+      if (pre) campaign(1);
       else become_leader();
       return;
     }
@@ -646,7 +649,7 @@ struct raft_node::impl {
         votes[m.from] = !m.reject;
         const int r = poll_result();
         if (r == 1) {
-          if (state == role::pre_candidate) campaign(false);
+          if (state == role::pre_candidate) campaign(1);
           else {
             become_leader();
           }
@@ -684,7 +687,7 @@ struct raft_node::impl {
         handle_snapshot(m);
         return {};
       case msg_type::timeout_now:
-        if (promotable()) campaign(true);
+        if (promotable()) campaign(2);
         return {};
       case msg_type::read_index_resp:
         read_states.push_back({m.index, m.context});
@@ -786,7 +789,7 @@ struct raft_node::impl {
     }
     if (promotable() && election_elapsed >= randomized_timeout) {
       election_elapsed = 0;
-      campaign(false);
+      campaign(0);
     }
   }
 
@@ -940,7 +943,7 @@ std::error_code raft_node::compact(std::uint64_t index, std::string handle) {
   return {};
 }
 
-void raft_node::campaign() { impl_->campaign(false); }
+void raft_node::campaign() { impl_->campaign(0); }
 
 void raft_node::report_unreachable(const node_id& id) {
   auto& s = *impl_;

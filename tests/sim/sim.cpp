@@ -1,0 +1,568 @@
+#include "sim/sim.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
+namespace qc::sim {
+
+namespace {
+
+struct rng_t {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  bool chance(double p) { return static_cast<double>(next() % 1000000) < p * 1000000.0; }
+  std::uint64_t below(std::uint64_t n) { return n ? next() % n : 0; }
+};
+
+struct in_flight {
+  std::uint64_t at = 0;
+  raft::message m;
+};
+
+struct sim_node {
+  std::string id;
+  durable disk;
+  std::unique_ptr<raft::raft_node> core;
+  bool alive = true;
+  double tick_rate = 1.0;  ///< clock skew
+  std::optional<raft::ready> persisting;
+  std::uint64_t persist_done_at = 0;
+  std::uint64_t last_commit = 0;
+  std::map<std::string, std::map<std::uint64_t, std::string>> incoming_snaps;
+};
+
+struct proposal_rec {
+  std::string value;
+  std::uint64_t index = 0, term = 0;
+  std::string proposer;
+  bool acked = false;
+  bool lost = false;
+};
+
+struct read_rec {
+  std::string node;
+  std::uint64_t acked_max_at_start = 0;
+};
+
+class simulation {
+ public:
+  explicit simulation(const sim_options& o) : o_(o), rng_{o.seed * 0x2545F4914F6CDD1DULL + 7} {
+    raft::membership m;
+    for (int i = 1; i <= o.nodes; ++i) m.members.push_back({"n" + std::to_string(i), "addr-n" + std::to_string(i), true});
+    for (int i = 1; i <= o.nodes; ++i) add_node("n" + std::to_string(i), m);
+  }
+
+  sim_result run() {
+    for (step_ = 0; step_ < static_cast<std::uint64_t>(o_.chaos_steps) && res_.ok; ++step_) chaos_step();
+    if (res_.ok) heal();
+    res_.steps = step_;
+    res_.committed = committed_.size();
+    return res_;
+  }
+
+ private:
+  // ---- set-up ----------------------------------------------------------------
+  void add_node(const std::string& id, const raft::membership& bootstrap) {
+    auto n = std::make_unique<sim_node>();
+    n->id = id;
+    n->disk.snap.config = bootstrap;
+    n->tick_rate = 0.7 + static_cast<double>(rng_.below(600)) / 1000.0;
+    nodes_[id] = std::move(n);
+    boot(*nodes_[id]);
+  }
+
+  void boot(sim_node& n) {
+    raft::config c;
+    c.id = n.id;
+    c.election_ticks = 10;
+    c.heartbeat_ticks = 2;
+    c.max_entries_per_msg = 1 + rng_.below(8);
+    c.max_inflight = 1 + rng_.below(4);
+    c.seed = rng_.next();
+    raft::initial_state st;
+    st.hard = n.disk.hard;
+    st.snapshot = n.disk.snap;
+    st.entries = n.disk.log;
+    st.applied = n.disk.applied;
+    n.core = std::make_unique<raft::raft_node>(c, st);
+    n.alive = true;
+    n.persisting.reset();
+    n.last_commit = n.core->commit_index();
+  }
+
+  void trace(const std::string& s) {
+    if (o_.trace) std::fprintf(stderr, "[%llu] %s\n", static_cast<unsigned long long>(step_), s.c_str());
+  }
+
+  void fail(const std::string& what) {
+    if (!res_.ok) return;
+    res_.ok = false;
+    std::ostringstream os;
+    os << "seed " << o_.seed << " step " << step_ << ": " << what;
+    res_.failure = os.str();
+  }
+
+  // ---- one step ---------------------------------------------------------------------
+  void chaos_step() {
+    const auto r = rng_.below(1000);
+    if (r < 400) {
+      for (auto& [id, n] : nodes_)
+        if (n->alive && rng_.chance(n->tick_rate * 0.5)) n->core->tick();
+    } else if (r < 560) {
+      propose_somewhere();
+    } else if (r < 610) {
+      read_somewhere();
+    } else if (r < 615) {
+      crash_one();
+    } else if (r < 630) {
+      restart_one();
+    } else if (r < 640) {
+      change_partition();
+    } else if (r < 646 && o_.membership) {
+      change_membership();
+    } else if (r < 652 && o_.snapshots) {
+      compact_one();
+    } else if (r < 654) {
+      transfer();
+    }
+    deliver(false);
+    process_readies();
+    check();
+  }
+
+  void heal() {
+    cuts_.clear();
+    for (auto& [id, n] : nodes_)
+      if (!n->alive) boot(*n);
+    const std::uint64_t start = step_;
+    bool proposed_final = false;
+    std::string final_value;
+    for (; step_ < start + static_cast<std::uint64_t>(o_.heal_steps) && res_.ok; ++step_) {
+      for (auto& [id, n] : nodes_)
+        if (n->alive) n->core->tick();
+      deliver(true);
+      process_readies();
+      check();
+      // A proposal whose entry is not in the agreed leader's log can never
+      // commit: it was lost; so were those overwritten on apply.
+      if (auto l = agreed_leader()) {
+        auto& lc = *nodes_[*l]->core;
+        for (auto& p : proposals_)
+          if (p.index && !p.acked && p.index > lc.snapshot_index() && lc.term_at(p.index) != p.term) {
+            p.lost = true;
+            p.index = 0;
+          }
+      }
+      // Re-propose lost proposals.
+      for (auto& p : proposals_)
+        if (p.lost) propose_value(p.value, &p);
+      auto l = agreed_leader();
+      if (l && !proposed_final) {
+        final_value = "final-" + std::to_string(o_.seed);
+        proposed_final = propose_value(final_value, nullptr);
+      }
+      if (proposed_final && all_proposals_committed(final_value)) return;
+    }
+    if (res_.ok) {
+      std::ostringstream os;
+      os << "liveness: after healing, no stable leader or proposals not committed within " << o_.heal_steps << " steps";
+      auto l = agreed_leader();
+      os << " (leader " << (l ? *l : std::string("none")) << ")";
+      std::set<std::string> cv;
+      for (auto& [i, c] : committed_) cv.insert(c.second);
+      int shown = 0;
+      for (auto& p : proposals_)
+        if (!cv.count(p.value) && shown++ < 8)
+          os << " {pending " << p.value << " @" << p.index << " t" << p.term << (p.lost ? " lost" : "") << "}";
+      for (auto& [id, n] : nodes_)
+        if (n->alive)
+          os << " [" << id << " " << raft::to_string(n->core->state()) << " t" << n->core->term() << " c" << n->core->commit_index()
+             << " l" << n->core->last_index() << " members " << n->core->config().members.size() << "]";
+      fail(os.str());
+    }
+  }
+
+  /// The leader every live member of its configuration follows, if any.
+  /// Nodes removed from the configuration never learn it (Raft does not
+  /// tell them) and are not counted.
+  std::optional<std::string> agreed_leader() {
+    sim_node* lead = nullptr;
+    for (auto& [id, n] : nodes_)
+      if (n->alive && n->core->state() == raft::role::leader && (!lead || n->core->term() > lead->core->term()))
+        lead = n.get();
+    if (!lead) return std::nullopt;
+    for (const auto& m : lead->core->config().members) {
+      auto it = nodes_.find(m.id);
+      if (it == nodes_.end() || !it->second->alive) continue;
+      if (it->second->core->leader() != lead->id) return std::nullopt;
+    }
+    return lead->id;
+  }
+
+  bool all_proposals_committed(const std::string& final_value) {
+    std::set<std::string> committed_values;
+    for (auto& [i, c] : committed_) committed_values.insert(c.second);
+    if (!committed_values.count(final_value)) return false;
+    for (auto& p : proposals_)
+      if (!committed_values.count(p.value)) return false;
+    return true;
+  }
+
+  // ---- workload ------------------------------------------------------------------------
+  bool propose_value(const std::string& v, proposal_rec* existing) {
+    for (auto& [id, n] : nodes_) {
+      if (!n->alive || n->core->state() != raft::role::leader) continue;
+      auto p = n->core->propose(v);
+      if (p.ec) return false;
+      if (existing) {
+        existing->lost = false;
+        existing->acked = false;
+        existing->index = p.index;
+        existing->term = p.term;
+        existing->proposer = id;
+      } else {
+        proposals_.push_back({v, p.index, p.term, id, false, false});
+      }
+      trace(id + " proposes " + v + " at " + std::to_string(p.index));
+      return true;
+    }
+    return false;
+  }
+
+  void propose_somewhere() { propose_value("v" + std::to_string(next_value_++), nullptr); }
+
+  void read_somewhere() {
+    auto* n = random_alive();
+    if (!n) return;
+    const std::string ctx = "r" + std::to_string(next_read_++);
+    if (!n->core->read_index(ctx)) reads_[ctx] = {n->id, acked_max_};
+  }
+
+  sim_node* random_alive() {
+    std::vector<sim_node*> alive;
+    for (auto& [id, n] : nodes_)
+      if (n->alive) alive.push_back(n.get());
+    return alive.empty() ? nullptr : alive[rng_.below(alive.size())];
+  }
+
+  void crash_one() {
+    auto* n = random_alive();
+    if (!n) return;
+    ++res_.crashes;
+    n->alive = false;
+    n->persisting.reset();  // an fsync in progress is lost
+    n->core.reset();
+    trace("crash " + n->id);
+  }
+
+  void restart_one() {
+    for (auto& [id, n] : nodes_)
+      if (!n->alive && rng_.chance(0.5)) {
+        boot(*n);
+        trace("restart " + id);
+        return;
+      }
+  }
+
+  void change_partition() {
+    const auto r = rng_.below(4);
+    cuts_.clear();
+    if (r == 0) return;  // heal
+    std::vector<std::string> ids;
+    for (auto& [id, n] : nodes_) ids.push_back(id);
+    if (r == 1) {  // isolate one node
+      const auto& x = ids[rng_.below(ids.size())];
+      for (auto& y : ids)
+        if (y != x) cuts_.insert({x, y}), cuts_.insert({y, x});
+      trace("isolate " + x);
+    } else if (r == 2) {  // random split
+      std::set<std::string> side;
+      for (auto& x : ids)
+        if (rng_.chance(0.5)) side.insert(x);
+      for (auto& a : ids)
+        for (auto& b : ids)
+          if (side.count(a) != side.count(b)) cuts_.insert({a, b});
+      trace("split");
+    } else {  // one-way cut
+      const auto& a = ids[rng_.below(ids.size())];
+      const auto& b = ids[rng_.below(ids.size())];
+      if (a != b) cuts_.insert({a, b});
+      trace("one-way " + a + "->" + b);
+    }
+  }
+
+  void change_membership() {
+    sim_node* leader = nullptr;
+    for (auto& [id, n] : nodes_)
+      if (n->alive && n->core->state() == raft::role::leader) leader = n.get();
+    if (!leader) return;
+    const auto& cfg = leader->core->config();
+    const auto voters = raft::voter_count(cfg);
+    const auto r = rng_.below(3);
+    raft::conf_change cc;
+    if (r == 0 && cfg.members.size() < 6) {
+      cc = {raft::conf_change_type::add_learner, "x" + std::to_string(next_node_++), ""};
+      cc.address = "addr-" + cc.id;
+    } else if (r == 1) {
+      const raft::member* learner = nullptr;
+      for (auto& m : cfg.members)
+        if (!m.voter) learner = &m;
+      if (!learner) return;
+      cc = {raft::conf_change_type::promote, learner->id, ""};
+    } else {
+      if (voters <= 3) return;
+      const auto& victim = cfg.members[rng_.below(cfg.members.size())];
+      cc = {raft::conf_change_type::remove, victim.id, ""};
+    }
+    auto p = leader->core->propose_conf_change(cc);
+    if (p.ec) return;
+    ++res_.conf_changes;
+    trace(leader->id + " conf change " + std::to_string(static_cast<int>(cc.type)) + " " + cc.id);
+    if (cc.type == raft::conf_change_type::add_learner && !nodes_.count(cc.id)) add_node(cc.id, {});
+  }
+
+  void compact_one() {
+    auto* n = random_alive();
+    if (!n) return;
+    const auto applied = n->disk.applied;
+    if (applied <= n->core->snapshot_index() + 5) return;
+    const auto idx = applied - rng_.below(3);
+    const std::string handle = n->id + "-snap-" + std::to_string(idx);
+    auto sm = n->disk.sm;
+    for (auto it = sm.upper_bound(idx); it != sm.end();) it = sm.erase(it);
+    if (n->core->compact(idx, handle)) return;
+    n->disk.snapshots[handle] = sm;
+    n->disk.snap = n->core->snapshot();
+    n->disk.log.erase(std::remove_if(n->disk.log.begin(), n->disk.log.end(), [&](auto& e) { return e.index <= idx; }),
+                      n->disk.log.end());
+    trace(n->id + " compacts to " + std::to_string(idx));
+  }
+
+  void transfer() {
+    for (auto& [id, n] : nodes_)
+      if (n->alive && n->core->state() == raft::role::leader) {
+        const auto& cfg = n->core->config();
+        const auto& to = cfg.members[rng_.below(cfg.members.size())];
+        if (to.voter && to.id != id) n->core->transfer_leadership(to.id);
+        return;
+      }
+  }
+
+  // ---- the network ----------------------------------------------------------------------
+  void send_all(sim_node& from, std::vector<raft::message>& msgs, bool after_persist) {
+    for (auto& m : msgs) {
+      if (after_persist) check_promise(from, m);
+      if (m.type == raft::msg_type::snapshot && m.snapshot) {
+        // The node streams the snapshot file before the message (as the replicator does).
+        auto it = from.disk.snapshots.find(m.snapshot->handle);
+        if (it == from.disk.snapshots.end()) continue;
+        auto to = nodes_.find(m.to);
+        if (to != nodes_.end()) to->second->incoming_snaps[m.snapshot->handle] = it->second;
+        ++res_.snapshots_sent;
+        from.core->report_snapshot(m.to, true);
+      }
+      if (rng_.chance(o_.drop)) continue;
+      const int copies = rng_.chance(o_.dup) ? 2 : 1;
+      for (int k = 0; k < copies; ++k) net_.push_back({step_ + 1 + rng_.below(static_cast<std::uint64_t>(o_.max_delay)), m});
+    }
+  }
+
+  void deliver(bool healed) {
+    std::vector<in_flight> now, later;
+    for (auto& f : net_) ((f.at <= step_ || healed) ? now : later).push_back(std::move(f));
+    net_ = std::move(later);
+    for (auto& f : now) {
+      if (!healed && cuts_.count({f.m.from, f.m.to})) continue;
+      auto it = nodes_.find(f.m.to);
+      if (it == nodes_.end() || !it->second->alive) continue;
+      if (f.m.type == raft::msg_type::snapshot && f.m.snapshot && !it->second->incoming_snaps.count(f.m.snapshot->handle))
+        continue;  // its bytes never arrived
+      it->second->core->step(f.m);
+    }
+  }
+
+  // ---- the shell ------------------------------------------------------------------------
+  void process_readies() {
+    for (auto& [id, np] : nodes_) {
+      auto& n = *np;
+      if (!n.alive) continue;
+      for (int guard = 0; guard < 8; ++guard) {
+        if (n.persisting) {
+          if (step_ < n.persist_done_at) break;
+          persist(n, *n.persisting);
+          raft::ready rd = std::move(*n.persisting);
+          n.persisting.reset();
+          finish(n, rd);
+          continue;
+        }
+        if (!n.core->has_ready()) break;
+        raft::ready rd = n.core->get_ready();
+        if (rd.soft && rd.soft->state == raft::role::leader) ++res_.elections;
+        send_all(n, rd.early_messages, false);
+        if (rd.must_persist()) {
+          n.persist_done_at = step_ + rng_.below(3);
+          n.persisting = std::move(rd);
+          continue;
+        }
+        finish(n, rd);
+      }
+    }
+  }
+
+  void persist(sim_node& n, const raft::ready& rd) {
+    if (rd.snapshot) {
+      n.disk.snap = *rd.snapshot;
+      n.disk.log.clear();
+    }
+    for (const auto& e : rd.entries) {
+      while (!n.disk.log.empty() && n.disk.log.back().index >= e.index) n.disk.log.pop_back();
+      n.disk.log.push_back(e);
+    }
+    if (rd.hard) {
+      n.disk.hard = *rd.hard;
+      if (o_.bug_forget_vote) n.disk.hard.vote.clear();
+    }
+  }
+
+  void finish(sim_node& n, raft::ready& rd) {
+    send_all(n, rd.messages, true);
+    if (rd.snapshot) {
+      auto it = n.incoming_snaps.find(rd.snapshot->handle);
+      if (it == n.incoming_snaps.end()) {
+        fail(n.id + " must install a snapshot it never received");
+        return;
+      }
+      n.disk.sm = it->second;
+      n.disk.applied = rd.snapshot->index;
+      n.disk.snapshots[rd.snapshot->handle] = it->second;
+    }
+    for (const auto& e : rd.committed) {
+      if (e.index <= n.disk.applied) continue;
+      if (e.index != n.disk.applied + 1) {
+        fail(n.id + " applies index " + std::to_string(e.index) + " after " + std::to_string(n.disk.applied));
+        return;
+      }
+      n.disk.applied = e.index;
+      if (e.type == raft::entry_type::normal && !e.data.empty()) n.disk.sm[e.index] = e.data;
+      record_commit(n, e);
+    }
+    for (const auto& rs : rd.read_states) {
+      auto it = reads_.find(rs.context);
+      if (it == reads_.end()) continue;
+      ++res_.reads;
+      if (rs.index < it->second.acked_max_at_start)
+        fail("read " + rs.context + " got read index " + std::to_string(rs.index) + " older than write " +
+             std::to_string(it->second.acked_max_at_start) + " acknowledged before it began");
+      reads_.erase(it);
+    }
+    n.core->advance(rd);
+  }
+
+  void record_commit(sim_node& n, const raft::entry& e) {
+    auto [it, fresh] = committed_.emplace(e.index, std::make_pair(e.term, e.data));
+    if (!fresh && (it->second.first != e.term || it->second.second != e.data))
+      fail("state machine safety: " + n.id + " applied a different entry at index " + std::to_string(e.index));
+    if (fresh) commit_seen_term_[e.index] = n.core->term();
+    for (auto& p : proposals_) {
+      if (p.index != e.index || p.acked) continue;
+      if (p.term == e.term && p.value == e.data) {
+        if (n.id == p.proposer) {
+          p.acked = true;
+          acked_max_ = std::max(acked_max_, e.index);
+        }
+      } else {
+        p.lost = true;
+        p.index = 0;
+      }
+    }
+  }
+
+  /// Messages sent after persistence must promise only durable state.
+  void check_promise(sim_node& n, const raft::message& m) {
+    if (m.type == raft::msg_type::vote_resp && !m.reject) {
+      // Durable: the same vote in that term, or a later term (which can never
+      // vote in the old one again).
+      if (n.disk.hard.term < m.term || (n.disk.hard.term == m.term && n.disk.hard.vote != m.to))
+        if (!o_.bug_forget_vote) fail(n.id + " granted a vote that is not durable");
+    }
+    if (m.type == raft::msg_type::append_resp && !m.reject && m.index > n.disk.snap.index) {
+      bool have = false;
+      for (const auto& e : n.disk.log) have = have || e.index == m.index;
+      if (!have) fail(n.id + " acknowledged index " + std::to_string(m.index) + " that is not durable");
+    }
+  }
+
+  // ---- invariants -----------------------------------------------------------------------
+  void check() {
+    if (!res_.ok) return;
+    std::vector<sim_node*> alive;
+    for (auto& [id, n] : nodes_)
+      if (n->alive) alive.push_back(n.get());
+    for (auto* n : alive) {
+      auto& c = *n->core;
+      // Election safety: one leader per term, ever.
+      if (c.state() == raft::role::leader) {
+        auto [it, fresh] = leaders_.emplace(c.term(), n->id);
+        if (!fresh && it->second != n->id)
+          return fail("election safety: " + it->second + " and " + n->id + " both lead term " + std::to_string(c.term()));
+      }
+      if (c.commit_index() > c.last_index()) return fail(n->id + " commit beyond its log");
+      if (c.commit_index() < n->last_commit) return fail(n->id + " commit index went backwards");
+      n->last_commit = c.commit_index();
+      // Leader completeness: a leader of a later term holds every committed entry.
+      if (c.state() == raft::role::leader)
+        for (const auto& [idx, te] : committed_) {
+          if (idx <= c.snapshot_index()) continue;
+          if (commit_seen_term_[idx] >= c.term()) continue;
+          if (c.term_at(idx) != te.first)
+            return fail("leader completeness: leader " + n->id + " of term " + std::to_string(c.term()) +
+                        " lacks committed index " + std::to_string(idx));
+        }
+    }
+    // Log matching over every pair of live logs.
+    for (std::size_t a = 0; a < alive.size(); ++a)
+      for (std::size_t b = a + 1; b < alive.size(); ++b) {
+        auto& x = *alive[a]->core;
+        auto& y = *alive[b]->core;
+        const auto lo = std::max(x.first_index(), y.first_index());
+        const auto hi = std::min(x.last_index(), y.last_index());
+        std::uint64_t top = 0;
+        for (auto i = hi; i >= lo && i > 0; --i)
+          if (x.term_at(i) == y.term_at(i)) {
+            top = i;
+            break;
+          }
+        for (auto i = lo; i <= top; ++i)
+          if (x.entry_at(i) != y.entry_at(i))
+            return fail("log matching: " + alive[a]->id + " and " + alive[b]->id + " differ at " + std::to_string(i) +
+                        " below matching index " + std::to_string(top));
+      }
+  }
+
+  sim_options o_;
+  rng_t rng_;
+  std::uint64_t step_ = 0;
+  sim_result res_;
+  std::map<std::string, std::unique_ptr<sim_node>> nodes_;
+  std::vector<in_flight> net_;
+  std::set<std::pair<std::string, std::string>> cuts_;
+  std::map<std::uint64_t, std::string> leaders_;
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::string>> committed_;
+  std::map<std::uint64_t, std::uint64_t> commit_seen_term_;
+  std::vector<proposal_rec> proposals_;
+  std::map<std::string, read_rec> reads_;
+  std::uint64_t acked_max_ = 0;
+  std::uint64_t next_value_ = 1, next_read_ = 1, next_node_ = 1;
+};
+
+}  // namespace
+
+sim_result run_simulation(const sim_options& o) { return simulation(o).run(); }
+
+}  // namespace qc::sim
