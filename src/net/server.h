@@ -85,8 +85,10 @@ class server : public std::enable_shared_from_this<server> {
   /// Number of open client WebSocket connections.
   std::size_t client_count() const;
 
- private:
+  /// Shared state of the listener and its sessions (defined in server.cpp).
   struct impl;
+
+ private:
   std::shared_ptr<impl> impl_;
 };
 

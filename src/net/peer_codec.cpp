@@ -1,0 +1,281 @@
+#include "net/peer_codec.h"
+
+#include <cstring>
+
+#include <boost/json.hpp>
+
+namespace qc::net {
+
+namespace json = boost::json;
+
+namespace {
+
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    if (c < 0x80) n = 0;
+    else if ((c >> 5) == 6) n = 1;
+    else if ((c >> 4) == 14) n = 2;
+    else if ((c >> 3) == 30) n = 3;
+    else return false;
+    if (i + n >= s.size() && n > 0) return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64(std::string_view in) {
+  std::string out;
+  std::uint32_t v = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    v = (v << 8) | c;
+    bits += 8;
+    while (bits >= 6) out += b64[(v >> (bits -= 6)) & 63];
+  }
+  if (bits) out += b64[(v << (6 - bits)) & 63];
+  while (out.size() % 4) out += '=';
+  return out;
+}
+
+std::optional<std::string> unbase64(std::string_view in) {
+  std::string out;
+  std::uint32_t v = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const char* p = std::strchr(b64, c);
+    if (!p || !c) return std::nullopt;
+    v = (v << 6) | static_cast<std::uint32_t>(p - b64);
+    bits += 6;
+    if (bits >= 8) out += static_cast<char>((v >> (bits -= 8)) & 0xff);
+  }
+  return out;
+}
+
+json::object members_json(const raft::membership& m) {
+  json::array a;
+  for (const auto& mb : m.members) a.push_back(json::array{json::value(mb.id), json::value(mb.address), json::value(mb.voter)});
+  return json::object{{"m", std::move(a)}};
+}
+
+json::object message_json(const raft::message& m) {
+  json::object o{{"t", static_cast<int>(m.type)}, {"f", m.from}, {"o", m.to}, {"tm", m.term}};
+  if (m.log_term) o["lt"] = m.log_term;
+  if (m.index) o["i"] = m.index;
+  if (m.commit) o["c"] = m.commit;
+  if (m.reject) o["r"] = true;
+  if (m.reject_hint) o["rh"] = m.reject_hint;
+  if (m.hint_term) o["ht"] = m.hint_term;
+  if (!m.context.empty()) o["x"] = m.context;
+  if (!m.entries.empty()) {
+    json::array es;
+    for (const auto& e : m.entries) {
+      json::object eo{{"t", e.term}, {"i", e.index}, {"y", static_cast<int>(e.type)}};
+      if (valid_utf8(e.data)) eo["d"] = e.data;
+      else eo["b"] = base64(e.data);
+      es.push_back(std::move(eo));
+    }
+    o["e"] = std::move(es);
+  }
+  if (m.snapshot) {
+    auto s = members_json(m.snapshot->config);
+    s["i"] = m.snapshot->index;
+    s["t"] = m.snapshot->term;
+    s["h"] = m.snapshot->handle;
+    o["s"] = std::move(s);
+  }
+  return o;
+}
+
+/// Field readers that refuse anything of the wrong type.
+struct reader {
+  const json::object& o;
+  bool ok = true;
+  std::uint64_t u64(const char* k) {
+    auto* v = o.if_contains(k);
+    if (!v) return 0;
+    if (v->is_uint64()) return v->as_uint64();
+    if (v->is_int64() && v->as_int64() >= 0) return static_cast<std::uint64_t>(v->as_int64());
+    ok = false;
+    return 0;
+  }
+  std::string str(const char* k, bool required = false) {
+    auto* v = o.if_contains(k);
+    if (!v) {
+      if (required) ok = false;
+      return {};
+    }
+    if (!v->is_string()) {
+      ok = false;
+      return {};
+    }
+    return std::string(v->as_string());
+  }
+  bool boolean(const char* k) {
+    auto* v = o.if_contains(k);
+    if (!v) return false;
+    if (!v->is_bool()) {
+      ok = false;
+      return false;
+    }
+    return v->as_bool();
+  }
+};
+
+std::optional<raft::message> parse_message(const json::value& v) {
+  if (!v.is_object()) return std::nullopt;
+  reader r{v.as_object()};
+  raft::message m;
+  const auto t = r.u64("t");
+  if (t > static_cast<std::uint64_t>(raft::msg_type::read_index_resp)) return std::nullopt;
+  m.type = static_cast<raft::msg_type>(t);
+  m.from = r.str("f", true);
+  m.to = r.str("o", true);
+  m.term = r.u64("tm");
+  m.log_term = r.u64("lt");
+  m.index = r.u64("i");
+  m.commit = r.u64("c");
+  m.reject = r.boolean("r");
+  m.reject_hint = r.u64("rh");
+  m.hint_term = r.u64("ht");
+  m.context = r.str("x");
+  if (auto* es = r.o.if_contains("e")) {
+    if (!es->is_array()) return std::nullopt;
+    for (const auto& ev : es->as_array()) {
+      if (!ev.is_object()) return std::nullopt;
+      reader er{ev.as_object()};
+      raft::entry e;
+      e.term = er.u64("t");
+      e.index = er.u64("i");
+      const auto y = er.u64("y");
+      if (y > 1) return std::nullopt;
+      e.type = static_cast<raft::entry_type>(y);
+      if (er.o.contains("b")) {
+        auto d = unbase64(er.str("b"));
+        if (!d) return std::nullopt;
+        e.data = std::move(*d);
+      } else {
+        e.data = er.str("d");
+      }
+      if (!er.ok) return std::nullopt;
+      m.entries.push_back(std::move(e));
+    }
+  }
+  if (auto* s = r.o.if_contains("s")) {
+    if (!s->is_object()) return std::nullopt;
+    reader sr{s->as_object()};
+    raft::snapshot_meta sm;
+    sm.index = sr.u64("i");
+    sm.term = sr.u64("t");
+    sm.handle = sr.str("h");
+    auto* ms = sr.o.if_contains("m");
+    if (!ms || !ms->is_array()) return std::nullopt;
+    for (const auto& mv : ms->as_array()) {
+      if (!mv.is_array() || mv.as_array().size() != 3) return std::nullopt;
+      const auto& a = mv.as_array();
+      if (!a[0].is_string() || !a[1].is_string() || !a[2].is_bool()) return std::nullopt;
+      sm.config.members.push_back({std::string(a[0].as_string()), std::string(a[1].as_string()), a[2].as_bool()});
+    }
+    if (!sr.ok) return std::nullopt;
+    m.snapshot = std::move(sm);
+  }
+  if (!r.ok) return std::nullopt;
+  return m;
+}
+
+}  // namespace
+
+std::string encode_peer_frame(const peer_frame& f) {
+  json::object o;
+  std::visit(overloaded{
+                 [&](const peer_raft& x) {
+                   o["type"] = "raft";
+                   json::array a;
+                   for (const auto& m : x.msgs) a.push_back(message_json(m));
+                   o["msgs"] = std::move(a);
+                 },
+                 [&](const peer_propose& x) {
+                   o["type"] = "propose";
+                   o["rid"] = x.rid;
+                   o["data"] = x.data;
+                   o["conf"] = x.conf;
+                 },
+                 [&](const peer_propose_resp& x) {
+                   o["type"] = "propose_resp";
+                   o["rid"] = x.rid;
+                   o["index"] = x.index;
+                   o["term"] = x.term;
+                   o["error"] = x.error;
+                   o["leader"] = x.leader;
+                 },
+                 [&](const peer_admin& x) {
+                   o["type"] = x.response ? "admin_resp" : "admin";
+                   o["rid"] = x.rid;
+                   o["body"] = x.body;
+                 },
+                 [&](const peer_snap_ack& x) {
+                   o["type"] = "snap_ack";
+                   o["index"] = x.index;
+                   o["offset"] = x.offset;
+                   o["done"] = x.done;
+                   o["failed"] = x.failed;
+                 },
+             },
+             f);
+  return json::serialize(o);
+}
+
+std::optional<peer_frame> decode_peer_frame(std::string_view text) {
+  json::error_code ec;
+  json::parse_options opt;
+  opt.max_depth = 16;
+  auto v = json::parse(text, ec, {}, opt);
+  if (ec || !v.is_object()) return std::nullopt;
+  reader r{v.as_object()};
+  const std::string type = r.str("type", true);
+  if (type == "raft") {
+    auto* ms = r.o.if_contains("msgs");
+    if (!ms || !ms->is_array()) return std::nullopt;
+    peer_raft pr;
+    for (const auto& mv : ms->as_array()) {
+      auto m = parse_message(mv);
+      if (!m) return std::nullopt;
+      pr.msgs.push_back(std::move(*m));
+    }
+    return pr;
+  }
+  if (type == "propose") {
+    peer_propose p{r.u64("rid"), r.str("data", true), r.boolean("conf")};
+    if (!r.ok) return std::nullopt;
+    return p;
+  }
+  if (type == "propose_resp") {
+    peer_propose_resp p{r.u64("rid"), r.u64("index"), r.u64("term"), r.str("error"), r.str("leader")};
+    if (!r.ok) return std::nullopt;
+    return p;
+  }
+  if (type == "admin" || type == "admin_resp") {
+    peer_admin p{r.u64("rid"), type == "admin_resp", r.str("body", true)};
+    if (!r.ok) return std::nullopt;
+    return p;
+  }
+  if (type == "snap_ack") {
+    peer_snap_ack p{r.u64("index"), r.u64("offset"), r.boolean("done"), r.boolean("failed")};
+    if (!r.ok) return std::nullopt;
+    return p;
+  }
+  return std::nullopt;
+}
+
+}  // namespace qc::net
