@@ -45,8 +45,10 @@ TEST_CASE("every op of the contract on one node") {
   // Ops that need a login refuse before it.
   for (const char* op : {"send", "history", "unread", "mark_read", "delete_messages", "conversations",
                          "list_accounts", "logout", "delete_account"}) {
-    auto r = a.call({{"op", op}, {"to", "x"}, {"with", "x"}, {"body", "b"}, {"ids", json::array{1}}, {"password", "p"}});
-    CHECK_MESSAGE(client::code(r) == "unauthenticated", op);
+    json::object req{{"op", op}, {"to", "x"}, {"body", "b"}, {"ids", json::array{1}}, {"password", "p"}};
+    if (std::string(op) == "history") req["with"] = "x";
+    auto r = a.call(req);
+    CHECK_MESSAGE(client::code(r) == "unauthenticated", std::string(op));
   }
 
   // create_account
@@ -134,7 +136,11 @@ TEST_CASE("every op of the contract on one node") {
   r = b.call({{"op", "mark_read"}, {"ids", json::array{id_of(m1), id_of(m3), 999999}}});
   REQUIRE(client::ok(r));
   CHECK(r.at("marked").as_int64() == 1);  // m3 is not addressed to bob, 999999 unknown
-  auto rev = a.ws.next_event(3s, a.err);  // read receipt to the sender
+  std::optional<json::object> rev;  // read receipt to the sender (other events may come first)
+  for (int i = 0; i < 5; ++i) {
+    rev = a.ws.next_event(3s, a.err);
+    if (!rev || rev->at("event") == json::value("read")) break;
+  }
   REQUIRE(rev);
   CHECK(rev->at("event") == json::value("read"));
   CHECK(rev->at("by") == json::value("bob"));
