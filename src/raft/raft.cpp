@@ -196,6 +196,17 @@ struct raft_node::impl {
     if (i < first_index()) invariant_failed("truncating into the snapshot", i, snap.index);
     log.erase(log.begin() + static_cast<std::ptrdiff_t>(i - first_index()), log.end());
     stable = std::min(stable, i - 1);
+    retract_acks(i);
+  }
+  /// Drops queued (unsent) append acks that claim index >= `from`: the
+  /// entries they promise were just removed, and acks go out only after the
+  /// next fsync, which will not contain them. (Found by the simulation,
+  /// seed 1551: a stale leader could have counted a follower's ack for an
+  /// entry that follower no longer held.)
+  void retract_acks(std::uint64_t from) {
+    std::erase_if(out, [&](const message& m) {
+      return m.type == msg_type::append_resp && !m.reject && m.index >= from;
+    });
   }
   std::uint64_t find_conflict_by_term(std::uint64_t index, std::uint64_t t) const {
     index = std::min(index, last_index());
@@ -295,14 +306,14 @@ struct raft_node::impl {
     return true;
   }
 
+  /// Sends every follower what it lacks (at least one message each, which
+  /// also carries the commit index); in replicate state keeps sending while
+  /// the window allows (pipelining, diss. §10.2.2).
   void bcast_append() {
     for (auto& [id, pr] : prs)
-      if (id != cfg.id) {
-        // Pipelining: keep sending while the window allows (§ diss. 10.2.2).
+      if (id != cfg.id && send_append(id, true) && pr.state == progress_state::replicate)
         while (send_append(id, false)) {
-          if (pr.state != progress_state::replicate) break;
         }
-      }
   }
 
   void bcast_heartbeat(const std::string& ctx) {
@@ -757,6 +768,7 @@ struct raft_node::impl {
     }
     snap = s;
     log.clear();
+    retract_acks(s.index + 1);
     commit = s.index;
     stable = s.index;
     pending_snap = s;

@@ -1,0 +1,62 @@
+// Two browser users (alice, bob) on a live node: alice sends, bob sees it
+// arrive live with an unread badge, opens it (mark read), alice sees the
+// read receipt, bob replies. Screenshots go to docs/img/.
+import { chromium } from "playwright-core";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const url = process.env.QC_URL || "http://127.0.0.1:7001/";
+const imgDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "img");
+const run = Date.now().toString(36);
+const alice = `alice_${run}`, bob = `bob_${run}`;
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         `--user-data-dir=${mkdtempSync(join(tmpdir(), "qc-chromium-"))}`],
+});
+let failed = false;
+try {
+  const ctxA = await browser.newContext({ viewport: { width: 1200, height: 700 } });
+  const ctxB = await browser.newContext({ viewport: { width: 1200, height: 700 } });
+  const a = await ctxA.newPage(), b = await ctxB.newPage();
+  for (const [page, user] of [[a, alice], [b, bob]]) {
+    await page.goto(url);
+    await page.getByTestId("conn").filter({ hasText: "connected" }).waitFor({ timeout: 10000 });
+    await page.getByTestId("user").fill(user);
+    await page.getByTestId("password").fill("pw-" + user);
+    await page.getByTestId("btn-create").click();
+    await page.getByTestId("me").filter({ hasText: user }).waitFor({ timeout: 10000 });
+  }
+  // alice finds bob and sends a message
+  await a.getByTestId("search").fill(bob);
+  await a.getByTestId("result-" + bob).click();
+  await a.getByTestId("body").fill("hello bob, live from alice");
+  await a.getByTestId("send").click();
+  await a.getByTestId("msg").filter({ hasText: "hello bob" }).waitFor({ timeout: 10000 });
+  // bob sees it arrive live (no reload) with an unread badge
+  await b.getByTestId("unread-" + alice).waitFor({ timeout: 10000 });
+  await b.screenshot({ path: join(imgDir, "chat-bob-unread.png") });
+  await b.getByTestId("conv-" + alice).click();
+  await b.getByTestId("msg").filter({ hasText: "hello bob" }).waitFor({ timeout: 10000 });
+  // alice gets the read receipt
+  await a.getByTestId("read").first().waitFor({ timeout: 10000 });
+  // bob replies, alice sees it live
+  await b.getByTestId("body").fill("hi alice! got it");
+  await b.getByTestId("send").click();
+  await a.getByTestId("msg").filter({ hasText: "hi alice! got it" }).waitFor({ timeout: 10000 });
+  await a.waitForTimeout(1200);  // let the cluster panel refresh
+  await a.screenshot({ path: join(imgDir, "chat-alice.png") });
+  await b.screenshot({ path: join(imgDir, "chat-bob.png") });
+  console.log("browser chat test: 1 passed, 0 failed");
+} catch (e) {
+  failed = true;
+  console.error("browser chat test FAILED:", e.message);
+  console.log("browser chat test: 0 passed, 1 failed");
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,132 @@
+// A hand-stepped in-memory network of Raft cores for table-style unit tests
+// (etcd raft_test.go's network): messages are delivered in rounds, and
+// `cut`, `isolate` and `drop` shape what gets through.
+//
+// Owned by: the test thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "raft/raft.h"
+
+namespace qc::test {
+
+/// One node and its "disk".
+struct test_node {
+  std::unique_ptr<raft::raft_node> core;
+  raft::hard_state hard;
+  raft::snapshot_meta snap;
+  std::vector<raft::entry> log;
+  std::vector<raft::entry> applied;
+  std::vector<raft::read_state> reads;
+  std::vector<raft::ready> readies;  ///< every batch seen (for persistence-contract checks)
+};
+
+/// The network.
+class network {
+ public:
+  explicit network(int n, std::uint64_t seed = 1) {
+    for (int i = 1; i <= n; ++i) conf_.members.push_back({"n" + std::to_string(i), "a" + std::to_string(i), true});
+    for (auto& m : conf_.members) start(m.id, conf_, seed++);
+  }
+
+  /// (Re)starts `id` from its disk (or fresh with `bootstrap`).
+  void start(const std::string& id, const raft::membership& bootstrap, std::uint64_t seed = 7) {
+    auto& n = nodes_[id];
+    if (!n.core && n.snap.config.members.empty()) n.snap.config = bootstrap;
+    raft::config c;
+    c.id = id;
+    c.election_ticks = 10;
+    c.heartbeat_ticks = 1;
+    c.seed = seed;
+    raft::initial_state st{n.hard, n.snap, n.log, n.applied.empty() ? n.snap.index : n.applied.back().index};
+    n.core = std::make_unique<raft::raft_node>(c, st);
+  }
+  void crash(const std::string& id) { nodes_[id].core.reset(); }
+
+  test_node& at(const std::string& id) { return nodes_.at(id); }
+  raft::raft_node& core(const std::string& id) { return *nodes_.at(id).core; }
+
+  void cut(const std::string& a, const std::string& b) { cuts_.insert({a, b}), cuts_.insert({b, a}); }
+  void isolate(const std::string& a) {
+    for (auto& [id, n] : nodes_)
+      if (id != a) cut(a, id);
+  }
+  void recover() { cuts_.clear(), drop_.clear(); }
+  void drop(raft::msg_type t) { drop_.insert(t); }
+
+  /// Processes ready batches and delivers messages until quiet (or rounds).
+  void settle(int rounds = 100) {
+    for (int r = 0; r < rounds; ++r)
+      if (!process()) return;
+  }
+
+  /// Ticks every live node `k` times, settling after each.
+  void tick(int k = 1) {
+    for (int i = 0; i < k; ++i) {
+      for (auto& [id, n] : nodes_)
+        if (n.core) n.core->tick();
+      settle();
+    }
+  }
+
+  /// The leader, if exactly one live node leads in the highest term.
+  std::string leader() {
+    std::string l;
+    std::uint64_t t = 0;
+    for (auto& [id, n] : nodes_)
+      if (n.core && n.core->state() == raft::role::leader && n.core->term() >= t) l = id, t = n.core->term();
+    return l;
+  }
+
+  /// Elects `id` by timing it out first.
+  void elect(const std::string& id) {
+    core(id).campaign();
+    settle();
+  }
+
+ private:
+  bool process() {
+    std::vector<raft::message> outbox;
+    bool any = false;
+    for (auto& [id, n] : nodes_) {
+      if (!n.core) continue;
+      while (n.core->has_ready()) {
+        any = true;
+        raft::ready rd = n.core->get_ready();
+        for (auto& m : rd.early_messages) outbox.push_back(m);
+        if (rd.snapshot) n.snap = *rd.snapshot, n.log.clear();
+        for (auto& e : rd.entries) {
+          while (!n.log.empty() && n.log.back().index >= e.index) n.log.pop_back();
+          n.log.push_back(e);
+        }
+        if (rd.hard) n.hard = *rd.hard;
+        for (auto& m : rd.messages) outbox.push_back(m);
+        for (auto& e : rd.committed) n.applied.push_back(e);
+        for (auto& r : rd.read_states) n.reads.push_back(r);
+        n.readies.push_back(rd);
+        n.core->advance(rd);
+      }
+    }
+    for (auto& m : outbox) {
+      if (cuts_.count({m.from, m.to}) || drop_.count(m.type)) continue;
+      auto it = nodes_.find(m.to);
+      if (it == nodes_.end() || !it->second.core) continue;
+      it->second.core->step(m);
+      any = true;
+    }
+    return any;
+  }
+
+  raft::membership conf_;
+  std::map<std::string, test_node> nodes_;
+  std::set<std::pair<std::string, std::string>> cuts_;
+  std::set<raft::msg_type> drop_;
+};
+
+}  // namespace qc::test
