@@ -2,8 +2,6 @@
 // arrive live with an unread badge, opens it (mark read), alice sees the
 // read receipt, bob replies. Screenshots go to docs/img/.
 import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,8 +13,7 @@ const alice = `alice_${run}`, bob = `bob_${run}`;
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         `--user-data-dir=${mkdtempSync(join(tmpdir(), "qc-chromium-"))}`],
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 let failed = false;
 try {
