@@ -533,6 +533,8 @@ std::string chat_store::state_digest() {
 
 bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
   try {
+    impl_->st->clear();  // no statement may be mid-read during VACUUM
+
     SQLite::Statement q(*impl_->db, "VACUUM INTO ?");
     q.bind(1, file.string());
     q.exec();

@@ -154,7 +154,10 @@ class simulation {
       if (auto l = agreed_leader()) {
         auto& lc = *nodes_[*l]->core;
         for (auto& p : proposals_)
-          if (p.index && !p.acked && p.index > lc.snapshot_index() && lc.term_at(p.index) != p.term) {
+          if (p.index && !p.acked &&
+              ((p.index > lc.snapshot_index() && lc.term_at(p.index) != p.term) ||
+               (p.index <= lc.snapshot_index() && committed_.count(p.index) &&
+                committed_[p.index] != std::make_pair(p.term, p.value)))) {
             p.lost = true;
             p.index = 0;
           }

@@ -1,0 +1,71 @@
+// Request decoding, reply shapes, passwords and tokens.
+#include <doctest/doctest.h>
+
+#include <variant>
+
+#include "chat/password.h"
+#include "chat/request.h"
+
+using namespace qc::chat;
+
+namespace {
+std::string code_of(std::string_view frame) {
+  auto r = decode_request(frame, {});
+  if (auto* e = std::get_if<request_error>(&r)) return e->code;
+  return "ok";
+}
+}  // namespace
+
+TEST_CASE("validation maps bad input onto the contract's codes") {
+  struct row { const char* frame; const char* code; };
+  const row rows[] = {
+      {"", "bad_request"}, {"nope", "bad_request"}, {"[]", "bad_request"}, {"{}", "bad_request"},
+      {R"({"op":7})", "unknown_op"}, {R"({"op":"fly"})", "unknown_op"},
+      {R"({"op":"hello"})", "ok"},
+      {R"({"op":"create_account","user":"a b","password":"x"})", "bad_request"},
+      {R"({"op":"create_account","user":"ok_name.-1","password":""})", "bad_request"},
+      {R"({"op":"create_account","user":"ok","password":"x"})", "ok"},
+      {R"({"op":"history","with":"bob","limit":0})", "bad_request"},
+      {R"({"op":"history","with":"bob","limit":1000})", "ok"},
+      {R"({"op":"history","with":"bob","limit":1.5})", "bad_request"},
+      {R"({"op":"history","with":"bob","limit":true})", "bad_request"},
+      {R"({"op":"history","with":"bob","before":-3})", "bad_request"},
+      {R"({"op":"history","with":"bob","consistency":"local"})", "ok"},
+      {R"({"op":"history","with":"bob","consistency":"weak"})", "bad_request"},
+      {R"({"op":"mark_read"})", "bad_request"},
+      {R"({"op":"mark_read","ids":[1],"with":"x"})", "bad_request"},
+      {R"({"op":"mark_read","ids":[1,"2"]})", "bad_request"},
+      {R"({"op":"send","to":"bob","body":"x","nonce":"01234567890123456789012345678901234567890123456789012345678901234"})", "bad_request"},
+      {R"({"op":"list_accounts","pattern":"a*b?"})", "ok"},
+      {R"({"op":"list_accounts","pattern":"a[b]"})", "bad_request"},
+      {R"({"op":"admin.add_node","admin_token":"t","id":"n9","address":"nohost"})", "bad_request"},
+  };
+  for (const auto& r : rows) CHECK_MESSAGE(code_of(r.frame) == r.code, r.frame);
+  CHECK(code_of(std::string(100, '[') + std::string(100, ']')) == "bad_request");
+  CHECK(code_of(std::string("{\"op\":\"send\",\"to\":\"b\",\"body\":\"") + std::string(4097, 'x') + "\"}") == "too_large");
+}
+
+TEST_CASE("id is echoed verbatim, absent id stays absent") {
+  auto r = decode_request(R"({"op":"fly","id":{"k":[1,2]}})", {});
+  auto& e = std::get<request_error>(r);
+  CHECK(e.has_id);
+  CHECK(reply_error(e.id, e.has_id, e.code, "m") == R"({"id":{"k":[1,2]},"ok":false,"error":{"code":"unknown_op","message":"m"}})");
+  CHECK(reply_ok(nullptr, false, R"({"user":"bob"})") == R"({"ok":true,"user":"bob"})");
+  CHECK(reply_ok(7, true, "{}") == R"({"id":7,"ok":true})");
+}
+
+TEST_CASE("passwords are salted slow hashes, verified in constant time") {
+  auto h1 = hash_password("secret", 1000), h2 = hash_password("secret", 1000);
+  CHECK(h1 != h2);  // salted
+  CHECK(h1.rfind("pbkdf2-sha256$1000$", 0) == 0);
+  CHECK(verify_password("secret", h1));
+  CHECK(!verify_password("Secret", h1));
+  for (const char* bad : {"", "pbkdf2-sha256$", "pbkdf2-sha256$x$aa$bb", "pbkdf2-sha256$99999999999$aa$bb", "md5$1$a$b"})
+    CHECK(!verify_password("secret", bad));
+  auto t = new_token();
+  CHECK(t.size() == 64);
+  CHECK(t != new_token());
+  CHECK(token_hash(t).size() == 64);
+  CHECK(constant_time_equal("abc", "abc"));
+  CHECK(!constant_time_equal("abc", "abd"));
+}

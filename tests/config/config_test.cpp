@@ -1,0 +1,78 @@
+// TOML config and command line (CONTRACT.md §1-2).
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "config/config.h"
+
+using namespace qc::config;
+
+namespace {
+const char* good = R"(
+[node]
+id = "n1"
+listen = "127.0.0.1:7001"
+data_dir = "data/n1"
+[cluster]
+secret = "s"
+admin_token = "a"
+members = [ { id = "n1", address = "127.0.0.1:7001" } ]
+)";
+}
+
+TEST_CASE("a valid file loads with contract defaults") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  REQUIRE(validate(c, err));
+  CHECK(c.advertise == "127.0.0.1:7001");
+  CHECK(c.heartbeat_ms == 50);
+  CHECK(c.election_timeout_ms == 300);
+  CHECK(c.members.size() == 1);
+}
+
+TEST_CASE("unknown keys are errors that name the key") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"[raft]\nhearbeat_ms = 5\n", "raft.hearbeat_ms"},
+      {"[nodes]\nx = 1\n", "nodes"},
+      {"[cluster]\nmembers = [ { id = \"n1\", address = \"h:1\", port = 3 } ]\n", "cluster.members[0].port"},
+      {"top = 1\n", "top"},
+  };
+  for (auto [text, key] : cases) {
+    node_config c;
+    std::string err;
+    CHECK_FALSE(load_toml(text, c, err));
+    CHECK_MESSAGE(err.find(key) != std::string::npos, err);
+  }
+}
+
+TEST_CASE("bad values are refused with a reason") {
+  node_config c;
+  std::string err;
+  CHECK_FALSE(load_toml("[raft]\nheartbeat_ms = \"fast\"\n", c, err));
+  CHECK(load_toml(std::string(good) + "[raft]\nheartbeat_ms = 400\n", c, err));
+  CHECK_FALSE(validate(c, err));
+  CHECK(err.find("heartbeat_ms") != std::string::npos);
+  node_config d;
+  CHECK_FALSE(load_toml("[node\n", d, err));
+  CHECK(err.find("line") != std::string::npos);
+}
+
+TEST_CASE("flags override the file; help and version need no config") {
+  std::ofstream("/tmp/qc-config-test.toml") << good;
+  node_config c;
+  std::string out;
+  const char* argv[] = {"chatnode", "--config", "/tmp/qc-config-test.toml", "--id", "n9", "--listen", "127.0.0.1:7009", "--log-level", "debug"};
+  REQUIRE(parse_command_line(9, argv, c, out, "1.0") == cli_action::run);
+  CHECK(c.id == "n9");
+  CHECK(c.listen == "127.0.0.1:7009");
+  CHECK(c.advertise == "127.0.0.1:7009");
+  CHECK(c.log_level == "debug");
+  const char* help[] = {"chatnode", "--help"};
+  CHECK(parse_command_line(2, help, c, out, "1.0") == cli_action::exit_ok);
+  const char* ver[] = {"chatnode", "--version"};
+  CHECK(parse_command_line(2, ver, c, out, "1.0") == cli_action::exit_ok);
+  CHECK(out.find("1.0") != std::string::npos);
+  const char* bad[] = {"chatnode", "--config", "/nonexistent.toml"};
+  CHECK(parse_command_line(3, bad, c, out, "1.0") == cli_action::exit_error);
+}

@@ -1,0 +1,152 @@
+// Storage tests: every contract query uses an index, apply + applied_index
+// survive SIGKILL atomically, snapshots round-trip, damaged files are refused.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "chat/command.h"
+#include "db/chat_store.h"
+#include "db/log_store.h"
+
+using namespace qc;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_dir() {
+  auto p = fs::temp_directory_path() / ("qc-db-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
+  fs::create_directories(p);
+  return p;
+}
+raft::entry cmd(std::uint64_t index, const chat::command& c) {
+  return raft::entry{1, index, raft::entry_type::normal, chat::encode_command(c)};
+}
+std::vector<raft::entry> workload(std::uint64_t from, std::uint64_t n) {
+  std::vector<raft::entry> es;
+  for (std::uint64_t i = from; i < from + n; ++i) {
+    if (i == 1) es.push_back(cmd(i, chat::cmd_create_account{"a", "h", 1}));
+    else if (i == 2) es.push_back(cmd(i, chat::cmd_create_account{"b", "h", 1}));
+    else if (i % 7 == 0) es.push_back(cmd(i, chat::cmd_mark_read{"b", {}, std::string("a")}));
+    else es.push_back(cmd(i, chat::cmd_send{i % 2 ? "a" : "b", i % 2 ? "b" : "a", "m" + std::to_string(i), std::nullopt, static_cast<std::int64_t>(i)}));
+  }
+  return es;
+}
+}  // namespace
+
+TEST_CASE("every contract query is served by an index") {
+  auto dir = temp_dir();
+  db::open_error err;
+  auto s = db::chat_store::open(dir / "chat.db", err);
+  REQUIRE(s);
+  for (auto& [name, plan] : s->query_plans()) {
+    INFO(name << ":\n" << plan);
+    CHECK(plan.find("SCAN messages") == std::string::npos);
+    CHECK(plan.find("SCAN accounts") == std::string::npos);
+    CHECK(plan.find("SCAN m ") == std::string::npos);
+    CHECK((plan.find("USING") != std::string::npos || plan.find("PRIMARY KEY") != std::string::npos));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("apply rules: conflict, nonce replay, forbidden delete, events") {
+  auto dir = temp_dir();
+  db::open_error err;
+  auto s = db::chat_store::open(dir / "chat.db", err);
+  REQUIRE(s);
+  auto r = s->apply_batch({cmd(1, chat::cmd_create_account{"a", "h", 1}), cmd(2, chat::cmd_create_account{"a", "h", 1}),
+                           cmd(3, chat::cmd_create_account{"b", "h", 1}), cmd(4, chat::cmd_create_account{"c", "h", 1}),
+                           cmd(5, chat::cmd_send{"a", "b", "hi", std::string("n1"), 10}),
+                           cmd(6, chat::cmd_send{"a", "b", "hi", std::string("n1"), 11}),
+                           cmd(7, chat::cmd_send{"a", "zz", "hi", std::nullopt, 12}),
+                           cmd(8, chat::cmd_delete_messages{"c", {5}}), cmd(9, chat::cmd_mark_read{"b", {5, 5, 99}, {}})});
+  REQUIRE(r.size() == 9);
+  CHECK(r[1].code == db::apply_code::conflict);
+  CHECK(r[4].code == db::apply_code::ok);
+  CHECK(r[4].events.size() == 2);
+  CHECK(r[5].result_json.find("\"id\":5") != std::string::npos);  // the original
+  CHECK(r[5].result_json.find("duplicate") != std::string::npos);
+  CHECK(r[6].code == db::apply_code::not_found);
+  CHECK(r[7].code == db::apply_code::forbidden);
+  CHECK(r[8].result_json == "{\"marked\":1}");
+  CHECK(s->message_count() == 1);
+  CHECK(s->applied_index() == 9);
+  auto convs = s->conversations("b");
+  REQUIRE(convs.size() == 1);
+  CHECK(convs[0].unread == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
+  auto dir = temp_dir();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    db::open_error err;
+    auto s = db::chat_store::open(dir / "chat.db", err);
+    for (std::uint64_t i = 1;; i += 50) s->apply_batch(workload(i, 50));
+  }
+  ::usleep(400 * 1000);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  db::open_error err;
+  auto s = db::chat_store::open(dir / "chat.db", err);
+  REQUIRE(s);
+  const auto applied = s->applied_index();
+  CHECK(applied % 50 == 0);  // whole batches only
+  auto ref = db::chat_store::open(dir / "ref.db", err);
+  REQUIRE(ref);
+  if (applied) ref->apply_batch(workload(1, applied));
+  CHECK(ref->state_digest() == s->state_digest());
+  MESSAGE("recovered at applied_index " << applied);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("snapshot round trip and continued applies") {
+  auto dir = temp_dir();
+  db::open_error err;
+  auto a = db::chat_store::open(dir / "a.db", err);
+  auto b = db::chat_store::open(dir / "b.db", err);
+  a->apply_batch(workload(1, 200));
+  std::string e;
+  REQUIRE(a->snapshot_to(dir / "snap.db", e));
+  CHECK(db::chat_store::snapshot_applied_index(dir / "snap.db") == 200);
+  REQUIRE(b->install_snapshot(dir / "snap.db", e));
+  CHECK(b->applied_index() == 200);
+  CHECK(a->state_digest() == b->state_digest());
+  a->apply_batch(workload(201, 50));
+  b->apply_batch(workload(201, 50));
+  CHECK(a->state_digest() == b->state_digest());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("damaged data is refused, never reset") {
+  auto dir = temp_dir();
+  std::string err;
+  raft::membership m{{{"n1", "a:1", true}}};
+  {
+    auto l = db::log_store::open(dir / "raft.db", "n1", m, err);
+    REQUIRE(l);
+    REQUIRE(l->save(raft::hard_state{1, "n1", 0}, std::nullopt, {{1, 1, raft::entry_type::normal, "x"}}, err));
+  }
+  CHECK(!db::log_store::open(dir / "raft.db", "n2", m, err));
+  CHECK(err.find("belongs to node 'n1'") != std::string::npos);
+  {  // a gap in the log
+    auto l = db::log_store::open(dir / "raft.db", "n1", m, err);
+    REQUIRE(l->save(std::nullopt, std::nullopt, {{1, 3, raft::entry_type::normal, "y"}}, err));
+  }  // the log now holds 1 and 3: a gap at 2
+  auto l3 = db::log_store::open(dir / "raft.db", "n1", m, err);
+  CHECK(!l3);
+  CHECK(err.find("gap") != std::string::npos);
+  // zero-length and garbage files
+  { std::ofstream(dir / "empty.db"); }
+  CHECK(!db::log_store::open(dir / "empty.db", "n1", m, err));
+  CHECK(err.find("empty") != std::string::npos);
+  { std::ofstream f(dir / "junk.db"); f << std::string(8192, 'J'); }
+  db::open_error oe;
+  CHECK(!db::chat_store::open(dir / "junk.db", oe));
+  CHECK(fs::file_size(dir / "junk.db") == 8192);  // untouched
+  fs::remove_all(dir);
+}
