@@ -105,6 +105,10 @@ class gateway_actor {
 
   // ---- dispatch (gateway_ops.cpp) ----------------------------------------
   void dispatch(std::uint64_t conn_id, chat::request rq);
+  /// Verifies rq.password against rq.user's stored hash (linearizable read,
+  /// hash on the worker pool), then runs `then`; else invalid_credentials.
+  void check_password(std::uint64_t conn_id, chat::request rq, const char* wrong_message,
+                      std::function<void(chat::request)> then);
   void op_login(std::uint64_t conn_id, chat::request rq);
   void op_resume(std::uint64_t conn_id, chat::request rq);
   void op_delete_account(std::uint64_t conn_id, chat::request rq);

@@ -148,38 +148,44 @@ void gateway_actor::finish_write(std::uint64_t conn_id, const chat::request& rq,
   reply(conn_id, rq, r.result_json);
 }
 
-void gateway_actor::op_login(std::uint64_t conn_id, chat::request rq) {
+void gateway_actor::check_password(std::uint64_t conn_id, chat::request rq, const char* wrong_message,
+                                   std::function<void(chat::request)> then) {
   const std::string user = rq.user;
   submit_read(
       chat::consistency::linearizable,
       [user](db::chat_store& s) { return s.password_hash(user).value_or(std::string()); },
-      [this, conn_id, rq = std::move(rq)](std::optional<std::string> stored, std::string err) mutable {
+      [this, conn_id, rq = std::move(rq), wrong_message, then = std::move(then)](std::optional<std::string> stored,
+                                                                                 std::string err) mutable {
         if (!stored) {
           reply_error(conn_id, rq, err, "no leader within the time bound; safe to retry");
           return;
         }
-        boost::asio::post(hash_pool_, [this, conn_id, rq = std::move(rq), stored = std::move(*stored)]() mutable {
+        // The slow hash runs off the loop.
+        boost::asio::post(hash_pool_, [this, conn_id, rq = std::move(rq), stored = std::move(*stored), wrong_message,
+                                       then = std::move(then)]() mutable {
           const bool ok = !stored.empty() && chat::verify_password(rq.password, stored);
-          boost::asio::post(io_, [this, conn_id, rq = std::move(rq), ok]() mutable {
-            if (!ok) {
-              reply_error(conn_id, rq, "invalid_credentials", "wrong user or password");
-              return;
-            }
-            const std::string token = chat::new_token();
-            const std::string th = chat::token_hash(token);
-            chat::cmd_create_session c{rq.user, th, 0};
-            submit_write(chat::encode_command(c), conn_id,
-                         [this, conn_id, rq = std::move(rq), token, th](write_outcome out) {
-                           if (out.result && out.result->code == db::apply_code::ok) {
-                             bind(conn_id, rq.user, th);
-                             reply(conn_id, rq, with_field(out.result->result_json, "token", json::value(token)));
-                             return;
-                           }
-                           finish_write(conn_id, rq, out);
-                         });
+          boost::asio::post(io_, [this, conn_id, rq = std::move(rq), ok, wrong_message, then = std::move(then)]() mutable {
+            if (!ok) reply_error(conn_id, rq, "invalid_credentials", wrong_message);
+            else then(std::move(rq));
           });
         });
       });
+}
+
+void gateway_actor::op_login(std::uint64_t conn_id, chat::request rq) {
+  check_password(conn_id, std::move(rq), "wrong user or password", [this, conn_id](chat::request rq) {
+    const std::string token = chat::new_token();
+    const std::string th = chat::token_hash(token);
+    chat::cmd_create_session c{rq.user, th, 0};
+    submit_write(chat::encode_command(c), conn_id, [this, conn_id, rq = std::move(rq), token, th](write_outcome out) {
+      if (out.result && out.result->code == db::apply_code::ok) {
+        bind(conn_id, rq.user, th);
+        reply(conn_id, rq, with_field(out.result->result_json, "token", json::value(token)));
+        return;
+      }
+      finish_write(conn_id, rq, out);
+    });
+  });
 }
 
 void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
@@ -211,28 +217,11 @@ void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
 }
 
 void gateway_actor::op_delete_account(std::uint64_t conn_id, chat::request rq) {
-  const std::string user = conns_[conn_id].user;
-  rq.user = user;
-  submit_read(
-      chat::consistency::linearizable,
-      [user](db::chat_store& s) { return s.password_hash(user).value_or(std::string()); },
-      [this, conn_id, rq = std::move(rq)](std::optional<std::string> stored, std::string err) mutable {
-        if (!stored) {
-          reply_error(conn_id, rq, err, "no leader within the time bound; safe to retry");
-          return;
-        }
-        boost::asio::post(hash_pool_, [this, conn_id, rq = std::move(rq), stored = std::move(*stored)]() mutable {
-          const bool ok = !stored.empty() && chat::verify_password(rq.password, stored);
-          boost::asio::post(io_, [this, conn_id, rq = std::move(rq), ok]() mutable {
-            if (!ok) {
-              reply_error(conn_id, rq, "invalid_credentials", "wrong password");
-              return;
-            }
-            chat::cmd_delete_account c{rq.user};
-            op_write(conn_id, std::move(rq), std::move(c));
-          });
-        });
-      });
+  rq.user = conns_[conn_id].user;
+  check_password(conn_id, std::move(rq), "wrong password", [this, conn_id](chat::request rq) {
+    chat::cmd_delete_account c{rq.user};
+    op_write(conn_id, std::move(rq), std::move(c));
+  });
 }
 
 void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
