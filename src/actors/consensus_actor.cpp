@@ -69,6 +69,7 @@ void consensus_actor::handle(consensus_message&& m) {
           },
           [&](consensus_msg::snapshot_status& s) { core_.report_snapshot(s.peer, s.ok); },
           [&](consensus_msg::unreachable& u) { core_.report_unreachable(u.peer); },
+          [&](consensus_msg::link_down& d) { core_.report_link_down(d.peer); },
       },
       m);
   pump();

@@ -171,6 +171,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     consensus->tell(consensus_msg::snapshot_status{peer, ok});
   };
   rout.unreachable = [&](const std::string& peer) { consensus->tell(consensus_msg::unreachable{peer}); };
+  rout.link_down = [&](const std::string& peer) { consensus->tell(consensus_msg::link_down{peer}); };
   rout.gateway_in = [&](const std::string& from, net::peer_frame f) {
     gateway->tell(gateway_msg::peer{from, std::move(f)});
   };

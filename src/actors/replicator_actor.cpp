@@ -137,6 +137,7 @@ void replicator_actor::on_frame(const std::string& from, std::string frame, bool
 }
 
 void replicator_actor::on_down(const std::string& peer) {
+  if (out_.link_down) out_.link_down(peer);
   if (out_snaps_.count(peer)) fail_snapshot(peer);
   in_snaps_.erase(peer);
 }

@@ -31,6 +31,8 @@ struct replicator_outputs {
   std::function<void(std::vector<raft::message>)> raft_in;
   std::function<void(const std::string& peer, bool ok)> snapshot_status;
   std::function<void(const std::string& peer)> unreachable;
+  /// The authenticated link to `peer` closed.
+  std::function<void(const std::string& peer)> link_down;
   /// Non-raft frames (propose, propose_resp, admin) for the gateway.
   std::function<void(const std::string& from, net::peer_frame)> gateway_in;
 };

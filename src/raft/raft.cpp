@@ -964,6 +964,13 @@ void raft_node::report_unreachable(const node_id& id) {
   if (it != s.prs.end() && it->second.state == progress_state::replicate) it->second.become_probe();
 }
 
+void raft_node::report_link_down(const node_id& id) {
+  auto& s = *impl_;
+  if (s.state == role::leader) return report_unreachable(id);
+  if (s.state == role::follower && !id.empty() && s.leader == id)
+    s.election_elapsed = std::max(s.election_elapsed, s.cfg.election_ticks);
+}
+
 void raft_node::report_snapshot(const node_id& id, bool ok) {
   auto& s = *impl_;
   if (s.state != role::leader) return;

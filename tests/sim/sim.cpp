@@ -130,6 +130,8 @@ class simulation {
       compact_one();
     } else if (r < 654) {
       transfer();
+    } else if (r < 660) {
+      spurious_link_down();
     }
     deliver(false);
     process_readies();
@@ -262,6 +264,19 @@ class simulation {
     n->persisting.reset();  // an fsync in progress is lost
     n->core.reset();
     trace("crash " + n->id);
+    // The kernel closes a dead process's sockets: every peer sees its link drop.
+    for (auto& [id, p] : nodes_)
+      if (p->alive) p->core->report_link_down(n->id);
+  }
+
+  /// A link drops while both ends live (a network blip, a redial): the hint
+  /// must only ever cost an election, never safety.
+  void spurious_link_down() {
+    auto* a = random_alive();
+    auto* b = random_alive();
+    if (!a || !b || a == b) return;
+    a->core->report_link_down(b->id);
+    trace("link down " + a->id + " -> " + b->id);
   }
 
   void restart_one() {
