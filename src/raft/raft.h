@@ -40,6 +40,10 @@ struct config {
   /// Seed of the core's private PRNG (randomized timeouts). Injected so a
   /// simulation replays exactly.
   std::uint64_t seed = 1;
+  /// TEST ONLY, never set by the node: breaks §5.4.2 by letting a leader
+  /// commit an entry of an earlier term by counting its replicas. Exists
+  /// so tests can prove that the Figure 8 test and the simulation catch it.
+  bool testing_break_commit_rule = false;
 };
 
 /// What the core is restarted from: exactly what was persisted.

@@ -30,7 +30,9 @@ struct test_node {
 /// The network.
 class network {
  public:
-  explicit network(int n, std::uint64_t seed = 1) {
+  /// `tweak` adjusts every node's config (batch sizes, test-only flags).
+  explicit network(int n, std::uint64_t seed = 1, std::function<void(raft::config&)> tweak = {})
+      : tweak_(std::move(tweak)) {
     for (int i = 1; i <= n; ++i) conf_.members.push_back({"n" + std::to_string(i), "a" + std::to_string(i), true});
     for (auto& m : conf_.members) start(m.id, conf_, seed++);
   }
@@ -44,6 +46,7 @@ class network {
     c.election_ticks = 10;
     c.heartbeat_ticks = 1;
     c.seed = seed;
+    if (tweak_) tweak_(c);
     raft::initial_state st{n.hard, n.snap, n.log, n.applied.empty() ? n.snap.index : n.applied.back().index};
     n.core = std::make_unique<raft::raft_node>(c, st);
   }
@@ -123,6 +126,7 @@ class network {
     return any;
   }
 
+  std::function<void(raft::config&)> tweak_;
   raft::membership conf_;
   std::map<std::string, test_node> nodes_;
   std::set<std::pair<std::string, std::string>> cuts_;

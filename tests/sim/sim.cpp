@@ -85,6 +85,7 @@ class simulation {
     c.max_entries_per_msg = 1 + rng_.below(8);
     c.max_inflight = 1 + rng_.below(4);
     c.seed = rng_.next();
+    c.testing_break_commit_rule = o_.bug_commit_by_counting;
     raft::initial_state st;
     st.hard = n.disk.hard;
     st.snapshot = n.disk.snap;

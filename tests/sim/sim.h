@@ -50,6 +50,7 @@ struct sim_options {
   bool trace = false;
   /// Test-only rule breakers (prove the checker has teeth).
   bool bug_forget_vote = false;  ///< persist hard state without the vote
+  bool bug_commit_by_counting = false;  ///< leaders commit old-term entries by counting (§5.4.2)
 };
 
 /// The outcome of a run.
