@@ -63,6 +63,9 @@ class network {
   void recover() { cuts_.clear(), drop_.clear(); }
   void drop(raft::msg_type t) { drop_.insert(t); }
 
+  /// Sees every message a node sends (before cuts and drops), in order.
+  std::function<void(const raft::message&)> on_send;
+
   /// Processes ready batches and delivers messages until quiet (or rounds).
   void settle(int rounds = 100) {
     for (int r = 0; r < rounds; ++r)
@@ -117,6 +120,7 @@ class network {
       }
     }
     for (auto& m : outbox) {
+      if (on_send) on_send(m);
       if (cuts_.count({m.from, m.to}) || drop_.count(m.type)) continue;
       auto it = nodes_.find(m.to);
       if (it == nodes_.end() || !it->second.core) continue;
