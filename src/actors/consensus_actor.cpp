@@ -159,6 +159,9 @@ void consensus_actor::publish() {
     for (const auto& mb : v.config.members)
       desc += mb.id + (mb.voter ? "" : "(learner)") + "@" + mb.address + " ";
     log::info("membership now: ", desc);
+    if (view_.member && !v.member)
+      log::warn("this node was removed from the cluster configuration: it takes no further part "
+                "(stop it; to come back it must be added again)");
   }
   if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
   view_ = std::move(v);

@@ -305,3 +305,24 @@ TEST_CASE("learners receive the log but never vote and never count toward commit
   CHECK(net.core("n4").state() == raft::role::follower);
   CHECK(net.core("n4").term() <= net.core("n1").term());
 }
+
+TEST_CASE("a removed member receives the entry that removes it, then no more") {
+  network net(3);
+  net.elect("n1");
+  auto p = net.core("n1").propose_conf_change({raft::conf_change_type::remove, "n3", ""});
+  REQUIRE(!p.ec);
+  net.settle();
+  REQUIRE(net.core("n1").commit_index() >= p.index);
+  // n3 learned it is out (the configuration in its own log excludes it) ...
+  CHECK(net.core("n3").last_index() >= p.index);
+  CHECK(raft::find_member(net.core("n3").config(), "n3") == nullptr);
+  // ... and once the removal committed, the leader stopped tracking it
+  auto prs = net.core("n1").progress();
+  CHECK(std::none_of(prs.begin(), prs.end(), [](auto& pr) { return pr.id == "n3"; }));
+  const auto last3 = net.core("n3").last_index();
+  net.core("n1").propose("after");
+  net.tick(30);
+  CHECK(net.core("n3").last_index() == last3);
+  CHECK(net.core("n3").state() == raft::role::follower);  // never campaigns
+  CHECK(net.leader() == "n1");
+}
