@@ -4,13 +4,14 @@
 #   scripts/bench-cluster.sh start DIR N [EXTRA_TOML_FILE]  -> prints the node list "IP:PORT,..."
 #   scripts/bench-cluster.sh stop DIR                       (SIGTERM, then SIGKILL)
 #   scripts/bench-cluster.sh kill|restart DIR ID            (ID = n1..nN; kill = SIGKILL)
+#   scripts/bench-cluster.sh join DIR ID SEED [EXTRA_TOML_FILE]  (a new node, --join SEED, log level info)
 #   scripts/bench-cluster.sh nodes DIR | pid DIR ID
 # BIN (default build/chatnode) selects the binary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/build/chatnode}
 cmd=${1:-}; DIR=${2:-}
-[[ -n "$cmd" && -n "$DIR" ]] || { sed -n '2,8p' "$0"; exit 2; }
+[[ -n "$cmd" && -n "$DIR" ]] || { sed -n '2,9p' "$0"; exit 2; }
 
 free_ports() {  # N distinct free ports, from the kernel
   python3 - "$1" <<'PY'
@@ -72,7 +73,19 @@ case "$cmd" in
     ;;
   kill) kill -KILL "$(pid_of "$3")"; rm -f "$DIR/$3.pid" ;;
   restart) alive "$3" && kill -KILL "$(pid_of "$3")"; start_one "$3" ;;
+  join)
+    ID=$3; SEED=$4; EXTRA=${5:-}
+    port=$(free_ports 1)
+    {
+      printf '[node]\nid = "%s"\nlisten = "127.0.0.1:%s"\ndata_dir = "%s/%s"\nlog_level = "info"\n\n' "$ID" "$port" "$DIR" "$ID"
+      printf '[cluster]\nsecret = "bench-secret"\nadmin_token = "bench-admin"\nmembers = []\n'
+      [[ -n "$EXTRA" ]] && cat "$EXTRA"
+    } >"$DIR/$ID.toml"
+    ( ulimit -n "$(ulimit -Hn)"; exec "$BIN" --config "$DIR/$ID.toml" --join "$SEED" >>"$DIR/$ID.log" 2>&1 ) &
+    echo $! >"$DIR/$ID.pid"
+    echo "127.0.0.1:$port"
+    ;;
   nodes) cat "$DIR/nodes" ;;
   pid) pid_of "$3" ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
 esac
