@@ -76,12 +76,14 @@ failover_result run_failover(boost::asio::io_context& io, std::vector<session>& 
         killer_error = "no leader found before kill " + std::to_string(k + 1);
         break;
       }
-      const auto tk = clock::now();
       if (std::system(substitute(f.kill_cmd, leader).c_str()) != 0) {
         std::lock_guard lk(mu);
         killer_error = "kill command failed for " + leader;
         break;
       }
+      // The kill happened somewhere inside the command (a shell start takes
+      // milliseconds): its return is the first instant known to be after it.
+      const auto tk = clock::now();
       {
         std::lock_guard lk(mu);
         kill_times.emplace_back(leader, tk);

@@ -2,7 +2,8 @@
 // leader N times through a command (e.g. `scripts/bench-cluster.sh DIR kill
 // {id}`), waits for a new leader, restarts the old one and waits until every
 // node is healthy again. Each unavailability window is measured from the acks:
-// the last ack before the kill to the first ack of a request issued after it.
+// the last ack before the kill command returned to the first ack of a request
+// issued after it returned (so no ack from before the kill can count).
 //
 // Owned by: the chatbench io thread (the workload) and one killer thread
 // (commands and /status probes only; they share nothing but atomics).
