@@ -99,6 +99,12 @@ void consensus_actor::fail_reads(std::error_code ec) {
 }
 
 void consensus_actor::pump() {
+  if (in_flight_) {
+    // Replicate new proposals while our own fsync runs (leader only; the
+    // core hands out nothing whose safety rests on the pending batch).
+    auto early = core_.take_early_messages();
+    if (!early.empty()) out_.send(std::move(early));
+  }
   while (!in_flight_ && core_.has_ready()) {
     raft::ready rd = core_.get_ready();
     if (rd.soft) {

@@ -16,10 +16,13 @@
 namespace qc::db {
 
 /// Opens `path` for reading and writing (creating it if absent), switches
-/// it to WAL with synchronous=FULL, and runs quick_check. On failure returns
+/// it to WAL with synchronous=FULL (NORMAL if `full_sync` is false: commits
+/// survive a process kill, and a power loss may only roll back whole
+/// recent transactions), and runs quick_check. On failure returns
 /// nullptr and a one-line reason naming the file. A zero-length or
 /// unreadable existing file is refused, never recreated.
-std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err);
+std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err,
+                                                bool full_sync = true);
 
 /// fsyncs a file and its directory entry.
 bool fsync_path(const std::filesystem::path& file);

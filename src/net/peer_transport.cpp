@@ -90,6 +90,9 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
 
   // ---- link life cycle ----------------------------------------------------
   void configure(peer_link& l) {
+    // Raft appends and acks are latency-bound: no Nagle on peer links.
+    beast::error_code ignored;
+    beast::get_lowest_layer(l.ws).socket().set_option(tcp::no_delay(true), ignored);
     l.ws.read_message_max(limits.max_frame_bytes);
     websocket::stream_base::timeout t{};
     t.handshake_timeout = limits.handshake_timeout;

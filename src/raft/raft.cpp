@@ -1024,6 +1024,14 @@ ready raft_node::get_ready() {
   return rd;
 }
 
+std::vector<message> raft_node::take_early_messages() {
+  auto& s = *impl_;
+  s.flush_bcast();
+  auto out = std::move(s.early_out);
+  s.early_out.clear();
+  return out;
+}
+
 void raft_node::advance(const ready& rd) {
   auto& s = *impl_;
   if (rd.soft) s.prev_soft = *rd.soft;

@@ -158,6 +158,11 @@ class raft_node {
   bool has_ready() const;
   /// Takes the next batch. Call advance() with it before the next call.
   ready get_ready();
+  /// While a batch from get_ready() is still being persisted: the leader's
+  /// appends/heartbeats that may go out at once (types.h contract step 1,
+  /// dissertation §10.2.1), including appends of proposals made since that
+  /// batch. Owned by the consensus actor like every other call here.
+  std::vector<message> take_early_messages();
   /// The shell finished the batch per the contract in types.h: entries and
   /// hard state are durable, messages sent, committed entries applied.
   void advance(const ready& rd);

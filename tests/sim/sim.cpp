@@ -413,6 +413,9 @@ class simulation {
       if (!n.alive) continue;
       for (int guard = 0; guard < 8; ++guard) {
         if (n.persisting) {
+          // The real shell sends a leader's new appends while it persists.
+          auto early = n.core->take_early_messages();
+          send_all(n, early, false);
           if (step_ < n.persist_done_at) break;
           persist(n, *n.persisting);
           raft::ready rd = std::move(*n.persisting);
