@@ -80,6 +80,7 @@ TEST_CASE("simulation has teeth: committing an old-term entry by counting loses 
     o.seed = s;
     o.nodes = s % 2 ? 3 : 5;
     o.bug_commit_by_counting = true;
+    o.one_entry_per_append = true;
     auto r = qc::sim::run_simulation(o);
     if (!r.ok) {
       caught_at = s;
