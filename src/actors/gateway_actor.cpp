@@ -36,6 +36,8 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
       version_(version),
       timeout_(cfg.request_timeout_ms),
       inbox_(io, [this](gateway_message&& m) { handle(std::move(m)); }),
+      login_per_user_(cfg.login_failures_per_user, std::chrono::milliseconds(cfg.login_window_ms)),
+      login_per_conn_(cfg.login_failures_per_connection, std::chrono::milliseconds(cfg.login_window_ms)),
       sweeper_(io),
       admin_timer_(io) {
   limits_.max_body_bytes = cfg.max_body_bytes;
@@ -64,6 +66,7 @@ void gateway_actor::client_open(const std::shared_ptr<net::client_session>& s) {
 }
 
 void gateway_actor::client_close(const std::shared_ptr<net::client_session>& s) {
+  login_per_conn_.clear(std::to_string(s->conn_id()));
   unbind(s->conn_id());
   conns_.erase(s->conn_id());
 }
@@ -403,6 +406,11 @@ void gateway_actor::sweep() {
     } else {
       ++it;
     }
+  }
+  if (now >= next_limiter_prune_) {
+    login_per_user_.prune(now);
+    login_per_conn_.prune(now);
+    next_limiter_prune_ = now + std::chrono::seconds(5);
   }
   sweeper_.expires_after(std::chrono::milliseconds(50));
   sweeper_.async_wait([this](const boost::system::error_code& ec) {

@@ -32,6 +32,7 @@
 #include "actors/metrics.h"
 #include "actors/raft_view.h"
 #include "actors/replicator_actor.h"
+#include "chat/login_limiter.h"
 #include "chat/request.h"
 #include "config/config.h"
 #include "db/chat_store.h"
@@ -107,8 +108,13 @@ class gateway_actor {
   void dispatch(std::uint64_t conn_id, chat::request rq);
   /// Verifies rq.password against rq.user's stored hash (linearizable read,
   /// hash on the worker pool), then runs `then`; else invalid_credentials.
+  /// Login rate limits ([limits] login_*) apply here, per user name and per
+  /// connection: over either budget the reply is `rate_limited`.
   void check_password(std::uint64_t conn_id, chat::request rq, const char* wrong_message,
                       std::function<void(chat::request)> then);
+  /// Replies `rate_limited` with the wait in the message and in
+  /// error.retry_after_ms.
+  void reply_rate_limited(std::uint64_t conn_id, const chat::request& rq, std::chrono::milliseconds wait);
   void op_login(std::uint64_t conn_id, chat::request rq);
   void op_resume(std::uint64_t conn_id, chat::request rq);
   void op_delete_account(std::uint64_t conn_id, chat::request rq);
@@ -200,6 +206,12 @@ class gateway_actor {
   /// Recently applied results, so a proposal answered after its entry was
   /// already applied still finds its result.
   std::map<std::uint64_t, db::apply_result> recent_;
+
+  /// Password attempts (login, delete_account) per user name and per
+  /// connection id; see chat::login_limiter.
+  chat::login_limiter login_per_user_;
+  chat::login_limiter login_per_conn_;
+  std::chrono::steady_clock::time_point next_limiter_prune_{};
 
   node_metrics metrics_;
   boost::asio::steady_timer sweeper_;

@@ -30,6 +30,11 @@ std::string gateway_actor::members_json() const {
 }
 
 void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
+  if (cfg_.admin_token.empty()) {
+    // No token configured must not mean "any token, even empty, will do".
+    reply_error(conn_id, rq, "forbidden", "admin ops are disabled: no cluster.admin_token configured");
+    return;
+  }
   if (!chat::constant_time_equal(rq.admin_token, cfg_.admin_token)) {
     reply_error(conn_id, rq, "forbidden", "bad admin token");
     return;

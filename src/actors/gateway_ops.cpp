@@ -148,15 +148,48 @@ void gateway_actor::finish_write(std::uint64_t conn_id, const chat::request& rq,
   reply(conn_id, rq, r.result_json);
 }
 
+void gateway_actor::reply_rate_limited(std::uint64_t conn_id, const chat::request& rq,
+                                       std::chrono::milliseconds wait) {
+  ++metrics_.request_errors;
+  ++metrics_.logins_rate_limited;
+  const auto secs = (wait.count() + 999) / 1000;
+  json::object e;
+  e["code"] = "rate_limited";
+  e["message"] = "too many login attempts; retry in " + std::to_string(secs) + " s";
+  e["retry_after_ms"] = wait.count();
+  json::object o;
+  if (rq.has_id) o["id"] = rq.id;
+  o["ok"] = false;
+  o["error"] = std::move(e);
+  send_to(conn_id, std::make_shared<const std::string>(json::serialize(o)));
+}
+
 void gateway_actor::check_password(std::uint64_t conn_id, chat::request rq, const char* wrong_message,
                                    std::function<void(chat::request)> then) {
   const std::string user = rq.user;
+  // Charge the attempt before the slow hash, so pipelined guesses count too.
+  const auto now = std::chrono::steady_clock::now();
+  const std::string conn_key = std::to_string(conn_id);
+  if (auto wait = login_per_conn_.try_acquire(conn_key, now); wait.count() > 0) {
+    log::debug("login rate limit: connection ", conn_id, " refused for ", wait.count(), " ms");
+    reply_rate_limited(conn_id, rq, wait);
+    return;
+  }
+  if (auto wait = login_per_user_.try_acquire(user, now); wait.count() > 0) {
+    login_per_conn_.refund(conn_key);
+    log::debug("login rate limit: user '", user, "' refused for ", wait.count(), " ms");
+    reply_rate_limited(conn_id, rq, wait);
+    return;
+  }
   submit_read(
       chat::consistency::linearizable,
       [user](db::chat_store& s) { return s.password_hash(user).value_or(std::string()); },
-      [this, conn_id, rq = std::move(rq), wrong_message, then = std::move(then)](std::optional<std::string> stored,
-                                                                                 std::string err) mutable {
+      [this, conn_id, conn_key, rq = std::move(rq), wrong_message, then = std::move(then)](
+          std::optional<std::string> stored, std::string err) mutable {
         if (!stored) {
+          // Not the client's fault: give the attempt back.
+          login_per_conn_.refund(conn_key);
+          login_per_user_.refund(rq.user);
           reply_error(conn_id, rq, err, "no leader within the time bound; safe to retry");
           return;
         }
@@ -165,8 +198,14 @@ void gateway_actor::check_password(std::uint64_t conn_id, chat::request rq, cons
                                        then = std::move(then)]() mutable {
           const bool ok = !stored.empty() && chat::verify_password(rq.password, stored);
           boost::asio::post(io_, [this, conn_id, rq = std::move(rq), ok, wrong_message, then = std::move(then)]() mutable {
-            if (!ok) reply_error(conn_id, rq, "invalid_credentials", wrong_message);
-            else then(std::move(rq));
+            if (!ok) {
+              reply_error(conn_id, rq, "invalid_credentials", wrong_message);
+              return;
+            }
+            // The right password: both budgets start over.
+            login_per_user_.clear(rq.user);
+            login_per_conn_.clear(std::to_string(conn_id));
+            then(std::move(rq));
           });
         });
       });

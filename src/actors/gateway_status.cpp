@@ -87,6 +87,8 @@ std::string gateway_actor::metrics_text() const {
   gauge("qc_pending_writes", "Client writes waiting for commit.", writes_.size());
   counter("qc_requests_total", "Client requests received.", metrics_.requests);
   counter("qc_request_errors_total", "Client requests answered with an error.", metrics_.request_errors);
+  counter("qc_logins_rate_limited_total", "Password attempts refused by the login rate limits.",
+          metrics_.logins_rate_limited);
   counter("qc_proposals_total", "Entries proposed by this node as leader.", metrics_.proposals);
   counter("qc_proposals_forwarded_total", "Proposals forwarded to the leader.", metrics_.proposals_forwarded);
   counter("qc_proposals_failed_total", "Writes not committed within the bound.", metrics_.proposals_failed);

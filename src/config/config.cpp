@@ -143,7 +143,10 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
       !lim.integer("request_timeout_ms", cfg.request_timeout_ms, 100, 600'000) ||
       !lim.integer("max_connections", cfg.max_connections, 1, 10'000'000) ||
       !lim.integer("max_connections_per_ip", cfg.max_connections_per_ip, 1, 10'000'000) ||
-      !lim.integer("idle_timeout_ms", cfg.idle_timeout_ms, 1000, INT32_MAX) || !lim.no_unknown())
+      !lim.integer("idle_timeout_ms", cfg.idle_timeout_ms, 1000, INT32_MAX) ||
+      !lim.integer("login_failures_per_user", cfg.login_failures_per_user, 0, 1'000'000) ||
+      !lim.integer("login_failures_per_connection", cfg.login_failures_per_connection, 0, 1'000'000) ||
+      !lim.integer("login_window_ms", cfg.login_window_ms, 1000, 86'400'000) || !lim.no_unknown())
     return false;
 
   table_reader sec{section("security"), "security.", err, {}};

@@ -37,6 +37,12 @@ struct node_config {
   std::size_t max_connections = 20'000;
   std::size_t max_connections_per_ip = 20'000;
   int idle_timeout_ms = 600'000;
+  /// Login rate limits (gateway): password attempts (login, delete_account)
+  /// not yet proven right, per user name and per connection, in each
+  /// window. 0 turns a check off. Over the limit: `rate_limited`.
+  std::size_t login_failures_per_user = 20;
+  std::size_t login_failures_per_connection = 10;
+  int login_window_ms = 60'000;
   // [security]
   int pbkdf2_iterations = 20'000;
   // command line only

@@ -31,6 +31,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::uint64_t next_conn = 1;
   std::map<std::uint64_t, std::weak_ptr<client_session>> sessions;
   std::map<std::string, std::size_t> per_ip;
+  /// Client WebSockets from upgrade to destruction, handshakes included
+  /// (`sessions` only holds those past the handshake).
+  std::size_t ws_count = 0;
   bool stopped = false;
 
   impl(boost::asio::io_context& i, server_limits l, server_handlers h)
@@ -51,6 +54,7 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
 
   ~ws_session() override {
     if (auto it = srv_->per_ip.find(ip_); it != srv_->per_ip.end() && --it->second == 0) srv_->per_ip.erase(it);
+    --srv_->ws_count;
   }
 
   void run(http::request<http::string_body> req) {
@@ -192,12 +196,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
           ip = ep.address().to_string();
           remote = ip + ":" + std::to_string(ep.port());
         }
-        std::size_t total = srv_->sessions.size();
-        if (total >= srv_->limits.max_connections || srv_->per_ip[ip] >= srv_->limits.max_connections_per_ip) {
+        // Counted from the upgrade on, so a burst of handshakes cannot
+        // overshoot the limit before any of them completes.
+        auto pit = srv_->per_ip.find(ip);
+        const std::size_t from_ip = pit == srv_->per_ip.end() ? 0 : pit->second;
+        if (srv_->ws_count >= srv_->limits.max_connections || from_ip >= srv_->limits.max_connections_per_ip) {
           respond(req, {503, "text/plain", "too many connections\n"});
           return;
         }
         ++srv_->per_ip[ip];
+        ++srv_->ws_count;
         auto s = std::make_shared<ws_session>(srv_, std::move(stream_), srv_->next_conn++, remote, ip);
         s->run(std::move(req));
         return;

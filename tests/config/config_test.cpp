@@ -76,3 +76,31 @@ TEST_CASE("flags override the file; help and version need no config") {
   const char* bad[] = {"chatnode", "--config", "/nonexistent.toml"};
   CHECK(parse_command_line(3, bad, c, out, "1.0") == cli_action::exit_error);
 }
+
+TEST_CASE("[limits] login rate-limit keys: defaults, values, range checks") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK(c.login_failures_per_user == 20);
+  CHECK(c.login_failures_per_connection == 10);
+  CHECK(c.login_window_ms == 60'000);
+  node_config d;
+  REQUIRE(load_toml(std::string(good) +
+                        "[limits]\nlogin_failures_per_user = 0\nlogin_failures_per_connection = 3\n"
+                        "login_window_ms = 5000\n",
+                    d, err));
+  CHECK(d.login_failures_per_user == 0);
+  CHECK(d.login_failures_per_connection == 3);
+  CHECK(d.login_window_ms == 5000);
+  const std::pair<const char*, const char*> bad[] = {
+      {"[limits]\nlogin_failures_per_user = -1\n", "limits.login_failures_per_user"},
+      {"[limits]\nlogin_failures_per_connection = \"many\"\n", "limits.login_failures_per_connection"},
+      {"[limits]\nlogin_window_ms = 10\n", "limits.login_window_ms"},
+      {"[limits]\nlogin_failure_per_user = 5\n", "limits.login_failure_per_user"},
+  };
+  for (auto [text, key] : bad) {
+    node_config e;
+    CHECK_FALSE(load_toml(std::string(good) + text, e, err));
+    CHECK_MESSAGE(err.find(key) != std::string::npos, err);
+  }
+}
