@@ -402,6 +402,8 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
 
 std::uint64_t chat_store::applied_index() const { return impl_->applied; }
 
+void chat_store::release_statements() { impl_->st->reset_all(); }
+
 std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>& entries) {
   std::vector<apply_result> out;
   std::uint64_t applied = impl_->applied;
@@ -414,6 +416,7 @@ std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>
   auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
   q.bind(1, static_cast<std::int64_t>(applied));
   q.exec();
+  impl_->st->reset_all();
   tx.commit();
   impl_->applied = applied;
   return out;

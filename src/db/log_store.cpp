@@ -161,6 +161,7 @@ raft::initial_state log_store::load() {
     e.data.assign(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
     s.entries.push_back(std::move(e));
   }
+  st.reset_all();  // the single-row reads above would pin a read transaction (and the WAL) forever
   return s;
 }
 
@@ -199,6 +200,7 @@ bool log_store::save(const std::optional<raft::hard_state>& hard, const std::opt
       h.bind(3, static_cast<std::int64_t>(hard->commit));
       h.exec();
     }
+    st.reset_all();
     tx.commit();
     return true;
   } catch (const std::exception& e) {
@@ -232,7 +234,9 @@ bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
 std::uint64_t log_store::entry_count() {
   auto& q = (*impl_->st)("SELECT COUNT(*) FROM entries");
   q.executeStep();
-  return static_cast<std::uint64_t>(q.getColumn(0).getInt64());
+  const auto n = static_cast<std::uint64_t>(q.getColumn(0).getInt64());
+  q.reset();
+  return n;
 }
 
 }  // namespace qc::db
