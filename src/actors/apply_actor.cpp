@@ -62,7 +62,6 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
   }
   apply_pending();
   run_ready_queries();
-  store_->release_statements();
   maybe_snapshot();
 }
 

@@ -109,6 +109,16 @@ void gateway_actor::start_admin_task(json::object body, admin_cb done, clock::ti
       return;
     }
   }
+  // Removing the very node an unfinished add is waiting for (a typo'd or
+  // dead address) cancels that add instead of waiting out its time bound.
+  if (op == "admin.remove_node" && admin_ && !admin_->busy && !view_.conf_change_pending &&
+      str(admin_->body, "id") == str(body, "id") &&
+      (str(admin_->body, "op") == "admin.add_node" || str(admin_->body, "op") == "join")) {
+    auto cancelled = std::move(*admin_);
+    admin_.reset();
+    log::info("admin: adding ", str(body, "id"), " cancelled by admin.remove_node");
+    cancelled.done("conflict", "cancelled by admin.remove_node of the same node", {});
+  }
   if (admin_ || view_.conf_change_pending) {
     done("conflict", "a membership change is already in progress", {});
     return;
@@ -205,7 +215,13 @@ void gateway_actor::admin_step() {
             best_match = p.match;
           }
         if (best.empty()) {
-          finish("unavailable", "no other live voter to hand leadership to", {});
+          // `recent_active` is cleared at every check-quorum round and set
+          // again by the next responses: look again until the deadline.
+          if (clock::now() + admin_poll >= t.deadline) {
+            finish("unavailable", "no other live voter to hand leadership to", {});
+            return;
+          }
+          again();
           return;
         }
         t.stage = 1;

@@ -78,7 +78,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
     err = os.str();
     return false;
   }
-  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security"};
+  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security", "testing"};
   for (auto& [k, v] : root) {
     const std::string key(k.str());
     if (!sections.count(key)) {
@@ -148,6 +148,11 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
 
   table_reader sec{section("security"), "security.", err, {}};
   if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
+
+  table_reader testing{section("testing"), "testing.", err, {}};
+  if (!testing.integer("snapshot_chunk_delay_ms", cfg.testing_snapshot_chunk_delay_ms, 0, 60'000) ||
+      !testing.no_unknown())
+    return false;
   return true;
 }
 

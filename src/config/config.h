@@ -41,6 +41,11 @@ struct node_config {
   int pbkdf2_iterations = 20'000;
   // command line only
   std::optional<std::string> join;  ///< --join HOST:PORT
+
+  /// [testing] — fault-injection knobs for test suites; off (0) by default.
+  /// Snapshot streams send 64 KiB chunks, one at a time, this many ms apart,
+  /// so a test can kill a joiner in the middle of a transfer.
+  int testing_snapshot_chunk_delay_ms = 0;
 };
 
 /// What parse_command_line decided.

@@ -81,9 +81,6 @@ class chat_store {
 
   /// Index of the last applied entry (0 for a fresh store).
   std::uint64_t applied_index() const;
-  /// Ends the read transactions of single-row lookups (see
-  /// statement_cache::reset_all); the apply thread calls it after queries.
-  void release_statements();
 
   /// Applies entries in order in one transaction; entries with
   /// index <= applied_index() are skipped (idempotent replay). Returns one

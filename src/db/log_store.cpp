@@ -136,6 +136,7 @@ std::unique_ptr<log_store> log_store::open(const std::filesystem::path& path, co
 }
 
 raft::initial_state log_store::load() {
+  auto reset_after = impl_->st->guard();
   raft::initial_state s;
   auto& st = *impl_->st;
   auto& hs = st("SELECT term, vote, commit_index FROM hard_state WHERE id = 1");
@@ -161,12 +162,12 @@ raft::initial_state log_store::load() {
     e.data.assign(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
     s.entries.push_back(std::move(e));
   }
-  st.reset_all();  // the single-row reads above would pin a read transaction (and the WAL) forever
   return s;
 }
 
 bool log_store::save(const std::optional<raft::hard_state>& hard, const std::optional<raft::snapshot_meta>& snapshot,
                      const std::vector<raft::entry>& entries, std::string& err) {
+  auto reset_after = impl_->st->guard();
   try {
     auto& st = *impl_->st;
     SQLite::Transaction tx(*impl_->db);
@@ -200,7 +201,7 @@ bool log_store::save(const std::optional<raft::hard_state>& hard, const std::opt
       h.bind(3, static_cast<std::int64_t>(hard->commit));
       h.exec();
     }
-    st.reset_all();
+    impl_->st->reset_all();  // no statement mid-read at COMMIT: its WAL checkpoint must run
     tx.commit();
     return true;
   } catch (const std::exception& e) {
@@ -210,6 +211,7 @@ bool log_store::save(const std::optional<raft::hard_state>& hard, const std::opt
 }
 
 bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
+  auto reset_after = impl_->st->guard();
   try {
     auto& st = *impl_->st;
     SQLite::Transaction tx(*impl_->db);
@@ -223,6 +225,7 @@ bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
     auto& d = st("DELETE FROM entries WHERE idx <= ?");
     d.bind(1, static_cast<std::int64_t>(snap.index));
     d.exec();
+    impl_->st->reset_all();
     tx.commit();
     return true;
   } catch (const std::exception& e) {
@@ -232,11 +235,10 @@ bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
 }
 
 std::uint64_t log_store::entry_count() {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT COUNT(*) FROM entries");
   q.executeStep();
-  const auto n = static_cast<std::uint64_t>(q.getColumn(0).getInt64());
-  q.reset();
-  return n;
+  return static_cast<std::uint64_t>(q.getColumn(0).getInt64());
 }
 
 }  // namespace qc::db

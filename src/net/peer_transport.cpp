@@ -337,6 +337,13 @@ bool peer_transport::connected(const std::string& id) const {
   return it != impl_->links.end() && !it->second->closed;
 }
 
+std::vector<std::string> peer_transport::connected_peers() const {
+  std::vector<std::string> out;
+  for (const auto& [id, l] : impl_->links)
+    if (!l->closed) out.push_back(id);
+  return out;
+}
+
 std::size_t peer_transport::queued_bytes(const std::string& id) const {
   auto it = impl_->links.find(id);
   return it == impl_->links.end() ? 0 : it->second->queued;

@@ -84,7 +84,9 @@ class simulation {
     c.heartbeat_ticks = 2;
     c.max_entries_per_msg = 1 + rng_.below(8);
     c.max_inflight = 1 + rng_.below(4);
+    if (o_.one_entry_per_append) c.max_entries_per_msg = c.max_inflight = 1;
     c.seed = rng_.next();
+    c.testing_break_commit_rule = o_.bug_commit_by_counting;
     raft::initial_state st;
     st.hard = n.disk.hard;
     st.snapshot = n.disk.snap;
@@ -130,6 +132,8 @@ class simulation {
       compact_one();
     } else if (r < 654) {
       transfer();
+    } else if (r < 660) {
+      spurious_link_down();
     }
     deliver(false);
     process_readies();
@@ -262,6 +266,19 @@ class simulation {
     n->persisting.reset();  // an fsync in progress is lost
     n->core.reset();
     trace("crash " + n->id);
+    // The kernel closes a dead process's sockets: every peer sees its link drop.
+    for (auto& [id, p] : nodes_)
+      if (p->alive) p->core->report_link_down(n->id);
+  }
+
+  /// A link drops while both ends live (a network blip, a redial): the hint
+  /// must only ever cost an election, never safety.
+  void spurious_link_down() {
+    auto* a = random_alive();
+    auto* b = random_alive();
+    if (!a || !b || a == b) return;
+    a->core->report_link_down(b->id);
+    trace("link down " + a->id + " -> " + b->id);
   }
 
   void restart_one() {

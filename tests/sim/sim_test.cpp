@@ -70,3 +70,24 @@ TEST_CASE("simulation has teeth: forgetting the vote on disk breaks election saf
   }
   CHECK(caught_at > 0);
 }
+
+TEST_CASE("simulation has teeth: committing an old-term entry by counting loses a committed entry") {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto limit = env_u64("QC_SIM_TEETH_SEEDS", 2000);
+  std::uint64_t caught_at = 0;
+  for (std::uint64_t s = 1; s <= limit && !caught_at; ++s) {
+    qc::sim::sim_options o;
+    o.seed = s;
+    o.nodes = s % 2 ? 3 : 5;
+    o.bug_commit_by_counting = true;
+    o.one_entry_per_append = true;
+    auto r = qc::sim::run_simulation(o);
+    if (!r.ok) {
+      caught_at = s;
+      MESSAGE("injected bug caught by seed " << s << " after "
+                                             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                                             << " s: " << r.failure);
+    }
+  }
+  CHECK(caught_at > 0);
+}
