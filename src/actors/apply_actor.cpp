@@ -58,6 +58,8 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
     } else if (auto* q = std::get_if<apply_msg::query>(&m)) {
       apply_pending();  // queries see every entry that arrived before them
       parked_.push_back(std::move(*q));
+    } else if (auto* d = std::get_if<apply_msg::snapshot_done>(&m)) {
+      on_snapshot_done(*d);
     }
   }
   apply_pending();
@@ -76,20 +78,51 @@ void apply_actor::run_ready_queries() {
   parked_.erase(parked_.begin(), ready_end);
 }
 
+void apply_actor::stop() {
+  while (snap_running_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  inbox_->stop();
+  if (snap_thread_.joinable()) snap_thread_.join();
+}
+
 void apply_actor::maybe_snapshot() {
   const auto applied = store_->applied_index();
-  if (snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
+  if (snap_busy_ || snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
-  const std::string handle = "snap-" + std::to_string(applied) + ".db";
-  const auto tmp = snapshot_dir_ / (handle + ".tmp");
+  const auto tmp = snapshot_dir_ / ("snap-at-" + std::to_string(applied) + ".db.tmp");
   fs::remove(tmp, ec);
-  std::string err;
-  if (!store_->snapshot_to(tmp, err)) {
-    log::warn("apply: snapshot at ", applied, " failed: ", err);
+  // Copying the whole database takes seconds once it holds ~1M messages;
+  // doing it here stalled every write and read behind it. A second
+  // connection copies a consistent snapshot while we keep applying.
+  snap_busy_ = true;
+  snap_running_ = true;
+  if (snap_thread_.joinable()) snap_thread_.join();
+  snap_thread_ = std::thread([this, db = store_->path(), tmp] {
+    apply_msg::snapshot_done d;
+    d.tmp = tmp;
+    d.ok = db::chat_store::snapshot_file_to(db, tmp, d.err);
+    inbox_->push(std::move(d));
+    snap_running_ = false;
+  });
+}
+
+void apply_actor::on_snapshot_done(apply_msg::snapshot_done& d) {
+  snap_busy_ = false;
+  std::error_code ec;
+  if (!d.ok) {
+    log::warn("apply: snapshot failed: ", d.err);
+    fs::remove(d.tmp, ec);
     return;
   }
-  fs::rename(tmp, snapshot_dir_ / handle, ec);
+  // The copy holds the state as committed when it began: name it by the
+  // applied index inside it, never by the index that triggered it.
+  const auto applied = db::chat_store::snapshot_applied_index(d.tmp);
+  if (applied == 0 || applied <= last_snapshot_) {  // e.g. a received snapshot was installed meanwhile
+    fs::remove(d.tmp, ec);
+    return;
+  }
+  const std::string handle = "snap-" + std::to_string(applied) + ".db";
+  fs::rename(d.tmp, snapshot_dir_ / handle, ec);
   if (ec) {
     log::warn("apply: snapshot rename failed: ", ec.message());
     return;
@@ -98,7 +131,8 @@ void apply_actor::maybe_snapshot() {
   // Keep the two newest snapshots (a follower may be streaming the older).
   std::vector<fs::path> snaps;
   for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
-    if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0)
+    if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0 &&
+        de.path().filename().string().rfind("snap-at-", 0) != 0)
       snaps.push_back(de.path());
   auto index_of = [](const fs::path& p) {
     return std::strtoull(p.filename().string().c_str() + 5, nullptr, 10);

@@ -569,6 +569,25 @@ bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
   return true;
 }
 
+const fs::path& chat_store::path() const { return impl_->path; }
+
+bool chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file, std::string& err) {
+  try {
+    SQLite::Database db(db_file.string(), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db, "VACUUM INTO ?");
+    q.bind(1, file.string());
+    q.exec();
+  } catch (const std::exception& e) {
+    err = e.what();
+    return false;
+  }
+  if (!fsync_path(file)) {
+    err = "fsync of " + file.string() + " failed";
+    return false;
+  }
+  return true;
+}
+
 std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {
   try {
     SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
