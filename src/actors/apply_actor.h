@@ -40,12 +40,8 @@ struct query {
   query_fn fn;
   std::function<void(std::string)> done;
 };
-/// The background snapshot thread finished writing `tmp`.
-struct snapshot_done {
-  std::filesystem::path tmp;
-  bool ok = false;
-  std::string err;
-};
+/// Wake-up: the background snapshot thread finished (its result is in the actor).
+struct snapshot_done {};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
@@ -79,7 +75,8 @@ class apply_actor {
   void handle_batch(std::vector<apply_message>&& batch);
   void run_ready_queries();
   void maybe_snapshot();
-  void on_snapshot_done(apply_msg::snapshot_done& d);
+  /// Finishes a snapshot whose thread is done; with `wait`, waits for it first.
+  void poll_snapshot(bool wait);
 
   boost::asio::io_context& io_;
   std::unique_ptr<db::chat_store> store_;
@@ -92,7 +89,10 @@ class apply_actor {
   /// connection) while this thread keeps applying; at most one at a time.
   std::thread snap_thread_;
   bool snap_busy_ = false;                 ///< apply thread only
-  std::atomic<bool> snap_running_{false};  ///< until snap_thread_ has queued its result
+  std::atomic<bool> snap_running_{false};  ///< the thread has not finished yet
+  std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
+  bool snap_ok_ = false;
+  std::string snap_err_;
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };
 
