@@ -41,14 +41,23 @@ fi
 rm -rf "$OUT"; mkdir -p "$OUT"
 cleanup() {
   scripts/etcd-cluster.sh stop "$OUT/etcd" 2>/dev/null || true
-  scripts/bench-cluster.sh stop "$OUT/qc" 2>/dev/null || true
+  terms=$(for a in ${N//,/ }; do curl -s --max-time 1 "http://$a/status" | python3 -c 'import sys,json; print(json.load(sys.stdin)["term"])'; done | sort -u | tr '\n' ' ')
+echo "Quorum Chat terms after all runs: $terms(term 1 = no election since start, none spurious under load)" | tee "$OUT/qc-terms.txt"
+scripts/bench-cluster.sh stop "$OUT/qc" 2>/dev/null || true
 }
 trap cleanup EXIT
+cpu_ticks() {  # cpu_ticks PIDFILE... -> user+system clock ticks of those processes
+  local t=0 f
+  for f in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$f")/stat"))); done
+  echo "$t"
+}
 echo "== machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/')"
 
 echo "== etcd $(etcd --version | head -1 | awk '{print $3}'): 3 members, $CLIENTS clients, ${DURATION}s"
 E=$(scripts/etcd-cluster.sh start "$OUT/etcd" 3)
+c0=$(cpu_ticks "$OUT"/etcd/e*.pid)
 build/etcdbench --endpoints "$E" --clients "$CLIENTS" --duration "$DURATION" --json "$OUT/etcd.json"
+echo "$(( $(cpu_ticks "$OUT"/etcd/e*.pid) - c0 ))" >"$OUT/etcd.cpu_ticks"
 for c in $SWEEP; do
   build/etcdbench --endpoints "$E" --clients "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --json "$OUT/etcd-sweep-$c.json" | sed "s/^/  c=$c  /"
 done
@@ -56,7 +65,9 @@ scripts/etcd-cluster.sh stop "$OUT/etcd"
 
 echo "== Quorum Chat: 3 nodes, $CLIENTS connections, ${DURATION}s"
 N=$(scripts/bench-cluster.sh start "$OUT/qc" 3)
+c0=$(cpu_ticks "$OUT"/qc/n*.pid)
 build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc.json" 2>/dev/null
+echo "$(( $(cpu_ticks "$OUT"/qc/n*.pid) - c0 ))" >"$OUT/qc.cpu_ticks"
 for c in $SWEEP; do
   build/chatbench --nodes "$N" --connections "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --body 256 \
     --json "$OUT/qc-sweep-$c.json" 2>/dev/null | tail -n +2 | sed "s/^/  c=$c  /"
@@ -77,6 +88,15 @@ for k, name in [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9
     a, b = e["latency_ms"][k], q["latency_ms"][k]
     print(f"| {name} latency (ms) | {a:.2f} | {b:.2f} | {b/a if a else 0:.2f}x |")
 print(f"| errors | {e['error_count']} | {q['error_count'] + q['timeouts']} | |")
+# Server CPU (all three members, user + system) per acknowledged write, over
+# the whole run including warm-up (so a slight overestimate for both).
+hz = os.sysconf("SC_CLK_TCK")
+def cpu_us(name, r):
+    ticks = int(open(os.path.join(out, name + ".cpu_ticks")).read())
+    ops = r["ok"] * (1 + 1 / r["elapsed_s"])  # the 1 s warm-up ran at about the same rate
+    return ticks / hz * 1e6 / ops
+ce, cq = cpu_us("etcd", e), cpu_us("qc", q)
+print(f"| server CPU per write (µs, 3 members) | {ce:.0f} | {cq:.0f} | {cq/ce:.2f}x |")
 PY
 if [[ -n "$SWEEP" ]]; then
   scripts/plot-latency.sh "$OUT" "$PNG" $SWEEP
