@@ -41,9 +41,7 @@ fi
 rm -rf "$OUT"; mkdir -p "$OUT"
 cleanup() {
   scripts/etcd-cluster.sh stop "$OUT/etcd" 2>/dev/null || true
-  terms=$(for a in ${N//,/ }; do curl -s --max-time 1 "http://$a/status" | python3 -c 'import sys,json; print(json.load(sys.stdin)["term"])'; done | sort -u | tr '\n' ' ')
-echo "Quorum Chat terms after all runs: $terms(term 1 = no election since start, none spurious under load)" | tee "$OUT/qc-terms.txt"
-scripts/bench-cluster.sh stop "$OUT/qc" 2>/dev/null || true
+  scripts/bench-cluster.sh stop "$OUT/qc" 2>/dev/null || true
 }
 trap cleanup EXIT
 cpu_ticks() {  # cpu_ticks PIDFILE... -> user+system clock ticks of those processes
@@ -72,6 +70,11 @@ for c in $SWEEP; do
   build/chatbench --nodes "$N" --connections "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --body 256 \
     --json "$OUT/qc-sweep-$c.json" 2>/dev/null | tail -n +2 | sed "s/^/  c=$c  /"
 done
+terms=$(for a in ${N//,/ }; do curl -s --max-time 3 "http://$a/status" | python3 -c '
+import sys, json
+try: print(json.load(sys.stdin)["term"])
+except Exception: print("?")'; done | sort -u | tr '\n' ' ')
+echo "Quorum Chat terms after all runs: $terms(term 1 = no election since start, none spurious under load)" | tee "$OUT/qc-terms.txt"
 scripts/bench-cluster.sh stop "$OUT/qc"
 
 python3 - "$OUT" "$CLIENTS" <<'PY'
