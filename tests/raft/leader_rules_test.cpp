@@ -191,6 +191,17 @@ TEST_CASE("ReadIndex: a read point needs a heartbeat round answered by a majorit
   CHECK(net.at("n1").reads[1].index == c2);
   // No log entry is written for reads.
   CHECK(net.core("n1").last_index() == c2);
+  // Five voters: one answer besides the leader's own is not a majority.
+  network five(5);
+  five.elect("n1");
+  for (auto id : {"n3", "n4", "n5"}) five.cut("n1", id);
+  REQUIRE(!five.core("n1").read_index("m"));
+  five.settle();
+  CHECK(five.at("n1").reads.empty());
+  five.recover();
+  REQUIRE(!five.core("n1").read_index("m2"));
+  five.settle();
+  CHECK(five.at("n1").reads.size() == 2);
   // A follower with no known leader cannot ask anyone.
   network fresh(3);
   CHECK(fresh.core("n2").read_index("x") == raft::errc::not_leader);
