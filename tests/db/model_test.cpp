@@ -20,6 +20,7 @@
 
 #include "chat/command.h"
 #include "db/chat_store.h"
+#include "db/temp_store.h"
 
 using namespace qc;
 namespace fs = std::filesystem;
@@ -146,12 +147,9 @@ std::string show(const std::vector<chat::message>& ms) {
 }  // namespace
 
 TEST_CASE("state machine equals the contract's reference model over a random workload of every op") {
-  const fs::path dir =
-      fs::temp_directory_path() / ("qc-model-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-  fs::create_directories(dir);
-  db::open_error err;
-  auto store = db::chat_store::open(dir / "chat.db", err);
-  REQUIRE(store);
+  qc::test::temp_dir tmp("model");
+  const fs::path dir = tmp.p;
+  auto store = qc::test::open_store(dir / "chat.db");
   model ref;
   std::mt19937_64 rng(20261125);
   auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
@@ -262,5 +260,4 @@ TEST_CASE("state machine equals the contract's reference model over a random wor
   std::string summary;
   for (auto& [k, n] : seen_codes) summary += k + "=" + std::to_string(n) + " ";
   MESSAGE(index << " entries applied; outcomes: " << summary);
-  fs::remove_all(dir);
 }

@@ -14,6 +14,7 @@
 #include "chat/command.h"
 #include "chat/password.h"
 #include "db/chat_store.h"
+#include "db/temp_store.h"
 
 using namespace qc;
 namespace fs = std::filesystem;
@@ -21,24 +22,11 @@ namespace json = boost::json;
 
 namespace {
 
-struct tmp_dir {
-  fs::path p;
-  tmp_dir() {
-    p = fs::temp_directory_path() / ("qc-rep-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-    fs::create_directories(p);
-  }
-  ~tmp_dir() { fs::remove_all(p); }
-};
-
-std::unique_ptr<db::chat_store> open(const fs::path& f) {
-  db::open_error err;
-  auto s = db::chat_store::open(f, err);
-  REQUIRE_MESSAGE(s, err.message);
-  return s;
-}
+using tmp_dir = qc::test::temp_dir;
+std::unique_ptr<db::chat_store> open(const fs::path& f) { return qc::test::open_store(f); }
 
 raft::entry cmd(std::uint64_t index, const chat::command& c, std::uint64_t term = 1) {
-  return raft::entry{term, index, raft::entry_type::normal, chat::encode_command(c)};
+  return qc::test::command_entry(index, c, term);
 }
 
 }  // namespace
