@@ -41,6 +41,18 @@ class statement_cache {
   }
   /// Drops every statement (after the database was replaced underneath).
   void clear() { cache_.clear(); }
+  /// Resets every statement. A SELECT left mid-result keeps a read
+  /// transaction open, which stops WAL checkpoints from ever restarting the
+  /// WAL: it then grows without bound (we saw 2 GB at 1M messages).
+  void reset_all() {
+    for (auto& [sql, s] : cache_) s->tryReset();
+  }
+  /// Calls reset_all() when it goes out of scope: one per public method.
+  struct [[nodiscard]] reset_guard {
+    statement_cache& c;
+    ~reset_guard() { c.reset_all(); }
+  };
+  reset_guard guard() { return reset_guard{*this}; }
 
  private:
   SQLite::Database& db_;
