@@ -84,7 +84,6 @@ class simulation {
     c.heartbeat_ticks = 2;
     c.max_entries_per_msg = 1 + rng_.below(8);
     c.max_inflight = 1 + rng_.below(4);
-    if (o_.one_entry_per_append) c.max_entries_per_msg = c.max_inflight = 1;
     c.seed = rng_.next();
     c.testing_break_commit_rule = o_.bug_commit_by_counting;
     if (o_.figure8_churn) c.max_entries_per_msg = 1, c.max_inflight = 1;

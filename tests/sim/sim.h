@@ -48,9 +48,6 @@ struct sim_options {
   bool membership = true;
   bool snapshots = true;
   bool trace = false;
-  /// One entry per append, one append in flight: an old-term entry then
-  /// often reaches a majority before the new leader's no-op (Figure 8).
-  bool one_entry_per_append = false;
   /// Test-only rule breakers (prove the checker has teeth).
   bool bug_forget_vote = false;  ///< persist hard state without the vote
   bool bug_commit_by_counting = false;  ///< leaders commit old-term entries by counting (§5.4.2)

@@ -115,7 +115,6 @@ TEST_CASE("simulation has teeth: committing an old-term entry by counting loses 
     o.snapshots = false;
     o.figure8_churn = true;
     o.bug_commit_by_counting = true;
-    o.one_entry_per_append = true;  // implied by figure8_churn; stated for the reader
     o.trace = std::getenv("QC_SIM_TRACE") != nullptr;
     auto r = qc::sim::run_simulation(o);
     if (!r.ok) {
