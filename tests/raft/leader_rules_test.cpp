@@ -399,3 +399,31 @@ TEST_CASE("proposals on a non-leader are refused with the leader's id when known
   CHECK(ok.term == net.core("n2").term());
   CHECK(ok.leader == "n2");
 }
+
+TEST_CASE("pre-vote table: a rejoining partitioned node keeps its term only with pre-vote (diss. §9.6)") {
+  struct row {
+    bool pre_vote;
+    bool term_inflated;  ///< the isolated node's term grew while cut off
+  };
+  // check-quorum off in both rows, so only pre-vote stands between a
+  // rejoining node and a term bump (the lease would also protect the leader).
+  for (auto r : {row{true, false}, row{false, true}}) {
+    CAPTURE(r.pre_vote);
+    network net(3, 1, [&](raft::config& c) {
+      c.pre_vote = r.pre_vote;
+      c.check_quorum = false;
+    });
+    net.elect("n1");
+    REQUIRE(net.leader() == "n1");
+    const auto term = net.core("n1").term();
+    net.isolate("n3");
+    net.tick(60);
+    CHECK((net.core("n3").term() > term) == r.term_inflated);
+    net.recover();
+    net.tick(30);
+    // with pre-vote the healthy leader stays, in its term; without it the
+    // rejoining node's higher term deposes it
+    CHECK((net.core("n1").term() == term) == !r.term_inflated);
+    if (r.pre_vote) CHECK(net.leader() == "n1");
+  }
+}
