@@ -11,6 +11,7 @@
 
 #include "db/sqlite_util.h"
 #include "raft/membership.h"
+#include "common/overloaded.h"
 
 namespace qc::db {
 
@@ -40,11 +41,6 @@ const char* schema_sql[] = {
     "CREATE TABLE nonces(sender TEXT NOT NULL, nonce TEXT NOT NULL, msg_id INTEGER NOT NULL, recipient TEXT NOT NULL,"
     " ts INTEGER NOT NULL, PRIMARY KEY(sender, nonce)) WITHOUT ROWID",
     "INSERT INTO meta VALUES ('schema_version', 1), ('applied_index', 0)",
-};
-
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
 };
 
 json::object message_obj(const chat::message& m) {
