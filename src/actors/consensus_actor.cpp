@@ -3,14 +3,11 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/overloaded.h"
 
 namespace qc::actors {
 
 namespace {
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
 }  // namespace
 
 consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config& cfg,

@@ -7,14 +7,11 @@
 
 #include "chat/command.h"
 #include "common/log.h"
+#include "common/overloaded.h"
 
 namespace qc::actors {
 
 namespace {
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
 constexpr std::chrono::milliseconds retry_delay{25};
 constexpr std::size_t recent_results_kept = 4096;
 

@@ -221,7 +221,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   if (cfg.join && initial_config.members.empty()) {
     log::info("joining the cluster through ", *cfg.join);
     replicator_a.dial(*cfg.join);
-    joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(1000), [&] {
+    joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(250), [&] {
       const auto& v = consensus_a.view();
       if (raft::is_voter(v.config, cfg.id)) {
         log::info("joined the cluster as a voter");
@@ -231,10 +231,15 @@ int run_node(const config::node_config& cfg, const char* version) {
       boost::json::object body{{"op", "join"}, {"id", cfg.id}, {"address", cfg.advertise}, {"deadline_ms", 300000}};
       // Before the first append arrives the node knows no configuration:
       // ask whoever it is linked to (the seed it dialed, then members).
+      // Once a leader is known, ask it alone (repeats while the change is
+      // running get `conflict` and are ignored; one after a failed or
+      // expired attempt starts it again).
       bool sent = false;
+      if (!v.leader.empty() && v.leader != cfg.id && replicator_a.reachable(v.leader))
+        sent = replicator_a.send_frame(v.leader, net::peer_admin{1, false, boost::json::serialize(body)});
       for (const auto& id : replicator_a.linked_peers())
-        if (id != cfg.id)
-          sent = sent || replicator_a.send_frame(id, net::peer_admin{1, false, boost::json::serialize(body)});
+        if (!sent && id != cfg.id)
+          sent = replicator_a.send_frame(id, net::peer_admin{1, false, boost::json::serialize(body)});
       if (!sent) replicator_a.dial(*cfg.join);
     });
   }

@@ -1,4 +1,5 @@
 #include "chat/command.h"
+#include "common/overloaded.h"
 
 #include <boost/json.hpp>
 
@@ -7,11 +8,6 @@ namespace qc::chat {
 namespace json = boost::json;
 
 namespace {
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-
 json::array ids_json(const std::vector<std::uint64_t>& ids) {
   json::array a;
   for (auto i : ids) a.push_back(i);

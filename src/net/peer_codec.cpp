@@ -1,4 +1,5 @@
 #include "net/peer_codec.h"
+#include "common/overloaded.h"
 
 #include <cstring>
 
@@ -9,11 +10,6 @@ namespace qc::net {
 namespace json = boost::json;
 
 namespace {
-
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
 
 bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {

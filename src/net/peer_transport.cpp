@@ -160,8 +160,8 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   void flush(const std::shared_ptr<peer_link>& l) {
     if (l->writing || l->queue.empty() || l->closed) return;
     l->writing = true;
-    auto [frame, binary] = l->queue.front();
-    l->ws.binary(binary);
+    auto frame = l->queue.front().first;  // a structured binding cannot be captured (clang 14)
+    l->ws.binary(l->queue.front().second);
     l->ws.async_write(boost::asio::buffer(*frame), [self_ = shared_from_this(), l, frame](beast::error_code ec, std::size_t) {
       l->writing = false;
       if (ec) return self_->close_link(l);

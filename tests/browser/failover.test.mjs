@@ -3,15 +3,13 @@
 // leader down and a new leader, live; the page reconnects to another member,
 // resumes with its token, and the next message still reaches the other user
 // live. Screenshot: docs/img/cluster-failover.png.
-import { chromium } from "playwright-core";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { imgDir, launchBrowser, signUpPage } from "./lib.mjs";
 
 const nodes = Object.fromEntries((process.env.QC_NODES || "").trim().split(/\s+/).map((s) => {
   const [id, rest] = s.split("="); const [pid, addr] = rest.split("@");
   return [id, { pid: Number(pid), addr }];
 }));
-const imgDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "img");
 const run = Date.now().toString(36);
 const carol = `carol_${run}`, dave = `dave_${run}`;
 
@@ -26,27 +24,14 @@ async function leaderOf(addr) {
   throw new Error("no leader");
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchBrowser();
 let failed = false;
 try {
   const ids = Object.keys(nodes);
   const leader = await leaderOf(nodes[ids[0]].addr);
   const follower = ids.find((id) => id !== leader);
-  const ctxA = await browser.newContext({ viewport: { width: 1200, height: 700 } });
-  const ctxB = await browser.newContext({ viewport: { width: 1200, height: 700 } });
-  const a = await ctxA.newPage(), b = await ctxB.newPage();
-  for (const [page, user, id] of [[a, carol, leader], [b, dave, follower]]) {
-    await page.goto(`http://${nodes[id].addr}/`);
-    await page.getByTestId("conn").filter({ hasText: "connected" }).waitFor({ timeout: 10000 });
-    await page.getByTestId("user").fill(user);
-    await page.getByTestId("password").fill("pw-" + user);
-    await page.getByTestId("btn-create").click();
-    await page.getByTestId("me").filter({ hasText: user }).waitFor({ timeout: 10000 });
-  }
+  const a = await signUpPage(browser, `http://${nodes[leader].addr}/`, carol);
+  const b = await signUpPage(browser, `http://${nodes[follower].addr}/`, dave);
   await a.getByTestId("search").fill(dave);
   await a.getByTestId("result-" + dave).click();
   await a.getByTestId("body").fill("before the failover");

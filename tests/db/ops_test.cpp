@@ -11,6 +11,7 @@
 
 #include "chat/command.h"
 #include "db/chat_store.h"
+#include "db/temp_store.h"
 
 using namespace qc;
 namespace fs = std::filesystem;
@@ -20,17 +21,9 @@ namespace {
 
 /// A fresh store plus a log index counter: each apply is the next entry.
 struct sm {
-  fs::path dir;
-  std::unique_ptr<db::chat_store> s;
+  qc::test::temp_dir dir{"ops"};
+  std::unique_ptr<db::chat_store> s = qc::test::open_store(dir.p / "chat.db");
   std::uint64_t next = 1;
-  sm() {
-    dir = fs::temp_directory_path() / ("qc-ops-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-    fs::create_directories(dir);
-    db::open_error err;
-    s = db::chat_store::open(dir / "chat.db", err);
-    REQUIRE(s);
-  }
-  ~sm() { fs::remove_all(dir); }
   db::apply_result apply(const chat::command& c, std::uint64_t term = 1) {
     auto r = s->apply_batch({raft::entry{term, next++, raft::entry_type::normal, chat::encode_command(c)}});
     REQUIRE(r.size() == 1);

@@ -11,6 +11,7 @@
 
 #include "chat/command.h"
 #include "db/chat_store.h"
+#include "db/temp_store.h"
 #include "db/log_store.h"
 
 using namespace qc;
@@ -22,9 +23,7 @@ fs::path temp_dir() {
   fs::create_directories(p);
   return p;
 }
-raft::entry cmd(std::uint64_t index, const chat::command& c) {
-  return raft::entry{1, index, raft::entry_type::normal, chat::encode_command(c)};
-}
+raft::entry cmd(std::uint64_t index, const chat::command& c) { return qc::test::command_entry(index, c); }
 std::vector<raft::entry> workload(std::uint64_t from, std::uint64_t n) {
   std::vector<raft::entry> es;
   for (std::uint64_t i = from; i < from + n; ++i) {

@@ -137,7 +137,19 @@ TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, superviso
     auto nl = c.wait_leader(15s);
     REQUIRE(nl);
     CHECK(*nl != removed_leader);
-    CHECK(eventually([&] { return c.node(removed_leader).log_text().find("removed") != std::string::npos; }, 10s));
+    // The removed node learns it is out, says so, and takes no further part:
+    // while the rest commits on, it never campaigns (it would disrupt them).
+    const std::string removed_line = "this node was removed from the cluster configuration";
+    CHECK(eventually([&] { return c.node(removed_leader).log_text().find(removed_line) != std::string::npos; }, 10s));
+    {
+      const int at = total();
+      REQUIRE(eventually([&] { return total() >= at + 50; }, 30s));
+      const auto log = c.node(removed_leader).log_text();
+      const auto after = log.substr(std::min(log.size(), log.find(removed_line)));
+      CHECK(after.find("role candidate") == std::string::npos);
+      CHECK(after.find("role pre_candidate") == std::string::npos);
+      CHECK(c.node(removed_leader).alive());
+    }
     c.node(removed_leader).signal(SIGTERM);
     std::string follower;
     for (auto& [id, voter] : members_of(c))
@@ -190,6 +202,8 @@ TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, superviso
       if (!voter) return false;
     return true;
   }, 90s);
+  // The supervisor logs the removal once its call returns.
+  CHECK(eventually([&] { return sup.log_text().find("removed " + dead) != std::string::npos; }, 30s));
   sup.signal(SIGTERM);
   const auto sup_log = sup.log_text();
   INFO(sup_log);
@@ -198,6 +212,7 @@ TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, superviso
   CHECK(sup_log.find("is a voter; removing " + dead) != std::string::npos);
   const auto order_add = sup_log.find("is a voter; removing");
   const auto order_remove = sup_log.find("removed " + dead);
+  REQUIRE(order_remove != std::string::npos);
   CHECK(order_add < order_remove);  // added before removed: never below 2 live voters
 
   // 5. Stop the load; every replica (old and new) converges to one state.
@@ -280,12 +295,98 @@ TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch 
   }();
   j.signal(SIGKILL);
   CHECK(had_part);  // it really was mid-transfer
+  // Killed, it stays a learner: not counted in any quorum.
+  {
+    auto m = members_of(c);
+    CHECK(m.count("n4") == 1);
+    CHECK_FALSE(m["n4"]);
+  }
   j.start({"--join", c.node(*l).address()});
-  const bool voter = eventually([&] { auto m = members_of(c); return m.count("n4") && m["n4"]; }, 60s);
+  // Promotion only once the learner is within one round of the leader
+  // (§4.2.1): the (throttled) snapshot takes seconds, and the cluster is
+  // idle, so the learner can only be a voter once it holds every entry the
+  // leader had when it joined. Watch the leader's table while it catches up.
+  const auto leader_last = c.node(*l).status().at("last_index").as_int64();
+  bool saw_learner = false, voter = false;
+  std::int64_t match_when_voter = -1;
+  eventually([&] {
+    auto s = c.node(*l).status();
+    if (!s.is_object()) return false;
+    for (auto& m : s.at("members").as_array()) {
+      if (m.at("id").as_string() != "n4") continue;
+      if (!m.at("voter").as_bool()) {
+        saw_learner = true;
+        return false;
+      }
+      voter = true;
+      match_when_voter = m.at("match_index").is_int64() ? m.at("match_index").as_int64() : -1;
+      return true;
+    }
+    return false;
+  }, 60s);
   if (!voter) c.dump_logs();
   REQUIRE(voter);
+  CHECK(saw_learner);
+  CHECK(match_when_voter >= leader_last);
+  const auto leader_log = c.node(*l).log_text();
+  CHECK(leader_log.find("admin: learner n4 caught up: round") != std::string::npos);
+  CHECK(leader_log.find("(over the election timeout)") != std::string::npos);  // the snapshot round was slow
   bulk_send(cl, "bulk", 10, 10, "after-");
   d = converged_digests(c);
   REQUIRE(d.size() == 4);
   CHECK(d[0] == d[3]);
+}
+
+TEST_CASE("restart: a member takes its membership from its data directory, not from its file") {
+  cluster c(3);
+  c.nodes.reserve(5);
+  c.start_all();
+  REQUIRE(c.wait_leader(15s));
+  for (const char* id : {"n4", "n5"}) {
+    auto& j = c.add_joiner(id);
+    j.start({"--join", c.nodes[0].address()});
+    const bool voter = eventually([&] { auto m = members_of(c); return m.count(id) && m[id]; }, 60s);
+    if (!voter) c.dump_logs();
+    REQUIRE(voter);
+  }
+  {
+    client a;
+    REQUIRE(a.connect(c.nodes[0].port));
+    REQUIRE(!a.signup("alice").empty());
+    REQUIRE(client::ok(a.call({{"op", "send"}, {"to", "alice"}, {"body", "before"}, {"nonce", "b"}})));
+  }
+  for (auto& n : c.nodes) n.signal(SIGTERM);
+  // n3's file now claims it is alone, n4's and n5's files list no members.
+  // Were the files believed, n3 would elect itself at once (a forked
+  // cluster) and n4/n5 would wait to be added. Their data directories say
+  // five voters, so these three (a majority of five) form the cluster.
+  {
+    std::ofstream f(c.node("n3").config);
+    f << "[node]\nid = \"n3\"\nlisten = \"" << c.node("n3").address() << "\"\ndata_dir = \""
+      << c.node("n3").dir.string() << "\"\n[cluster]\nsecret = \"" << c.secret << "\"\nadmin_token = \""
+      << c.admin_token << "\"\nmembers = [ { id = \"n3\", address = \"" << c.node("n3").address()
+      << "\" } ]\n[security]\npbkdf2_iterations = 1000\n";
+  }
+  for (const char* id : {"n3", "n4", "n5"}) c.node(id).start();
+  auto l = c.wait_leader(20s);
+  if (!l) c.dump_logs();
+  REQUIRE(l);
+  for (const char* id : {"n3", "n4", "n5"}) {
+    auto s = c.node(id).status();
+    REQUIRE(s.is_object());
+    CHECK(s.at("members").as_array().size() == 5);
+  }
+  client b;
+  REQUIRE(b.connect(c.node("n4").port));
+  REQUIRE(client::ok(b.call({{"op", "login"}, {"user", "alice"}, {"password", "pw"}})));
+  auto r = b.call({{"op", "send"}, {"to", "alice"}, {"body", "after"}, {"nonce", "a"}});
+  INFO(json::serialize(r));
+  REQUIRE(client::ok(r));
+  for (const char* id : {"n1", "n2"}) c.node(id).start();
+  auto d = converged_digests(c);
+  REQUIRE(d.size() == 5);
+  for (auto& x : d) CHECK(x == d[0]);
+  auto h = b.call({{"op", "history"}, {"with", "alice"}});
+  REQUIRE(client::ok(h));
+  CHECK(h.at("messages").as_array().size() == 2);
 }

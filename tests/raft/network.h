@@ -66,6 +66,11 @@ class network {
   /// Sees every message a node sends (before cuts and drops), in order.
   std::function<void(const raft::message&)> on_send;
 
+  /// Sees every ready batch right after the node's disk took stage 2 of the
+  /// contract (hard state, snapshot, entries) and before its `messages` go
+  /// out and its `committed` entries are applied (persistence checks).
+  std::function<void(const std::string& id, const raft::ready&, const test_node&)> on_persisted;
+
   /// Processes ready batches and delivers messages until quiet (or rounds).
   void settle(int rounds = 100) {
     for (int r = 0; r < rounds; ++r)
@@ -112,6 +117,7 @@ class network {
           n.log.push_back(e);
         }
         if (rd.hard) n.hard = *rd.hard;
+        if (on_persisted) on_persisted(id, rd, n);
         for (auto& m : rd.messages) outbox.push_back(m);
         for (auto& e : rd.committed) n.applied.push_back(e);
         for (auto& r : rd.read_states) n.reads.push_back(r);
