@@ -55,6 +55,15 @@ struct table_reader {
     out = static_cast<Int>(v);
     return true;
   }
+  bool boolean(const char* key, bool& out) {
+    known.insert(key);
+    auto* n = t.get(key);
+    if (!n) return true;
+    auto* b = n->as_boolean();
+    if (!b) return fail(key, "must be true or false");
+    out = b->get();
+    return true;
+  }
   bool no_unknown() {
     for (auto& [k, v] : t)
       if (!known.count(std::string(k.str()))) {
@@ -78,7 +87,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
     err = os.str();
     return false;
   }
-  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security"};
+  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security", "testing"};
   for (auto& [k, v] : root) {
     const std::string key(k.str());
     if (!sections.count(key)) {
@@ -148,6 +157,9 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
 
   table_reader sec{section("security"), "security.", err, {}};
   if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
+
+  table_reader testing{section("testing"), "testing.", err, {}};
+  if (!testing.boolean("enabled", cfg.testing_enabled) || !testing.no_unknown()) return false;
   return true;
 }
 

@@ -39,6 +39,9 @@ struct node_config {
   int idle_timeout_ms = 600'000;
   // [security]
   int pbkdf2_iterations = 20'000;
+  // [testing] (off by default; never in production)
+  /// Enables fault-injection ops (admin.net_filter) used by tests/faults.
+  bool testing_enabled = false;
   // command line only
   std::optional<std::string> join;  ///< --join HOST:PORT
 };

@@ -76,3 +76,18 @@ TEST_CASE("flags override the file; help and version need no config") {
   const char* bad[] = {"chatnode", "--config", "/nonexistent.toml"};
   CHECK(parse_command_line(3, bad, c, out, "1.0") == cli_action::exit_error);
 }
+
+TEST_CASE("[testing] is off by default, turned on explicitly, and checks its keys") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK_FALSE(c.testing_enabled);
+  node_config t;
+  REQUIRE(load_toml(std::string(good) + "[testing]\nenabled = true\n", t, err));
+  CHECK(t.testing_enabled);
+  node_config bad;
+  CHECK_FALSE(load_toml(std::string(good) + "[testing]\nenabled = 1\n", bad, err));
+  CHECK(err.find("testing.enabled") != std::string::npos);
+  CHECK_FALSE(load_toml(std::string(good) + "[testing]\ndrop = true\n", bad, err));
+  CHECK(err.find("testing.drop") != std::string::npos);
+}
