@@ -69,6 +69,7 @@ void consensus_actor::handle(consensus_message&& m) {
           },
           [&](consensus_msg::snapshot_status& s) { core_.report_snapshot(s.peer, s.ok); },
           [&](consensus_msg::unreachable& u) { core_.report_unreachable(u.peer); },
+          [&](consensus_msg::link_down& d) { core_.report_link_down(d.peer); },
       },
       m);
   pump();
@@ -98,6 +99,12 @@ void consensus_actor::fail_reads(std::error_code ec) {
 }
 
 void consensus_actor::pump() {
+  if (in_flight_) {
+    // Replicate new proposals while our own fsync runs (leader only; the
+    // core hands out nothing whose safety rests on the pending batch).
+    auto early = core_.take_early_messages();
+    if (!early.empty()) out_.send(std::move(early));
+  }
   while (!in_flight_ && core_.has_ready()) {
     raft::ready rd = core_.get_ready();
     if (rd.soft) {
@@ -158,6 +165,9 @@ void consensus_actor::publish() {
     for (const auto& mb : v.config.members)
       desc += mb.id + (mb.voter ? "" : "(learner)") + "@" + mb.address + " ";
     log::info("membership now: ", desc);
+    if (view_.member && !v.member)
+      log::warn("this node was removed from the cluster configuration: it takes no further part "
+                "(stop it; to come back it must be added again)");
   }
   if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
   view_ = std::move(v);

@@ -89,6 +89,10 @@ struct snapshot_status {
 struct unreachable {
   std::string peer;
 };
+/// The link to `peer` closed (see raft_node::report_link_down).
+struct link_down {
+  std::string peer;
+};
 }  // namespace consensus_msg
 
 /// Everything the consensus actor accepts.
@@ -97,7 +101,7 @@ using consensus_message =
                  consensus_msg::peer_messages, consensus_msg::propose, consensus_msg::propose_conf,
                  consensus_msg::read_index, consensus_msg::transfer, consensus_msg::persisted,
                  consensus_msg::snapshot_taken, consensus_msg::snapshot_status,
-                 consensus_msg::unreachable>;
+                 consensus_msg::unreachable, consensus_msg::link_down>;
 
 /// Where the consensus actor's output goes (each pushes into another
 /// actor's mailbox). Set once by the node before start().

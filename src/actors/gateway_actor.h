@@ -36,6 +36,7 @@
 #include "config/config.h"
 #include "db/chat_store.h"
 #include "net/server.h"
+#include "raft/catch_up.h"
 
 namespace qc::actors {
 
@@ -213,8 +214,8 @@ class gateway_actor {
     std::chrono::steady_clock::time_point deadline;
     int stage = 0;
     bool busy = false;  ///< a proposal of this task is in flight
-    std::uint64_t round_target = 0;
-    std::chrono::steady_clock::time_point round_start;
+    std::chrono::steady_clock::time_point round_start;  ///< transfer_leader: when it began
+    std::optional<raft::catch_up_rounds> rounds;         ///< add/join: §4.2.1 catch-up rounds
   };
   std::optional<admin_task> admin_;
   std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;

@@ -126,11 +126,21 @@ void gateway_actor::start_admin_task(json::object body, admin_cb done, clock::ti
       return;
     }
   }
+  // Removing the very node an unfinished add is waiting for (a typo'd or
+  // dead address) cancels that add instead of waiting out its time bound.
+  if (op == "admin.remove_node" && admin_ && !admin_->busy && !view_.conf_change_pending &&
+      str(admin_->body, "id") == str(body, "id") &&
+      (str(admin_->body, "op") == "admin.add_node" || str(admin_->body, "op") == "join")) {
+    auto cancelled = std::move(*admin_);
+    admin_.reset();
+    log::info("admin: adding ", str(body, "id"), " cancelled by admin.remove_node");
+    cancelled.done("conflict", "cancelled by admin.remove_node of the same node", {});
+  }
   if (admin_ || view_.conf_change_pending) {
     done("conflict", "a membership change is already in progress", {});
     return;
   }
-  admin_ = admin_task{std::move(body), std::move(done), deadline, 0, false, 0, {}};
+  admin_ = admin_task{std::move(body), std::move(done), deadline, 0, false, {}, std::nullopt};
   log::info("admin: starting ", op, " ", str(admin_->body, "id"));
   admin_step();
 }
@@ -222,7 +232,13 @@ void gateway_actor::admin_step() {
             best_match = p.match;
           }
         if (best.empty()) {
-          finish("unavailable", "no other live voter to hand leadership to", {});
+          // `recent_active` is cleared at every check-quorum round and set
+          // again by the next responses: look again until the deadline.
+          if (clock::now() + admin_poll >= t.deadline) {
+            finish("unavailable", "no other live voter to hand leadership to", {});
+            return;
+          }
+          again();
           return;
         }
         t.stage = 1;
@@ -257,26 +273,27 @@ void gateway_actor::admin_step() {
     t.stage = 1;
   }
   if (t.stage == 1) {
-    // Promote once a whole round of replication finishes within an election
-    // timeout (dissertation §4.2.1).
+    // Promote only once the learner is within one round of the leader: a
+    // round of replication ended within an election timeout (§4.2.1).
     std::uint64_t match = 0;
     for (const auto& p : view_.progress)
       if (p.id == id) match = p.match;
-    const auto now = clock::now();
-    if (t.round_target == 0) {
-      t.round_target = view_.last_index;
-      t.round_start = now;
-    } else if (match >= t.round_target) {
-      if (now - t.round_start <= std::chrono::milliseconds(cfg_.election_timeout_ms)) {
-        t.stage = 2;
-        t.busy = true;
-        log::info("admin: learner ", id, " caught up (match ", match, "); promoting");
-        propose_conf({raft::conf_change_type::promote, id, {}}, after_commit(3));
-        return;
-      }
-      t.round_target = view_.last_index;
-      t.round_start = now;
+    if (!t.rounds) t.rounds.emplace(static_cast<std::uint64_t>(cfg_.election_timeout_ms));
+    const auto now_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count());
+    const int rounds_before = t.rounds->rounds_done();
+    if (t.rounds->observe(now_ms, view_.last_index, match)) {
+      t.stage = 2;
+      t.busy = true;
+      log::info("admin: learner ", id, " caught up: round ", t.rounds->rounds_done(), " reached index ",
+                t.rounds->round_target(), " in ", t.rounds->last_round_ms(), " ms (election timeout ",
+                cfg_.election_timeout_ms, " ms), match ", match, ", leader last ", view_.last_index, "; promoting");
+      propose_conf({raft::conf_change_type::promote, id, {}}, after_commit(3));
+      return;
     }
+    if (t.rounds->rounds_done() != rounds_before)
+      log::info("admin: learner ", id, " round ", rounds_before + 1, " took ", t.rounds->last_round_ms(),
+                " ms (over the election timeout); next round to index ", t.rounds->round_target());
     again();
     return;
   }

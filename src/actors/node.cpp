@@ -171,10 +171,15 @@ int run_node(const config::node_config& cfg, const char* version) {
     consensus->tell(consensus_msg::snapshot_status{peer, ok});
   };
   rout.unreachable = [&](const std::string& peer) { consensus->tell(consensus_msg::unreachable{peer}); };
+  rout.link_down = [&](const std::string& peer) { consensus->tell(consensus_msg::link_down{peer}); };
   rout.gateway_in = [&](const std::string& from, net::peer_frame f) {
     gateway->tell(gateway_msg::peer{from, std::move(f)});
   };
-  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout);
+  snapshot_stream_options snap_opts;
+  snap_opts.chunk_delay = std::chrono::milliseconds(cfg.testing_snapshot_chunk_delay_ms);
+  if (cfg.testing_snapshot_chunk_delay_ms > 0)
+    log::warn("[testing] snapshot_chunk_delay_ms = ", cfg.testing_snapshot_chunk_delay_ms, ": snapshot streams are throttled");
+  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, snap_opts);
   replicator = &replicator_a;
 
   consensus_actor consensus_a(io, rc, std::move(db.initial), cout);
@@ -216,7 +221,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   if (cfg.join && initial_config.members.empty()) {
     log::info("joining the cluster through ", *cfg.join);
     replicator_a.dial(*cfg.join);
-    joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(1000), [&] {
+    joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(250), [&] {
       const auto& v = consensus_a.view();
       if (raft::is_voter(v.config, cfg.id)) {
         log::info("joined the cluster as a voter");
@@ -224,10 +229,17 @@ int run_node(const config::node_config& cfg, const char* version) {
         return;
       }
       boost::json::object body{{"op", "join"}, {"id", cfg.id}, {"address", cfg.advertise}, {"deadline_ms", 300000}};
+      // Before the first append arrives the node knows no configuration:
+      // ask whoever it is linked to (the seed it dialed, then members).
+      // Once a leader is known, ask it alone (repeats while the change is
+      // running get `conflict` and are ignored; one after a failed or
+      // expired attempt starts it again).
       bool sent = false;
-      for (const auto& m : v.config.members)
-        if (m.id != cfg.id && replicator_a.reachable(m.id))
-          sent = sent || replicator_a.send_frame(m.id, net::peer_admin{1, false, boost::json::serialize(body)});
+      if (!v.leader.empty() && v.leader != cfg.id && replicator_a.reachable(v.leader))
+        sent = replicator_a.send_frame(v.leader, net::peer_admin{1, false, boost::json::serialize(body)});
+      for (const auto& id : replicator_a.linked_peers())
+        if (!sent && id != cfg.id)
+          sent = replicator_a.send_frame(id, net::peer_admin{1, false, boost::json::serialize(body)});
       if (!sent) replicator_a.dial(*cfg.join);
     });
   }

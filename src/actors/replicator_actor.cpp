@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "common/log.h"
 
 namespace qc::actors {
@@ -12,8 +14,6 @@ namespace qc::actors {
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::size_t chunk_bytes = 1 << 20;   // one binary frame of snapshot data
-constexpr std::size_t window_bytes = 8 << 20;  // unacknowledged bytes in flight
 constexpr std::size_t header_bytes = 24;       // index, offset, total (big-endian u64)
 
 void put_u64(std::string& s, std::uint64_t v) {
@@ -42,6 +42,7 @@ struct replicator_actor::outgoing_snapshot {
   std::uint64_t total = 0;
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;
+  std::unique_ptr<boost::asio::steady_timer> pause;  ///< [testing] chunk delay
 };
 
 /// A snapshot being received from the leader.
@@ -58,8 +59,9 @@ struct replicator_actor::incoming_snapshot {
 
 replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self_id,
                                    std::string secret, fs::path snapshot_dir,
-                                   replicator_outputs out)
-    : self_(self_id), snapshot_dir_(std::move(snapshot_dir)), out_(std::move(out)) {
+                                   replicator_outputs out, snapshot_stream_options snap)
+    : io_(io), self_(self_id), snap_(snap), snapshot_dir_(std::move(snapshot_dir)), out_(std::move(out)) {
+  if (snap_.chunk_delay.count() > 0) snap_.chunk_bytes = snap_.window_bytes = 64 << 10;
   net::peer_handlers h;
   h.frame = [this](const std::string& from, std::string frame, bool binary) {
     on_frame(from, std::move(frame), binary);
@@ -94,6 +96,8 @@ void replicator_actor::accept(boost::beast::tcp_stream stream,
 void replicator_actor::set_drop_from(std::set<std::string> ids) { transport_->set_drop_from(std::move(ids)); }
 
 bool replicator_actor::reachable(const std::string& peer) const { return transport_->connected(peer); }
+
+std::vector<std::string> replicator_actor::linked_peers() const { return transport_->connected_peers(); }
 
 void replicator_actor::send(std::vector<raft::message> msgs) {
   std::map<std::string, net::peer_raft> batches;
@@ -139,6 +143,7 @@ void replicator_actor::on_frame(const std::string& from, std::string frame, bool
 }
 
 void replicator_actor::on_down(const std::string& peer) {
+  if (out_.link_down) out_.link_down(peer);
   if (out_snaps_.count(peer)) fail_snapshot(peer);
   in_snaps_.erase(peer);
 }
@@ -172,8 +177,9 @@ void replicator_actor::pump_snapshot(const std::string& peer) {
   auto& s = *it->second;
   const auto index = s.msg.snapshot->index;
   // An empty file still sends one (empty) chunk so the receiver learns it.
-  while (s.sent - s.acked < window_bytes && (s.sent < s.total || (s.total == 0 && s.sent == 0 && s.acked == 0))) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, s.total - s.sent));
+  while (s.sent - s.acked < snap_.window_bytes &&
+         (s.sent < s.total || (s.total == 0 && s.sent == 0 && s.acked == 0))) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(snap_.chunk_bytes, s.total - s.sent));
     std::string frame;
     frame.reserve(header_bytes + n);
     put_u64(frame, index);
@@ -211,6 +217,13 @@ void replicator_actor::on_snapshot_ack(const std::string& from, const net::peer_
     log::info("snapshot at index ", ack.index, " delivered to ", from);
     out_snaps_.erase(it);
     out_.snapshot_status(from, sent);
+    return;
+  }
+  if (snap_.chunk_delay.count() > 0) {
+    s.pause = std::make_unique<boost::asio::steady_timer>(io_, snap_.chunk_delay);
+    s.pause->async_wait([this, from](boost::system::error_code ec) {
+      if (!ec) pump_snapshot(from);  // aborted when the stream was dropped
+    });
     return;
   }
   pump_snapshot(from);

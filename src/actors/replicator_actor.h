@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,15 +32,26 @@ struct replicator_outputs {
   std::function<void(std::vector<raft::message>)> raft_in;
   std::function<void(const std::string& peer, bool ok)> snapshot_status;
   std::function<void(const std::string& peer)> unreachable;
+  /// The authenticated link to `peer` closed.
+  std::function<void(const std::string& peer)> link_down;
   /// Non-raft frames (propose, propose_resp, admin) for the gateway.
   std::function<void(const std::string& from, net::peer_frame)> gateway_in;
+};
+
+/// How snapshots are streamed.
+struct snapshot_stream_options {
+  std::size_t chunk_bytes = 1 << 20;   ///< one binary frame of snapshot data
+  std::size_t window_bytes = 8 << 20;  ///< unacknowledged bytes in flight
+  /// [testing] only: pause between chunks (then 64 KiB chunks, one in flight).
+  std::chrono::milliseconds chunk_delay{0};
 };
 
 /// The actor.
 class replicator_actor {
  public:
   replicator_actor(boost::asio::io_context& io, std::string self_id, std::string secret,
-                   std::filesystem::path snapshot_dir, replicator_outputs out);
+                   std::filesystem::path snapshot_dir, replicator_outputs out,
+                   snapshot_stream_options snap = {});
   ~replicator_actor();
 
   /// Sends raft messages (batched per destination). Loop thread only.
@@ -58,6 +70,8 @@ class replicator_actor {
   /// Test-only fault filter (the [testing] section): drop every frame
   /// arriving from these peers. See net::peer_transport::set_drop_from.
   void set_drop_from(std::set<std::string> ids);
+  /// Every peer with a link up, members or not (a joining node's seed).
+  std::vector<std::string> linked_peers() const;
   /// Closes all links.
   void stop();
 
@@ -73,7 +87,9 @@ class replicator_actor {
   void on_snapshot_ack(const std::string& from, const net::peer_snap_ack& ack);
   void fail_snapshot(const std::string& peer);
 
+  boost::asio::io_context& io_;
   std::string self_;
+  snapshot_stream_options snap_;
   std::filesystem::path snapshot_dir_;
   replicator_outputs out_;
   std::shared_ptr<net::peer_transport> transport_;

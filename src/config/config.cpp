@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -159,7 +160,10 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
   if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
 
   table_reader testing{section("testing"), "testing.", err, {}};
-  if (!testing.boolean("enabled", cfg.testing_enabled) || !testing.no_unknown()) return false;
+  if (!testing.boolean("enabled", cfg.testing_enabled) ||
+      !testing.integer("snapshot_chunk_delay_ms", cfg.testing_snapshot_chunk_delay_ms, 0, 60'000) ||
+      !testing.no_unknown())
+    return false;
   return true;
 }
 
@@ -183,8 +187,12 @@ bool validate(node_config& cfg, std::string& err) {
     if (!addrs.insert(m.address).second) return err = "duplicate member address '" + m.address + "'", false;
     if (!valid_host_port(m.address)) return err = "member '" + m.id + "' address must be host:port", false;
   }
-  if (cfg.members.empty() && !cfg.join)
-    return err = "'cluster.members' is empty: list the founding members, or start with --join HOST:PORT", false;
+  // A node that joined later lists no founding members; once its data_dir
+  // holds cluster state it restarts from that, with or without --join.
+  std::error_code fs_ec;
+  if (cfg.members.empty() && !cfg.join && !std::filesystem::exists(std::filesystem::path(cfg.data_dir) / "raft.db", fs_ec))
+    return err = "'cluster.members' is empty and " + cfg.data_dir +
+                 " holds no cluster state: list the founding members, or start with --join HOST:PORT", false;
   if (cfg.join && !valid_host_port(*cfg.join)) return err = "--join must be HOST:PORT", false;
   return true;
 }

@@ -39,11 +39,16 @@ struct node_config {
   int idle_timeout_ms = 600'000;
   // [security]
   int pbkdf2_iterations = 20'000;
-  // [testing] (off by default; never in production)
-  /// Enables fault-injection ops (admin.net_filter) used by tests/faults.
-  bool testing_enabled = false;
   // command line only
   std::optional<std::string> join;  ///< --join HOST:PORT
+
+  /// [testing] — fault-injection knobs for test suites; off (0) by default.
+  /// Snapshot streams send 64 KiB chunks, one at a time, this many ms apart,
+  /// so a test can kill a joiner in the middle of a transfer.
+  int testing_snapshot_chunk_delay_ms = 0;
+  /// [testing] enabled — allows the fault-injection op admin.net_filter
+  /// (tests/faults); false by default, never for production.
+  bool testing_enabled = false;
 };
 
 /// What parse_command_line decided.

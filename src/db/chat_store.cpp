@@ -369,7 +369,11 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
   auto i = std::make_unique<impl>();
   i->path = path;
   bool created = false;
-  i->db = open_database(path, created, err.message);
+  // The state machine is derived data: raft.db (synchronous=FULL) holds
+  // every committed entry after the last snapshot, and a chat.db rolled
+  // back by a power loss is re-applied from there at start (node.cpp).
+  // So no fsync per apply batch: it is off the write path's critical path.
+  i->db = open_database(path, created, err.message, false);
   if (!i->db) return nullptr;
   try {
     if (created) {
@@ -399,6 +403,7 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
 std::uint64_t chat_store::applied_index() const { return impl_->applied; }
 
 std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>& entries) {
+  auto reset_after = impl_->st->guard();
   std::vector<apply_result> out;
   std::uint64_t applied = impl_->applied;
   SQLite::Transaction tx(*impl_->db);
@@ -410,12 +415,16 @@ std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>
   auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
   q.bind(1, static_cast<std::int64_t>(applied));
   q.exec();
+  // No statement may still be mid-read when COMMIT runs its automatic WAL
+  // checkpoint, or the checkpoint never happens and the WAL grows forever.
+  impl_->st->reset_all();
   tx.commit();
   impl_->applied = applied;
   return out;
 }
 
 std::optional<std::string> chat_store::password_hash(const std::string& user) {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT pw_hash FROM accounts WHERE name = ?");
   q.bind(1, user);
   if (!q.executeStep()) return std::nullopt;
@@ -423,16 +432,21 @@ std::optional<std::string> chat_store::password_hash(const std::string& user) {
 }
 
 std::optional<std::string> chat_store::session_user(const std::string& token_hash) {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT user FROM sessions WHERE token_hash = ?");
   q.bind(1, token_hash);
   if (!q.executeStep()) return std::nullopt;
   return q.getColumn(0).getString();
 }
 
-bool chat_store::account_exists(const std::string& user) { return impl_->exists(user); }
+bool chat_store::account_exists(const std::string& user) {
+  auto reset_after = impl_->st->guard();
+  return impl_->exists(user);
+}
 
 account_page chat_store::list_accounts(const std::string& pattern, std::size_t limit,
                                        const std::optional<std::string>& after) {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT name FROM accounts WHERE name > ? AND name GLOB ? ORDER BY name LIMIT ?");
   q.bind(1, after.value_or(""));
   q.bind(2, pattern);
@@ -448,6 +462,7 @@ account_page chat_store::list_accounts(const std::string& pattern, std::size_t l
 
 std::vector<chat::message> chat_store::history(const std::string& user, const std::string& with, std::size_t limit,
                                                std::optional<std::uint64_t> before) {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
       "SELECT id, sender, recipient, body, ts, read FROM messages WHERE pa = ? AND pb = ? AND id < ? "
       "ORDER BY id DESC LIMIT ?");
@@ -462,6 +477,7 @@ std::vector<chat::message> chat_store::history(const std::string& user, const st
 }
 
 std::vector<chat::message> chat_store::unread(const std::string& user, std::size_t limit) {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
       "SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ? AND read = 0 ORDER BY id LIMIT ?");
   q.bind(1, user);
@@ -472,10 +488,12 @@ std::vector<chat::message> chat_store::unread(const std::string& user, std::size
 }
 
 std::uint64_t chat_store::unread_count(const std::string& user) {
+  auto reset_after = impl_->st->guard();
   return static_cast<std::uint64_t>(impl_->scalar("SELECT COUNT(*) FROM messages WHERE recipient = ? AND read = 0", user));
 }
 
 std::vector<conversation> chat_store::conversations(const std::string& user) {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
       "SELECT c.peer, c.unread, m.id, m.sender, m.recipient, m.body, m.ts, m.read FROM conversations c "
       "JOIN messages m ON m.id = c.last_id WHERE c.user = ? ORDER BY c.last_id DESC");
@@ -492,10 +510,12 @@ std::vector<conversation> chat_store::conversations(const std::string& user) {
 }
 
 std::uint64_t chat_store::message_count() {
+  auto reset_after = impl_->st->guard();
   return static_cast<std::uint64_t>(impl_->scalar("SELECT COUNT(*) FROM messages"));
 }
 
 std::string chat_store::state_digest() {
+  auto reset_after = impl_->st->guard();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   const char* dumps[] = {

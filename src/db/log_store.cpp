@@ -136,6 +136,7 @@ std::unique_ptr<log_store> log_store::open(const std::filesystem::path& path, co
 }
 
 raft::initial_state log_store::load() {
+  auto reset_after = impl_->st->guard();
   raft::initial_state s;
   auto& st = *impl_->st;
   auto& hs = st("SELECT term, vote, commit_index FROM hard_state WHERE id = 1");
@@ -166,6 +167,7 @@ raft::initial_state log_store::load() {
 
 bool log_store::save(const std::optional<raft::hard_state>& hard, const std::optional<raft::snapshot_meta>& snapshot,
                      const std::vector<raft::entry>& entries, std::string& err) {
+  auto reset_after = impl_->st->guard();
   try {
     auto& st = *impl_->st;
     SQLite::Transaction tx(*impl_->db);
@@ -199,6 +201,7 @@ bool log_store::save(const std::optional<raft::hard_state>& hard, const std::opt
       h.bind(3, static_cast<std::int64_t>(hard->commit));
       h.exec();
     }
+    impl_->st->reset_all();  // no statement mid-read at COMMIT: its WAL checkpoint must run
     tx.commit();
     return true;
   } catch (const std::exception& e) {
@@ -208,6 +211,7 @@ bool log_store::save(const std::optional<raft::hard_state>& hard, const std::opt
 }
 
 bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
+  auto reset_after = impl_->st->guard();
   try {
     auto& st = *impl_->st;
     SQLite::Transaction tx(*impl_->db);
@@ -221,6 +225,7 @@ bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
     auto& d = st("DELETE FROM entries WHERE idx <= ?");
     d.bind(1, static_cast<std::int64_t>(snap.index));
     d.exec();
+    impl_->st->reset_all();
     tx.commit();
     return true;
   } catch (const std::exception& e) {
@@ -230,6 +235,7 @@ bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
 }
 
 std::uint64_t log_store::entry_count() {
+  auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT COUNT(*) FROM entries");
   q.executeStep();
   return static_cast<std::uint64_t>(q.getColumn(0).getInt64());

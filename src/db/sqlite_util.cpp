@@ -7,7 +7,8 @@ namespace qc::db {
 
 namespace fs = std::filesystem;
 
-std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& created, std::string& err) {
+std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& created, std::string& err,
+                                                bool full_sync) {
   std::error_code ec;
   created = !fs::exists(path, ec);
   if (!created) {
@@ -25,7 +26,7 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
     auto db = std::make_unique<SQLite::Database>(
         path.string(), created ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) : SQLite::OPEN_READWRITE);
     db->exec("PRAGMA journal_mode=WAL");
-    db->exec("PRAGMA synchronous=FULL");
+    db->exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=OFF");
     if (!created) {
       SQLite::Statement q(*db, "PRAGMA quick_check");

@@ -16,10 +16,13 @@
 namespace qc::db {
 
 /// Opens `path` for reading and writing (creating it if absent), switches
-/// it to WAL with synchronous=FULL, and runs quick_check. On failure returns
+/// it to WAL with synchronous=FULL (NORMAL if `full_sync` is false: commits
+/// survive a process kill, and a power loss may only roll back whole
+/// recent transactions), and runs quick_check. On failure returns
 /// nullptr and a one-line reason naming the file. A zero-length or
 /// unreadable existing file is refused, never recreated.
-std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err);
+std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err,
+                                                bool full_sync = true);
 
 /// fsyncs a file and its directory entry.
 bool fsync_path(const std::filesystem::path& file);
@@ -38,6 +41,18 @@ class statement_cache {
   }
   /// Drops every statement (after the database was replaced underneath).
   void clear() { cache_.clear(); }
+  /// Resets every statement. A SELECT left mid-result keeps a read
+  /// transaction open, which stops WAL checkpoints from ever restarting the
+  /// WAL: it then grows without bound (we saw 2 GB at 1M messages).
+  void reset_all() {
+    for (auto& [sql, s] : cache_) s->tryReset();
+  }
+  /// Calls reset_all() when it goes out of scope: one per public method.
+  struct [[nodiscard]] reset_guard {
+    statement_cache& c;
+    ~reset_guard() { c.reset_all(); }
+  };
+  reset_guard guard() { return reset_guard{*this}; }
 
  private:
   SQLite::Database& db_;

@@ -91,6 +91,9 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
 
   // ---- link life cycle ----------------------------------------------------
   void configure(peer_link& l) {
+    // Raft appends and acks are latency-bound: no Nagle on peer links.
+    beast::error_code ignored;
+    beast::get_lowest_layer(l.ws).socket().set_option(tcp::no_delay(true), ignored);
     l.ws.read_message_max(limits.max_frame_bytes);
     websocket::stream_base::timeout t{};
     t.handshake_timeout = limits.handshake_timeout;
@@ -334,6 +337,13 @@ bool peer_transport::send(const std::string& to, std::shared_ptr<const std::stri
 bool peer_transport::connected(const std::string& id) const {
   auto it = impl_->links.find(id);
   return it != impl_->links.end() && !it->second->closed;
+}
+
+std::vector<std::string> peer_transport::connected_peers() const {
+  std::vector<std::string> out;
+  for (const auto& [id, l] : impl_->links)
+    if (!l->closed) out.push_back(id);
+  return out;
 }
 
 std::size_t peer_transport::queued_bytes(const std::string& id) const {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -70,6 +71,8 @@ class peer_transport : public std::enable_shared_from_this<peer_transport> {
   bool send(const std::string& to, std::shared_ptr<const std::string> frame, bool binary = false);
   /// True if a usable link to `id` exists.
   bool connected(const std::string& id) const;
+  /// Ids of every peer with a usable link (configured or not, e.g. a seed).
+  std::vector<std::string> connected_peers() const;
   /// Bytes queued to `id` and not yet written (flow control).
   std::size_t queued_bytes(const std::string& id) const;
   /// Fault injection for tests (enabled only by the [testing] config

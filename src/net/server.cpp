@@ -243,7 +243,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
 void server::impl::do_accept() {
   acceptor.async_accept(io, [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
     if (self->stopped) return;
-    if (!ec) std::make_shared<http_session>(self, std::move(s))->run();
+    if (!ec) {
+      // Small request/reply frames: no Nagle (with delayed ACKs it stalls
+      // a lone frame for ~40 ms).
+      beast::error_code ignored;
+      s.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<http_session>(self, std::move(s))->run();
+    }
     self->do_accept();
   });
 }

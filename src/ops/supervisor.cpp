@@ -55,6 +55,68 @@ pid_t spawn(const std::string& cmd, const std::string& log) {
   return pid;
 }
 
+
+constexpr std::chrono::minutes add_bound{10};  // a big snapshot may take a while
+
+bool is_ok(const std::optional<json::object>& r) {
+  return r && r->contains("ok") && r->at("ok").is_bool() && r->at("ok").as_bool();
+}
+
+std::string error_code_of(const std::optional<json::object>& r) {
+  if (!r) return {};
+  auto* e = r->if_contains("error");
+  if (!e || !e->is_object()) return {};
+  auto* c = e->as_object().if_contains("code");
+  return c && c->is_string() ? std::string(c->as_string()) : std::string();
+}
+
+/// admin.remove_node, retried while another change is in progress or the
+/// leader is changing (a joiner's own request may be finishing). Returns the
+/// last reply (or error) as text.
+std::string remove_member(const std::vector<std::string>& seeds, const std::string& id, const std::string& admin_token,
+                          std::chrono::milliseconds interval) {
+  std::string last;
+  for (int attempt = 0; attempt < 60; ++attempt) {
+    std::string err;
+    auto r = admin_call(seeds, json::object{{"op", "admin.remove_node"}, {"admin_token", admin_token}, {"id", id}}, err);
+    last = r ? json::serialize(*r) : err;
+    const auto code = error_code_of(r);
+    if (is_ok(r) || code == "not_found") return last;
+    if (r && code != "conflict" && code != "unavailable") return last;
+    std::this_thread::sleep_for(interval);
+  }
+  return last;
+}
+
+/// Adds the freshly spawned node `id` and waits until it is a voter. The node
+/// itself also asks to join (--join), so admin.add_node may meet that change
+/// in progress (`conflict`) or a leader change (`unavailable`): both are
+/// retried; admin.add_node of a node that is already a voter answers ok at
+/// once. Gives up (false) if the child process exits or `bound` passes.
+bool add_until_voter(std::vector<std::string> seeds, const std::string& id, const std::string& address, pid_t child,
+                     const std::string& admin_token, std::chrono::milliseconds bound,
+                     std::chrono::milliseconds interval) {
+  const auto end = clock::now() + bound;
+  while (clock::now() < end) {
+    int status = 0;
+    if (child > 0 && ::waitpid(child, &status, WNOHANG) == child) {
+      say("new node " + id + " exited (status " + std::to_string(status) + ") before it became a voter");
+      return false;
+    }
+    std::string err;
+    auto r = admin_call(seeds, json::object{{"op", "admin.add_node"}, {"admin_token", admin_token}, {"id", id}, {"address", address}},
+                        err);
+    if (is_ok(r)) return true;
+    say("add " + id + ": " + (r ? json::serialize(*r) : err) + "; waiting for the change in progress");
+    std::this_thread::sleep_for(interval);
+    // Keep seeds fresh: the leader (or the node we asked) may have changed.
+    for (const auto& n : probe_cluster(seeds).nodes)
+      if (n.up && std::find(seeds.begin(), seeds.end(), n.address) == seeds.end()) seeds.push_back(n.address);
+  }
+  say("add " + id + ": not a voter within the time bound");
+  return false;
+}
+
 }  // namespace
 
 std::string expand_template(std::string tpl, const std::string& id, const std::string& address,
@@ -125,17 +187,17 @@ int run_supervisor(const supervisor_options& o) {
       say(n.id + " down for " +
           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(down_for).count()) +
           "s: replacing it with " + id + " at " + address + ": " + cmd);
-      children[spawn(cmd, o.data_root + "/" + id + ".supervised.log")] = id;
-      std::string err;
-      auto r = admin_call({live}, json::object{{"op", "admin.add_node"}, {"admin_token", o.admin_token}, {"id", id}, {"address", address}}, err);
-      if (!r || !r->contains("ok") || !r->at("ok").as_bool()) {
-        say("adding " + id + " failed: " + (r ? json::serialize(*r) : err) + "; will retry");
+      const pid_t child = spawn(cmd, o.data_root + "/" + id + ".supervised.log");
+      children[child] = id;
+      if (!add_until_voter({live}, id, address, child, o.admin_token, add_bound, o.interval)) {
+        // Leave no half-added learner behind; the next round tries afresh.
+        say("gave up on " + id + "; removing it: " + remove_member({live}, id, o.admin_token, o.interval));
+        if (child > 0) ::kill(-child, SIGTERM);
         acted = true;
         break;
       }
       say(id + " is a voter; removing " + n.id);
-      r = admin_call({live}, json::object{{"op", "admin.remove_node"}, {"admin_token", o.admin_token}, {"id", n.id}}, err);
-      say(std::string("removed ") + n.id + ": " + (r ? json::serialize(*r) : err));
+      say(std::string("removed ") + n.id + ": " + remove_member({live}, n.id, o.admin_token, o.interval));
       down_since.erase(n.id);
       acted = true;
       break;  // one change at a time
@@ -147,10 +209,14 @@ int run_supervisor(const supervisor_options& o) {
       const std::string address = o.host + ":" + std::to_string(free_port(o.host));
       const std::string cmd = expand_template(o.spawn_template, id, address, o.data_root + "/" + id, live);
       say("only " + std::to_string(view.voters()) + " voters, target " + std::to_string(o.target) + ": adding " + id + ": " + cmd);
-      children[spawn(cmd, o.data_root + "/" + id + ".supervised.log")] = id;
-      std::string err;
-      auto r = admin_call({live}, json::object{{"op", "admin.add_node"}, {"admin_token", o.admin_token}, {"id", id}, {"address", address}}, err);
-      say("add " + id + ": " + (r ? json::serialize(*r) : err));
+      const pid_t child = spawn(cmd, o.data_root + "/" + id + ".supervised.log");
+      children[child] = id;
+      if (add_until_voter({live}, id, address, child, o.admin_token, add_bound, o.interval)) {
+        say(id + " is a voter");
+      } else {
+        say("gave up on " + id + "; removing it: " + remove_member({live}, id, o.admin_token, o.interval));
+        if (child > 0) ::kill(-child, SIGTERM);
+      }
     }
     std::this_thread::sleep_for(o.interval);
   }

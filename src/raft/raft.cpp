@@ -234,11 +234,25 @@ struct raft_node::impl {
           break;
         }
       }
+    // While the newest change is uncommitted, the members it removes keep a
+    // progress entry (replication only: every count — commit, votes,
+    // check-quorum, ReadIndex — uses `conf`), so a removed server receives
+    // the entry that removes it and learns it is out (diss. §4.2.2).
+    membership before = snap.config;
+    if (idx > commit)
+      for (auto it = log.rbegin(); it != log.rend(); ++it)
+        if (it->type == entry_type::conf_change && it->index < idx)
+          if (auto ce = decode_conf_entry(it->data)) {
+            before = ce->after;
+            break;
+          }
     conf = std::move(c);
     pending_conf_index = std::max(idx, std::min(pending_conf_index, last_index()));
-    // Keep a progress entry for every member.
+    // Keep a progress entry for every member (and, until the change commits,
+    // for every member it removes).
     for (auto it = prs.begin(); it != prs.end();)
-      it = find_member(conf, it->first) ? std::next(it) : prs.erase(it);
+      it = find_member(conf, it->first) || (idx > commit && find_member(before, it->first)) ? std::next(it)
+                                                                                            : prs.erase(it);
     for (const auto& m : conf.members)
       if (!prs.count(m.id)) {
         follower_progress p;
@@ -462,7 +476,7 @@ struct raft_node::impl {
     if (matches.empty()) return false;
     std::sort(matches.begin(), matches.end(), std::greater<>());
     const std::uint64_t idx = matches[quorum() - 1];
-    if (idx <= commit || term_at(idx) != term) return false;
+    if (idx <= commit || (term_at(idx) != term && !cfg.testing_break_commit_rule)) return false;
     commit_to(idx);
     after_commit();
     return true;
@@ -470,6 +484,8 @@ struct raft_node::impl {
 
   void after_commit() {
     if (state != role::leader) return;
+    // A committed removal: stop replicating to the removed members.
+    if (prs.size() != conf.members.size() && commit >= pending_conf_index) recompute_config();
     // Reads that waited for this term's first commit can start now.
     if (term_at(commit) == term && !reads_waiting.empty()) {
       auto waiting = std::move(reads_waiting);
@@ -964,6 +980,13 @@ void raft_node::report_unreachable(const node_id& id) {
   if (it != s.prs.end() && it->second.state == progress_state::replicate) it->second.become_probe();
 }
 
+void raft_node::report_link_down(const node_id& id) {
+  auto& s = *impl_;
+  if (s.state == role::leader) return report_unreachable(id);
+  if (s.state == role::follower && !id.empty() && s.leader == id)
+    s.election_elapsed = std::max(s.election_elapsed, s.cfg.election_ticks);
+}
+
 void raft_node::report_snapshot(const node_id& id, bool ok) {
   auto& s = *impl_;
   if (s.state != role::leader) return;
@@ -999,6 +1022,14 @@ ready raft_node::get_ready() {
   rd.read_states = std::move(s.read_states);
   s.read_states.clear();
   return rd;
+}
+
+std::vector<message> raft_node::take_early_messages() {
+  auto& s = *impl_;
+  s.flush_bcast();
+  auto out = std::move(s.early_out);
+  s.early_out.clear();
+  return out;
 }
 
 void raft_node::advance(const ready& rd) {

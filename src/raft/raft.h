@@ -40,6 +40,10 @@ struct config {
   /// Seed of the core's private PRNG (randomized timeouts). Injected so a
   /// simulation replays exactly.
   std::uint64_t seed = 1;
+  /// TEST ONLY, never set by the node: breaks §5.4.2 by letting a leader
+  /// commit an entry of an earlier term by counting its replicas. Exists
+  /// so tests can prove that the Figure 8 test and the simulation catch it.
+  bool testing_break_commit_rule = false;
 };
 
 /// What the core is restarted from: exactly what was persisted.
@@ -135,6 +139,16 @@ class raft_node {
 
   /// The transport could not deliver to `id`: probe it again later.
   void report_unreachable(const node_id& id);
+  /// The transport's link to `id` closed (typically: its process died and
+  /// the kernel reset the connection). A leader probes `id` again, like
+  /// report_unreachable. A follower whose leader is `id` stops honouring that
+  /// leader's lease (the rule of dissertation §4.2.3 that ignores votes
+  /// within the minimum election timeout): its election timer is advanced to
+  /// the minimum timeout, so it campaigns after the random remainder of its
+  /// timeout, [0, election_ticks), instead of a whole one. Only timing
+  /// changes: no read relies on a lease, and a live leader's next heartbeat
+  /// resets the timer as usual.
+  void report_link_down(const node_id& id);
   /// The snapshot stream to `id` finished (`ok`) or failed.
   void report_snapshot(const node_id& id, bool ok);
 
@@ -144,6 +158,11 @@ class raft_node {
   bool has_ready() const;
   /// Takes the next batch. Call advance() with it before the next call.
   ready get_ready();
+  /// While a batch from get_ready() is still being persisted: the leader's
+  /// appends/heartbeats that may go out at once (types.h contract step 1,
+  /// dissertation §10.2.1), including appends of proposals made since that
+  /// batch. Owned by the consensus actor like every other call here.
+  std::vector<message> take_early_messages();
   /// The shell finished the batch per the contract in types.h: entries and
   /// hard state are durable, messages sent, committed entries applied.
   void advance(const ready& rd);

@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
     o.target = a.target;
     o.spawn_template = a.spawn;
     o.admin_token = a.admin_token;
+    o.data_root = a.data_root;
     o.grace = std::chrono::milliseconds(a.grace_ms);
     o.interval = std::chrono::milliseconds(a.interval_ms);
     return qc::ops::run_supervisor(o);

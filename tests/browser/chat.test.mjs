@@ -1,33 +1,18 @@
 // Two browser users (alice, bob) on a live node: alice sends, bob sees it
 // arrive live with an unread badge, opens it (mark read), alice sees the
 // read receipt, bob replies. Screenshots go to docs/img/.
-import { chromium } from "playwright-core";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { imgDir, launchBrowser, signUpPage } from "./lib.mjs";
 
 const url = process.env.QC_URL || "http://127.0.0.1:7001/";
-const imgDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "img");
 const run = Date.now().toString(36);
 const alice = `alice_${run}`, bob = `bob_${run}`;
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchBrowser();
 let failed = false;
 try {
-  const ctxA = await browser.newContext({ viewport: { width: 1200, height: 700 } });
-  const ctxB = await browser.newContext({ viewport: { width: 1200, height: 700 } });
-  const a = await ctxA.newPage(), b = await ctxB.newPage();
-  for (const [page, user] of [[a, alice], [b, bob]]) {
-    await page.goto(url);
-    await page.getByTestId("conn").filter({ hasText: "connected" }).waitFor({ timeout: 10000 });
-    await page.getByTestId("user").fill(user);
-    await page.getByTestId("password").fill("pw-" + user);
-    await page.getByTestId("btn-create").click();
-    await page.getByTestId("me").filter({ hasText: user }).waitFor({ timeout: 10000 });
-  }
+  const a = await signUpPage(browser, url, alice);
+  const b = await signUpPage(browser, url, bob);
   // alice finds bob and sends a message
   await a.getByTestId("search").fill(bob);
   await a.getByTestId("result-" + bob).click();

@@ -1,6 +1,9 @@
 // TOML config and command line (CONTRACT.md §1-2).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 
 #include "config/config.h"
@@ -90,4 +93,25 @@ TEST_CASE("[testing] is off by default, turned on explicitly, and checks its key
   CHECK(err.find("testing.enabled") != std::string::npos);
   CHECK_FALSE(load_toml(std::string(good) + "[testing]\ndrop = true\n", bad, err));
   CHECK(err.find("testing.drop") != std::string::npos);
+}
+
+TEST_CASE("no founding members: needs --join, unless the data dir already holds cluster state") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("qc-cfg-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string text = "[node]\nid = \"n4\"\nlisten = \"127.0.0.1:7004\"\ndata_dir = \"" + dir.string() +
+                           "\"\n[cluster]\nsecret = \"s\"\nadmin_token = \"a\"\nmembers = []\n";
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(text, c, err));
+  CHECK_FALSE(validate(c, err));
+  CHECK(err.find("--join") != std::string::npos);
+  c.join = "127.0.0.1:7001";
+  CHECK(validate(c, err));
+  // A node that joined earlier restarts from its data directory.
+  c.join.reset();
+  fs::create_directories(dir);
+  std::ofstream(dir / "raft.db") << "";
+  CHECK(validate(c, err));
+  fs::remove_all(dir);
 }

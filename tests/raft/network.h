@@ -30,7 +30,9 @@ struct test_node {
 /// The network.
 class network {
  public:
-  explicit network(int n, std::uint64_t seed = 1) {
+  /// `tweak` adjusts every node's config (batch sizes, test-only flags).
+  explicit network(int n, std::uint64_t seed = 1, std::function<void(raft::config&)> tweak = {})
+      : tweak_(std::move(tweak)) {
     for (int i = 1; i <= n; ++i) conf_.members.push_back({"n" + std::to_string(i), "a" + std::to_string(i), true});
     for (auto& m : conf_.members) start(m.id, conf_, seed++);
   }
@@ -44,6 +46,7 @@ class network {
     c.election_ticks = 10;
     c.heartbeat_ticks = 1;
     c.seed = seed;
+    if (tweak_) tweak_(c);
     raft::initial_state st{n.hard, n.snap, n.log, n.applied.empty() ? n.snap.index : n.applied.back().index};
     n.core = std::make_unique<raft::raft_node>(c, st);
   }
@@ -59,6 +62,14 @@ class network {
   }
   void recover() { cuts_.clear(), drop_.clear(); }
   void drop(raft::msg_type t) { drop_.insert(t); }
+
+  /// Sees every message a node sends (before cuts and drops), in order.
+  std::function<void(const raft::message&)> on_send;
+
+  /// Sees every ready batch right after the node's disk took stage 2 of the
+  /// contract (hard state, snapshot, entries) and before its `messages` go
+  /// out and its `committed` entries are applied (persistence checks).
+  std::function<void(const std::string& id, const raft::ready&, const test_node&)> on_persisted;
 
   /// Processes ready batches and delivers messages until quiet (or rounds).
   void settle(int rounds = 100) {
@@ -106,6 +117,7 @@ class network {
           n.log.push_back(e);
         }
         if (rd.hard) n.hard = *rd.hard;
+        if (on_persisted) on_persisted(id, rd, n);
         for (auto& m : rd.messages) outbox.push_back(m);
         for (auto& e : rd.committed) n.applied.push_back(e);
         for (auto& r : rd.read_states) n.reads.push_back(r);
@@ -114,6 +126,7 @@ class network {
       }
     }
     for (auto& m : outbox) {
+      if (on_send) on_send(m);
       if (cuts_.count({m.from, m.to}) || drop_.count(m.type)) continue;
       auto it = nodes_.find(m.to);
       if (it == nodes_.end() || !it->second.core) continue;
@@ -123,6 +136,7 @@ class network {
     return any;
   }
 
+  std::function<void(raft::config&)> tweak_;
   raft::membership conf_;
   std::map<std::string, test_node> nodes_;
   std::set<std::pair<std::string, std::string>> cuts_;

@@ -85,6 +85,8 @@ class simulation {
     c.max_entries_per_msg = 1 + rng_.below(8);
     c.max_inflight = 1 + rng_.below(4);
     c.seed = rng_.next();
+    c.testing_break_commit_rule = o_.bug_commit_by_counting;
+    if (o_.figure8_churn) c.max_entries_per_msg = 1, c.max_inflight = 1;
     raft::initial_state st;
     st.hard = n.disk.hard;
     st.snapshot = n.disk.snap;
@@ -110,6 +112,7 @@ class simulation {
 
   // ---- one step ---------------------------------------------------------------------
   void chaos_step() {
+    if (o_.figure8_churn) return churn_step();
     const auto r = rng_.below(1000);
     if (r < 400) {
       for (auto& [id, n] : nodes_)
@@ -129,6 +132,36 @@ class simulation {
     } else if (r < 652 && o_.snapshots) {
       compact_one();
     } else if (r < 654) {
+      transfer();
+    } else if (r < 660) {
+      spurious_link_down();
+    }
+    deliver(false);
+    process_readies();
+    check();
+  }
+
+  /// figure8_churn: proposals and faults at several times the default rate.
+  void churn_step() {
+    const auto r = rng_.below(1000);
+    if (r < 400) {
+      for (auto& [id, n] : nodes_)
+        if (n->alive && rng_.chance(n->tick_rate * 0.5)) n->core->tick();
+    } else if (r < 600) {
+      propose_somewhere();
+    } else if (r < 630) {
+      read_somewhere();
+    } else if (r < 650) {
+      // faults aimed at the leader (a Jepsen-style nemesis): leaders die
+      // right after winning, or halfway through replicating
+      if (auto* l = some_leader(); l && rng_.chance(0.5)) crash_one(l);
+      else crash_one();
+    } else if (r < 700) {
+      restart_one();
+    } else if (r < 760) {
+      if (auto* l = some_leader(); l && rng_.chance(0.5)) isolate(l->id);
+      else change_partition();
+    } else if (r < 765) {
       transfer();
     }
     deliver(false);
@@ -254,14 +287,43 @@ class simulation {
     return alive.empty() ? nullptr : alive[rng_.below(alive.size())];
   }
 
-  void crash_one() {
-    auto* n = random_alive();
+  /// The live node leading the highest term, if any.
+  sim_node* some_leader() {
+    sim_node* l = nullptr;
+    for (auto& [id, n] : nodes_)
+      if (n->alive && n->core->state() == raft::role::leader && (!l || n->core->term() > l->core->term())) l = n.get();
+    return l;
+  }
+
+  /// Cuts `x` off from every other node.
+  void isolate(const std::string& x) {
+    cuts_.clear();
+    for (auto& [y, n] : nodes_)
+      if (y != x) cuts_.insert({x, y}), cuts_.insert({y, x});
+    trace("isolate " + x);
+  }
+
+  void crash_one(sim_node* n = nullptr) {
+    if (!n) n = random_alive();
     if (!n) return;
     ++res_.crashes;
     n->alive = false;
     n->persisting.reset();  // an fsync in progress is lost
     n->core.reset();
     trace("crash " + n->id);
+    // The kernel closes a dead process's sockets: every peer sees its link drop.
+    for (auto& [id, p] : nodes_)
+      if (p->alive) p->core->report_link_down(n->id);
+  }
+
+  /// A link drops while both ends live (a network blip, a redial): the hint
+  /// must only ever cost an election, never safety.
+  void spurious_link_down() {
+    auto* a = random_alive();
+    auto* b = random_alive();
+    if (!a || !b || a == b) return;
+    a->core->report_link_down(b->id);
+    trace("link down " + a->id + " -> " + b->id);
   }
 
   void restart_one() {
@@ -397,6 +459,9 @@ class simulation {
       if (!n.alive) continue;
       for (int guard = 0; guard < 8; ++guard) {
         if (n.persisting) {
+          // The real shell sends a leader's new appends while it persists.
+          auto early = n.core->take_early_messages();
+          send_all(n, early, false);
           if (step_ < n.persist_done_at) break;
           persist(n, *n.persisting);
           raft::ready rd = std::move(*n.persisting);
@@ -517,6 +582,17 @@ class simulation {
       }
       if (c.commit_index() > c.last_index()) return fail(n->id + " commit beyond its log");
       if (c.commit_index() < n->last_commit) return fail(n->id + " commit index went backwards");
+      // What a core counts as committed is committed, applied or not yet
+      // (a client may already have its answer): record it with the core's
+      // term, an upper bound of the term that committed it.
+      for (auto i = n->last_commit + 1; i <= c.commit_index(); ++i) {
+        const auto t = c.term_at(i);
+        if (!t) continue;  // inside a snapshot
+        auto [it, fresh] = core_committed_.emplace(i, std::make_pair(*t, c.term()));
+        if (!fresh && it->second.first != *t)
+          return fail("committed entry lost: index " + std::to_string(i) + " was committed with term " +
+                      std::to_string(it->second.first) + ", " + n->id + " commits term " + std::to_string(*t));
+      }
       n->last_commit = c.commit_index();
       // Leader completeness: a leader of a later term holds every committed entry.
       if (c.state() == raft::role::leader)
@@ -526,6 +602,13 @@ class simulation {
           if (c.term_at(idx) != te.first)
             return fail("leader completeness: leader " + n->id + " of term " + std::to_string(c.term()) +
                         " lacks committed index " + std::to_string(idx));
+        }
+      if (c.state() == raft::role::leader)
+        for (const auto& [idx, ts] : core_committed_) {
+          if (idx <= c.snapshot_index() || ts.second >= c.term()) continue;
+          if (c.term_at(idx) != ts.first)
+            return fail("leader completeness: leader " + n->id + " of term " + std::to_string(c.term()) +
+                        " lacks index " + std::to_string(idx) + " that a core counted as committed");
         }
     }
     // Log matching over every pair of live logs.
@@ -558,6 +641,8 @@ class simulation {
   std::map<std::uint64_t, std::string> leaders_;
   std::map<std::uint64_t, std::pair<std::uint64_t, std::string>> committed_;
   std::map<std::uint64_t, std::uint64_t> commit_seen_term_;
+  /// index -> (term of the entry, term of the core that first counted it committed)
+  std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> core_committed_;
   std::vector<proposal_rec> proposals_;
   std::map<std::string, read_rec> reads_;
   std::uint64_t acked_max_ = 0;

@@ -50,6 +50,12 @@ struct sim_options {
   bool trace = false;
   /// Test-only rule breakers (prove the checker has teeth).
   bool bug_forget_vote = false;  ///< persist hard state without the vote
+  bool bug_commit_by_counting = false;  ///< leaders commit old-term entries by counting (§5.4.2)
+  /// Figure-8 churn: one entry per append and one append in flight, and
+  /// several times the default rate of partitions, crashes and restarts, so
+  /// that leaders often die with an old-term entry on a majority but their
+  /// no-op not (the schedule of the Raft paper's Figure 8, §5.4.2).
+  bool figure8_churn = false;
 };
 
 /// The outcome of a run.

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The issue-6 targets, each reproducible by one command. Every step starts its
+# own throwaway cluster (scripts/bench-cluster.sh: free ports, default config)
+# under OUT, prints its figure with the load average, and keeps the JSON.
+#   scripts/bench-targets.sh latency1    1 connection, closed loop, 256-byte sends (p99 < 5 ms)
+#   scripts/bench-targets.sh reads       linearizable history vs writes at 64 connections; local reads 1 vs 3 nodes
+#   scripts/bench-targets.sh failover    20 leader kills under a steady 200 writes/s
+#   scripts/bench-targets.sh capacity    10,000 idle logged-in connections on one node
+#   scripts/bench-targets.sh recovery    1M messages; SIGKILL all, restart, time to serve; then a new node's snapshot catch-up
+#   scripts/bench-targets.sh all
+# Env: OUT (default build/bench-targets), MESSAGES (default 1000000), KILLS (20), CONNS (10000).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+OUT=${OUT:-$ROOT/build/bench-targets}
+MESSAGES=${MESSAGES:-1000000}
+KILLS=${KILLS:-20}
+CONNS=${CONNS:-10000}
+CB=build/chatbench
+BC=scripts/bench-cluster.sh
+[[ -x build/chatnode && -x $CB ]] || BUILD_DIR=build scripts/build.sh
+mkdir -p "$OUT"
+load() { echo "(load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
+now_ms() { date +%s%3N; }
+started=()
+cleanup() { for d in "${started[@]}"; do $BC stop "$d" 2>/dev/null || true; done; }
+trap cleanup EXIT
+fresh() {  # fresh NAME N -> node list
+  local d=$OUT/$1; $BC stop "$d" 2>/dev/null || true; rm -rf "$d"; started+=("$d"); $BC start "$d" "$2"
+}
+
+latency1() {
+  echo "== latency at 1 client $(load)"
+  local n; n=$(fresh lat 3)
+  for p in 0 1 2; do
+    $CB --nodes "$n" --connections 1 --pin "$p" --duration 10 --json "$OUT/latency1-node$p.json" 2>/dev/null | tail -1 | sed "s/^/node $p  /"
+  done
+  $BC stop "$OUT/lat"; load
+}
+
+reads() {
+  echo "== reads vs writes, 64 connections over 3 nodes $(load)"
+  local n; n=$(fresh reads 3)
+  $CB --nodes "$n" --connections 64 --preload 50 --prefix r --mix send=1 --duration 10 --json "$OUT/reads-writes.json" 2>/dev/null
+  $CB --nodes "$n" --connections 64 --prefix r --mix history=1 --duration 10 --json "$OUT/reads-history-lin.json" 2>/dev/null | tail -1
+  $CB --nodes "$n" --connections 64 --prefix r --mix history=1 --consistency local --duration 10 --json "$OUT/reads-history-local-3.json" 2>/dev/null | tail -1 | sed 's/^/3 nodes local /'
+  $CB --nodes "$n" --connections 64 --prefix r --pin 0 --mix history=1 --consistency local --duration 10 --json "$OUT/reads-history-local-1.json" 2>/dev/null | tail -1 | sed 's/^/1 node  local /'
+  python3 - "$OUT" <<'PY'
+import json, sys
+o = sys.argv[1]
+t = lambda f: json.load(open(f"{o}/{f}"))["result"]["throughput"]
+w, l = t("reads-writes.json"), t("reads-history-lin.json")
+print(f"linearizable history {l:.0f}/s = {l / w:.2f}x writes ({w:.0f}/s); local history 3 nodes {t('reads-history-local-3.json'):.0f}/s vs 1 node {t('reads-history-local-1.json'):.0f}/s")
+PY
+  $BC stop "$OUT/reads"; load
+}
+
+failover() {
+  echo "== failover: $KILLS leader kills, 200 writes/s $(load)"
+  local n; n=$(fresh fail 3)
+  $CB --nodes "$n" failover --connections 16 --rate 200 --kills "$KILLS" \
+    --kill-cmd "$ROOT/$BC kill $OUT/fail {id}" --restart-cmd "$ROOT/$BC restart $OUT/fail {id}" \
+    --json "$OUT/failover.json" 2>/dev/null
+  $BC stop "$OUT/fail"; load
+}
+
+capacity() {
+  echo "== capacity: $CONNS idle connections on one node $(load)"
+  local n; n=$(fresh cap 1)
+  $CB --nodes "$n" capacity --per-node "$CONNS" --users 100 --json "$OUT/capacity.json" 2>/dev/null
+  $BC stop "$OUT/cap"; load
+}
+
+wait_ok() {  # wait_ok ADDR JSON-REQUEST... : retries a chatctl call until every reply is ok
+  for _ in $(seq 1 3000); do
+    if build/chatctl call --node "$1" "${@:2}" 2>/dev/null | python3 -c '
+import sys, json
+rs = [json.loads(l) for l in sys.stdin if l.strip().startswith("{")]
+sys.exit(0 if rs and all(r.get("ok") for r in rs) else 1)'; then return 0; fi
+    sleep 0.01
+  done
+  return 1
+}
+
+recovery() {
+  echo "== recovery and catch-up with $MESSAGES messages $(load)"
+  local d=$OUT/rec n; n=$(fresh rec 3)
+  local t0; t0=$(now_ms)
+  $CB --nodes "$n" --connections 64 --inflight 4 --prefix m --ops "$MESSAGES" --json "$OUT/recovery-load.json" 2>/dev/null | tail -1
+  echo "loaded $MESSAGES messages in $(( ($(now_ms) - t0) / 1000 )) s; data: $(du -sh "$d/n1" | cut -f1) per node $(load)"
+  # Restart every node after SIGKILL; time until a linearizable read is served.
+  for id in n1 n2 n3; do $BC kill "$d" "$id"; done
+  local a1=${n%%,*}
+  t0=$(now_ms)
+  for id in n1 n2 n3; do $BC restart "$d" "$id"; done
+  wait_ok "$a1" '{"op":"login","user":"m_0","password":"bench-pw"}' '{"op":"history","with":"m_1","limit":20}'
+  local serve=$(( $(now_ms) - t0 ))
+  echo "all three SIGKILLed and restarted: first linearizable history served after $serve ms $(load)"
+  # One follower alone: kill, restart, time until it serves a local read.
+  local leader a3; leader=$(curl -s "http://$a1/status" | python3 -c 'import sys,json; print(json.load(sys.stdin)["leader"])')
+  local f=n1; [[ $leader == n1 ]] && f=n2
+  a3=$(tr ',' '\n' <"$d/nodes" | sed -n "${f#n}p")
+  $BC kill "$d" "$f"; t0=$(now_ms); $BC restart "$d" "$f"
+  wait_ok "$a3" '{"op":"login","user":"m_0","password":"bench-pw"}' '{"op":"history","with":"m_1","limit":20,"consistency":"local"}'
+  local serve1=$(( $(now_ms) - t0 ))
+  echo "one follower ($f) SIGKILLed and restarted: local read served after $serve1 ms"
+  # Catch-up: a new node joins and receives the latest snapshot.
+  t0=$(now_ms)
+  $BC join "$d" n4 "$a1" >/dev/null
+  for _ in $(seq 1 6000); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
+  local joined=$(( $(now_ms) - t0 ))
+  python3 - "$d/n4.log" "$joined" "$OUT/catchup.json" "$serve" "$serve1" <<'PY'
+import re, sys, json, datetime
+log, joined, out, serve, serve1 = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+ts = lambda l: datetime.datetime.strptime(l.split()[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+recv = inst = None; size = 0
+for l in open(log):
+    m = re.search(r"receiving snapshot at index (\d+) \((\d+) bytes\)", l)
+    if m and recv is None: recv, size = ts(l), int(m.group(2))
+    if "installed snapshot" in l and inst is None: inst = ts(l)
+r = {"restart_all_serve_ms": serve, "restart_follower_serve_ms": serve1, "join_to_installed_ms": joined}
+if recv and inst:
+    secs = inst - recv
+    r.update(snapshot_bytes=size, receive_and_install_s=secs, mb_per_s=size / 1e6 / secs if secs > 0 else None)
+    print(f"catch-up: snapshot of {size/1e6:.1f} MB received and installed in {secs:.2f} s = {size/1e6/secs:.0f} MB/s (join -> installed {joined} ms)")
+else:
+    print("catch-up: no snapshot install seen in", log)
+json.dump(r, open(out, "w"))
+PY
+  $BC stop "$d"; load
+}
+
+case "${1:-all}" in
+  latency1|reads|failover|capacity|recovery) "$1" ;;
+  all) latency1; reads; failover; capacity; recovery ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac
