@@ -108,7 +108,6 @@ int main(int argc, char** argv) {
   book.set(cluster.member_addresses());
 
   std::string err;
-  for (const auto& a : book.all()) std::fprintf(stderr, "fault_suite: member %s\n", a.c_str());
   auto tokens = create_users(book, o.clients, "pw", err);
   if (tokens.empty()) {
     std::fprintf(stderr, "fault_suite: %s\n", err.c_str());

@@ -29,7 +29,7 @@ struct workload_options {
   std::uint64_t seed = 1;
   std::size_t history_limit = 300;                     ///< `limit` of history reads
   std::chrono::milliseconds call_timeout{8000};        ///< after this the outcome is unknown
-  std::chrono::milliseconds max_think{40};             ///< random pause between calls
+  std::chrono::milliseconds max_think{60};             ///< random pause between calls
   std::string password = "pw";
 };
 
