@@ -204,6 +204,7 @@ struct checker {
         if (s != sends.end() && s->second.first_invoke > op.complete_ns)
           violation("phantom", who + " returned " + describe_msg(m) + " before its send was invoked at " +
                                    ms(s->second.first_invoke));
+        if (op.local) continue;  // stale is allowed; invented and out of order are not
         auto d = delete_ack.find(m.id);
         if (d != delete_ack.end() && d->second < op.invoke_ns)
           violation("resurrection", who + " returned " + describe_msg(m) + " deleted (acknowledged) at " + ms(d->second));
@@ -218,7 +219,7 @@ struct checker {
       }
       // Every acknowledged write before the read began, within the window.
       const std::uint64_t window_min = op.read_full && !ids.empty() ? ids.front() : 0;
-      auto ac = acked_by_conv.find(conv);
+      auto ac = op.local ? acked_by_conv.end() : acked_by_conv.find(conv);
       if (ac != acked_by_conv.end())
         for (const auto& [done, id] : ac->second) {
           if (done >= op.invoke_ns) break;

@@ -19,6 +19,9 @@
 //                 read that began later, or in the final state;
 //   lost_mark     a message its recipient marked read (acknowledged) shows
 //                 up unread in a read that began later, or at the end;
+//                 (Reads with "consistency":"local" may be stale, so they
+//                 are held only to phantom and read_order: a replica's
+//                 applied state is a prefix of the log, never invented.)
 //   divergence    replicas' digests or applied indexes differ at the end, or
 //                 a member could not be read.
 //

@@ -246,3 +246,21 @@ TEST_CASE("describe names every property") {
   for (const auto& p : verdict::properties()) CHECK(text.find(p) != std::string::npos);
   CHECK(text.find("divergence: 1 violation") != std::string::npos);
 }
+
+TEST_CASE("local reads may be stale but never invent or reorder") {
+  scenario s;
+  auto stale = read(0, "a", "a", 80, 85, {});  // misses #12 acked at 70: fine when local
+  stale.local = true;
+  s.h.push_back(stale);
+  auto old = read(0, "a", "b", 140, 150, {m10(false), m11()});  // shows a deleted and an unmarked message
+  old.local = true;
+  s.h.push_back(old);
+  CHECK(s.violated().empty());
+  auto bad = read(0, "a", "b", 140, 150, {m11(), m10()});
+  bad.local = true;
+  s.h.push_back(bad);
+  auto invented = read(0, "a", "b", 140, 150, {{14, "a", "b", "zzz", false}});
+  invented.local = true;
+  s.h.push_back(invented);
+  CHECK(s.violated() == names{"phantom", "read_order"});
+}

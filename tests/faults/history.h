@@ -45,6 +45,7 @@ struct op_record {
   std::uint64_t msg_id = 0;  ///< send ok: id of the message
   std::vector<message> messages;  ///< read ok: the conversation, oldest first
   bool read_full = false;         ///< read ok: returned `limit` messages (older ones were cut)
+  bool local = false;             ///< read with "consistency":"local" (may be stale, never invented)
   std::vector<std::uint64_t> ids;  ///< mark_read / delete: ids asked for
   std::string error;               ///< error code or transport error
 };

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -81,6 +82,7 @@ class fault_cluster {
   std::set<std::string> paused_;
   std::vector<std::string> crashes_;
   int next_id_ = 0;
+  std::mt19937_64 rng_{12345};
 };
 
 }  // namespace qc::faults

@@ -161,6 +161,8 @@ void workload::run_client(int i) {
       rec.kind = op_kind::read;
       rec.peer = user_of(static_cast<int>(rng() % static_cast<std::uint64_t>(opt_.clients)));
       req = {{"op", "history"}, {"with", rec.peer}, {"limit", opt_.history_limit}};
+      rec.local = chance(0.15);
+      if (rec.local) req["consistency"] = "local";
     } else if (dice < 0.90) {
       rec.kind = op_kind::mark_read;
       std::vector<std::size_t> mine;
