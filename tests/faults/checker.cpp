@@ -40,12 +40,13 @@ struct checker {
   verdict v;
 
   std::map<send_key, logical_send> sends;
-  std::map<std::uint64_t, message> observed;  ///< content by id (read flag ignored)
+  std::map<std::uint64_t, send_key> by_content;  ///< content_hash(from, to, body) -> its send
+  std::map<std::uint64_t, std::uint64_t> observed;  ///< id -> content hash (read flag ignored)
   std::map<send_key, std::set<std::uint64_t>> ids_of;
   std::map<std::uint64_t, std::int64_t> delete_attempt;  ///< id -> earliest invocation of any delete naming it
   std::map<std::uint64_t, std::int64_t> delete_ack;      ///< id -> earliest acknowledged delete completion
   std::map<std::uint64_t, std::int64_t> mark_ack;        ///< id -> earliest acknowledged mark_read by its recipient
-  std::set<std::uint64_t> final_ids;
+  std::map<std::uint64_t, message> final_msgs;           ///< id -> message in the final state
 
   checker(const std::vector<op_record>& hist, const final_state& fin) : h(hist), f(fin) {}
 
@@ -55,22 +56,43 @@ struct checker {
     if (list.size() < max_examples) list.push_back(what);
   }
 
-  void observe(const message& m, const std::string& where) {
-    auto [it, fresh] = observed.emplace(m.id, m);
-    if (!fresh && (it->second.from != m.from || it->second.to != m.to || it->second.body != m.body))
-      violation("phantom", "id " + std::to_string(m.id) + " seen as " + describe_msg(it->second) + " and as " +
-                               describe_msg(m) + " (" + where + ")");
-    ids_of[{m.from, m.body}].insert(m.id);
+  /// The send a content hash belongs to, if anyone sent it.
+  const logical_send* send_of(std::uint64_t content) const {
+    auto k = by_content.find(content);
+    return k == by_content.end() ? nullptr : &sends.at(k->second);
+  }
+
+  std::string describe_entry(const read_entry& e) const {
+    if (auto* s = send_of(e.content)) return describe_msg({e.id, s->from, s->to, s->body, e.read});
+    return "#" + std::to_string(e.id) + " (content nobody sent)";
+  }
+
+  void observe(const read_entry& e, const std::string& where) {
+    auto [it, fresh] = observed.emplace(e.id, e.content);
+    if (!fresh && it->second != e.content)
+      violation("phantom", "id " + std::to_string(e.id) + " seen with two contents: " +
+                               describe_entry({e.id, it->second, false}) + " and " + describe_entry(e) + " (" + where + ")");
+    auto k = by_content.find(e.content);
+    if (k == by_content.end()) {
+      if (fresh) violation("phantom", describe_entry(e) + " was never sent by anyone (" + where + ")");
+      return;
+    }
+    ids_of[k->second].insert(e.id);
   }
 
   void collect() {
+    for (const auto& op : h)
+      if (op.kind == op_kind::send) {
+        auto& s = sends[{op.user, op.body}];
+        s.from = op.user;
+        s.to = op.peer;
+        s.body = op.body;
+        by_content[content_hash(op.user, op.peer, op.body)] = {op.user, op.body};
+      }
     for (const auto& op : h) {
       switch (op.kind) {
         case op_kind::send: {
           auto& s = sends[{op.user, op.body}];
-          s.from = op.user;
-          s.to = op.peer;
-          s.body = op.body;
           s.first_invoke = std::min(s.first_invoke, op.invoke_ns);
           if (op.result == outcome::ok) {
             ++v.sends_ok;
@@ -101,16 +123,15 @@ struct checker {
         case op_kind::read:
           if (op.result == outcome::ok) {
             ++v.reads_ok;
-            for (const auto& m : op.messages)
-              observe(m, "read by p" + std::to_string(op.process) + " at " + ms(op.invoke_ns));
+            for (const auto& m : op.messages) observe(m, "read by p" + std::to_string(op.process) + " at " + ms(op.invoke_ns));
           }
           break;
       }
     }
     for (const auto& [conv, msgs] : f.conversations)
       for (const auto& m : msgs) {
-        observe(m, "final state");
-        final_ids.insert(m.id);
+        observe(entry_of(m), "final state");
+        final_msgs[m.id] = m;
         ++v.final_messages;
       }
     // mark_read only affects messages addressed to the caller.
@@ -118,7 +139,8 @@ struct checker {
       if (op.kind == op_kind::mark_read && op.result == outcome::ok)
         for (auto id : op.ids) {
           auto it = observed.find(id);
-          if (it == observed.end() || it->second.to != op.user) continue;
+          auto* s = it == observed.end() ? nullptr : send_of(it->second);
+          if (!s || s->to != op.user) continue;
           auto& m = mark_ack.try_emplace(id, never).first->second;
           m = std::min(m, op.complete_ns);
         }
@@ -134,18 +156,13 @@ struct checker {
       auto s = sends.find(key);
       if (s != sends.end() && !s->second.acked() && !ids.empty()) ++v.unknown_applied;
     }
-    for (const auto& [id, m] : observed) {
-      auto s = sends.find({m.from, m.body});
-      if (s == sends.end() || s->second.to != m.to)
-        violation("phantom", describe_msg(m) + " was never sent by anyone");
-    }
   }
 
   void check_lost() {
     for (const auto& [key, s] : sends) {
       if (!s.acked() || s.reply_ids.empty()) continue;
       const auto id = *s.reply_ids.begin();
-      if (final_ids.count(id) || delete_attempt.count(id)) continue;
+      if (final_msgs.count(id) || delete_attempt.count(id)) continue;
       violation("lost", "acknowledged send #" + std::to_string(id) + " " + s.from + "->" + s.to + " '" + s.body +
                             "' (acked at " + ms(s.ack_complete) + ") is gone and was never deleted");
     }
@@ -196,21 +213,21 @@ struct checker {
       std::vector<std::uint64_t> ids;
       bool ordered = true;
       for (const auto& m : op.messages) {
-        if (conv_key(m.from, m.to) != conv)
-          violation("read_order", who + " returned " + describe_msg(m) + " of another conversation");
+        auto* s = send_of(m.content);
+        if (s && conv_key(s->from, s->to) != conv)
+          violation("read_order", who + " returned " + describe_entry(m) + " of another conversation");
         if (!ids.empty() && m.id <= ids.back()) ordered = false;
         ids.push_back(m.id);
-        auto s = sends.find({m.from, m.body});
-        if (s != sends.end() && s->second.first_invoke > op.complete_ns)
-          violation("phantom", who + " returned " + describe_msg(m) + " before its send was invoked at " +
-                                   ms(s->second.first_invoke));
+        if (s && s->first_invoke > op.complete_ns)
+          violation("phantom", who + " returned " + describe_entry(m) + " before its send was invoked at " +
+                                   ms(s->first_invoke));
         if (op.local) continue;  // stale is allowed; invented and out of order are not
         auto d = delete_ack.find(m.id);
         if (d != delete_ack.end() && d->second < op.invoke_ns)
-          violation("resurrection", who + " returned " + describe_msg(m) + " deleted (acknowledged) at " + ms(d->second));
+          violation("resurrection", who + " returned " + describe_entry(m) + " deleted (acknowledged) at " + ms(d->second));
         auto mk = mark_ack.find(m.id);
         if (!m.read && mk != mark_ack.end() && mk->second < op.invoke_ns)
-          violation("lost_mark", who + " shows " + describe_msg(m) + " unread; marked read (acknowledged) at " +
+          violation("lost_mark", who + " shows " + describe_entry(m) + " unread; marked read (acknowledged) at " +
                                      ms(mk->second));
       }
       if (!ordered) {

@@ -31,6 +31,30 @@ struct message {
   bool operator==(const message&) const = default;
 };
 
+/// FNV-1a over sender, recipient and body: a message's content in 8 bytes
+/// (reads of a long run hold tens of millions of entries).
+inline std::uint64_t content_hash(const std::string& from, const std::string& to, const std::string& body) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;  // separator: ("ab","c") != ("a","bc")
+  };
+  mix(from);
+  mix(to);
+  mix(body);
+  return h;
+}
+
+/// A message inside a read, compactly: its id, content hash and read flag.
+struct read_entry {
+  std::uint64_t id = 0;
+  std::uint64_t content = 0;  ///< content_hash(from, to, body)
+  bool read = false;
+};
+
+/// The compact form of a message.
+inline read_entry entry_of(const message& m) { return {m.id, content_hash(m.from, m.to, m.body), m.read}; }
+
 /// One call.
 struct op_record {
   int process = 0;           ///< client index
@@ -43,7 +67,7 @@ struct op_record {
   std::string body;          ///< send: body (unique per logical send; retries reuse it)
   std::string nonce;         ///< send
   std::uint64_t msg_id = 0;  ///< send ok: id of the message
-  std::vector<message> messages;  ///< read ok: the conversation, oldest first
+  std::vector<read_entry> messages;  ///< read ok: the conversation, oldest first
   bool read_full = false;         ///< read ok: returned `limit` messages (older ones were cut)
   bool local = false;             ///< read with "consistency":"local" (may be stale, never invented)
   std::vector<std::uint64_t> ids;  ///< mark_read / delete: ids asked for

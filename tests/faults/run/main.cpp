@@ -52,7 +52,7 @@ void write_history(const std::filesystem::path& file, const std::vector<op_recor
     for (auto id : op.ids) ids.emplace_back(id);
     o["ids"] = std::move(ids);
     json::array ms;
-    for (const auto& m : op.messages) ms.emplace_back(json::array{m.id, m.from, m.to, m.body, m.read});
+    for (const auto& m : op.messages) ms.emplace_back(json::array{m.id, m.content, m.read});
     o["messages"] = std::move(ms);
     f << json::serialize(o) << "\n";
   }

@@ -200,12 +200,15 @@ void workload::run_client(int i) {
         auto* ms = r->if_contains("messages");
         if (ms && ms->is_array()) {
           for (const auto& v : ms->as_array())
-            if (auto m = parse_message(v)) rec.messages.push_back(*m);
+            if (auto m = parse_message(v)) {
+              rec.messages.push_back(entry_of(*m));
+              if (seen.size() >= 200) seen.erase(seen.begin());
+              seen.push_back(*m);
+            } else {
+              rec.result = outcome::unknown;
+              rec.error = "malformed message in a reply";
+            }
           rec.read_full = rec.messages.size() >= opt_.history_limit;
-          for (const auto& m : rec.messages) {
-            if (seen.size() >= 200) seen.erase(seen.begin());
-            seen.push_back(m);
-          }
         } else {
           rec.result = outcome::unknown;
           rec.error = "ok reply without messages";
