@@ -63,7 +63,8 @@ void nemesis::run() {
   nap(uniform(2, 4));
   while (!stop_) {
     const double r = uniform(0, 1);
-    if (r < 0.17) do_kill();
+    if (r < 0.04) do_kill_all();
+    else if (r < 0.17) do_kill();
     else if (r < 0.31) do_pause();
     else if (r < 0.45) do_partition();
     else if (r < 0.57) do_bridge();
@@ -88,6 +89,18 @@ void nemesis::do_kill() {
   nap(uniform(1, 6));
   say("restart " + victim);
   cluster_.restart(victim);
+  w.end_s = clock_.now_s();
+  windows_.push_back(w);
+}
+
+void nemesis::do_kill_all() {
+  auto m = shuffled_members();
+  fault_window w{"kill", "all members: " + join(m), clock_.now_s(), 0};
+  say("SIGKILL every member (" + join(m) + ")");
+  for (const auto& id : m) cluster_.kill(id);
+  nap(uniform(1, 4));
+  say("restart every member");
+  for (const auto& id : m) cluster_.restart(id);
   w.end_s = clock_.now_s();
   windows_.push_back(w);
 }
@@ -208,9 +221,14 @@ void nemesis::do_membership() {
   fault_window w{"membership", "", clock_.now_s(), 0};
   // The concurrent fault on another member.
   std::string during = "nothing else";
-  const bool isolate_other = uniform(0, 1) < 0.5;
+  const double how = uniform(0, 1);
+  const bool isolate_other = how < 0.4;
+  const bool kill_leader = how >= 0.75 && victim != *l;
+  if (kill_leader) other = *l;
   if (!other.empty()) {
-    if (isolate_other) {
+    if (kill_leader) {
+      during = "leader " + other + " killed";
+    } else if (isolate_other) {
       std::vector<std::string> rest;
       for (const auto& id : m)
         if (id != other) rest.push_back(id);
@@ -227,6 +245,19 @@ void nemesis::do_membership() {
 
   const bool remove_live = uniform(0, 1) < 0.5;
   if (!remove_live) cluster_.kill(victim);
+  test::client in_flight;  // kept open until the end: its reply is not needed
+  if (kill_leader) {
+    // Ask for the removal, then kill the leader while it runs the change.
+    for (const auto& id : m)
+      if (id != victim && id != other && cluster_.usable(id) && in_flight.connect(cluster_.port_of(id))) {
+        in_flight.ws.send({{"op", "admin.remove_node"}, {"id", victim}, {"admin_token", cluster_.raw().admin_token}},
+                          in_flight.err);
+        break;
+      }
+    nap(uniform(0, 0.3));
+    say("SIGKILL leader " + other + " during the change");
+    cluster_.kill(other);
+  }
   bool removed = false;
   const double give_up = clock_.now_s() + 45;
   while (clock_.now_s() < give_up) {
@@ -277,7 +308,8 @@ void nemesis::do_membership() {
     cluster_.restart(victim);
   }
   if (!other.empty()) {
-    if (isolate_other) cluster_.heal_network();
+    if (kill_leader) cluster_.restart(other);
+    else if (isolate_other) cluster_.heal_network();
     else cluster_.resume(other);
   }
   cluster_.refresh_members();

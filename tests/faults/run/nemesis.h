@@ -1,6 +1,7 @@
 // The nemesis: faults mixed at random from a seed, one main fault at a time
 // with healthy gaps between them:
 //   kill          SIGKILL a member (sometimes the leader), restart it later;
+//                 now and then every member at once;
 //   pause         SIGSTOP a member, SIGCONT later;
 //   partition     majority/minority split (both ways);
 //   bridge        two sides that cannot reach each other and one node that
@@ -8,7 +9,8 @@
 //   oneway        a group that receives nothing from the rest (or the rest
 //                 nothing from the group), while the other direction works;
 //   isolate       the leader cut off from everyone;
-//   membership    during a pause or isolation of another member: remove a
+//   membership    during a pause or isolation of another member, or with
+//                 the leader killed in the middle of the change: remove a
 //                 member (admin.remove_node), wipe its data directory and
 //                 bring it back as a new member with --join (half the time
 //                 also asking with admin.add_node).
@@ -62,6 +64,7 @@ class nemesis {
   std::string pick(const std::vector<std::string>& from) { return from[rng_() % from.size()]; }
 
   void do_kill();
+  void do_kill_all();
   void do_pause();
   void do_partition();
   void do_bridge();
