@@ -87,7 +87,8 @@ recovery() {
   local d=$OUT/rec n; n=$(fresh rec 3)
   local t0; t0=$(now_ms)
   $CB --nodes "$n" --connections 64 --inflight 4 --prefix m --ops "$MESSAGES" --json "$OUT/recovery-load.json" 2>/dev/null | tail -1
-  echo "loaded $MESSAGES messages in $(( ($(now_ms) - t0) / 1000 )) s; data: $(du -sh "$d/n1" | cut -f1) per node $(load)"
+  echo "loaded $MESSAGES messages in $(( ($(now_ms) - t0) / 1000 )) s $(load); n1's files:"
+  (cd "$d/n1" && ls -l --block-size=K chat.db* raft.db* snapshots | sed 's/^/  /')
   # Restart every node after SIGKILL; time until a linearizable read is served.
   for id in n1 n2 n3; do $BC kill "$d" "$id"; done
   local a1=${n%%,*}
@@ -106,8 +107,10 @@ recovery() {
   echo "one follower ($f) SIGKILLed and restarted: local read served after $serve1 ms"
   # Catch-up: a new node joins and receives the latest snapshot.
   t0=$(now_ms)
-  $BC join "$d" n4 "$a1" >/dev/null
-  for _ in $(seq 1 6000); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
+  local a4; a4=$($BC join "$d" n4 "$a1")
+  # (--join asks the seed itself; the explicit add covers builds before that fix.)
+  build/chatctl add --cluster "$n" --admin-token bench-admin n4 "$a4" >/dev/null 2>&1 || true
+  for _ in $(seq 1 2400); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
   local joined=$(( $(now_ms) - t0 ))
   python3 - "$d/n4.log" "$joined" "$OUT/catchup.json" "$serve" "$serve1" <<'PY'
 import re, sys, json, datetime

@@ -3,17 +3,19 @@
 #   1. installs Debian's etcd-server/etcd-client (and Go + etcd sources to build
 #      tools/etcdbench offline) if missing;
 #   2. 3-member etcd on loopback, closed loop: C clients of 256-byte puts;
-#   3. 3-member Quorum Chat on loopback, closed loop: C connections of 256-byte sends;
+#   3. 3-member Quorum Chat on loopback, closed loop: C connections of 256-byte sends
+#      (2 and 3 alternate for ROUNDS rounds, both clusters up, so outside load hits both);
 #   4. prints both with the ratio in one table; a sweep of client counts for
 #      the latency-vs-throughput plot (scripts/plot-latency.sh -> PNG).
 # Both systems fsync every commit on a majority, data under OUT on the same disk.
-# Env: DURATION (s, default 10), SWEEP ("1 4 16 64 128"; empty = no sweep),
+# Env: DURATION (s, default 10), ROUNDS (alternating etcd/QC rounds, default 3), SWEEP ("1 4 16 64 128"; empty = no sweep),
 #      SWEEP_DURATION (s, default 5), CLIENTS (default 64), OUT (default build/bench-vs-etcd),
 #      PNG (default docs/bench/latency-vs-throughput.png).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 SWEEP=${SWEEP-1 4 16 64 128}
 SWEEP_DURATION=${SWEEP_DURATION:-5}
 CLIENTS=${CLIENTS:-64}
@@ -44,23 +46,52 @@ cleanup() {
   scripts/bench-cluster.sh stop "$OUT/qc" 2>/dev/null || true
 }
 trap cleanup EXIT
+cpu_ticks() {  # cpu_ticks PIDFILE... -> user+system clock ticks of those processes
+  local t=0 f
+  for f in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$f")/stat"))); done
+  echo "$t"
+}
 echo "== machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/')"
 
-echo "== etcd $(etcd --version | head -1 | awk '{print $3}'): 3 members, $CLIENTS clients, ${DURATION}s"
+echo "== starting a 3-member etcd $(etcd --version | head -1 | awk '{print $3}') and a 3-node Quorum Chat (both stay up; runs alternate)"
 E=$(scripts/etcd-cluster.sh start "$OUT/etcd" 3)
-build/etcdbench --endpoints "$E" --clients "$CLIENTS" --duration "$DURATION" --json "$OUT/etcd.json"
-for c in $SWEEP; do
-  build/etcdbench --endpoints "$E" --clients "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --json "$OUT/etcd-sweep-$c.json" | sed "s/^/  c=$c  /"
-done
-scripts/etcd-cluster.sh stop "$OUT/etcd"
-
-echo "== Quorum Chat: 3 nodes, $CLIENTS connections, ${DURATION}s"
 N=$(scripts/bench-cluster.sh start "$OUT/qc" 3)
-build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc.json" 2>/dev/null
-for c in $SWEEP; do
-  build/chatbench --nodes "$N" --connections "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --body 256 \
-    --json "$OUT/qc-sweep-$c.json" 2>/dev/null | tail -n +2 | sed "s/^/  c=$c  /"
+# Alternating rounds: load from other users of the machine hits both systems
+# alike; the table uses each system's median round, and each adjacent
+# (etcd, Quorum Chat) pair gives a ratio of its own.
+for r in $(seq 1 "$ROUNDS"); do
+  echo "== round $r/$ROUNDS: $CLIENTS clients, ${DURATION}s each (load $(cut -d' ' -f1 /proc/loadavg))"
+  c0=$(cpu_ticks "$OUT"/etcd/e*.pid)
+  build/etcdbench --endpoints "$E" --clients "$CLIENTS" --duration "$DURATION" --json "$OUT/etcd-r$r.json" | sed 's/^/  etcd  /'
+  echo "$(( $(cpu_ticks "$OUT"/etcd/e*.pid) - c0 ))" >"$OUT/etcd-r$r.cpu_ticks"
+  c0=$(cpu_ticks "$OUT"/qc/n*.pid)
+  build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc-r$r.json" 2>/dev/null \
+    | tail -n +2 | sed 's/^/  QC    /'
+  echo "$(( $(cpu_ticks "$OUT"/qc/n*.pid) - c0 ))" >"$OUT/qc-r$r.cpu_ticks"
 done
+python3 - "$OUT" "$ROUNDS" <<'PY'
+import json, os, shutil, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+thr = lambda f: json.load(open(f))["result"]["throughput"]
+for sysname in ("etcd", "qc"):
+    rs = sorted(range(1, rounds + 1), key=lambda r: thr(f"{out}/{sysname}-r{r}.json"))
+    med = rs[(len(rs) - 1) // 2] if len(rs) % 2 else rs[len(rs) // 2 - 1]  # the lower median
+    shutil.copy(f"{out}/{sysname}-r{med}.json", f"{out}/{sysname}.json")
+    shutil.copy(f"{out}/{sysname}-r{med}.cpu_ticks", f"{out}/{sysname}.cpu_ticks")
+ratios = [thr(f"{out}/qc-r{r}.json") / thr(f"{out}/etcd-r{r}.json") for r in range(1, rounds + 1)]
+print("per-round throughput ratios (QC/etcd): " + ", ".join(f"{x:.2f}x" for x in ratios))
+PY
+for c in $SWEEP; do
+  build/etcdbench --endpoints "$E" --clients "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --json "$OUT/etcd-sweep-$c.json" | sed "s/^/  etcd c=$c  /"
+  build/chatbench --nodes "$N" --connections "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --body 256 \
+    --json "$OUT/qc-sweep-$c.json" 2>/dev/null | tail -n +2 | sed "s/^/  QC   c=$c  /"
+done
+terms=$(for a in ${N//,/ }; do curl -s --max-time 3 "http://$a/status" | python3 -c '
+import sys, json
+try: print(json.load(sys.stdin)["term"])
+except Exception: print("?")'; done | sort -u | tr '\n' ' ')
+echo "Quorum Chat terms after all runs: $terms(term 1 = no election since start, none spurious under load)" | tee "$OUT/qc-terms.txt"
+scripts/etcd-cluster.sh stop "$OUT/etcd"
 scripts/bench-cluster.sh stop "$OUT/qc"
 
 python3 - "$OUT" "$CLIENTS" <<'PY'
@@ -69,7 +100,7 @@ out, clients = sys.argv[1], sys.argv[2]
 e = json.load(open(os.path.join(out, "etcd.json")))["result"]
 q = json.load(open(os.path.join(out, "qc.json")))["result"]
 print()
-print(f"Write benchmark, {clients} clients, closed loop, 256-byte values, 3 members on loopback")
+print(f"Write benchmark, {clients} clients, closed loop, 256-byte values, 3 members on loopback (median round of each)")
 print(f"| metric | etcd put | Quorum Chat send | ratio (QC/etcd) |")
 print(f"|---|---|---|---|")
 print(f"| throughput (ops/s) | {e['throughput']:.0f} | {q['throughput']:.0f} | {q['throughput']/e['throughput']:.2f}x |")
@@ -77,6 +108,15 @@ for k, name in [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9
     a, b = e["latency_ms"][k], q["latency_ms"][k]
     print(f"| {name} latency (ms) | {a:.2f} | {b:.2f} | {b/a if a else 0:.2f}x |")
 print(f"| errors | {e['error_count']} | {q['error_count'] + q['timeouts']} | |")
+# Server CPU (all three members, user + system) per acknowledged write, over
+# the whole run including warm-up (so a slight overestimate for both).
+hz = os.sysconf("SC_CLK_TCK")
+def cpu_us(name, r):
+    ticks = int(open(os.path.join(out, name + ".cpu_ticks")).read())
+    ops = r["ok"] * (1 + 1 / r["elapsed_s"])  # the 1 s warm-up ran at about the same rate
+    return ticks / hz * 1e6 / ops
+ce, cq = cpu_us("etcd", e), cpu_us("qc", q)
+print(f"| server CPU per write (µs, 3 members) | {ce:.0f} | {cq:.0f} | {cq/ce:.2f}x |")
 PY
 if [[ -n "$SWEEP" ]]; then
   scripts/plot-latency.sh "$OUT" "$PNG" $SWEEP

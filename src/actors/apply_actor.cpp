@@ -31,6 +31,9 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
   std::vector<raft::entry> pending;
   auto apply_pending = [&] {
     if (pending.empty()) return;
+    // Back-pressure: a snapshot two intervals behind must finish first, or
+    // the log (compacted only at snapshots) would grow without bound.
+    if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * snapshot_every_) poll_snapshot(true);
     auto results = store_->apply_batch(pending);
     pending.clear();
     const auto applied = store_->applied_index();
@@ -58,6 +61,8 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
     } else if (auto* q = std::get_if<apply_msg::query>(&m)) {
       apply_pending();  // queries see every entry that arrived before them
       parked_.push_back(std::move(*q));
+    } else if (std::holds_alternative<apply_msg::snapshot_done>(m)) {
+      poll_snapshot(false);
     }
   }
   apply_pending();
@@ -76,20 +81,56 @@ void apply_actor::run_ready_queries() {
   parked_.erase(parked_.begin(), ready_end);
 }
 
+void apply_actor::stop() {
+  inbox_->stop();
+  if (snap_thread_.joinable()) {
+    snap_thread_.join();
+    std::error_code ec;
+    if (snap_busy_) fs::remove(snap_tmp_, ec);  // never renamed: not a snapshot
+    snap_busy_ = false;
+  }
+}
+
 void apply_actor::maybe_snapshot() {
+  poll_snapshot(false);
   const auto applied = store_->applied_index();
-  if (snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
+  if (snap_busy_ || snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
-  const std::string handle = "snap-" + std::to_string(applied) + ".db";
-  const auto tmp = snapshot_dir_ / (handle + ".tmp");
-  fs::remove(tmp, ec);
-  std::string err;
-  if (!store_->snapshot_to(tmp, err)) {
-    log::warn("apply: snapshot at ", applied, " failed: ", err);
+  snap_tmp_ = snapshot_dir_ / ("snap-at-" + std::to_string(applied) + ".db.tmp");
+  fs::remove(snap_tmp_, ec);
+  // Copying the whole database takes seconds once it holds ~1M messages;
+  // doing it here stalled every write and read behind it. A second
+  // connection copies a consistent snapshot while we keep applying.
+  snap_busy_ = true;
+  snap_running_ = true;
+  snap_thread_ = std::thread([this, db = store_->path()] {
+    snap_err_.clear();
+    snap_ok_ = db::chat_store::snapshot_file_to(db, snap_tmp_, snap_err_);
+    snap_running_ = false;
+    inbox_->push(apply_msg::snapshot_done{});
+  });
+}
+
+void apply_actor::poll_snapshot(bool wait) {
+  if (!snap_busy_ || (!wait && snap_running_.load())) return;
+  snap_thread_.join();
+  snap_busy_ = false;
+  std::error_code ec;
+  if (!snap_ok_) {
+    log::warn("apply: snapshot failed: ", snap_err_);
+    fs::remove(snap_tmp_, ec);
     return;
   }
-  fs::rename(tmp, snapshot_dir_ / handle, ec);
+  // The copy holds the state as committed when it began: name it by the
+  // applied index inside it, never by the index that triggered it.
+  const auto applied = db::chat_store::snapshot_applied_index(snap_tmp_);
+  if (applied == 0 || applied <= last_snapshot_) {  // e.g. a received snapshot was installed meanwhile
+    fs::remove(snap_tmp_, ec);
+    return;
+  }
+  const std::string handle = "snap-" + std::to_string(applied) + ".db";
+  fs::rename(snap_tmp_, snapshot_dir_ / handle, ec);
   if (ec) {
     log::warn("apply: snapshot rename failed: ", ec.message());
     return;
@@ -98,7 +139,8 @@ void apply_actor::maybe_snapshot() {
   // Keep the two newest snapshots (a follower may be streaming the older).
   std::vector<fs::path> snaps;
   for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
-    if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0)
+    if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0 &&
+        de.path().filename().string().rfind("snap-at-", 0) != 0)
       snaps.push_back(de.path());
   auto index_of = [](const fs::path& p) {
     return std::strtoull(p.filename().string().c_str() + 5, nullptr, 10);

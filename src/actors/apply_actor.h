@@ -7,7 +7,9 @@
 // Owned by: its worker thread (the chat_store); tell() from any thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <thread>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -38,10 +40,12 @@ struct query {
   query_fn fn;
   std::function<void(std::string)> done;
 };
+/// Wake-up: the background snapshot thread finished (its result is in the actor).
+struct snapshot_done {};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
-using apply_message = std::variant<apply_msg::apply, apply_msg::query>;
+using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {
@@ -61,8 +65,8 @@ class apply_actor {
   /// Queues work. Any thread.
   void tell(apply_message m) { inbox_->push(std::move(m)); }
 
-  /// Finishes queued work, then stops the thread.
-  void stop() { inbox_->stop(); }
+  /// Waits for a running snapshot, finishes queued work, then stops the thread.
+  void stop();
 
   /// Path of the snapshot file named `handle`.
   std::filesystem::path snapshot_path(const std::string& handle) const { return snapshot_dir_ / handle; }
@@ -71,6 +75,8 @@ class apply_actor {
   void handle_batch(std::vector<apply_message>&& batch);
   void run_ready_queries();
   void maybe_snapshot();
+  /// Finishes a snapshot whose thread is done; with `wait`, waits for it first.
+  void poll_snapshot(bool wait);
 
   boost::asio::io_context& io_;
   std::unique_ptr<db::chat_store> store_;
@@ -79,6 +85,14 @@ class apply_actor {
   apply_outputs out_;
   std::uint64_t last_snapshot_ = 0;
   std::vector<apply_msg::query> parked_;
+  /// Writes the snapshot file (VACUUM INTO through its own read-only
+  /// connection) while this thread keeps applying; at most one at a time.
+  std::thread snap_thread_;
+  bool snap_busy_ = false;                 ///< apply thread only
+  std::atomic<bool> snap_running_{false};  ///< the thread has not finished yet
+  std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
+  bool snap_ok_ = false;
+  std::string snap_err_;
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };
 

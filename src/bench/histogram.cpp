@@ -31,6 +31,7 @@ std::uint64_t histogram::upper_of(std::size_t idx) {
 }
 
 void histogram::record(std::uint64_t us) {
+  us = std::min<std::uint64_t>(us, (std::uint64_t{1} << max_bits) - 1);  // clamp everything alike
   ++counts_[index_of(us)];
   ++count_;
   sum_ += us;

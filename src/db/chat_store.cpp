@@ -551,11 +551,11 @@ std::string chat_store::state_digest() {
   return out;
 }
 
-bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
+namespace {
+/// VACUUM INTO `file` from `db`, then fsync the copy.
+bool vacuum_into(SQLite::Database& db, const fs::path& file, std::string& err) {
   try {
-    impl_->st->clear();  // no statement may be mid-read during VACUUM
-
-    SQLite::Statement q(*impl_->db, "VACUUM INTO ?");
+    SQLite::Statement q(db, "VACUUM INTO ?");
     q.bind(1, file.string());
     q.exec();
   } catch (const std::exception& e) {
@@ -567,6 +567,24 @@ bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
     return false;
   }
   return true;
+}
+}  // namespace
+
+bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
+  impl_->st->clear();  // no statement may be mid-read during VACUUM
+  return vacuum_into(*impl_->db, file, err);
+}
+
+const fs::path& chat_store::path() const { return impl_->path; }
+
+bool chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file, std::string& err) {
+  try {
+    SQLite::Database db(db_file.string(), SQLite::OPEN_READONLY);
+    return vacuum_into(db, file, err);
+  } catch (const std::exception& e) {
+    err = e.what();
+    return false;
+  }
 }
 
 std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {

@@ -130,6 +130,15 @@ class chat_store {
   /// Reads the applied_index recorded inside a snapshot file (0 on error).
   static std::uint64_t snapshot_applied_index(const std::filesystem::path& file);
 
+  /// The database file (for a second, read-only connection).
+  const std::filesystem::path& path() const;
+  /// Like snapshot_to, but through its own read-only connection to `db_file`,
+  /// so any thread may run it while the owner keeps applying (WAL readers do
+  /// not block the writer). The copy's applied index is whatever was
+  /// committed when it began: read it back with snapshot_applied_index.
+  static bool snapshot_file_to(const std::filesystem::path& db_file, const std::filesystem::path& file,
+                               std::string& err);
+
   /// The EXPLAIN QUERY PLAN text of each contract query, for tests proving
   /// every query uses an index (no "SCAN messages").
   std::vector<std::pair<std::string, std::string>> query_plans();
