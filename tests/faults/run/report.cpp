@@ -58,7 +58,7 @@ bool draw(const fs::path& png, const fs::path& work, const std::vector<op_record
   }
   for (auto& [n, f] : files) f.close();
   std::ofstream gp(work / "latency.gp");
-  gp << "set terminal pngcairo size 1600,700 font 'sans,10'\n"
+  gp << "set terminal pngcairo size 1600,700 font 'sans,10' noenhanced\n"
      << "set output '" << png.string() << "'\n"
      << "set title 'Latency of every call (left, log scale) and acknowledged calls per second (right); "
         "shaded: red kill, orange pause, blue network, green membership'\n"
@@ -79,7 +79,9 @@ bool draw(const fs::path& png, const fs::path& work, const std::vector<op_record
   }
   for (const char* n : {"unknown", "failed"}) {
     if (!files.count(n)) continue;
-    gp << (first ? "" : ", ") << "'" << (work / (std::string("lat-") + n + ".dat")).string() << "' using 1:2 with points pt 2 ps 0.5 title '" << n << "'";
+    gp << (first ? "" : ", ") << "'" << (work / (std::string("lat-") + n + ".dat")).string()
+       << "' using 1:2 with points pt 2 ps 0.6 lc rgb '" << (n == std::string("unknown") ? "#000000" : "#a65628")
+       << "' title '" << n << " outcome'";
     first = false;
   }
   gp << (first ? "" : ", ") << "'" << (work / "throughput.dat").string()
