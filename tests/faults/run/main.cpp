@@ -7,7 +7,7 @@
 // (nemesis.h) for M minutes, heals everything, waits for identical
 // replicas, reads the final state and checks the history (checker.h).
 // Exit 0 on a clean verdict. QC_FAULT_SEED sets the seed when --seed is not
-// given. On failure the run's directory (node logs, history.jsonl) is kept.
+// given; QC_FAULT_MINUTES overrides --minutes (e.g. a longer CI run). On failure the run's directory (node logs, history.jsonl) is kept.
 // --report DIR also writes DIR/REPORT.md and DIR/latency.png.
 #include <cstdio>
 #include <cstdlib>
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   options o;
   if (const char* s = std::getenv("QC_FAULT_SEED")) o.seed = std::strtoull(s, nullptr, 10);
   if (o.seed == 0) o.seed = std::random_device{}() % 1000000 + 1;
+  const char* env_minutes = std::getenv("QC_FAULT_MINUTES");
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (env_minutes && *env_minutes) o.minutes = std::stod(env_minutes);
   const std::string command = "build/fault_suite --minutes " + std::to_string(o.minutes) + " --seed " +
                               std::to_string(o.seed) + " --nodes " + std::to_string(o.nodes) + " --clients " +
                               std::to_string(o.clients);
@@ -182,9 +184,9 @@ int main(int argc, char** argv) {
     else
       std::fprintf(stderr, "fault_suite: report written to %s/REPORT.md\n", o.report.c_str());
   }
-  write_history(root / "history.jsonl", history);
   cluster.stop_all();
   if (!pass) {
+    write_history(root / "history.jsonl", history);
     ::setenv("QC_KEEP_TEST_DIRS", "1", 1);
     std::fprintf(stderr, "fault_suite: FAIL (seed %llu); node logs and history.jsonl kept in %s\n",
                  static_cast<unsigned long long>(o.seed), root.c_str());
