@@ -93,6 +93,8 @@ void replicator_actor::accept(boost::beast::tcp_stream stream,
   transport_->accept(std::move(stream), std::move(req));
 }
 
+void replicator_actor::set_drop_from(std::set<std::string> ids) { transport_->set_drop_from(std::move(ids)); }
+
 bool replicator_actor::reachable(const std::string& peer) const { return transport_->connected(peer); }
 
 std::vector<std::string> replicator_actor::linked_peers() const { return transport_->connected_peers(); }

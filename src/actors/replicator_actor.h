@@ -67,6 +67,9 @@ class replicator_actor {
               boost::beast::http::request<boost::beast::http::string_body> req);
   /// True if the link to `peer` is up.
   bool reachable(const std::string& peer) const;
+  /// Test-only fault filter (the [testing] section): drop every frame
+  /// arriving from these peers. See net::peer_transport::set_drop_from.
+  void set_drop_from(std::set<std::string> ids);
   /// Every peer with a link up, members or not (a joining node's seed).
   std::vector<std::string> linked_peers() const;
   /// Closes all links.

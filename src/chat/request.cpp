@@ -31,6 +31,7 @@ constexpr op_name op_names[] = {
     {"admin.remove_node", op::admin_remove_node},
     {"admin.transfer_leader", op::admin_transfer_leader},
     {"admin.digest", op::admin_digest},
+    {"admin.net_filter", op::admin_net_filter},
 };
 
 constexpr std::size_t max_ids = 10'000;
@@ -193,7 +194,19 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
     case op::admin_remove_node:
     case op::admin_transfer_leader:
     case op::admin_digest:
+    case op::admin_net_filter:
       r.admin_token = req_string(o, "admin_token");
+      if (r.kind == op::admin_net_filter) {
+        auto* d = field(o, "drop_from");
+        if (!d || !d->is_array()) bad("'drop_from' must be a list of node ids");
+        if (d->as_array().size() > 1000) bad("'drop_from' lists too many ids");
+        for (const auto& x : d->as_array()) {
+          if (!x.is_string() || x.as_string().empty() || x.as_string().size() > 64)
+            bad("'drop_from' must hold node ids of 1-64 characters");
+          r.drop_from.emplace_back(x.as_string());
+        }
+        break;
+      }
       if (r.kind == op::admin_add_node) {
         r.node_id = req_string(o, "id");
         r.address = req_string(o, "address");
@@ -203,7 +216,7 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
       } else if (r.kind == op::admin_transfer_leader) {
         r.node_id = req_string(o, "to");
       }
-      if (r.kind != op::admin_digest &&
+      if (r.kind != op::admin_digest && r.kind != op::admin_net_filter &&
           (r.node_id.empty() || r.node_id.size() > 64 || r.node_id.find_first_of(" \t\r\n\"") != std::string::npos))
         bad("node id must be 1-64 characters without spaces");
       break;
@@ -251,6 +264,7 @@ bool needs_login(op o) {
     case op::admin_remove_node:
     case op::admin_transfer_leader:
     case op::admin_digest:
+    case op::admin_net_filter:
       return false;
     default:
       return true;

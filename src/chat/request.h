@@ -36,6 +36,7 @@ enum class op : std::uint8_t {
   admin_remove_node,
   admin_transfer_leader,
   admin_digest,  ///< our addition: state digest of this replica (tests, demo)
+  admin_net_filter,  ///< our addition, [testing] only: peer frames to drop (tests/faults)
 };
 
 /// Wire name of an op ("admin.add_node", ...).
@@ -75,6 +76,7 @@ struct request {
   std::string admin_token;              ///< admin ops
   std::string node_id;                  ///< admin.add_node/remove_node/transfer_leader(`to`)
   std::string address;                  ///< admin.add_node
+  std::vector<std::string> drop_from;   ///< admin.net_filter: peer ids whose frames this node drops
 };
 
 /// A frame that could not be decoded into a request.

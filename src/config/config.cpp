@@ -56,6 +56,15 @@ struct table_reader {
     out = static_cast<Int>(v);
     return true;
   }
+  bool boolean(const char* key, bool& out) {
+    known.insert(key);
+    auto* n = t.get(key);
+    if (!n) return true;
+    auto* b = n->as_boolean();
+    if (!b) return fail(key, "must be true or false");
+    out = b->get();
+    return true;
+  }
   bool no_unknown() {
     for (auto& [k, v] : t)
       if (!known.count(std::string(k.str()))) {
@@ -154,7 +163,8 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
   if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
 
   table_reader testing{section("testing"), "testing.", err, {}};
-  if (!testing.integer("snapshot_chunk_delay_ms", cfg.testing_snapshot_chunk_delay_ms, 0, 60'000) ||
+  if (!testing.boolean("enabled", cfg.testing_enabled) ||
+      !testing.integer("snapshot_chunk_delay_ms", cfg.testing_snapshot_chunk_delay_ms, 0, 60'000) ||
       !testing.no_unknown())
     return false;
   return true;

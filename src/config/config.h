@@ -52,6 +52,9 @@ struct node_config {
   /// Snapshot streams send 64 KiB chunks, one at a time, this many ms apart,
   /// so a test can kill a joiner in the middle of a transfer.
   int testing_snapshot_chunk_delay_ms = 0;
+  /// [testing] enabled — allows the fault-injection op admin.net_filter
+  /// (tests/faults); false by default, never for production.
+  bool testing_enabled = false;
 };
 
 /// What parse_command_line decided.

@@ -83,6 +83,7 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   std::map<std::string, std::chrono::milliseconds> backoff;
   std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> timers;
   std::mt19937_64 rng{std::random_device{}()};
+  std::set<std::string> drop_from;  ///< test-only fault filter (set_drop_from)
   bool stopped = false;
 
   impl(boost::asio::io_context& i, std::string s, std::string sec, peer_limits l, peer_handlers h)
@@ -152,7 +153,8 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
       std::string frame = beast::buffers_to_string(l->buf.data());
       l->buf.consume(l->buf.size());
       const bool binary = !l->ws.got_text();
-      if (l->up && self_->handlers.frame) self_->handlers.frame(l->peer, std::move(frame), binary);
+      if (l->up && self_->handlers.frame && !self_->drop_from.count(l->peer))
+        self_->handlers.frame(l->peer, std::move(frame), binary);
       if (!l->closed) self_->read_loop(l);
     });
   }
@@ -347,6 +349,18 @@ std::vector<std::string> peer_transport::connected_peers() const {
 std::size_t peer_transport::queued_bytes(const std::string& id) const {
   auto it = impl_->links.find(id);
   return it == impl_->links.end() ? 0 : it->second->queued;
+}
+
+void peer_transport::set_drop_from(std::set<std::string> ids) {
+  auto& i = *impl_;
+  // Like a real partition, a change resets the links it affects: a stream
+  // that relied on frames now lost (a snapshot waiting for acks) fails and
+  // starts over instead of waiting on a link that silently ate its data.
+  std::vector<std::shared_ptr<peer_link>> reset;
+  for (const auto& [id, l] : i.links)
+    if (i.drop_from.count(id) != ids.count(id)) reset.push_back(l);
+  i.drop_from = std::move(ids);
+  for (auto& l : reset) i.close_link(l);
 }
 
 void peer_transport::stop() {

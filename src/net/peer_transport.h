@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,12 @@ class peer_transport : public std::enable_shared_from_this<peer_transport> {
   std::vector<std::string> connected_peers() const;
   /// Bytes queued to `id` and not yet written (flow control).
   std::size_t queued_bytes(const std::string& id) const;
+  /// Fault injection for tests (enabled only by the [testing] config
+  /// section, see tests/faults): frames arriving from these peer ids are
+  /// discarded on receipt, as if the network lost them, while the links
+  /// stay up. A one-way partition A->B is B dropping from A; a full one is
+  /// both. An empty set heals. Loop thread only.
+  void set_drop_from(std::set<std::string> ids);
   /// Closes every link and stops redialing.
   void stop();
 

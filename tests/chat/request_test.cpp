@@ -39,6 +39,13 @@ TEST_CASE("validation maps bad input onto the contract's codes") {
       {R"({"op":"list_accounts","pattern":"a*b?"})", "ok"},
       {R"({"op":"list_accounts","pattern":"a[b]"})", "bad_request"},
       {R"({"op":"admin.add_node","admin_token":"t","id":"n9","address":"nohost"})", "bad_request"},
+      {R"({"op":"admin.net_filter","admin_token":"t","drop_from":["n2","n3"]})", "ok"},
+      {R"({"op":"admin.net_filter","admin_token":"t","drop_from":[]})", "ok"},
+      {R"({"op":"admin.net_filter","admin_token":"t"})", "bad_request"},
+      {R"({"op":"admin.net_filter","admin_token":"t","drop_from":"n2"})", "bad_request"},
+      {R"({"op":"admin.net_filter","admin_token":"t","drop_from":[2]})", "bad_request"},
+      {R"({"op":"admin.net_filter","admin_token":"t","drop_from":[""]})", "bad_request"},
+      {R"({"op":"admin.net_filter","drop_from":[]})", "bad_request"},
   };
   for (const auto& r : rows) CHECK_MESSAGE(code_of(r.frame) == r.code, r.frame);
   CHECK(code_of(std::string(100, '[') + std::string(100, ']')) == "bad_request");

@@ -108,6 +108,21 @@ TEST_CASE("[limits] login rate-limit keys: defaults, values, range checks") {
   }
 }
 
+TEST_CASE("[testing] is off by default, turned on explicitly, and checks its keys") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK_FALSE(c.testing_enabled);
+  node_config t;
+  REQUIRE(load_toml(std::string(good) + "[testing]\nenabled = true\n", t, err));
+  CHECK(t.testing_enabled);
+  node_config bad;
+  CHECK_FALSE(load_toml(std::string(good) + "[testing]\nenabled = 1\n", bad, err));
+  CHECK(err.find("testing.enabled") != std::string::npos);
+  CHECK_FALSE(load_toml(std::string(good) + "[testing]\ndrop = true\n", bad, err));
+  CHECK(err.find("testing.drop") != std::string::npos);
+}
+
 TEST_CASE("no founding members: needs --join, unless the data dir already holds cluster state") {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("qc-cfg-" + std::to_string(::getpid()));
