@@ -18,6 +18,7 @@
 #include "db/chat_store.h"
 #include "db/log_store.h"
 #include "net/server.h"
+#include "net/tls.h"
 
 namespace qc::actors {
 
@@ -179,7 +180,26 @@ int run_node(const config::node_config& cfg, const char* version) {
   snap_opts.chunk_delay = std::chrono::milliseconds(cfg.testing_snapshot_chunk_delay_ms);
   if (cfg.testing_snapshot_chunk_delay_ms > 0)
     log::warn("[testing] snapshot_chunk_delay_ms = ", cfg.testing_snapshot_chunk_delay_ms, ": snapshot streams are throttled");
-  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, snap_opts);
+  // [tls]: the listener serves https/wss, peers are dialed over wss and
+  // must present a certificate that chains to tls.ca_file.
+  net::server_tls server_tls;
+  net::peer_limits peer_links;
+  if (cfg.tls.enabled()) {
+    std::string tls_err;
+    server_tls.context = net::make_server_context(cfg.tls, tls_err);
+    server_tls.allow_plaintext = cfg.tls.allow_plaintext;
+    server_tls.require_peer_cert = cfg.tls.verify_peers;
+    if (server_tls.context)
+      peer_links.tls = net::make_client_context(cfg.tls.ca_file, cfg.tls.verify_peers, tls_err, cfg.tls.cert_file,
+                                                cfg.tls.key_file);
+    if (!server_tls.context || !peer_links.tls) {
+      log::error("cannot start: ", tls_err);
+      return 1;
+    }
+    log::info("TLS on: https:// and wss:// for clients", cfg.tls.allow_plaintext ? " (plain ws:// too)" : "",
+              "; peers over wss://", cfg.tls.verify_peers ? " with mutually verified certificates" : " WITHOUT certificate checks");
+  }
+  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, snap_opts, peer_links);
   replicator = &replicator_a;
 
   consensus_actor consensus_a(io, rc, std::move(db.initial), cout);
@@ -200,11 +220,13 @@ int run_node(const config::node_config& cfg, const char* version) {
     gateway_a.client_frame(s, std::move(f));
   };
   h.client_close = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.client_close(s); };
-  h.peer_upgrade = [&](boost::beast::tcp_stream stream,
-                       boost::beast::http::request<boost::beast::http::string_body> req) {
+  h.peer_upgrade = [&](net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
     replicator_a.accept(std::move(stream), std::move(req));
   };
-  auto srv = std::make_shared<net::server>(io, limits, std::move(h));
+  h.refused = [](const std::string& remote, const std::string& why) {
+    log::warn("connection from ", remote, " refused: ", why);
+  };
+  auto srv = std::make_shared<net::server>(io, limits, std::move(h), std::move(server_tls));
   if (!srv->listen(cfg.listen, why)) {
     log::error("cannot start: cannot listen on ", cfg.listen, ": ", why);
     return 1;

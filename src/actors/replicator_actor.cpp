@@ -59,7 +59,7 @@ struct replicator_actor::incoming_snapshot {
 
 replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self_id,
                                    std::string secret, fs::path snapshot_dir,
-                                   replicator_outputs out, snapshot_stream_options snap)
+                                   replicator_outputs out, snapshot_stream_options snap, net::peer_limits links)
     : io_(io), self_(self_id), snap_(snap), snapshot_dir_(std::move(snapshot_dir)), out_(std::move(out)) {
   if (snap_.chunk_delay.count() > 0) snap_.chunk_bytes = snap_.window_bytes = 64 << 10;
   net::peer_handlers h;
@@ -75,7 +75,7 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
     log::warn("peer from ", remote, " refused: ", why);
   };
   transport_ = std::make_shared<net::peer_transport>(io, std::move(self_id), std::move(secret),
-                                                     net::peer_limits{}, std::move(h));
+                                                     std::move(links), std::move(h));
 }
 
 replicator_actor::~replicator_actor() { stop(); }
@@ -88,8 +88,7 @@ void replicator_actor::set_peers(const std::map<std::string, std::string>& peers
 
 void replicator_actor::dial(const std::string& address) { transport_->dial(address); }
 
-void replicator_actor::accept(boost::beast::tcp_stream stream,
-                              boost::beast::http::request<boost::beast::http::string_body> req) {
+void replicator_actor::accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
   transport_->accept(std::move(stream), std::move(req));
 }
 

@@ -51,7 +51,7 @@ class replicator_actor {
  public:
   replicator_actor(boost::asio::io_context& io, std::string self_id, std::string secret,
                    std::filesystem::path snapshot_dir, replicator_outputs out,
-                   snapshot_stream_options snap = {});
+                   snapshot_stream_options snap = {}, net::peer_limits links = {});
   ~replicator_actor();
 
   /// Sends raft messages (batched per destination). Loop thread only.
@@ -63,8 +63,7 @@ class replicator_actor {
   /// Dials a seed address once (a joining node).
   void dial(const std::string& address);
   /// Takes an upgraded /raft stream from the server.
-  void accept(boost::beast::tcp_stream stream,
-              boost::beast::http::request<boost::beast::http::string_body> req);
+  void accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req);
   /// True if the link to `peer` is up.
   bool reachable(const std::string& peer) const;
   /// Test-only fault filter (the [testing] section): drop every frame

@@ -88,7 +88,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
     err = os.str();
     return false;
   }
-  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security", "testing"};
+  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security", "testing", "tls"};
   for (auto& [k, v] : root) {
     const std::string key(k.str());
     if (!sections.count(key)) {
@@ -161,6 +161,17 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
 
   table_reader sec{section("security"), "security.", err, {}};
   if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
+
+  table_reader tls{section("tls"), "tls.", err, {}};
+  auto& t = cfg.tls;
+  if (!tls.str("cert_file", t.cert_file) || !tls.str("key_file", t.key_file) || !tls.str("ca_file", t.ca_file) ||
+      !tls.boolean("verify_peers", t.verify_peers) || !tls.boolean("allow_plaintext", t.allow_plaintext) ||
+      !tls.no_unknown())
+    return false;
+  if (t.cert_file.empty() != t.key_file.empty())
+    return err = "'tls.cert_file' and 'tls.key_file' go together: set both to turn TLS on", false;
+  if (!t.enabled() && (!t.ca_file.empty() || t.allow_plaintext))
+    return err = "[tls] needs 'tls.cert_file' and 'tls.key_file' to turn TLS on", false;
 
   table_reader testing{section("testing"), "testing.", err, {}};
   if (!testing.boolean("enabled", cfg.testing_enabled) ||

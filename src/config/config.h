@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "net/tls_settings.h"
 #include "raft/types.h"
 
 namespace qc::config {
@@ -45,6 +46,8 @@ struct node_config {
   int login_window_ms = 60'000;
   // [security]
   int pbkdf2_iterations = 20'000;
+  // [tls] — optional https/wss for clients and peers
+  net::tls_settings tls;
   // command line only
   std::optional<std::string> join;  ///< --join HOST:PORT
 

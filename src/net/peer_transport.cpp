@@ -13,6 +13,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include "net/tls.h"
+
 namespace qc::net {
 
 namespace beast = boost::beast;
@@ -60,7 +62,7 @@ std::string field(const json::value& v, const char* k) {
 
 /// One authenticated (or authenticating) WebSocket to a peer.
 struct peer_link : std::enable_shared_from_this<peer_link> {
-  websocket::stream<beast::tcp_stream> ws;
+  websocket::stream<net::stream> ws;
   beast::flat_buffer buf;
   std::string peer;    ///< proven id (after auth)
   std::string dialer;  ///< id of the side that dialed
@@ -68,7 +70,7 @@ struct peer_link : std::enable_shared_from_this<peer_link> {
   std::deque<std::pair<std::shared_ptr<const std::string>, bool>> queue;
   std::size_t queued = 0;
 
-  explicit peer_link(beast::tcp_stream s) : ws(std::move(s)) {}
+  explicit peer_link(net::stream s) : ws(std::move(s)) {}
   explicit peer_link(boost::asio::io_context& io) : ws(io) {}
 };
 
@@ -198,6 +200,13 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
     l->dialer = self;
     const auto colon = address.rfind(':');
     if (colon == std::string::npos) return;
+    if (limits.tls) {
+      std::string err;
+      if (!start_client_tls(l->ws.next_layer(), *limits.tls, address.substr(0, colon), err)) {
+        if (handlers.auth_failed) handlers.auth_failed(address, err);
+        return;
+      }
+    }
     auto resolver = std::make_shared<tcp::resolver>(io);
     auto done = [self_ = shared_from_this(), expect](bool) {
       if (!expect.empty()) {
@@ -212,12 +221,23 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
           beast::get_lowest_layer(l->ws).expires_after(self_->limits.handshake_timeout);
           beast::get_lowest_layer(l->ws).async_connect(r, [self_, l, address, done](beast::error_code ec2, const tcp::endpoint&) {
             if (ec2) return done(false);
-            beast::get_lowest_layer(l->ws).expires_never();
             self_->configure(*l);
-            l->ws.async_handshake(address, "/raft", [self_, l, address, done](beast::error_code ec3) {
-              if (ec3) return done(false);
-              self_->dialer_read_challenge(l, address, done);
-            });
+            auto upgrade = [self_, l, address, done] {
+              beast::get_lowest_layer(l->ws).expires_never();
+              l->ws.async_handshake(address, "/raft", [self_, l, address, done](beast::error_code ec3) {
+                if (ec3) return done(false);
+                self_->dialer_read_challenge(l, address, done);
+              });
+            };
+            if (!l->ws.next_layer().is_tls()) return upgrade();
+            l->ws.next_layer().tls().async_handshake(
+                boost::asio::ssl::stream_base::client, [self_, l, address, done, upgrade](beast::error_code ec3) {
+                  if (ec3) {
+                    self_->fail(l, address, "TLS handshake failed: " + ec3.message());
+                    return done(false);
+                  }
+                  upgrade();
+                });
           });
         });
   }
@@ -263,7 +283,7 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   }
 
   // ---- accepting ----------------------------------------------------------
-  void accept(beast::tcp_stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
+  void accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
     auto l = std::make_shared<peer_link>(std::move(stream));
     std::string remote;
     beast::error_code ec;
@@ -318,7 +338,7 @@ void peer_transport::set_peers(const std::map<std::string, std::string>& peers) 
 
 void peer_transport::dial(const std::string& address) { impl_->dial_address(address, ""); }
 
-void peer_transport::accept(beast::tcp_stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
+void peer_transport::accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
   if (impl_->stopped) return;
   impl_->accept(std::move(stream), std::move(req));
 }

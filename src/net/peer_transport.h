@@ -12,6 +12,10 @@
 // pair converges on a single connection. Dropped links redial with jittered
 // exponential backoff.
 //
+// With [tls] the links are wss://: the dialer verifies the acceptor's
+// certificate (chain to tls.ca_file, name = the host it dialed), and the
+// secret handshake above still runs inside, so a peer needs both.
+//
 // Owned by: the loop thread; used by the replicator actor.
 #pragma once
 
@@ -25,9 +29,11 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+
+#include "net/stream.h"
 
 namespace qc::net {
 
@@ -38,6 +44,9 @@ struct peer_limits {
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{2000};
   std::chrono::milliseconds handshake_timeout{3000};
+  /// With [tls]: dial peers over TLS with this client context (it verifies
+  /// their certificates against tls.ca_file). nullptr: plain ws://.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 /// Callbacks into the node; all on the loop thread.
@@ -64,8 +73,7 @@ class peer_transport : public std::enable_shared_from_this<peer_transport> {
   /// joining node to reach a seed); the link is keyed by the id it proves.
   void dial(const std::string& address);
   /// Takes over an upgraded /raft stream from the server.
-  void accept(boost::beast::tcp_stream stream,
-              boost::beast::http::request<boost::beast::http::string_body> req);
+  void accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req);
   /// Queues a frame to `to`. False if there is no usable link or its queue
   /// is full (the caller treats the peer as unreachable).
   bool send(const std::string& to, std::shared_ptr<const std::string> frame, bool binary = false);

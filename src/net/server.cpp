@@ -7,8 +7,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+
+#include "net/tls.h"
 
 namespace qc::net {
 
@@ -18,6 +21,15 @@ namespace websocket = beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
+/// "ip:port" of the other end ("" if unknown); `ip` gets the address alone.
+std::string remote_of(net::stream& s, std::string* ip = nullptr) {
+  beast::error_code ec;
+  auto ep = s.next_layer().socket().remote_endpoint(ec);
+  if (ec) return {};
+  if (ip) *ip = ep.address().to_string();
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
 std::string error_frame(const char* code, const std::string& message) {
   return std::string("{\"ok\":false,\"error\":{\"code\":\"") + code + "\",\"message\":\"" + message + "\"}}";
 }
@@ -27,6 +39,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   boost::asio::io_context& io;
   server_limits limits;
   server_handlers handlers;
+  server_tls tls;
   tcp::acceptor acceptor;
   std::uint64_t next_conn = 1;
   std::map<std::uint64_t, std::weak_ptr<client_session>> sessions;
@@ -36,8 +49,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::size_t ws_count = 0;
   bool stopped = false;
 
-  impl(boost::asio::io_context& i, server_limits l, server_handlers h)
-      : io(i), limits(l), handlers(std::move(h)), acceptor(i) {}
+  impl(boost::asio::io_context& i, server_limits l, server_handlers h, server_tls t)
+      : io(i), limits(l), handlers(std::move(h)), tls(std::move(t)), acceptor(i) {}
 
   void do_accept();
 };
@@ -48,7 +61,7 @@ namespace {
 /// bounded queue; a slow reader is cut off instead of growing memory.
 class ws_session : public client_session, public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(std::shared_ptr<server::impl> srv, beast::tcp_stream stream, std::uint64_t id, std::string remote,
+  ws_session(std::shared_ptr<server::impl> srv, net::stream stream, std::uint64_t id, std::string remote,
              std::string ip)
       : srv_(std::move(srv)), ws_(std::move(stream)), id_(id), remote_(std::move(remote)), ip_(std::move(ip)) {}
 
@@ -151,7 +164,7 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
   }
 
   std::shared_ptr<server::impl> srv_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<net::stream> ws_;
   beast::flat_buffer buffer_;
   std::deque<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
@@ -166,13 +179,54 @@ class http_session : public std::enable_shared_from_this<http_session> {
  public:
   http_session(std::shared_ptr<server::impl> srv, tcp::socket s) : srv_(std::move(srv)), stream_(std::move(s)) {}
 
-  void run() { do_read(); }
+  void run() {
+    if (!srv_->tls.context) return do_read();
+    do_detect();
+  }
 
  private:
+  // With [tls]: a connection whose first bytes are a TLS ClientHello gets
+  // the TLS handshake (the bytes already read are handed to it); any other
+  // is plain HTTP, served only if allow_plaintext.
+  void do_detect() {
+    stream_.next_layer().expires_after(srv_->limits.handshake_timeout);
+    beast::async_detect_ssl(stream_.next_layer(), buffer_,
+                            [self = shared_from_this()](beast::error_code ec, bool tls) { self->on_detect(ec, tls); });
+  }
+
+  void on_detect(beast::error_code ec, bool tls) {
+    if (ec) return close();
+    if (!tls) {
+      plaintext_refused_ = !srv_->tls.allow_plaintext;
+      return do_read();
+    }
+    stream_.start_tls(*srv_->tls.context);
+    stream_.tls().async_handshake(boost::asio::ssl::stream_base::server, buffer_.data(),
+                                  buffered_handshake_handler{shared_from_this()});
+  }
+
+  /// Boost 1.81's ssl_stream constrains the buffered handshake's handler to
+  /// void(error_code) but calls it with (error_code, bytes used): a handler
+  /// that takes both forms satisfies the constraint and gets the count.
+  struct buffered_handshake_handler {
+    std::shared_ptr<http_session> self;
+    void operator()(beast::error_code ec) { self->on_handshake(ec, 0); }
+    void operator()(beast::error_code ec, std::size_t used) { self->on_handshake(ec, used); }
+  };
+
+  void on_handshake(beast::error_code ec, std::size_t used) {
+    if (ec) {
+      if (srv_->handlers.refused) srv_->handlers.refused(remote_of(stream_), "TLS handshake failed: " + ec.message());
+      return close();
+    }
+    buffer_.consume(used);
+    do_read();
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->body_limit(16 * 1024);
-    stream_.expires_after(srv_->limits.handshake_timeout);
+    stream_.next_layer().expires_after(srv_->limits.handshake_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -180,22 +234,29 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void on_read(beast::error_code ec) {
     if (ec) return close();
     auto req = parser_->release();
+    if (plaintext_refused_) {
+      req.keep_alive(false);
+      respond(req, {400, "text/plain", "this node requires TLS: connect with https:// or wss://\n"});
+      return;
+    }
     const std::string target(req.target());
     const std::string path = target.substr(0, target.find('?'));
     if (websocket::is_upgrade(req)) {
-      stream_.expires_never();
+      stream_.next_layer().expires_never();
       if (path == "/raft" && srv_->handlers.peer_upgrade) {
+        if (srv_->tls.require_peer_cert && !peer_cert_verified(stream_)) {
+          if (srv_->handlers.refused)
+            srv_->handlers.refused(remote_of(stream_), "peer link without a TLS client certificate signed by tls.ca_file");
+          req.keep_alive(false);
+          respond(req, {403, "text/plain", "peer links need a TLS client certificate signed by the cluster CA\n"});
+          return;
+        }
         srv_->handlers.peer_upgrade(std::move(stream_), std::move(req));
         return;
       }
       if (path == "/ws") {
-        std::string ip, remote;
-        beast::error_code e2;
-        auto ep = stream_.socket().remote_endpoint(e2);
-        if (!e2) {
-          ip = ep.address().to_string();
-          remote = ip + ":" + std::to_string(ep.port());
-        }
+        std::string ip;
+        const std::string remote = remote_of(stream_, &ip);
         // Counted from the upgrade on, so a burst of handshakes cannot
         // overshoot the limit before any of them completes.
         auto pit = srv_->per_ip.find(ip);
@@ -237,11 +298,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.next_layer().socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
   std::shared_ptr<server::impl> srv_;
-  beast::tcp_stream stream_;
+  net::stream stream_;
+  bool plaintext_refused_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -262,8 +324,8 @@ void server::impl::do_accept() {
   });
 }
 
-server::server(boost::asio::io_context& io, server_limits limits, server_handlers handlers)
-    : impl_(std::make_shared<impl>(io, limits, std::move(handlers))) {}
+server::server(boost::asio::io_context& io, server_limits limits, server_handlers handlers, server_tls tls)
+    : impl_(std::make_shared<impl>(io, limits, std::move(handlers), std::move(tls))) {}
 
 server::~server() = default;
 

@@ -14,9 +14,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+
+#include "net/stream.h"
 
 namespace qc::net {
 
@@ -29,6 +31,17 @@ struct server_limits {
   std::chrono::milliseconds idle_timeout{600'000};  ///< no frame from the client at all for this long
   std::size_t max_connections = 20'000;           ///< per node
   std::size_t max_connections_per_ip = 20'000;
+};
+
+/// TLS on the listener ([tls]): connections that open with a TLS
+/// ClientHello get https/wss; plain ones are refused with a 400 naming the
+/// fix unless `allow_plaintext`. No context: plain only.
+struct server_tls {
+  std::shared_ptr<boost::asio::ssl::context> context;
+  bool allow_plaintext = false;
+  /// /raft upgrades need a TLS client certificate that chains to the CA
+  /// (mutual TLS between peers; tls.verify_peers). Refused with 403.
+  bool require_peer_cert = false;
 };
 
 /// A minimal HTTP reply for GET handlers.
@@ -66,15 +79,19 @@ struct server_handlers {
   std::function<void(const std::shared_ptr<client_session>&)> client_close;
   /// An upgraded /raft WebSocket, handed over with the HTTP request that
   /// opened it. The peer transport takes it from here.
-  std::function<void(boost::beast::tcp_stream stream,
-                     boost::beast::http::request<boost::beast::http::string_body> req)>
+  std::function<void(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req)>
       peer_upgrade;
+  /// A connection refused by the listener itself: a failed TLS handshake
+  /// (e.g. a client certificate the CA did not sign) or a /raft upgrade
+  /// without a verified client certificate. Remote address, reason; for
+  /// the log.
+  std::function<void(const std::string& remote, const std::string& why)> refused;
 };
 
 /// Accepts TCP connections and routes them. Loop thread only.
 class server : public std::enable_shared_from_this<server> {
  public:
-  server(boost::asio::io_context& io, server_limits limits, server_handlers handlers);
+  server(boost::asio::io_context& io, server_limits limits, server_handlers handlers, server_tls tls = {});
   ~server();
   /// Binds and listens on "host:port". Returns false and fills `err` on error.
   bool listen(const std::string& host_port, std::string& err);

@@ -7,6 +7,8 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include "net/tls.h"
+
 namespace qc::net {
 
 namespace beast = boost::beast;
@@ -16,7 +18,7 @@ using tcp = boost::asio::ip::tcp;
 
 struct ws_client::impl {
   boost::asio::io_context io;
-  std::unique_ptr<websocket::stream<beast::tcp_stream>> ws;
+  std::unique_ptr<websocket::stream<net::stream>> ws;
   beast::flat_buffer buf;
   bool open = false;
   bool reading = false;  ///< an async_read is pending across calls
@@ -55,12 +57,14 @@ struct ws_client::impl {
 ws_client::ws_client() : impl_(std::make_unique<impl>()) {}
 ws_client::~ws_client() { close(); }
 
-bool ws_client::connect(const std::string& host_port, std::string& err, const std::string& path,
+bool ws_client::connect(const std::string& address, std::string& err, const std::string& path,
                         std::chrono::milliseconds timeout) {
   close();
   auto& i = *impl_;
   i.io.restart();
-  i.ws = std::make_unique<websocket::stream<beast::tcp_stream>>(i.io);
+  i.ws = std::make_unique<websocket::stream<net::stream>>(i.io);
+  bool tls = false;
+  const std::string host_port = strip_scheme(address, tls);
   i.read_done.reset();
   i.events.clear();
   i.close_code.reset();
@@ -71,6 +75,10 @@ bool ws_client::connect(const std::string& host_port, std::string& err, const st
     return false;
   }
   const std::string host = host_port.substr(0, colon);
+  if (tls) {
+    auto ctx = tool_client_context(err);
+    if (!ctx || !start_client_tls(i.ws->next_layer(), *ctx, host, err)) return false;
+  }
   tcp::resolver resolver(i.io);
   beast::error_code ec;
   auto results = resolver.resolve(host, host_port.substr(colon + 1), ec);
@@ -86,12 +94,24 @@ bool ws_client::connect(const std::string& host_port, std::string& err, const st
       done = true;
       return;
     }
-    beast::get_lowest_layer(*i.ws).expires_never();
-    i.ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-    i.ws->read_message_max(64 << 20);
-    i.ws->async_handshake(host_port, path, [&](beast::error_code e2) {
-      ec = e2;
-      done = true;
+    auto upgrade = [&] {
+      beast::get_lowest_layer(*i.ws).expires_never();
+      i.ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+      i.ws->read_message_max(64 << 20);
+      i.ws->async_handshake(host_port, path, [&](beast::error_code e2) {
+        ec = e2;
+        done = true;
+      });
+    };
+    if (!tls) return upgrade();
+    // `upgrade` is a local of this handler: the next one needs its own copy.
+    i.ws->next_layer().tls().async_handshake(boost::asio::ssl::stream_base::client, [&, upgrade](beast::error_code e2) {
+      if (e2) {
+        ec = e2;
+        done = true;
+        return;
+      }
+      upgrade();
     });
   });
   if (!i.run_until([&] { return done; }, timeout + std::chrono::milliseconds(200)) || ec) {

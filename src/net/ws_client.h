@@ -23,8 +23,10 @@ class ws_client {
   ws_client(const ws_client&) = delete;
   ws_client& operator=(const ws_client&) = delete;
 
-  /// Connects to ws://host:port/path. False (and `err`) on failure or timeout.
-  bool connect(const std::string& host_port, std::string& err, const std::string& path = "/ws",
+  /// Connects to ws://host:port/path; "wss://host:port" connects over TLS
+  /// (net::tool_client_context: $QC_TLS_CA). False (and `err`) on failure
+  /// or timeout.
+  bool connect(const std::string& address, std::string& err, const std::string& path = "/ws",
                std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
   bool is_open() const;
   void close();

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include "net/tls.h"
 #include "net/ws_client.h"
 
 namespace qc::ops {
@@ -18,27 +19,40 @@ namespace qc::ops {
 namespace json = boost::json;
 namespace http = boost::beast::http;
 
-std::optional<std::pair<int, std::string>> http_get(const std::string& host_port, const std::string& path,
+std::optional<std::pair<int, std::string>> http_get(const std::string& address, const std::string& path,
                                                     std::chrono::milliseconds timeout) {
+  bool tls = false;
+  const std::string host_port = net::strip_scheme(address, tls);
   const auto colon = host_port.rfind(':');
   if (colon == std::string::npos) return std::nullopt;
   const std::string host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
   boost::asio::io_context io;
-  boost::beast::tcp_stream s(io);
+  net::stream s(io);
+  std::string err;
+  if (tls) {
+    auto ctx = net::tool_client_context(err);
+    if (!ctx || !net::start_client_tls(s, *ctx, host, err)) return std::nullopt;
+  }
   boost::beast::flat_buffer buf;
   http::response<http::string_body> res;
   http::request<http::empty_body> req(http::verb::get, path, 11);
   req.set(http::field::host, host);
   bool ok = false;
   boost::asio::ip::tcp::resolver resolver(io);
-  s.expires_after(timeout);
+  s.next_layer().expires_after(timeout);
+  auto exchange = [&] {
+    http::async_write(s, req, [&](auto ec3, auto) {
+      if (ec3) return;
+      http::async_read(s, buf, res, [&](auto ec4, auto) { ok = !ec4; });
+    });
+  };
   resolver.async_resolve(host, port, [&](auto ec, auto results) {
     if (ec) return;
-    s.async_connect(results, [&](auto ec2, auto) {
+    s.next_layer().async_connect(results, [&](auto ec2, auto) {
       if (ec2) return;
-      http::async_write(s, req, [&](auto ec3, auto) {
-        if (ec3) return;
-        http::async_read(s, buf, res, [&](auto ec4, auto) { ok = !ec4; });
+      if (!s.is_tls()) return exchange();
+      s.tls().async_handshake(boost::asio::ssl::stream_base::client, [&](auto ec3) {
+        if (!ec3) exchange();
       });
     });
   });

@@ -143,3 +143,31 @@ TEST_CASE("no founding members: needs --join, unless the data dir already holds 
   CHECK(validate(c, err));
   fs::remove_all(dir);
 }
+
+TEST_CASE("[tls]: off by default; cert and key go together; checks its keys") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK_FALSE(c.tls.enabled());
+  node_config t;
+  REQUIRE(load_toml(std::string(good) + "[tls]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\nca_file = \"/ca.pem\"\n"
+                                         "allow_plaintext = true\nverify_peers = false\n",
+                    t, err));
+  CHECK(t.tls.enabled());
+  CHECK(t.tls.cert_file == "/c.pem");
+  CHECK(t.tls.key_file == "/k.pem");
+  CHECK(t.tls.ca_file == "/ca.pem");
+  CHECK(t.tls.allow_plaintext);
+  CHECK_FALSE(t.tls.verify_peers);
+  const std::pair<const char*, const char*> bad[] = {
+      {"[tls]\ncert_file = \"/c.pem\"\n", "go together"},
+      {"[tls]\nca_file = \"/ca.pem\"\n", "turn TLS on"},
+      {"[tls]\ncert_file = 1\nkey_file = \"/k\"\n", "tls.cert_file"},
+      {"[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nverify_peer = true\n", "tls.verify_peer"},
+  };
+  for (auto [text, what] : bad) {
+    node_config e;
+    CHECK_FALSE(load_toml(std::string(good) + text, e, err));
+    CHECK_MESSAGE(err.find(what) != std::string::npos, err);
+  }
+}

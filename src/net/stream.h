@@ -1,0 +1,86 @@
+// One TCP connection that carries either plain bytes or TLS ([tls] in the
+// TOML, docs/SECURITY.md). Every WebSocket and HTTP session of the node —
+// client (/ws), peer (/raft) and plain GETs — runs over this type, so one
+// listener can serve ws:// and wss:// and one peer link type covers both.
+//
+// A connection starts plain; start_tls() switches it to TLS before the
+// first TLS byte (the server after detecting a ClientHello, a dialer right
+// after connecting). Plain connections hold no SSL object at all, so idle
+// clients cost nothing extra when TLS is off.
+//
+// Owned by: whoever owns the session (the loop thread for the node; the
+// calling thread for ws_client).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+namespace qc::net {
+
+/// A plain-or-TLS AsyncStream over a beast::tcp_stream. Beast's lowest
+/// layer (get_lowest_layer) is always the tcp_stream, for timeouts and
+/// socket options.
+class stream {
+ public:
+  using tcp_type = boost::beast::tcp_stream;
+  using tls_type = boost::beast::ssl_stream<tcp_type>;
+  using executor_type = tcp_type::executor_type;
+
+  explicit stream(tcp_type tcp) : tcp_(std::in_place, std::move(tcp)) {}
+  explicit stream(boost::asio::ip::tcp::socket s) : tcp_(std::in_place, std::move(s)) {}
+  explicit stream(boost::asio::io_context& io) : tcp_(std::in_place, io) {}
+  stream(stream&&) = default;
+  stream& operator=(stream&&) = default;
+
+  /// Switches to TLS with `ctx` (which must outlive the stream). Call it
+  /// before any TLS byte is read or written.
+  void start_tls(boost::asio::ssl::context& ctx) {
+    tls_ = std::make_unique<tls_type>(std::move(*tcp_), ctx);
+    tcp_.reset();
+  }
+  bool is_tls() const { return tls_ != nullptr; }
+  /// The TLS layer; only when is_tls().
+  tls_type& tls() { return *tls_; }
+
+  tcp_type& next_layer() { return tls_ ? tls_->next_layer() : *tcp_; }
+  const tcp_type& next_layer() const { return tls_ ? tls_->next_layer() : *tcp_; }
+  executor_type get_executor() { return next_layer().get_executor(); }
+
+  template <class MutableBuffers, class Handler>
+  void async_read_some(const MutableBuffers& b, Handler&& h) {
+    if (tls_) tls_->async_read_some(b, std::forward<Handler>(h));
+    else tcp_->async_read_some(b, std::forward<Handler>(h));
+  }
+
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& b, Handler&& h) {
+    if (tls_) tls_->async_write_some(b, std::forward<Handler>(h));
+    else tcp_->async_write_some(b, std::forward<Handler>(h));
+  }
+
+ private:
+  std::optional<tcp_type> tcp_;     ///< set while plain
+  std::unique_ptr<tls_type> tls_;  ///< set once TLS (owns the tcp_stream)
+};
+
+/// WebSocket close over a plain-or-TLS stream: a TLS close_notify first
+/// when encrypted, then the TCP teardown (found by ADL from Beast).
+template <class Handler>
+void async_teardown(boost::beast::role_type role, stream& s, Handler&& h) {
+  if (s.is_tls()) async_teardown(role, s.tls(), std::forward<Handler>(h));
+  else async_teardown(role, s.next_layer(), std::forward<Handler>(h));
+}
+
+/// Synchronous form of async_teardown (Beast requires both).
+inline void teardown(boost::beast::role_type role, stream& s, boost::beast::error_code& ec) {
+  if (s.is_tls()) teardown(role, s.tls(), ec);
+  else teardown(role, s.next_layer(), ec);
+}
+
+}  // namespace qc::net
