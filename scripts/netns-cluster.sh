@@ -44,7 +44,7 @@ write_config() {  # K N
 
 start_node() {  # K
   local k=$1
-  ip netns exec "qc-h$k" "$ROOT/build/chatnode" --config "$RUN/h$k.toml" >>"$RUN/h$k.log" 2>&1 &
+  ip netns exec "qc-h$k" "${QC_BUILD_DIR:-$ROOT/build}/chatnode" --config "$RUN/h$k.toml" >>"$RUN/h$k.log" 2>&1 &
   echo $! >"$RUN/h$k.pid"
 }
 
@@ -53,7 +53,7 @@ pid_of() { cat "$RUN/h$1.pid" 2>/dev/null || true; }
 up() {
   need_root
   local n=${1:-$N_DEFAULT}
-  [[ -x build/chatnode ]] || scripts/build.sh
+  [[ -x ${QC_BUILD_DIR:-build}/chatnode ]] || scripts/build.sh
   down_quiet
   mkdir -p "$RUN/data"
   ip link add "$BR" type bridge

@@ -21,7 +21,18 @@ secret = "s"
 admin_token = "a"
 members = [ { id = "n1", address = "127.0.0.1:7001" } ]
 )";
+
+/// Each {text, what}: `good` plus text is refused with an error naming `what`.
+void check_refused(std::initializer_list<std::pair<const char*, const char*>> cases) {
+  for (auto [text, what] : cases) {
+    CAPTURE(text);
+    node_config e;
+    std::string err;
+    CHECK_FALSE(load_toml(std::string(good) + text, e, err));
+    CHECK_MESSAGE(err.find(what) != std::string::npos, err);
+  }
 }
+}  // namespace
 
 TEST_CASE("a valid file loads with contract defaults") {
   node_config c;
@@ -95,17 +106,12 @@ TEST_CASE("[limits] login rate-limit keys: defaults, values, range checks") {
   CHECK(d.login_failures_per_user == 0);
   CHECK(d.login_failures_per_connection == 3);
   CHECK(d.login_window_ms == 5000);
-  const std::pair<const char*, const char*> bad[] = {
+  check_refused({
       {"[limits]\nlogin_failures_per_user = -1\n", "limits.login_failures_per_user"},
       {"[limits]\nlogin_failures_per_connection = \"many\"\n", "limits.login_failures_per_connection"},
       {"[limits]\nlogin_window_ms = 10\n", "limits.login_window_ms"},
       {"[limits]\nlogin_failure_per_user = 5\n", "limits.login_failure_per_user"},
-  };
-  for (auto [text, key] : bad) {
-    node_config e;
-    CHECK_FALSE(load_toml(std::string(good) + text, e, err));
-    CHECK_MESSAGE(err.find(key) != std::string::npos, err);
-  }
+  });
 }
 
 TEST_CASE("[testing] is off by default, turned on explicitly, and checks its keys") {
@@ -159,15 +165,10 @@ TEST_CASE("[tls]: off by default; cert and key go together; checks its keys") {
   CHECK(t.tls.ca_file == "/ca.pem");
   CHECK(t.tls.allow_plaintext);
   CHECK_FALSE(t.tls.verify_peers);
-  const std::pair<const char*, const char*> bad[] = {
+  check_refused({
       {"[tls]\ncert_file = \"/c.pem\"\n", "go together"},
       {"[tls]\nca_file = \"/ca.pem\"\n", "turn TLS on"},
       {"[tls]\ncert_file = 1\nkey_file = \"/k\"\n", "tls.cert_file"},
       {"[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nverify_peer = true\n", "tls.verify_peer"},
-  };
-  for (auto [text, what] : bad) {
-    node_config e;
-    CHECK_FALSE(load_toml(std::string(good) + text, e, err));
-    CHECK_MESSAGE(err.find(what) != std::string::npos, err);
-  }
+  });
 }
