@@ -16,6 +16,7 @@
 #include <boost/json.hpp>
 
 #include "ops/cluster_probe.h"
+#include "ops/spawn.h"
 
 namespace qc::ops {
 
@@ -43,16 +44,7 @@ int free_port(const std::string& host) {
 
 /// Starts `cmd` with /bin/sh in its own session; output to `log`.
 pid_t spawn(const std::string& cmd, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setsid();
-    std::FILE* f = std::freopen(log.c_str(), "a", stdout);
-    (void)f;
-    ::dup2(1, 2);
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
-  return pid;
+  return spawn_process({"/bin/sh", "-c", cmd}, log, {.new_session = true});
 }
 
 

@@ -1,6 +1,6 @@
 // Two browser users (alice, bob) on a live node: alice sends, bob sees it
 // arrive live with an unread badge, opens it (mark read), alice sees the
-// read receipt, bob replies. Screenshots go to docs/img/.
+// read receipt, bob replies. Screenshots: see imgDir in lib.mjs.
 import { join } from "node:path";
 import { imgDir, launchBrowser, signUpPage } from "./lib.mjs";
 

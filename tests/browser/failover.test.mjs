@@ -2,7 +2,7 @@
 // leader and its WebSocket goes with it. The cluster panel must show the old
 // leader down and a new leader, live; the page reconnects to another member,
 // resumes with its token, and the next message still reaches the other user
-// live. Screenshot: docs/img/cluster-failover.png.
+// live. Screenshot: cluster-failover.png in imgDir (lib.mjs).
 import { join } from "node:path";
 import { imgDir, launchBrowser, signUpPage } from "./lib.mjs";
 

@@ -2,10 +2,15 @@
 // playwright-core, and a user signing up through the page.
 import { chromium } from "playwright-core";
 import { join, dirname } from "node:path";
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/// Where screenshots go (docs/img/).
-export const imgDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "docs", "img");
+/// Where screenshots go: $QC_SCREENSHOT_DIR, else <build>/screenshots, so a
+/// test run never edits the checkout. QC_SCREENSHOT_DIR=docs/img refreshes
+/// the README's pictures.
+export const imgDir = process.env.QC_SCREENSHOT_DIR ||
+  join(process.env.QC_BUILD_DIR || join(dirname(fileURLToPath(import.meta.url)), "..", "..", "build"), "screenshots");
+mkdirSync(imgDir, { recursive: true });
 
 /// Headless chromium from /usr/bin/chromium.
 export function launchBrowser() {

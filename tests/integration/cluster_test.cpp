@@ -18,7 +18,6 @@ TEST_CASE("5 nodes: kill, pause and restart under load; replicas identical; no a
   cluster c(5);
   c.start_all();
   auto leader = c.wait_leader(15s);
-  if (!leader) c.dump_logs();
   REQUIRE(leader);
   {
     client s;

@@ -28,6 +28,7 @@
 #include <boost/json.hpp>
 
 #include "net/ws_client.h"
+#include "ops/spawn.h"
 
 #ifndef QC_BINARY_DIR
 #error "QC_BINARY_DIR must point at the build directory holding chatnode"
@@ -46,24 +47,30 @@ inline int free_port() {
   return a.local_endpoint().port();
 }
 
-/// GET http://127.0.0.1:port/path; returns (status, body), status 0 if down.
+/// GET http://127.0.0.1:port/path; returns (status, body), status 0 if down
+/// or silent for 2 s (asynchronous, so the deadline holds even against a
+/// SIGSTOPped node whose kernel still accepts connections).
 inline std::pair<int, std::string> http_get(int port, const std::string& path) {
   namespace http = boost::beast::http;
-  try {
-    boost::asio::io_context io;
-    boost::beast::tcp_stream s(io);
-    s.expires_after(2s);
-    s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-    http::request<http::empty_body> req(http::verb::get, path, 11);
-    req.set(http::field::host, "127.0.0.1");
-    http::write(s, req);
-    boost::beast::flat_buffer buf;
-    http::response<http::string_body> res;
-    http::read(s, buf, res);
-    return {static_cast<int>(res.result_int()), res.body()};
-  } catch (...) {
-    return {0, {}};
-  }
+  boost::asio::io_context io;
+  boost::beast::tcp_stream s(io);
+  http::request<http::empty_body> req(http::verb::get, path, 11);
+  req.set(http::field::host, "127.0.0.1");
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  bool done = false;
+  s.expires_after(2s);
+  s.async_connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
+                  [&](boost::beast::error_code ec) {
+                    if (ec) return;
+                    http::async_write(s, req, [&](boost::beast::error_code ec2, std::size_t) {
+                      if (ec2) return;
+                      http::async_read(s, buf, res, [&](boost::beast::error_code ec3, std::size_t) { done = !ec3; });
+                    });
+                  });
+  io.run();
+  if (!done) return {0, {}};
+  return {static_cast<int>(res.result_int()), res.body()};
 }
 
 /// Polls `pred` every 20 ms until it holds or `timeout` passes.
@@ -88,20 +95,12 @@ struct node_proc {
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
 
-  /// Starts the process (extra args appended, e.g. --join).
+  /// Starts the process (extra args appended, e.g. --join); its output is
+  /// appended to log_file.
   void start(const std::vector<std::string>& extra = {}) {
-    pid = ::fork();
-    if (pid == 0) {
-      std::FILE* f = std::freopen(log_file.c_str(), "a", stderr);
-      (void)f;
-      std::vector<std::string> args = {std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      std::_Exit(127);
-    }
+    std::vector<std::string> args = {std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid = ops::spawn_process(args, log_file.string());
   }
   /// Sends `sig` and, for KILL/TERM/INT, reaps the process.
   int signal(int sig) {
@@ -115,7 +114,13 @@ struct node_proc {
     }
     return 0;
   }
-  bool alive() const { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
+  /// True while the process runs. Does not reap it (WNOWAIT), so a later
+  /// signal() still waits for the right pid.
+  bool alive() const {
+    if (pid <= 0) return false;
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+  }
   /// Parsed GET /status, or null if unreachable.
   json::value status() const {
     auto [code, body] = http_get(port, "/status");
@@ -205,14 +210,21 @@ struct cluster {
     }
     return agreed;
   }
+  /// The agreed leader within `timeout`; on timeout, every node's status
+  /// and log go to stderr so a failure in CI can be read after the fact.
   std::optional<std::string> wait_leader(std::chrono::milliseconds timeout = 10s) const {
     std::optional<std::string> l;
-    eventually([&] { return (l = leader()).has_value(); }, timeout);
+    if (!eventually([&] { return (l = leader()).has_value(); }, timeout)) dump_logs();
     return l;
   }
-  /// Dumps every node's log to stderr (on failure).
+  /// Dumps every node's liveness, /status and log to stderr (on failure).
   void dump_logs() const {
-    for (auto& p : nodes) std::fprintf(stderr, "==== %s ====\n%s\n", p.id.c_str(), p.log_text().c_str());
+    for (auto& p : nodes) {
+      const auto s = p.status();
+      std::fprintf(stderr, "==== %s (%s, pid %d, %s) status: %s ====\n%s\n", p.id.c_str(), p.address().c_str(),
+                   static_cast<int>(p.pid), p.alive() ? "alive" : "not running",
+                   s.is_null() ? "unreachable" : json::serialize(s).c_str(), p.log_text().c_str());
+    }
   }
 };
 

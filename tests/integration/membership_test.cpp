@@ -184,17 +184,10 @@ TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, superviso
   node_proc sup;
   sup.id = "supervisor";
   sup.log_file = c.root / "supervisor.log";
-  sup.pid = ::fork();
-  if (sup.pid == 0) {
-    std::FILE* f = std::freopen(sup.log_file.c_str(), "a", stdout);
-    (void)f;
-    ::dup2(1, 2);
-    const std::string ctl = std::string(QC_BINARY_DIR) + "/chatctl";
-    ::execl(ctl.c_str(), ctl.c_str(), "supervise", "--cluster", seeds.c_str(), "--target", "3", "--grace", "3000",
-            "--interval", "300", "--admin-token", c.admin_token.c_str(), "--data-root", c.root.c_str(), "--spawn",
-            tpl.c_str(), static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
+  sup.pid = qc::ops::spawn_process({std::string(QC_BINARY_DIR) + "/chatctl", "supervise", "--cluster", seeds, "--target", "3",
+                                "--grace", "3000", "--interval", "300", "--admin-token", c.admin_token, "--data-root",
+                                c.root.string(), "--spawn", tpl},
+                               sup.log_file.string());
   const bool replaced = eventually([&] {
     auto m = members_of(c);
     if (m.size() != 3 || m.count(dead)) return false;
@@ -369,7 +362,6 @@ TEST_CASE("restart: a member takes its membership from its data directory, not f
   }
   for (const char* id : {"n3", "n4", "n5"}) c.node(id).start();
   auto l = c.wait_leader(20s);
-  if (!l) c.dump_logs();
   REQUIRE(l);
   for (const char* id : {"n3", "n4", "n5"}) {
     auto s = c.node(id).status();
