@@ -36,7 +36,7 @@ class stream {
   explicit stream(boost::asio::ip::tcp::socket s) : tcp_(std::in_place, std::move(s)) {}
   explicit stream(boost::asio::io_context& io) : tcp_(std::in_place, io) {}
   stream(stream&&) = default;
-  stream& operator=(stream&&) = default;
+  stream& operator=(stream&&) = delete;  // a live stream stays where it is
 
   /// Switches to TLS with `ctx` (which must outlive the stream). Call it
   /// before any TLS byte is read or written.

@@ -165,6 +165,8 @@ struct raft_node::impl {
   int election_elapsed = 0;
   int heartbeat_elapsed = 0;
   int randomized_timeout = 0;
+  int election_backoff = 0;       ///< doublings of the timeout range (config::max_election_backoff)
+  bool campaigned_unheard = false;  ///< campaigned since a leader was last heard from
   std::map<node_id, bool> votes;
   std::map<node_id, follower_progress> prs;
   membership conf;
@@ -351,7 +353,7 @@ struct raft_node::impl {
     leader.clear();
     election_elapsed = 0;
     heartbeat_elapsed = 0;
-    randomized_timeout = cfg.election_ticks + static_cast<int>(rng.next() % static_cast<std::uint64_t>(cfg.election_ticks));
+    randomize_timeout();
     votes.clear();
     transferee.clear();
     transfer_elapsed = 0;
@@ -363,6 +365,22 @@ struct raft_node::impl {
     }
     reads.clear();
     reads_waiting.clear();
+  }
+
+  /// Draws the election timeout from [b, 2b), b = election_ticks doubled
+  /// once per backoff step (§5.2 randomization, config::max_election_backoff).
+  void randomize_timeout() {
+    const int base = cfg.election_ticks << election_backoff;
+    randomized_timeout = base + static_cast<int>(rng.next() % static_cast<std::uint64_t>(base));
+  }
+
+  /// A leader was heard from (or we lead): elections work, so the timeout
+  /// range returns to its base.
+  void heard_leader() {
+    campaigned_unheard = false;
+    if (election_backoff == 0) return;
+    election_backoff = 0;
+    randomize_timeout();
   }
 
   void become_follower(std::uint64_t t, const node_id& lead) {
@@ -390,6 +408,7 @@ struct raft_node::impl {
     reset(term);
     state = role::leader;
     leader = cfg.id;
+    heard_leader();
     for (auto& [id, pr] : prs) {
       pr.next = last_index() + 1;
       pr.recent_active = true;
@@ -695,11 +714,13 @@ struct raft_node::impl {
       case msg_type::append:
         election_elapsed = 0;
         leader = m.from;
+        heard_leader();
         handle_append(m);
         return {};
       case msg_type::heartbeat: {
         election_elapsed = 0;
         leader = m.from;
+        heard_leader();
         commit_to(std::min(m.commit, last_index()));
         message r;
         r.type = msg_type::heartbeat_resp;
@@ -711,6 +732,7 @@ struct raft_node::impl {
       case msg_type::snapshot:
         election_elapsed = 0;
         leader = m.from;
+        heard_leader();
         handle_snapshot(m);
         return {};
       case msg_type::timeout_now:
@@ -817,6 +839,10 @@ struct raft_node::impl {
     }
     if (promotable() && election_elapsed >= randomized_timeout) {
       election_elapsed = 0;
+      // The previous campaign brought no leader: back off (config).
+      if (campaigned_unheard && election_backoff < std::min(cfg.max_election_backoff, 10)) ++election_backoff;
+      campaigned_unheard = true;
+      randomize_timeout();
       campaign(0);
     }
   }
@@ -1054,6 +1080,7 @@ void raft_node::advance(const ready& rd) {
 
 const node_id& raft_node::id() const { return impl_->cfg.id; }
 role raft_node::state() const { return impl_->state; }
+int raft_node::election_timeout() const { return impl_->randomized_timeout; }
 const node_id& raft_node::leader() const { return impl_->leader; }
 std::uint64_t raft_node::term() const { return impl_->term; }
 const node_id& raft_node::vote() const { return impl_->vote; }

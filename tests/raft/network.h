@@ -62,6 +62,9 @@ class network {
   }
   void recover() { cuts_.clear(), drop_.clear(); }
   void drop(raft::msg_type t) { drop_.insert(t); }
+  /// Every message is delivered `ticks` ticks after it was sent (0: in the
+  /// same settle round). Stands in for a slow disk or a long link.
+  void set_latency(int ticks) { latency_ = ticks; }
 
   /// Sees every message a node sends (before cuts and drops), in order.
   std::function<void(const raft::message&)> on_send;
@@ -80,6 +83,7 @@ class network {
   /// Ticks every live node `k` times, settling after each.
   void tick(int k = 1) {
     for (int i = 0; i < k; ++i) {
+      ++now_;
       for (auto& [id, n] : nodes_)
         if (n.core) n.core->tick();
       settle();
@@ -128,12 +132,25 @@ class network {
     for (auto& m : outbox) {
       if (on_send) on_send(m);
       if (cuts_.count({m.from, m.to}) || drop_.count(m.type)) continue;
-      auto it = nodes_.find(m.to);
-      if (it == nodes_.end() || !it->second.core) continue;
-      it->second.core->step(m);
-      any = true;
+      if (latency_ > 0) {
+        delayed_.emplace(now_ + latency_, m);
+        continue;
+      }
+      any = deliver(m) || any;
+    }
+    for (auto due = delayed_.begin(); due != delayed_.end() && due->first <= now_;) {
+      any = deliver(due->second) || any;
+      due = delayed_.erase(due);
     }
     return any;
+  }
+
+  /// Steps `m` into its live recipient; false if there is none.
+  bool deliver(const raft::message& m) {
+    auto it = nodes_.find(m.to);
+    if (it == nodes_.end() || !it->second.core) return false;
+    it->second.core->step(m);
+    return true;
   }
 
   std::function<void(raft::config&)> tweak_;
@@ -141,6 +158,9 @@ class network {
   std::map<std::string, test_node> nodes_;
   std::set<std::pair<std::string, std::string>> cuts_;
   std::set<raft::msg_type> drop_;
+  int latency_ = 0;
+  std::uint64_t now_ = 0;                                    ///< ticks so far
+  std::multimap<std::uint64_t, raft::message> delayed_;  ///< due tick -> message (latency_)
 };
 
 }  // namespace qc::test
