@@ -11,4 +11,5 @@ if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "${launcher[@]}" "$@" >/dev/null
-cmake --build "$BUILD_DIR" -j"${JOBS:-2}"
+# TARGETS (space-separated) builds only those targets.
+cmake --build "$BUILD_DIR" -j"${JOBS:-2}" ${TARGETS:+--target $TARGETS}

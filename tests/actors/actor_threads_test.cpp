@@ -1,0 +1,193 @@
+// The actors that own a worker thread, driven hard from several threads at
+// once: the thread mailbox, the storage actor (raft.db, group commit) and
+// the apply actor (chat.db, queries, background snapshots). These are the
+// places where the node shares memory between threads, so this suite is
+// what `scripts/test.sh` runs under ThreadSanitizer (build-tsan/); under
+// the other builds it checks the same behaviour without the race detector.
+//
+// Owned by: the test thread (which also runs the io_context, standing in
+// for the node's event loop).
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "actors/apply_actor.h"
+#include "actors/mailbox.h"
+#include "actors/storage_actor.h"
+#include "chat/command.h"
+#include "db/chat_store.h"
+#include "db/log_store.h"
+#include "db/temp_store.h"
+
+using namespace qc;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Runs `io` until `done()` holds or 30 s pass (a hang fails the test).
+template <typename Pred>
+void run_until(boost::asio::io_context& io, Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(done());
+}
+
+raft::membership founders() { return raft::membership{{raft::member{"n1", "127.0.0.1:1", true}}}; }
+
+}  // namespace
+
+TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thread order, in batches") {
+  constexpr int producers = 4, per_producer = 5000;
+  std::mutex mu;
+  std::map<int, std::vector<int>> seen;  // producer -> values, in arrival order
+  std::size_t batches = 0;
+  {
+    actors::thread_mailbox<std::pair<int, int>> box([&](std::vector<std::pair<int, int>>&& b) {
+      std::lock_guard lk(mu);
+      ++batches;
+      for (auto [p, v] : b) seen[p].push_back(v);
+    });
+    std::vector<std::thread> ts;
+    for (int p = 0; p < producers; ++p)
+      ts.emplace_back([&box, p] {
+        for (int v = 0; v < per_producer; ++v) box.push({p, v});
+      });
+    for (auto& t : ts) t.join();
+    box.stop();  // drains what is queued before the worker exits
+  }
+  std::lock_guard lk(mu);
+  REQUIRE(seen.size() == producers);
+  for (auto& [p, vs] : seen) {
+    REQUIRE(vs.size() == per_producer);
+    for (int v = 0; v < per_producer; ++v) REQUIRE(vs[v] == v);
+  }
+  CHECK(batches >= 1);
+  CHECK(batches <= producers * per_producer);
+}
+
+TEST_CASE("storage actor: concurrent persists and compactions are acked in order and all durable") {
+  test::temp_dir d("actors");
+  const auto file = d.p / "raft.db";
+  boost::asio::io_context io;
+  std::string err;
+  auto store = db::log_store::open(file, "n1", founders(), err);
+  REQUIRE_MESSAGE(store, err);
+
+  constexpr std::uint64_t total = 3000;
+  std::vector<std::uint64_t> acked;
+  std::atomic<std::uint64_t> next_seq{1};
+  {
+    actors::storage_actor storage(io, std::move(store), [&](std::uint64_t seq) { acked.push_back(seq); });
+    // Entries must arrive in index order, as the consensus actor sends them;
+    // the hard state and compactions come from other threads meanwhile.
+    std::thread writer([&] {
+      for (std::uint64_t i = 1; i <= total; ++i) {
+        actors::persist_request req;
+        req.seq = next_seq++;
+        req.entries.push_back(raft::entry{1, i, raft::entry_type::normal, std::string(64, 'x')});
+        storage.tell(actors::storage_msg::persist{std::move(req)});
+      }
+    });
+    writer.join();
+    std::thread hard([&] {
+      actors::persist_request req;
+      req.seq = next_seq++;
+      req.hard = raft::hard_state{1, "n1", total};
+      storage.tell(actors::storage_msg::persist{std::move(req)});
+      storage.tell(actors::storage_msg::compact{raft::snapshot_meta{total / 2, 1, founders(), "snap"}});
+    });
+    hard.join();
+    const auto expected = next_seq.load() - 1;
+    run_until(io, [&] { return acked.size() == expected; });
+    storage.stop();
+  }
+  for (std::size_t i = 0; i < acked.size(); ++i) REQUIRE(acked[i] == i + 1);  // in order, once each
+
+  auto again = db::log_store::open(file, "n1", founders(), err);
+  REQUIRE_MESSAGE(again, err);
+  const auto st = again->load();
+  CHECK(st.hard.term == 1);
+  CHECK(st.hard.commit == total);
+  CHECK(st.snapshot.index == total / 2);
+  REQUIRE(st.entries.size() == total - total / 2);
+  CHECK(st.entries.front().index == total / 2 + 1);
+  CHECK(st.entries.back().index == total);
+}
+
+TEST_CASE("apply actor: applies, queries and background snapshots run side by side") {
+  test::temp_dir d("actors");
+  boost::asio::io_context io;
+  auto store = test::open_store(d.p / "chat.db");
+  std::uint64_t applied_seen = 0, results = 0;
+  std::vector<std::string> snapshots;
+  actors::apply_outputs out;
+  out.applied = [&](std::vector<db::apply_result> r, std::uint64_t applied) {
+    CHECK(applied >= applied_seen);  // monotonic on the loop thread
+    applied_seen = applied;
+    results += r.size();
+  };
+  out.snapshot_taken = [&](std::uint64_t, std::string handle) { snapshots.push_back(std::move(handle)); };
+
+  constexpr std::uint64_t sends = 2000;
+  const std::uint64_t total = 2 + sends;
+  std::atomic<int> answered{0};
+  std::atomic<bool> stale_read{false};
+  {
+    // A snapshot every 200 entries: VACUUM INTO on its own thread and
+    // connection while the apply thread keeps writing.
+    actors::apply_actor apply(io, std::move(store), d.p / "snap", 200, out);
+    apply.tell(actors::apply_msg::apply{std::nullopt,
+                                        {test::command_entry(1, chat::cmd_create_account{"alice", "h", 1}),
+                                         test::command_entry(2, chat::cmd_create_account{"bob", "h", 1})}});
+    // Entries from one thread (in order), reads from another: each read
+    // must see at least the state at its min_index.
+    std::thread feeder([&] {
+      for (std::uint64_t i = 3; i <= total; i += 10) {
+        std::vector<raft::entry> batch;
+        for (std::uint64_t j = i; j < i + 10 && j <= total; ++j)
+          batch.push_back(test::command_entry(j, chat::cmd_send{"alice", "bob", "m" + std::to_string(j), {}, 2}));
+        apply.tell(actors::apply_msg::apply{std::nullopt, std::move(batch)});
+      }
+    });
+    std::thread reader([&] {
+      for (std::uint64_t k = 1; k <= 200; ++k) {
+        const std::uint64_t min_index = 2 + k * 10;
+        apply.tell(actors::apply_msg::query{
+            min_index,
+            [min_index, &stale_read](db::chat_store& s) {
+              if (s.applied_index() < min_index) stale_read = true;
+              return std::to_string(s.unread_count("bob"));
+            },
+            [&answered](std::string) { ++answered; }});
+      }
+    });
+    feeder.join();
+    reader.join();
+    run_until(io, [&] { return answered == 200 && applied_seen == total; });
+    apply.stop();
+    io.restart();
+    io.poll();
+  }
+  CHECK_FALSE(stale_read);
+  CHECK(results == total);
+  // Snapshot files were written (named by the applied index inside them).
+  std::size_t files = 0;
+  for (auto& e : fs::directory_iterator(d.p / "snap"))
+    if (e.path().extension() == ".db") ++files;
+  CHECK(files >= 1);
+  auto reopened = test::open_store(d.p / "chat.db");
+  CHECK(reopened->applied_index() == total);
+  CHECK(reopened->message_count() == sends);
+}
