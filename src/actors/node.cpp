@@ -180,6 +180,11 @@ int run_node(const config::node_config& cfg, const char* version) {
   snap_opts.chunk_delay = std::chrono::milliseconds(cfg.testing_snapshot_chunk_delay_ms);
   if (cfg.testing_snapshot_chunk_delay_ms > 0)
     log::warn("[testing] snapshot_chunk_delay_ms = ", cfg.testing_snapshot_chunk_delay_ms, ": snapshot streams are throttled");
+  if (cfg.testing_snapshot_stall_timeout_ms > 0)
+    snap_opts.stall_timeout = std::chrono::milliseconds(cfg.testing_snapshot_stall_timeout_ms);
+  snap_opts.lose_chunks = cfg.testing_snapshot_lose_chunks;
+  if (cfg.testing_snapshot_lose_chunks > 0)
+    log::warn("[testing] snapshot_lose_chunks = ", cfg.testing_snapshot_lose_chunks, ": snapshot chunks will be discarded");
   // [tls]: the listener serves https/wss, peers are dialed over wss and
   // must present a certificate that chains to tls.ca_file.
   net::server_tls server_tls;

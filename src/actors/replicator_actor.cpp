@@ -43,6 +43,7 @@ struct replicator_actor::outgoing_snapshot {
   std::uint64_t sent = 0;
   std::uint64_t acked = 0;
   std::unique_ptr<boost::asio::steady_timer> pause;  ///< [testing] chunk delay
+  std::unique_ptr<boost::asio::steady_timer> stall;  ///< see snapshot_stream_options::stall_timeout
 };
 
 /// A snapshot being received from the leader.
@@ -70,6 +71,12 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
   h.down = [this](const std::string& id) {
     log::info("peer ", id, " down");
     on_down(id);
+  };
+  h.replaced = [this](const std::string& id) {
+    if (out_snaps_.count(id)) {
+      log::info("peer ", id, ": link replaced by a duplicate; restarting the snapshot stream");
+      fail_snapshot(id);
+    }
   };
   h.auth_failed = [](const std::string& remote, const std::string& why) {
     log::warn("peer from ", remote, " refused: ", why);
@@ -167,7 +174,22 @@ void replicator_actor::start_snapshot(const raft::message& m) {
   }
   log::info("sending snapshot at index ", m.snapshot->index, " (", s->total, " bytes) to ", m.to);
   slot = std::move(s);
+  arm_stall_timer(m.to);
   pump_snapshot(m.to);
+}
+
+void replicator_actor::arm_stall_timer(const std::string& peer) {
+  auto it = out_snaps_.find(peer);
+  if (it == out_snaps_.end()) return;
+  auto& t = it->second->stall;
+  if (!t) t = std::make_unique<boost::asio::steady_timer>(io_);
+  t->expires_after(snap_.stall_timeout);  // cancels the previous wait
+  t->async_wait([this, peer](boost::system::error_code ec) {
+    if (ec) return;  // re-armed, or the stream is gone (its timer with it)
+    log::warn("snapshot stream to ", peer, ": no acknowledgement for ", snap_.stall_timeout.count(),
+              " ms; starting over");
+    fail_snapshot(peer);
+  });
 }
 
 void replicator_actor::pump_snapshot(const std::string& peer) {
@@ -207,7 +229,9 @@ void replicator_actor::on_snapshot_ack(const std::string& from, const net::peer_
     fail_snapshot(from);
     return;
   }
+  if (ack.offset > s.sent) return;  // from an earlier, abandoned stream of this snapshot
   s.acked = std::max(s.acked, ack.offset);
+  arm_stall_timer(from);
   if (ack.done) {
     // The bytes are durable on the follower: now the core's message.
     net::peer_raft batch;
@@ -246,6 +270,11 @@ void replicator_actor::on_snapshot_chunk(const std::string& from, const std::str
     send_frame(from, net::peer_snap_ack{index, off, done, failed});
   };
 
+  if (offset > 0 && snap_.lose_chunks > 0) {
+    --snap_.lose_chunks;
+    log::warn("[testing] snapshot chunk at offset ", offset, " from ", from, " discarded");
+    return;
+  }
   auto& slot = in_snaps_[from];
   if (offset == 0) {
     slot = std::make_unique<incoming_snapshot>();

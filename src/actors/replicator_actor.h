@@ -44,6 +44,16 @@ struct snapshot_stream_options {
   std::size_t window_bytes = 8 << 20;  ///< unacknowledged bytes in flight
   /// [testing] only: pause between chunks (then 64 KiB chunks, one in flight).
   std::chrono::milliseconds chunk_delay{0};
+  /// A stream whose receiver acknowledged nothing for this long is failed
+  /// and reported, so the core sends a fresh one (§7). Links close on their
+  /// own when a peer dies, but a chunk or ack can also vanish with the link
+  /// still up (a duplicate link replaced silently), and without this the
+  /// stream would wait for that ack forever. Generous: the last ack comes
+  /// only after the receiver fsynced the whole file.
+  std::chrono::milliseconds stall_timeout{30'000};
+  /// [testing] only: the receiver silently discards this many chunks (the
+  /// first ones past offset 0), as a link that ate them would.
+  int lose_chunks = 0;
 };
 
 /// The actor.
@@ -85,6 +95,8 @@ class replicator_actor {
   void on_snapshot_chunk(const std::string& from, const std::string& frame);
   void on_snapshot_ack(const std::string& from, const net::peer_snap_ack& ack);
   void fail_snapshot(const std::string& peer);
+  /// (Re)starts the stall timer of the stream to `peer` (at start and on every ack).
+  void arm_stall_timer(const std::string& peer);
 
   boost::asio::io_context& io_;
   std::string self_;

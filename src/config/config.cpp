@@ -176,6 +176,8 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
   table_reader testing{section("testing"), "testing.", err, {}};
   if (!testing.boolean("enabled", cfg.testing_enabled) ||
       !testing.integer("snapshot_chunk_delay_ms", cfg.testing_snapshot_chunk_delay_ms, 0, 60'000) ||
+      !testing.integer("snapshot_stall_timeout_ms", cfg.testing_snapshot_stall_timeout_ms, 0, 600'000) ||
+      !testing.integer("snapshot_lose_chunks", cfg.testing_snapshot_lose_chunks, 0, 1000) ||
       !testing.no_unknown())
     return false;
   return true;

@@ -55,6 +55,12 @@ struct node_config {
   /// Snapshot streams send 64 KiB chunks, one at a time, this many ms apart,
   /// so a test can kill a joiner in the middle of a transfer.
   int testing_snapshot_chunk_delay_ms = 0;
+  /// A snapshot stream with no acknowledgement for this long starts over
+  /// (0 = the built-in 30 s); tests shorten it to see a stall recovered.
+  int testing_snapshot_stall_timeout_ms = 0;
+  /// A receiver discards this many snapshot chunks (past the first) without
+  /// a word, as a link that lost them would; 0 = off.
+  int testing_snapshot_lose_chunks = 0;
   /// [testing] enabled — allows the fault-injection op admin.net_filter
   /// (tests/faults); false by default, never for production.
   bool testing_enabled = false;

@@ -140,6 +140,7 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
       close_link(old);
       read_loop(l);
       flush(l);
+      if (handlers.replaced) handlers.replaced(l->peer);
       return;
     }
     links[l->peer] = l;

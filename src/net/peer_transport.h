@@ -56,6 +56,10 @@ struct peer_handlers {
   /// A link to `id` became usable / was lost.
   std::function<void(const std::string& id)> up;
   std::function<void(const std::string& id)> down;
+  /// The link to `id` was replaced by a duplicate that won (both sides
+  /// dialed at once): it stays up, but frames in flight on the old one are
+  /// lost, so a stream that counts on acks (a snapshot) must start over.
+  std::function<void(const std::string& id)> replaced;
   /// A peer failed authentication (for logs/metrics): remote address, reason.
   std::function<void(const std::string& remote, const std::string& why)> auth_failed;
 };
