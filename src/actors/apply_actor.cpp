@@ -19,6 +19,14 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
       snapshot_every_(snapshot_every),
       out_(std::move(out)) {
   last_snapshot_ = store_->applied_index();
+  // A copy that a crash interrupted was never renamed into a snapshot: it
+  // is garbage the size of the database (and SQLite's journal beside it).
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
+    if (de.path().filename().string().rfind("snap-at-", 0) == 0) {
+      log::info("removing ", de.path().filename().string(), " (a snapshot copy interrupted by a crash)");
+      fs::remove(de.path(), ec);
+    }
   inbox_ = std::make_unique<thread_mailbox<apply_message>>(
       [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); });
 }

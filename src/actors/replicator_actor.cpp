@@ -63,6 +63,11 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
                                    replicator_outputs out, snapshot_stream_options snap, net::peer_limits links)
     : io_(io), self_(self_id), snap_(snap), snapshot_dir_(std::move(snapshot_dir)), out_(std::move(out)) {
   if (snap_.chunk_delay.count() > 0) snap_.chunk_bytes = snap_.window_bytes = 64 << 10;
+  // A transfer cut off by a crash leaves its .part file; the next one
+  // starts from offset 0 anyway.
+  std::error_code ec;
+  for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
+    if (de.path().extension() == ".part") fs::remove(de.path(), ec);
   net::peer_handlers h;
   h.frame = [this](const std::string& from, std::string frame, bool binary) {
     on_frame(from, std::move(frame), binary);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -190,4 +191,23 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   auto reopened = test::open_store(d.p / "chat.db");
   CHECK(reopened->applied_index() == total);
   CHECK(reopened->message_count() == sends);
+}
+
+TEST_CASE("apply actor: a snapshot copy interrupted by a crash is removed at start; real snapshots stay") {
+  test::temp_dir d("actors");
+  boost::asio::io_context io;
+  const auto snaps = d.p / "snap";
+  fs::create_directories(snaps);
+  for (const char* name : {"snap-at-997026.db.tmp", "snap-at-997026.db.tmp-journal", "snap-42.db"})
+    std::ofstream(snaps / name) << "x";
+  actors::apply_outputs out;
+  out.applied = [](std::vector<db::apply_result>, std::uint64_t) {};
+  out.snapshot_taken = [](std::uint64_t, std::string) {};
+  {
+    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), snaps, 0, out);
+    apply.stop();
+  }
+  CHECK_FALSE(fs::exists(snaps / "snap-at-997026.db.tmp"));
+  CHECK_FALSE(fs::exists(snaps / "snap-at-997026.db.tmp-journal"));
+  CHECK(fs::exists(snaps / "snap-42.db"));
 }
