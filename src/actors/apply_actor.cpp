@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string_view>
 
 #include <boost/asio/post.hpp>
 
@@ -10,6 +11,13 @@
 namespace qc::actors {
 
 namespace fs = std::filesystem;
+
+namespace {
+/// Name prefix of a snapshot copy in progress ("snap-at-<index>.db.tmp");
+/// only a finished copy is renamed to "snap-<index>.db".
+constexpr std::string_view copy_prefix = "snap-at-";
+bool is_copy_in_progress(const fs::path& p) { return p.filename().string().rfind(copy_prefix, 0) == 0; }
+}  // namespace
 
 apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
                          fs::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out)
@@ -23,7 +31,7 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
   // is garbage the size of the database (and SQLite's journal beside it).
   std::error_code ec;
   for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
-    if (de.path().filename().string().rfind("snap-at-", 0) == 0) {
+    if (is_copy_in_progress(de.path())) {
       log::info("removing ", de.path().filename().string(), " (a snapshot copy interrupted by a crash)");
       fs::remove(de.path(), ec);
     }
@@ -105,7 +113,7 @@ void apply_actor::maybe_snapshot() {
   if (snap_busy_ || snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
-  snap_tmp_ = snapshot_dir_ / ("snap-at-" + std::to_string(applied) + ".db.tmp");
+  snap_tmp_ = snapshot_dir_ / (std::string(copy_prefix) + std::to_string(applied) + ".db.tmp");
   fs::remove(snap_tmp_, ec);
   // Copying the whole database takes seconds once it holds ~1M messages;
   // doing it here stalled every write and read behind it. A second
@@ -148,7 +156,7 @@ void apply_actor::poll_snapshot(bool wait) {
   std::vector<fs::path> snaps;
   for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
     if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0 &&
-        de.path().filename().string().rfind("snap-at-", 0) != 0)
+        !is_copy_in_progress(de.path()))
       snaps.push_back(de.path());
   auto index_of = [](const fs::path& p) {
     return std::strtoull(p.filename().string().c_str() + 5, nullptr, 10);
