@@ -1,5 +1,7 @@
 #include "actors/consensus_actor.h"
 
+#include <cstdio>
+#include <random>
 #include <utility>
 
 #include "common/log.h"
@@ -8,6 +10,16 @@
 namespace qc::actors {
 
 namespace {
+/// "<node>.<64 random bits in hex>.": read contexts start with it, so they
+/// are unique across nodes and across restarts of this one (a leader's late
+/// answer to a previous process's read "1" must not confirm this one's).
+std::string read_context_prefix(const std::string& id) {
+  std::random_device rd;
+  const std::uint64_t nonce = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(nonce));
+  return id + "." + hex + ".";
+}
 }  // namespace
 
 consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config& cfg,
@@ -15,11 +27,12 @@ consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config
     : core_(cfg, std::move(st)),
       out_(std::move(out)),
       inbox_(io, [this](consensus_message&& m) { handle(std::move(m)); }),
+      read_prefix_(read_context_prefix(cfg.id)),
       election_ticks_(cfg.election_ticks) {}
 
 void consensus_actor::start() {
   const auto& cfg = core_.config();
-  if (raft::voter_count(cfg) == 1 && raft::is_voter(cfg, core_.id())) core_.campaign();
+  if (raft::voter_count(cfg) == 1 && raft::is_voter(cfg, core_.id())) (void)core_.campaign();  // a sole voter: no one to wait for
   pump();
   publish();
 }
@@ -79,7 +92,7 @@ void consensus_actor::on_read_index(read_index_cb done) {
 
 void consensus_actor::start_read_round() {
   if (waiting_reads_.empty()) return;
-  std::string ctx = std::to_string(++read_ctx_);
+  std::string ctx = read_prefix_ + std::to_string(++read_ctx_);
   if (auto ec = core_.read_index(ctx)) {
     fail_reads(ec);
     return;

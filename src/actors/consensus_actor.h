@@ -150,6 +150,7 @@ class consensus_actor {
   // ReadIndex batching: one round in flight, the rest wait for the next.
   std::vector<read_index_cb> waiting_reads_;
   std::map<std::string, std::vector<read_index_cb>> round_reads_;
+  std::string read_prefix_;  ///< unique per node and process (see read_context_prefix)
   std::uint64_t read_ctx_ = 0;
   int round_age_ticks_ = 0;
   int election_ticks_ = 10;

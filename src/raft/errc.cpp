@@ -21,6 +21,8 @@ struct category : std::error_category {
       case errc::unknown_message: return "unknown message";
       case errc::compacted: return "index compacted";
       case errc::unavailable: return "unavailable";
+      case errc::already_leader: return "already the leader";
+      case errc::duplicate_read: return "a read with this context is already pending";
     }
     return "unknown raft error";
   }

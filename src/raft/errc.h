@@ -22,6 +22,8 @@ enum class errc : int {
   unknown_message,           ///< message from a node outside the configuration, or bad type
   compacted,                 ///< requested index is already compacted away
   unavailable,               ///< index beyond the log, or nothing to do
+  already_leader,            ///< campaign() on a leader: nothing to do
+  duplicate_read,            ///< a ReadIndex request with this context is already pending
 };
 
 /// The category for errc; name() is "raft".

@@ -34,6 +34,13 @@ struct prng {
 
 constexpr const char* transfer_ctx = "transfer";
 
+/// Why a node campaigns (§5.2, diss. §9.6 pre-vote, §3.10 transfer).
+enum class campaign_kind : std::uint8_t {
+  pre_vote,  ///< an election timeout: a pre-vote round first when enabled
+  election,  ///< the real vote, after a won pre-vote round
+  transfer,  ///< the leader asked us to take over (timeout_now): no pre-vote, ignore leases
+};
+
 bool is_leader_output(msg_type t) {
   return t == msg_type::append || t == msg_type::heartbeat || t == msg_type::snapshot ||
          t == msg_type::timeout_now || t == msg_type::read_index_resp;
@@ -137,10 +144,14 @@ struct follower_progress {
 
 /// A ReadIndex request being confirmed by a heartbeat round (diss. §6.4).
 struct read_request {
-  std::string ctx;
+  std::string ctx;        ///< the requester's context, echoed in its answer
   std::uint64_t index = 0;
-  node_id from;  ///< empty = this node
+  node_id from;           ///< empty = this node
   std::set<node_id> acks;
+  /// The heartbeat context of this request's round, chosen by the leader
+  /// (unique within its term): only acks to heartbeats sent after the
+  /// request arrived may confirm it, whatever contexts requesters pick.
+  std::string round;
 };
 
 struct raft_node::impl {
@@ -148,8 +159,11 @@ struct raft_node::impl {
   prng rng;
 
   // Persistent state (mirrors what the shell persisted or will persist).
+  // Invariant: term >= the term of every entry in the log.
   std::uint64_t term = 0;
   node_id vote;
+  // Invariant: snap.index <= applied <= commit <= last_index() (the first
+  // once a received snapshot is installed).
   std::uint64_t commit = 0;
 
   // The log: snapshot, then entries snapshot.index+1 .. last.
@@ -169,7 +183,16 @@ struct raft_node::impl {
   bool campaigned_unheard = false;  ///< campaigned since a leader was last heard from
   std::map<node_id, bool> votes;
   std::map<node_id, follower_progress> prs;
+  /// Invariant: the configuration in force is the latest conf_change entry
+  /// in the log, or the snapshot's configuration if there is none (diss. §4.1).
   membership conf;
+  /// Invariant: exactly the indexes of the conf_change entries in `log`,
+  /// ascending (so the latest configuration is found without a log scan).
+  std::vector<std::uint64_t> conf_idx;
+  std::uint64_t latest_conf_index = 0;  ///< index of the change `conf` comes from (0: the snapshot's)
+  bool voter_before_latest = false;     ///< this node was a voter before that change
+  /// Invariant: at most one conf_change entry above `commit`; a leader
+  /// accepts a new change only once commit >= pending_conf_index.
   std::uint64_t pending_conf_index = 0;
   node_id transferee;
   int transfer_elapsed = 0;
@@ -177,9 +200,12 @@ struct raft_node::impl {
 
   std::vector<read_request> reads;             ///< leader: rounds in progress
   std::vector<read_request> reads_waiting;     ///< leader: before its term's first commit
+  std::uint64_t read_round_seq = 0;            ///< leader: last round id handed out
   std::vector<read_state> read_states;
 
   std::vector<message> early_out, out;
+  /// The hard state of the last batch the shell advanced past: what is
+  /// durable. Leader output leaves early only while term and vote match it.
   hard_state prev_hard;
   soft_state prev_soft;
 
@@ -197,6 +223,7 @@ struct raft_node::impl {
     if (i <= commit) invariant_failed("truncating committed entries", i, commit);
     if (i < first_index()) invariant_failed("truncating into the snapshot", i, snap.index);
     log.erase(log.begin() + static_cast<std::ptrdiff_t>(i - first_index()), log.end());
+    std::erase_if(conf_idx, [&](std::uint64_t c) { return c >= i; });
     stable = std::min(stable, i - 1);
     retract_acks(i);
   }
@@ -228,13 +255,12 @@ struct raft_node::impl {
   void recompute_config() {
     membership c = snap.config;
     std::uint64_t idx = 0;
-    for (auto it = log.rbegin(); it != log.rend(); ++it)
-      if (it->type == entry_type::conf_change) {
-        if (auto ce = decode_conf_entry(it->data)) {
-          c = ce->after;
-          idx = it->index;
-          break;
-        }
+    std::size_t k = conf_idx.size();
+    while (k > 0)
+      if (auto ce = decode_conf_entry(at(conf_idx[--k]).data)) {
+        c = ce->after;
+        idx = conf_idx[k];
+        break;
       }
     // While the newest change is uncommitted, the members it removes keep a
     // progress entry (replication only: every count — commit, votes,
@@ -242,19 +268,27 @@ struct raft_node::impl {
     // the entry that removes it and learns it is out (diss. §4.2.2).
     membership before = snap.config;
     if (idx > commit)
-      for (auto it = log.rbegin(); it != log.rend(); ++it)
-        if (it->type == entry_type::conf_change && it->index < idx)
-          if (auto ce = decode_conf_entry(it->data)) {
-            before = ce->after;
-            break;
-          }
+      while (k > 0)
+        if (auto ce = decode_conf_entry(at(conf_idx[--k]).data)) {
+          before = ce->after;
+          break;
+        }
+    voter_before_latest = idx > 0 && is_voter(before, cfg.id);
+    latest_conf_index = idx;
     conf = std::move(c);
     pending_conf_index = std::max(idx, std::min(pending_conf_index, last_index()));
     // Keep a progress entry for every member (and, until the change commits,
     // for every member it removes).
-    for (auto it = prs.begin(); it != prs.end();)
-      it = find_member(conf, it->first) || (idx > commit && find_member(before, it->first)) ? std::next(it)
-                                                                                            : prs.erase(it);
+    for (auto it = prs.begin(); it != prs.end();) {
+      if (find_member(conf, it->first) || (idx > commit && find_member(before, it->first))) {
+        ++it;
+        continue;
+      }
+      // The removal committed: tell the removed member so (a last commit
+      // index), or, not knowing, it would go on campaigning (promotable()).
+      if (state == role::leader && it->first != cfg.id && it->second.match >= idx) tell_removed(it->first, it->second.match);
+      it = prs.erase(it);
+    }
     for (const auto& m : conf.members)
       if (!prs.count(m.id)) {
         follower_progress p;
@@ -263,7 +297,24 @@ struct raft_node::impl {
       }
     if (!transferee.empty() && !is_voter(conf, transferee)) transferee.clear();
   }
-  bool promotable() const { return is_voter(conf, cfg.id); }
+  /// A heartbeat that lets a removed member, whose log matches ours up to
+  /// `matched`, commit that far: past the change that removed it.
+  void tell_removed(const node_id& id, std::uint64_t matched) {
+    message m;
+    m.type = msg_type::heartbeat;
+    m.to = id;
+    m.commit = std::min(matched, commit);
+    send(std::move(m));
+  }
+
+  /// May this node campaign? A voter may. So may a voter that the latest,
+  /// still uncommitted, change removes (diss. §4.2.2: "it might still be
+  /// needed until the Cnew entry is committed"; typically a leader that
+  /// removed itself and then lost its quorum while holding the newest log).
+  /// Its own vote does not count (votes are counted in `conf`).
+  bool promotable() const {
+    return is_voter(conf, cfg.id) || (!find_member(conf, cfg.id) && voter_before_latest && latest_conf_index > commit);
+  }
   std::size_t quorum() const { return voter_count(conf) / 2 + 1; }
 
   // ---- sending --------------------------------------------------------------------
@@ -427,17 +478,17 @@ struct raft_node::impl {
     const bool conf_entry_appended = e.type == entry_type::conf_change;
     log.push_back(std::move(e));
     if (conf_entry_appended) {
+      conf_idx.push_back(last_index());
       pending_conf_index = last_index();
       recompute_config();
     }
   }
 
-  /// Starts an election (§5.2). `kind`: 0 = normal (pre-vote first when
-  /// enabled), 1 = the real vote after a won pre-vote, 2 = leadership transfer.
-  void campaign(int kind) {
-    if (!promotable()) return;
-    const bool transfer = kind == 2;
-    const bool pre = cfg.pre_vote && kind == 0;
+  /// Starts an election (§5.2) of the given kind. Never on a leader.
+  void campaign(campaign_kind kind) {
+    if (!promotable() || state == role::leader) return;
+    const bool transfer = kind == campaign_kind::transfer;
+    const bool pre = cfg.pre_vote && kind == campaign_kind::pre_vote;
     std::uint64_t vote_term;
     if (pre) {
       become_pre_candidate();
@@ -448,7 +499,7 @@ struct raft_node::impl {
     }
     votes[cfg.id] = true;
     if (poll_result() == 1) {
-      if (pre) campaign(1);
+      if (pre) campaign(campaign_kind::election);
       else become_leader();
       return;
     }
@@ -495,7 +546,7 @@ struct raft_node::impl {
     if (matches.empty()) return false;
     std::sort(matches.begin(), matches.end(), std::greater<>());
     const std::uint64_t idx = matches[quorum() - 1];
-    if (idx <= commit || (term_at(idx) != term && !cfg.testing_break_commit_rule)) return false;
+    if (idx <= commit || (term_at(idx) != term && !cfg.testing_bugs.commit_by_counting)) return false;
     commit_to(idx);
     after_commit();
     return true;
@@ -509,7 +560,7 @@ struct raft_node::impl {
     if (term_at(commit) == term && !reads_waiting.empty()) {
       auto waiting = std::move(reads_waiting);
       reads_waiting.clear();
-      for (auto& r : waiting) start_read(std::move(r.ctx), r.from);
+      for (auto& r : waiting) start_read(std::move(r.ctx), r.from);  // contexts were checked on arrival
     }
     // A leader removed from the configuration leads until the removal
     // commits, then steps down (diss. §4.2.2).
@@ -517,18 +568,39 @@ struct raft_node::impl {
   }
 
   // ---- reads (diss. §6.4) ---------------------------------------------------------
-  void start_read(std::string ctx, const node_id& from) {
+  /// True if a read with context `ctx` is pending here (waiting or in a round).
+  bool read_pending(const std::string& ctx) const {
+    auto same = [&](const read_request& r) { return r.ctx == ctx; };
+    return std::any_of(reads.begin(), reads.end(), same) ||
+           std::any_of(reads_waiting.begin(), reads_waiting.end(), same);
+  }
+
+  /// Voters among `acks` (learners and removed members never count).
+  std::size_t voter_acks(const std::set<node_id>& acks) const {
+    std::size_t n = 0;
+    for (const auto& a : acks) n += is_voter(conf, a) ? 1 : 0;
+    return n;
+  }
+
+  std::error_code start_read(std::string ctx, const node_id& from) {
+    const bool by_context = cfg.testing_bugs.read_acks_by_context;
+    if (!by_context && read_pending(ctx)) return errc::duplicate_read;
     if (term_at(commit) != term) {
-      reads_waiting.push_back({std::move(ctx), 0, from, {}});
-      return;
+      reads_waiting.push_back({std::move(ctx), 0, from, {}, {}});
+      return {};
     }
-    read_request r{ctx, commit, from, {cfg.id}};
-    if (quorum() <= 1) {
+    read_request r{ctx, commit, from, {}, by_context ? ctx : "r" + std::to_string(++read_round_seq)};
+    // The leader's own ack counts only while it is a voter: a leader that
+    // removed itself must hear from a quorum of the members it leads.
+    if (is_voter(conf, cfg.id)) r.acks.insert(cfg.id);
+    const bool one_vote_quorum = cfg.testing_bugs.removed_leader_serves && quorum() <= 1;
+    if (one_vote_quorum || voter_acks(r.acks) >= quorum()) {
       release_read(r);
-      return;
+      return {};
     }
     reads.push_back(std::move(r));
-    bcast_heartbeat(ctx);
+    bcast_heartbeat(reads.back().round);
+    return {};
   }
 
   void release_read(const read_request& r) {
@@ -544,13 +616,12 @@ struct raft_node::impl {
     }
   }
 
-  void ack_read(const std::string& ctx, const node_id& from) {
-    auto it = std::find_if(reads.begin(), reads.end(), [&](auto& r) { return r.ctx == ctx; });
+  /// A heartbeat ack for round `round` from `from`.
+  void ack_read(const std::string& round, const node_id& from) {
+    auto it = std::find_if(reads.begin(), reads.end(), [&](auto& r) { return r.round == round; });
     if (it == reads.end()) return;
     if (is_voter(conf, from)) it->acks.insert(from);
-    std::size_t n = 0;
-    for (const auto& a : it->acks) n += is_voter(conf, a) ? 1 : 0;
-    if (n < quorum()) return;
+    if (voter_acks(it->acks) < quorum()) return;
     // This round and every earlier one are confirmed.
     const auto end = std::next(it);
     for (auto r = reads.begin(); r != end; ++r) release_read(*r);
@@ -620,12 +691,15 @@ struct raft_node::impl {
   }
 
   std::error_code step_leader(const message& m) {
-    if (m.type == msg_type::read_index) {
-      start_read(m.context, m.from);
-      return {};
-    }
+    if (m.type == msg_type::read_index) return start_read(m.context, m.from);
     auto it = prs.find(m.from);
-    if (it == prs.end()) return errc::unknown_message;
+    if (it == prs.end()) {
+      // A member whose removal committed acknowledges the entries it got:
+      // tell it how far they are committed (its log matches ours up to
+      // m.index), so it learns it is out and stops campaigning.
+      if (m.type == msg_type::append_resp && !m.reject && !find_member(conf, m.from)) tell_removed(m.from, m.index);
+      return errc::unknown_message;
+    }
     auto& pr = it->second;
     switch (m.type) {
       case msg_type::append_resp: {
@@ -695,7 +769,7 @@ struct raft_node::impl {
         votes[m.from] = !m.reject;
         const int r = poll_result();
         if (r == 1) {
-          if (state == role::pre_candidate) campaign(1);
+          if (state == role::pre_candidate) campaign(campaign_kind::election);
           else {
             become_leader();
           }
@@ -736,7 +810,7 @@ struct raft_node::impl {
         handle_snapshot(m);
         return {};
       case msg_type::timeout_now:
-        if (promotable()) campaign(2);
+        if (promotable()) campaign(campaign_kind::transfer);
         return {};
       case msg_type::read_index_resp:
         read_states.push_back({m.index, m.context});
@@ -761,16 +835,23 @@ struct raft_node::impl {
       for (const auto& e : m.entries) {
         auto t = term_at(e.index);
         if (t && *t == e.term) continue;
-        if (t) truncate_from(e.index);
+        // Truncation may drop a change, and appended entries may bring one:
+        // only then does the configuration in force move.
+        bool conf_moved = false;
+        if (t) {
+          conf_moved = !conf_idx.empty() && conf_idx.back() >= e.index;
+          truncate_from(e.index);
+        }
         const std::size_t off = static_cast<std::size_t>(e.index - m.entries.front().index);
-        bool conf_seen = false;
         for (std::size_t k = off; k < m.entries.size(); ++k) {
           if (m.entries[k].index != last_index() + 1) invariant_failed("append out of order", m.entries[k].index, last_index());
-          conf_seen = conf_seen || m.entries[k].type == entry_type::conf_change;
+          if (m.entries[k].type == entry_type::conf_change) {
+            conf_idx.push_back(m.entries[k].index);
+            conf_moved = true;
+          }
           log.push_back(m.entries[k]);
         }
-        recompute_config();
-        (void)conf_seen;
+        if (conf_moved) recompute_config();
         break;
       }
       commit_to(std::min(m.commit, last_new));
@@ -798,14 +879,17 @@ struct raft_node::impl {
       return;
     }
     if (term_at(s.index) == s.term) {
-      // We already have the entry: fast-forward the commit index.
+      // We already have the entry: fast-forward the commit index and
+      // acknowledge it (etcd acks its commit index). Not last_index(): the
+      // entries after s.index may still conflict with the leader's log.
       commit_to(s.index);
-      r.index = last_index();
+      r.index = cfg.testing_bugs.snapshot_ack_last_index ? last_index() : commit;
       send(std::move(r));
       return;
     }
     snap = s;
     log.clear();
+    conf_idx.clear();
     retract_acks(s.index + 1);
     commit = s.index;
     stable = s.index;
@@ -829,8 +913,12 @@ struct raft_node::impl {
             if (mb.voter && (mb.id == cfg.id || prs[mb.id].recent_active)) ++active;
           for (auto& [id, pr] : prs)
             if (id != cfg.id) pr.recent_active = false;
-          if (active < quorum() && find_member(conf, cfg.id)) {
-            become_follower(term, "");  // diss. §6.2: we may be partitioned away
+          // diss. §6.2: we may be partitioned away. This holds for a leader
+          // that removed itself too: until the removal commits it still
+          // leads, and it must not go on serving from a minority.
+          const bool exempt = cfg.testing_bugs.removed_leader_serves && !find_member(conf, cfg.id);
+          if (active < quorum() && !exempt) {
+            become_follower(term, "");
             return;
           }
         }
@@ -843,7 +931,7 @@ struct raft_node::impl {
       if (campaigned_unheard && election_backoff < std::min(cfg.max_election_backoff, 10)) ++election_backoff;
       campaigned_unheard = true;
       randomize_timeout();
-      campaign(0);
+      campaign(campaign_kind::pre_vote);
     }
   }
 
@@ -865,6 +953,50 @@ struct raft_node::impl {
     if (need_bcast && state == role::leader) bcast_append();
     need_bcast = false;
   }
+
+  /// True while term and vote equal what the shell made durable: only then
+  /// may a leader's output leave before the batch in flight (types.h).
+  bool term_and_vote_durable() const {
+    return cfg.testing_bugs.early_messages_before_durable || (term == prev_hard.term && vote == prev_hard.vote);
+  }
+
+  // ---- invariants (LogCabin's checkInvariants) -------------------------------------
+  /// Checks the `Invariant:` comments above; aborts with a message on a
+  /// break. Cost: the uncommitted suffix of the log.
+  void check() const {
+    if (!cfg.check_invariants) return;
+    if (!log.empty() && (log.front().index != snap.index + 1 || log.back().index != snap.index + log.size()))
+      invariant_failed("log not contiguous after the snapshot", log.front().index, snap.index);
+    // (A received snapshot counts as applied once the shell installs it.)
+    if (!((pending_snap || snap.index <= applied) && applied <= commit && commit <= last_index()))
+      invariant_failed("snapshot <= applied <= commit <= last index", applied, commit);
+    if (stable > last_index()) invariant_failed("stable beyond the log", stable, last_index());
+    if (last_term() > term) invariant_failed("log holds a term newer than the node's", last_term(), term);
+    for (std::size_t k = 0; k < conf_idx.size(); ++k)
+      if (conf_idx[k] <= snap.index || conf_idx[k] > last_index() || at(conf_idx[k]).type != entry_type::conf_change ||
+          (k > 0 && conf_idx[k - 1] >= conf_idx[k]))
+        invariant_failed("conf_idx names an index that is not a conf_change entry", conf_idx[k], k);
+    std::size_t uncommitted_changes = 0;
+    for (std::uint64_t i = std::max(commit + 1, first_index()); i <= last_index(); ++i)
+      if (at(i).type == entry_type::conf_change) {
+        ++uncommitted_changes;
+        if (!std::binary_search(conf_idx.begin(), conf_idx.end(), i))
+          invariant_failed("conf_change entry missing from conf_idx", i, conf_idx.size());
+      }
+    if (uncommitted_changes > 1) invariant_failed("more than one uncommitted configuration change", uncommitted_changes, commit);
+    // The configuration in use is the latest in the log.
+    membership latest = snap.config;
+    for (std::size_t k = conf_idx.size(); k-- > 0;)
+      if (auto ce = decode_conf_entry(at(conf_idx[k]).data)) {
+        latest = std::move(ce->after);
+        break;
+      }
+    if (!(latest == conf)) invariant_failed("configuration in use is not the latest in the log", latest_conf_index, conf_idx.size());
+    if (state == role::leader) {
+      if (leader != cfg.id) invariant_failed("a leader that does not name itself", term, 0);
+      if (vote != cfg.id) invariant_failed("a leader that did not vote for itself in its term", term, 0);
+    }
+  }
 };
 
 // ---- public API -----------------------------------------------------------------------
@@ -880,8 +1012,10 @@ raft_node::raft_node(const qc::raft::config& cfg, initial_state st) : impl_(std:
   s.vote = st.hard.vote;
   s.snap = std::move(st.snapshot);
   s.log = std::move(st.entries);
-  for (std::size_t i = 0; i < s.log.size(); ++i)
+  for (std::size_t i = 0; i < s.log.size(); ++i) {
     if (s.log[i].index != s.snap.index + 1 + i) invariant_failed("initial log not contiguous", s.log[i].index, s.snap.index + 1 + i);
+    if (s.log[i].type == entry_type::conf_change) s.conf_idx.push_back(s.log[i].index);
+  }
   s.stable = s.last_index();
   s.commit = std::max(st.hard.commit, s.snap.index);
   if (s.commit > s.last_index()) invariant_failed("initial commit beyond log", s.commit, s.last_index());
@@ -892,24 +1026,33 @@ raft_node::raft_node(const qc::raft::config& cfg, initial_state st) : impl_(std:
   s.become_follower(s.term, "");
   s.prev_hard = s.current_hard();
   s.prev_soft = s.current_soft();
+  s.check();
 }
 
 raft_node::~raft_node() = default;
 
-void raft_node::tick_election() { impl_->tick_election(); }
-void raft_node::tick_heartbeat() { impl_->tick_heartbeat(); }
-void raft_node::tick() {
+void raft_node::tick_election() noexcept {
   impl_->tick_election();
+  impl_->check();
+}
+void raft_node::tick_heartbeat() noexcept {
   impl_->tick_heartbeat();
+  impl_->check();
+}
+void raft_node::tick() noexcept {
+  tick_election();
+  tick_heartbeat();
 }
 
-std::error_code raft_node::step(const message& m) {
+std::error_code raft_node::step(const message& m) noexcept {
   if (m.to != impl_->cfg.id || m.from.empty() || m.from == impl_->cfg.id) return errc::unknown_message;
   if (m.type == msg_type::read_index && impl_->state != role::leader) return errc::not_leader;
-  return impl_->step(m);
+  auto ec = impl_->step(m);
+  impl_->check();
+  return ec;
 }
 
-proposal raft_node::propose(std::string data) {
+proposal raft_node::propose(std::string data) noexcept {
   auto& s = *impl_;
   proposal p;
   if (s.state != role::leader) {
@@ -926,10 +1069,11 @@ proposal raft_node::propose(std::string data) {
   p.index = s.last_index();
   p.term = s.term;
   p.leader = s.cfg.id;
+  s.check();
   return p;
 }
 
-proposal raft_node::propose_conf_change(const conf_change& cc) {
+proposal raft_node::propose_conf_change(const conf_change& cc) noexcept {
   auto& s = *impl_;
   proposal p;
   if (s.state != role::leader) {
@@ -947,14 +1091,16 @@ proposal raft_node::propose_conf_change(const conf_change& cc) {
   p.index = s.last_index();
   p.term = s.term;
   p.leader = s.cfg.id;
+  s.check();
   return p;
 }
 
-std::error_code raft_node::read_index(std::string context) {
+std::error_code raft_node::read_index(std::string context) noexcept {
   auto& s = *impl_;
   if (s.state == role::leader) {
-    s.start_read(std::move(context), "");
-    return {};
+    auto ec = s.start_read(std::move(context), "");
+    s.check();
+    return ec;
   }
   if (s.state != role::follower || s.leader.empty()) return errc::not_leader;
   message m;
@@ -965,7 +1111,7 @@ std::error_code raft_node::read_index(std::string context) {
   return {};
 }
 
-std::error_code raft_node::transfer_leadership(const node_id& to) {
+std::error_code raft_node::transfer_leadership(const node_id& to) noexcept {
   auto& s = *impl_;
   if (s.state != role::leader) return errc::not_leader;
   if (to == s.cfg.id) return {};
@@ -975,45 +1121,54 @@ std::error_code raft_node::transfer_leadership(const node_id& to) {
   s.transfer_elapsed = 0;
   if (s.prs[to].match == s.last_index()) s.send_timeout_now(to);
   else s.send_append(to);
+  s.check();
   return {};
 }
 
-std::error_code raft_node::compact(std::uint64_t index, std::string handle) {
+std::error_code raft_node::compact(std::uint64_t index, std::string handle) noexcept {
   auto& s = *impl_;
   if (index <= s.snap.index) return errc::compacted;
   if (index > s.applied || index > s.stable) return errc::unavailable;
-  // The configuration in force at `index`.
+  // The configuration in force at `index`: the latest change at or below it.
   membership cfg_at = s.snap.config;
-  for (std::uint64_t i = index; i > s.snap.index; --i)
-    if (s.at(i).type == entry_type::conf_change) {
-      if (auto ce = decode_conf_entry(s.at(i).data)) {
-        cfg_at = ce->after;
-        break;
-      }
+  const auto upto = std::upper_bound(s.conf_idx.begin(), s.conf_idx.end(), index);
+  for (auto k = upto; k != s.conf_idx.begin();)
+    if (auto ce = decode_conf_entry(s.at(*--k).data)) {
+      cfg_at = ce->after;
+      break;
     }
   const std::uint64_t t = *s.term_at(index);
   s.log.erase(s.log.begin(), s.log.begin() + static_cast<std::ptrdiff_t>(index - s.snap.index));
+  s.conf_idx.erase(s.conf_idx.begin(), upto);
   s.snap = snapshot_meta{index, t, std::move(cfg_at), std::move(handle)};
+  s.check();
   return {};
 }
 
-void raft_node::campaign() { impl_->campaign(0); }
+std::error_code raft_node::campaign() noexcept {
+  auto& s = *impl_;
+  if (s.state == role::leader) return errc::already_leader;
+  if (!s.promotable()) return errc::not_voter;
+  s.campaign(campaign_kind::pre_vote);
+  s.check();
+  return {};
+}
 
-void raft_node::report_unreachable(const node_id& id) {
+void raft_node::report_unreachable(const node_id& id) noexcept {
   auto& s = *impl_;
   if (s.state != role::leader) return;
   auto it = s.prs.find(id);
   if (it != s.prs.end() && it->second.state == progress_state::replicate) it->second.become_probe();
 }
 
-void raft_node::report_link_down(const node_id& id) {
+void raft_node::report_link_down(const node_id& id) noexcept {
   auto& s = *impl_;
   if (s.state == role::leader) return report_unreachable(id);
   if (s.state == role::follower && !id.empty() && s.leader == id)
     s.election_elapsed = std::max(s.election_elapsed, s.cfg.election_ticks);
 }
 
-void raft_node::report_snapshot(const node_id& id, bool ok) {
+void raft_node::report_snapshot(const node_id& id, bool ok) noexcept {
   auto& s = *impl_;
   if (s.state != role::leader) return;
   auto it = s.prs.find(id);
@@ -1023,14 +1178,14 @@ void raft_node::report_snapshot(const node_id& id, bool ok) {
   it->second.probe_sent = true;  // wait for the follower's answer before probing
 }
 
-bool raft_node::has_ready() const {
+bool raft_node::has_ready() const noexcept {
   const auto& s = *impl_;
   return s.need_bcast || !(s.current_hard() == s.prev_hard) || !(s.current_soft() == s.prev_soft) ||
          s.pending_snap.has_value() || s.stable < s.last_index() || !s.early_out.empty() || !s.out.empty() ||
          s.committed_end() > s.applied || !s.read_states.empty();
 }
 
-ready raft_node::get_ready() {
+ready raft_node::get_ready() noexcept {
   auto& s = *impl_;
   s.flush_bcast();
   ready rd;
@@ -1039,8 +1194,15 @@ ready raft_node::get_ready() {
   rd.snapshot = s.pending_snap;
   const std::uint64_t from = std::max(s.stable + 1, s.first_index());
   for (std::uint64_t i = from; i <= s.last_index(); ++i) rd.entries.push_back(s.at(i));
-  rd.early_messages = std::move(s.early_out);
-  rd.messages = std::move(s.out);
+  if (s.term_and_vote_durable()) {
+    rd.early_messages = std::move(s.early_out);
+    rd.messages = std::move(s.out);
+  } else {
+    // This batch makes a new term or vote durable: the leader's output
+    // depends on it, so it leaves with the rest, after the fsync.
+    rd.messages = std::move(s.early_out);
+    rd.messages.insert(rd.messages.end(), std::make_move_iterator(s.out.begin()), std::make_move_iterator(s.out.end()));
+  }
   s.early_out.clear();
   s.out.clear();
   const std::uint64_t base = std::max(s.applied, s.snap.index);
@@ -1050,15 +1212,16 @@ ready raft_node::get_ready() {
   return rd;
 }
 
-std::vector<message> raft_node::take_early_messages() {
+std::vector<message> raft_node::take_early_messages() noexcept {
   auto& s = *impl_;
   s.flush_bcast();
+  if (!s.term_and_vote_durable()) return {};  // they wait for the batch in flight
   auto out = std::move(s.early_out);
   s.early_out.clear();
   return out;
 }
 
-void raft_node::advance(const ready& rd) {
+void raft_node::advance(const ready& rd) noexcept {
   auto& s = *impl_;
   if (rd.soft) s.prev_soft = *rd.soft;
   if (rd.hard) s.prev_hard = *rd.hard;
@@ -1076,6 +1239,7 @@ void raft_node::advance(const ready& rd) {
     s.prs[s.cfg.id].match = s.stable;
     if (s.maybe_commit()) s.need_bcast = true;
   }
+  s.check();
 }
 
 const node_id& raft_node::id() const { return impl_->cfg.id; }

@@ -50,10 +50,33 @@ struct config {
   /// Seed of the core's private PRNG (randomized timeouts). Injected so a
   /// simulation replays exactly.
   std::uint64_t seed = 1;
-  /// TEST ONLY, never set by the node: breaks §5.4.2 by letting a leader
-  /// commit an entry of an earlier term by counting its replicas. Exists
-  /// so tests can prove that the Figure 8 test and the simulation catch it.
-  bool testing_break_commit_rule = false;
+  /// Runs check_invariants() after every input and advance() (LogCabin's
+  /// checkInvariants): a broken invariant aborts with a message. Costs a
+  /// scan of the uncommitted log suffix per call; simulations and tests
+  /// turn it on.
+  bool check_invariants = false;
+  /// TEST ONLY, never set by the node: each flag reverts one safety rule so
+  /// tests can prove that the simulation or a rules test catches its absence.
+  struct planted_bugs {
+    /// Breaks §5.4.2: a leader commits an entry of an earlier term by
+    /// counting its replicas (the Raft paper's Figure 8).
+    bool commit_by_counting = false;
+    /// A batch that changes term or vote still hands out the leader's
+    /// messages early, before that term is durable (types.h `ready`).
+    bool early_messages_before_durable = false;
+    /// Heartbeat acks confirm the first pending read with the requester's
+    /// context instead of the leader's own round id, and duplicate contexts
+    /// are accepted (diss. §6.4 needs the ack to postdate the request).
+    bool read_acks_by_context = false;
+    /// A leader answers reads at once whenever one vote is a quorum, even
+    /// when it is not that voter, and skips check-quorum once it is no
+    /// longer a member (diss. §4.2.2, §6.2).
+    bool removed_leader_serves = false;
+    /// A follower that already holds a snapshot's last entry acknowledges
+    /// its whole log instead of its commit index (the suffix may conflict).
+    bool snapshot_ack_last_index = false;
+  };
+  planted_bugs testing_bugs;
 };
 
 /// What the core is restarted from: exactly what was persisted.
@@ -109,46 +132,51 @@ class raft_node {
 
   /// One election-timer tick: followers/candidates campaign on timeout; a
   /// leader runs check-quorum and expires a stalled leadership transfer.
-  void tick_election();
+  void tick_election() noexcept;
   /// One heartbeat-timer tick: a leader broadcasts heartbeats every
   /// config.heartbeat_ticks ticks. No-op on other roles.
-  void tick_heartbeat();
+  void tick_heartbeat() noexcept;
   /// tick_election() then tick_heartbeat(); convenient for simulations.
-  void tick();
+  void tick() noexcept;
 
   /// Feeds a message from a peer. Stale or foreign messages are ignored with
   /// an error code; they never change state in an unsafe way.
-  std::error_code step(const message& m);
+  std::error_code step(const message& m) noexcept;
 
   /// Leader only: appends a normal entry. On a follower returns not_leader
   /// and the known leader, so the node can forward.
-  proposal propose(std::string data);
+  proposal propose(std::string data) noexcept;
 
   /// Leader only: appends a conf_change entry. One change at a time, and only
   /// after the leader committed an entry of its own term (dissertation §4.1).
-  proposal propose_conf_change(const conf_change& cc);
+  proposal propose_conf_change(const conf_change& cc) noexcept;
 
   /// Requests a linearizable read point (dissertation §6.4). On the leader
   /// (after its no-op commits) a heartbeat round confirms leadership; on a
   /// follower the request goes to the leader. The answer arrives as a
-  /// read_state with the same context in a later ready. A single-voter
-  /// leader answers at once. Returns not_leader if no leader is known.
-  std::error_code read_index(std::string context);
+  /// read_state with the same context in a later ready. A leader that is the
+  /// only voter answers at once. Returns not_leader if no leader is known,
+  /// duplicate_read if a read with this context is still pending. Contexts
+  /// must be unique across nodes and process lifetimes: a late answer to an
+  /// earlier request with the same context would be taken for this one.
+  std::error_code read_index(std::string context) noexcept;
 
   /// Leader only: transfers leadership to voter `to` (dissertation §3.10):
   /// stops accepting proposals, catches `to` up, then sends timeout_now.
-  std::error_code transfer_leadership(const node_id& to);
+  std::error_code transfer_leadership(const node_id& to) noexcept;
 
   /// The application has durably snapshotted its state machine at `index`
   /// (<= applied) and stored the bytes under `handle`. The core drops its
   /// log up to `index` and offers this snapshot to followers that lag behind.
-  std::error_code compact(std::uint64_t index, std::string handle);
+  std::error_code compact(std::uint64_t index, std::string handle) noexcept;
 
   /// Campaign immediately (used for a single-node bootstrap and tests).
-  void campaign();
+  /// already_leader on a leader (nothing changes); not_voter on a node that
+  /// cannot be elected (a learner, or no longer a member).
+  std::error_code campaign() noexcept;
 
   /// The transport could not deliver to `id`: probe it again later.
-  void report_unreachable(const node_id& id);
+  void report_unreachable(const node_id& id) noexcept;
   /// The transport's link to `id` closed (typically: its process died and
   /// the kernel reset the connection). A leader probes `id` again, like
   /// report_unreachable. A follower whose leader is `id` stops honouring that
@@ -158,24 +186,24 @@ class raft_node {
   /// timeout, [0, election_ticks), instead of a whole one. Only timing
   /// changes: no read relies on a lease, and a live leader's next heartbeat
   /// resets the timer as usual.
-  void report_link_down(const node_id& id);
+  void report_link_down(const node_id& id) noexcept;
   /// The snapshot stream to `id` finished (`ok`) or failed.
-  void report_snapshot(const node_id& id, bool ok);
+  void report_snapshot(const node_id& id, bool ok) noexcept;
 
   // ---- output -----------------------------------------------------------
 
   /// True when get_ready() would return something.
-  bool has_ready() const;
+  bool has_ready() const noexcept;
   /// Takes the next batch. Call advance() with it before the next call.
-  ready get_ready();
+  ready get_ready() noexcept;
   /// While a batch from get_ready() is still being persisted: the leader's
   /// appends/heartbeats that may go out at once (types.h contract step 1,
   /// dissertation §10.2.1), including appends of proposals made since that
   /// batch. Owned by the consensus actor like every other call here.
-  std::vector<message> take_early_messages();
+  std::vector<message> take_early_messages() noexcept;
   /// The shell finished the batch per the contract in types.h: entries and
   /// hard state are durable, messages sent, committed entries applied.
-  void advance(const ready& rd);
+  void advance(const ready& rd) noexcept;
 
   // ---- observers --------------------------------------------------------
 

@@ -108,8 +108,9 @@ struct message {
   friend bool operator==(const message&, const message&) = default;
 };
 
-/// The role a core is in. `learner` is reported for a follower that is not a
-/// voter in its current configuration.
+/// The role a core is in. The node reports two more roles derived from the
+/// configuration: `learner` for a follower that is a non-voting member, and
+/// `removed` for a node that is no longer a member at all.
 enum class role : std::uint8_t { follower, candidate, pre_candidate, leader };
 
 /// Human-readable name, for logs, status and metrics.
@@ -136,10 +137,16 @@ struct read_state {
 ///
 /// The persistence contract, in order:
 ///   1. `early_messages` may be sent at once, before anything is persisted.
-///      These are leader-to-follower appends/heartbeats/snapshots whose
-///      safety does not rest on this batch being durable (dissertation
-///      §10.2.1: the leader writes its log in parallel with replication; the
-///      leader counts itself toward commit only after advance()).
+///      They are a leader's appends, heartbeats and snapshots whose term and
+///      vote are already durable: the leader writes its log in parallel with
+///      replication (dissertation §10.2.1) and counts itself toward commit
+///      only after advance(). Safety rests on that durability: a leader that
+///      crashed before its new term reached the disk could win the same term
+///      again and send a different entry at the same index. So whenever a
+///      batch changes term or vote, the core moves that batch's leader
+///      output into `messages` instead, and take_early_messages() hands out
+///      nothing until advance() (etcd's rule: no message leaves before the
+///      hard state it depends on is durable).
 ///   2. `hard_state` (if set), `snapshot` (if set; install it first) and
 ///      `entries` (if any; an entry at index i replaces every stored entry at
 ///      index >= i) must be durable (fsynced) together, atomically.

@@ -48,7 +48,7 @@ outcome figure8(bool break_rule) {
   network net(5, 1, [&](raft::config& c) {
     c.max_entries_per_msg = 1;  // one entry per append and one in flight: the
     c.max_inflight = 1;         // old entry reaches a follower before the no-op
-    c.testing_break_commit_rule = break_rule;
+    c.testing_bugs.commit_by_counting = break_rule;
   });
   net.elect("n1");
   REQUIRE(net.leader() == "n1");

@@ -62,6 +62,7 @@ TEST_CASE("lease (diss. §4.2.3): within the minimum timeout of hearing a leader
     raft::initial_state st;
     st.hard = {2, "", 0};
     st.snapshot.config = three();
+    st.entries = {{1, 1, raft::entry_type::normal, ""}};  // a node that has held an entry
     raft::raft_node n(c, st);
     raft::message hb;
     hb.type = msg_type::heartbeat;

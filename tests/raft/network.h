@@ -46,6 +46,7 @@ class network {
     c.election_ticks = 10;
     c.heartbeat_ticks = 1;
     c.seed = seed;
+    c.check_invariants = true;
     if (tweak_) tweak_(c);
     raft::initial_state st{n.hard, n.snap, n.log, n.applied.empty() ? n.snap.index : n.applied.back().index};
     n.core = std::make_unique<raft::raft_node>(c, st);

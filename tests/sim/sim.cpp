@@ -23,6 +23,7 @@ struct rng_t {
 struct in_flight {
   std::uint64_t at = 0;
   raft::message m;
+  std::uint64_t incarnation = 0;  ///< the sender's data directory when it sent m
 };
 
 struct sim_node {
@@ -30,6 +31,12 @@ struct sim_node {
   durable disk;
   std::unique_ptr<raft::raft_node> core;
   bool alive = true;
+  bool refused = false;  ///< came back blank and was told so: stays down for good
+  std::uint64_t boot_nonce = 0;  ///< per process: part of its read contexts
+  std::uint64_t reads_issued = 0;  ///< per process
+  bool was_leader = false;  ///< leader at the last check, in term `leader_term`
+  std::uint64_t leader_term = 0;
+  std::optional<durable> lost_disk;  ///< what a wipe destroyed (acks it sent before still count)
   double tick_rate = 1.0;  ///< clock skew
   std::optional<raft::ready> persisting;
   std::uint64_t persist_done_at = 0;
@@ -46,16 +53,26 @@ struct proposal_rec {
 };
 
 struct read_rec {
-  std::string node;
   std::uint64_t acked_max_at_start = 0;
+};
+
+/// A snapshot stream in progress: its bytes reach `to` at `at`, then the
+/// snapshot message follows and the sender hears how it went.
+struct snapshot_stream {
+  std::uint64_t at = 0;
+  bool fails = false;
+  std::string from;
+  std::uint64_t from_nonce = 0;  ///< the sending process
+  raft::message m;
+  std::map<std::uint64_t, std::string> bytes;
 };
 
 class simulation {
  public:
   explicit simulation(const sim_options& o) : o_(o), rng_{o.seed * 0x2545F4914F6CDD1DULL + 7} {
-    raft::membership m;
-    for (int i = 1; i <= o.nodes; ++i) m.members.push_back({"n" + std::to_string(i), "addr-n" + std::to_string(i), true});
-    for (int i = 1; i <= o.nodes; ++i) add_node("n" + std::to_string(i), m);
+    for (int i = 1; i <= o.nodes + o.learners; ++i)
+      founding_.members.push_back({"n" + std::to_string(i), "addr-n" + std::to_string(i), i <= o.nodes});
+    for (const auto& m : founding_.members) add_node(m.id, founding_);
   }
 
   sim_result run() {
@@ -73,6 +90,7 @@ class simulation {
     n->id = id;
     n->disk.snap.config = bootstrap;
     n->tick_rate = 0.7 + static_cast<double>(rng_.below(600)) / 1000.0;
+    n->disk.incarnation = rng_.next();
     nodes_[id] = std::move(n);
     boot(*nodes_[id]);
   }
@@ -85,7 +103,8 @@ class simulation {
     c.max_entries_per_msg = 1 + rng_.below(8);
     c.max_inflight = 1 + rng_.below(4);
     c.seed = rng_.next();
-    c.testing_break_commit_rule = o_.bug_commit_by_counting;
+    c.testing_bugs = o_.core_bugs;
+    c.check_invariants = true;
     if (o_.figure8_churn) c.max_entries_per_msg = 1, c.max_inflight = 1;
     raft::initial_state st;
     st.hard = n.disk.hard;
@@ -94,6 +113,9 @@ class simulation {
     st.applied = n.disk.applied;
     n.core = std::make_unique<raft::raft_node>(c, st);
     n.alive = true;
+    n.boot_nonce = rng_.next();
+    n.reads_issued = 0;
+    n.was_leader = false;
     n.persisting.reset();
     n.last_commit = n.core->commit_index();
   }
@@ -135,7 +157,11 @@ class simulation {
       transfer();
     } else if (r < 660) {
       spurious_link_down();
+    } else if (r < 661 && o_.wipes) {
+      wipe_one();
     }
+    run_streams();
+    handshakes();
     deliver(false);
     process_readies();
     check();
@@ -164,6 +190,8 @@ class simulation {
     } else if (r < 765) {
       transfer();
     }
+    run_streams();
+    handshakes();
     deliver(false);
     process_readies();
     check();
@@ -172,13 +200,15 @@ class simulation {
   void heal() {
     cuts_.clear();
     for (auto& [id, n] : nodes_)
-      if (!n->alive) boot(*n);
+      if (!n->alive && !n->refused) boot(*n);
     const std::uint64_t start = step_;
     bool proposed_final = false;
     std::string final_value;
     for (; step_ < start + static_cast<std::uint64_t>(o_.heal_steps) && res_.ok; ++step_) {
       for (auto& [id, n] : nodes_)
         if (n->alive) n->core->tick();
+      run_streams();
+      handshakes();
       deliver(true);
       process_readies();
       check();
@@ -219,7 +249,8 @@ class simulation {
       for (auto& [id, n] : nodes_)
         if (n->alive)
           os << " [" << id << " " << raft::to_string(n->core->state()) << " t" << n->core->term() << " c" << n->core->commit_index()
-             << " l" << n->core->last_index() << " members " << n->core->config().members.size() << "]";
+             << " l" << n->core->last_index() << " voters " << raft::voter_count(n->core->config()) << "/"
+             << n->core->config().members.size() << (raft::is_voter(n->core->config(), id) ? " voter" : "") << "]";
       fail(os.str());
     }
   }
@@ -273,11 +304,17 @@ class simulation {
 
   void propose_somewhere() { propose_value("v" + std::to_string(next_value_++), nullptr); }
 
+  /// A read with a context as the node makes it: "<id>.<process nonce>.<n>"
+  /// (unique across nodes and restarts), or, with bug_read_ids_restart,
+  /// "r<n>" counted from 1 by every process.
   void read_somewhere() {
     auto* n = random_alive();
     if (!n) return;
-    const std::string ctx = "r" + std::to_string(next_read_++);
-    if (!n->core->read_index(ctx)) reads_[ctx] = {n->id, acked_max_};
+    const auto k = ++n->reads_issued;
+    const std::string ctx = o_.bug_read_ids_restart
+                                ? "r" + std::to_string(k)
+                                : n->id + "." + std::to_string(n->boot_nonce) + "." + std::to_string(k);
+    if (!n->core->read_index(ctx)) reads_[{n->id, ctx}] = {acked_max_};
   }
 
   sim_node* random_alive() {
@@ -326,9 +363,41 @@ class simulation {
     trace("link down " + a->id + " -> " + b->id);
   }
 
+  /// A founding voter loses its disk (a replaced drive) and is started
+  /// again with the same id and config, blank: the product's peers notice
+  /// the new incarnation and refuse it (it then stays down), and the core
+  /// never lets a node whose log never held an entry vote for a candidate
+  /// that has one. Only a voter of a leader's configuration of >= 3 voters,
+  /// in a cluster founded by >= 3 voters, once per run: two blank disks out
+  /// of three are a lost majority, which no protocol survives, and a node
+  /// whose founding configuration makes it the only voter has nobody to ask
+  /// (it founds a new cluster; the README warns about it).
+  /// Every other founding voter must have held an entry by then: a voter
+  /// that never did is a blank disk too.
+  void wipe_one() {
+    auto* l = some_leader();
+    if (wiped_ || !l || raft::voter_count(l->core->config()) < 3 || o_.nodes < 3) return;
+    std::vector<sim_node*> voters;
+    for (auto& m : l->core->config().members)
+      if (m.voter && nodes_.count(m.id)) voters.push_back(nodes_[m.id].get());
+    auto* n = voters[rng_.below(voters.size())];
+    for (auto* v : voters)
+      if (v != n && v->disk.log.empty() && v->disk.snap.index == 0) return;
+    if (n->alive) crash_one(n);
+    wiped_ = true;
+    ++res_.wipes;
+    n->lost_disk = std::move(n->disk);
+    n->disk = durable{};
+    n->disk.snap.config = founding_;
+    n->disk.incarnation = rng_.next();
+    n->incoming_snaps.clear();
+    boot(*n);
+    trace("wipe " + n->id);
+  }
+
   void restart_one() {
     for (auto& [id, n] : nodes_)
-      if (!n->alive && rng_.chance(0.5)) {
+      if (!n->alive && !n->refused && rng_.chance(0.5)) {
         boot(*n);
         trace("restart " + id);
         return;
@@ -371,17 +440,31 @@ class simulation {
     const auto voters = raft::voter_count(cfg);
     const auto r = rng_.below(3);
     raft::conf_change cc;
-    if (r == 0 && cfg.members.size() < 6) {
+    // A node that lost its disk is removed first (the operator's remedy
+    // once it is refused), and nobody else is removed while it still is a
+    // member: with it, the configuration has one voter fewer than it shows.
+    const raft::member* lost = nullptr;
+    for (auto& m : cfg.members)
+      if (nodes_.count(m.id) && nodes_.at(m.id)->lost_disk) lost = &m;
+    if (lost) {
+      cc = {raft::conf_change_type::remove, lost->id, ""};
+    } else if (r == 0 && cfg.members.size() < 6) {
       cc = {raft::conf_change_type::add_learner, "x" + std::to_string(next_node_++), ""};
       cc.address = "addr-" + cc.id;
     } else if (r == 1) {
+      // As the node does, promote only a learner that holds entries (the
+      // node waits for it to keep up): a voter whose log never held one may
+      // only vote in the founding election (raft.cpp).
       const raft::member* learner = nullptr;
+      const auto prs = leader->core->progress();
       for (auto& m : cfg.members)
-        if (!m.voter) learner = &m;
+        if (!m.voter && std::any_of(prs.begin(), prs.end(), [&](auto& p) { return p.id == m.id && p.match > 0; }))
+          learner = &m;
       if (!learner) return;
       cc = {raft::conf_change_type::promote, learner->id, ""};
     } else {
-      if (voters <= 3) return;
+      // Down to one voter in small clusters, never below three in big ones.
+      if (voters <= (o_.nodes >= 5 ? 3u : 1u)) return;
       const auto& victim = cfg.members[rng_.below(cfg.members.size())];
       cc = {raft::conf_change_type::remove, victim.id, ""};
     }
@@ -420,21 +503,98 @@ class simulation {
   }
 
   // ---- the network ----------------------------------------------------------------------
-  void send_all(sim_node& from, std::vector<raft::message>& msgs, bool after_persist) {
+  void send_all(sim_node& from, std::vector<raft::message>& msgs) {
     for (auto& m : msgs) {
-      if (after_persist) check_promise(from, m);
+      check_durable(from, m);
+      check_promise(from, m);
       if (m.type == raft::msg_type::snapshot && m.snapshot) {
-        // The node streams the snapshot file before the message (as the replicator does).
+        // The node streams the snapshot file before the message (as the
+        // replicator does). Streams finish at once, fail, or take a while
+        // (the leader may have moved on by the time they land).
         auto it = from.disk.snapshots.find(m.snapshot->handle);
         if (it == from.disk.snapshots.end()) continue;
-        auto to = nodes_.find(m.to);
-        if (to != nodes_.end()) to->second->incoming_snaps[m.snapshot->handle] = it->second;
-        ++res_.snapshots_sent;
-        from.core->report_snapshot(m.to, true);
+        const auto r = rng_.below(10);
+        snapshot_stream st{step_ + (r < 6 ? 0 : 1 + rng_.below(40)), r >= 8, from.id, from.boot_nonce, m, it->second};
+        if (st.at == step_ && !st.fails) finish_stream(st);
+        else streams_.push_back(std::move(st));
+        continue;
       }
-      if (rng_.chance(o_.drop)) continue;
-      const int copies = rng_.chance(o_.dup) ? 2 : 1;
-      for (int k = 0; k < copies; ++k) net_.push_back({step_ + 1 + rng_.below(static_cast<std::uint64_t>(o_.max_delay)), m});
+      post(m);
+    }
+  }
+
+  /// Puts `m` on the wire: maybe dropped, duplicated, delayed.
+  void post(const raft::message& m) {
+    if (rng_.chance(o_.drop)) return;
+    const int copies = rng_.chance(o_.dup) ? 2 : 1;
+    const auto inc = nodes_.at(m.from)->disk.incarnation;
+    for (int k = 0; k < copies; ++k) net_.push_back({step_ + 1 + rng_.below(static_cast<std::uint64_t>(o_.max_delay)), m, inc});
+  }
+
+  /// The peer handshake (the product's links, between every pair of live
+  /// members that can reach each other): each side records the incarnation
+  /// it first sees for the other. A member that comes back with another one
+  /// lost its data: it is refused, told so, and stops for good (the operator
+  /// removes it). A non-member's record is replaced (it was removed and may
+  /// come back as a new member).
+  void handshakes() {
+    for (auto& [a, na] : nodes_)
+      for (auto& [b, nb] : nodes_) {
+        if (a == b || !na->alive || !nb->alive || cuts_.count({a, b}) || cuts_.count({b, a})) continue;
+        if (!raft::find_member(na->core->config(), b) && !raft::find_member(nb->core->config(), a)) continue;
+        if (!admit(*na, b, nb->disk.incarnation)) return;  // nb stopped: start over next step
+      }
+  }
+
+  /// `to` meets `from` speaking for incarnation `inc`: false if refused.
+  bool admit(sim_node& to, const std::string& from_id, std::uint64_t inc) {
+    auto [it, fresh] = to.disk.peer_incarnations.emplace(from_id, inc);
+    if (fresh || it->second == inc || o_.bug_ignore_incarnations) return true;
+    if (!raft::find_member(to.core->config(), from_id)) {
+      it->second = inc;
+      return true;
+    }
+    auto& from = *nodes_.at(from_id);
+    if (from.alive && from.disk.incarnation == inc) {
+      trace(to.id + " refuses " + from.id + ": it came back with another data directory");
+      ++res_.refused;
+      crash_one(&from);
+      from.refused = true;
+    }
+    return false;
+  }
+
+  /// A stream ended: on success its bytes are at the receiver and the
+  /// snapshot message follows; either way the sending process (if it still
+  /// runs) hears of it.
+  void finish_stream(const snapshot_stream& st) {
+    auto to = nodes_.find(st.m.to);
+    const bool ok = !st.fails && to != nodes_.end() && to->second->alive && !cuts_.count({st.from, st.m.to});
+    if (ok) {
+      to->second->incoming_snaps[st.m.snapshot->handle] = st.bytes;
+      ++res_.snapshots_sent;
+      post(st.m);
+    } else {
+      ++res_.snapshots_failed;
+    }
+    auto from = nodes_.find(st.from);
+    if (from == nodes_.end() || !from->second->alive || from->second->boot_nonce != st.from_nonce) return;
+    from->second->core->report_snapshot(st.m.to, ok);
+  }
+
+  /// Streams that were slow end now.
+  void run_streams() {
+    std::vector<snapshot_stream> due;
+    for (auto it = streams_.begin(); it != streams_.end();)
+      if (it->at <= step_) {
+        due.push_back(std::move(*it));
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    for (auto& st : due) {
+      if (!st.fails) ++res_.snapshots_late;
+      finish_stream(st);
     }
   }
 
@@ -448,6 +608,7 @@ class simulation {
       if (it == nodes_.end() || !it->second->alive) continue;
       if (f.m.type == raft::msg_type::snapshot && f.m.snapshot && !it->second->incoming_snaps.count(f.m.snapshot->handle))
         continue;  // its bytes never arrived
+      if (!admit(*it->second, f.m.from, f.incarnation)) continue;
       it->second->core->step(f.m);
     }
   }
@@ -461,7 +622,7 @@ class simulation {
         if (n.persisting) {
           // The real shell sends a leader's new appends while it persists.
           auto early = n.core->take_early_messages();
-          send_all(n, early, false);
+          send_all(n, early);
           if (step_ < n.persist_done_at) break;
           persist(n, *n.persisting);
           raft::ready rd = std::move(*n.persisting);
@@ -472,7 +633,10 @@ class simulation {
         if (!n.core->has_ready()) break;
         raft::ready rd = n.core->get_ready();
         if (rd.soft && rd.soft->state == raft::role::leader) ++res_.elections;
-        send_all(n, rd.early_messages, false);
+        if (rd.soft)
+          trace(n.id + " is " + raft::to_string(rd.soft->state) + " in term " + std::to_string(n.core->term()) +
+                ", leader " + (rd.soft->leader.empty() ? "?" : rd.soft->leader));
+        send_all(n, rd.early_messages);
         if (rd.must_persist()) {
           n.persist_done_at = step_ + rng_.below(3);
           n.persisting = std::move(rd);
@@ -499,7 +663,7 @@ class simulation {
   }
 
   void finish(sim_node& n, raft::ready& rd) {
-    send_all(n, rd.messages, true);
+    send_all(n, rd.messages);
     if (rd.snapshot) {
       auto it = n.incoming_snaps.find(rd.snapshot->handle);
       if (it == n.incoming_snaps.end()) {
@@ -521,7 +685,7 @@ class simulation {
       record_commit(n, e);
     }
     for (const auto& rs : rd.read_states) {
-      auto it = reads_.find(rs.context);
+      auto it = reads_.find({n.id, rs.context});
       if (it == reads_.end()) continue;
       ++res_.reads;
       if (rs.index < it->second.acked_max_at_start)
@@ -549,6 +713,25 @@ class simulation {
         p.index = 0;
       }
     }
+  }
+
+  /// Every message a node sends rests on durable state: its term is at most
+  /// the durable term (pre-vote messages carry a future term by design and
+  /// promise nothing). A leader's appends before its term is on disk break
+  /// this (types.h `ready`).
+  void check_durable(sim_node& n, const raft::message& m) {
+    if (m.type == raft::msg_type::pre_vote || m.type == raft::msg_type::pre_vote_resp) return;
+    if (m.term > n.disk.hard.term)
+      fail(n.id + " sent " + raft::to_string(m.type) + " of term " + std::to_string(m.term) +
+           " while its durable term is " + std::to_string(n.disk.hard.term));
+  }
+
+  /// True if `d` durably holds the entry (index, term) or a snapshot past it.
+  static bool holds(const durable& d, std::uint64_t index, std::uint64_t term) {
+    if (d.snap.index >= index) return true;
+    for (auto it = d.log.rbegin(); it != d.log.rend() && it->index >= index; ++it)
+      if (it->index == index) return it->term == term;
+    return false;
   }
 
   /// Messages sent after persistence must promise only durable state.
@@ -593,6 +776,26 @@ class simulation {
           return fail("committed entry lost: index " + std::to_string(i) + " was committed with term " +
                       std::to_string(it->second.first) + ", " + n->id + " commits term " + std::to_string(*t));
       }
+      // A leader that commits by counting (§5.3) has its entry on the disks
+      // of a quorum of the voters it leads: learners, stale acks and acks of
+      // entries a follower does not hold must never count.
+      if (c.state() == raft::role::leader && n->was_leader && n->leader_term == c.term() &&
+          c.commit_index() > n->last_commit) {
+        const auto idx = c.commit_index();
+        const auto t = *c.term_at(idx);
+        std::size_t holders = 0;
+        for (const auto& m : c.config().members) {
+          if (!m.voter || !nodes_.count(m.id)) continue;
+          const auto& v = *nodes_.at(m.id);
+          holders += holds(v.disk, idx, t) || (v.lost_disk && holds(*v.lost_disk, idx, t)) ? 1 : 0;
+        }
+        if (holders < raft::voter_count(c.config()) / 2 + 1)
+          return fail("commit without a quorum: leader " + n->id + " commits index " + std::to_string(idx) + " of term " +
+                      std::to_string(t) + " held by " + std::to_string(holders) + " of " +
+                      std::to_string(raft::voter_count(c.config())) + " voters");
+      }
+      n->was_leader = c.state() == raft::role::leader;
+      n->leader_term = c.term();
       n->last_commit = c.commit_index();
       // Leader completeness: a leader of a later term holds every committed entry.
       if (c.state() == raft::role::leader)
@@ -644,9 +847,12 @@ class simulation {
   /// index -> (term of the entry, term of the core that first counted it committed)
   std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> core_committed_;
   std::vector<proposal_rec> proposals_;
-  std::map<std::string, read_rec> reads_;
+  std::map<std::pair<std::string, std::string>, read_rec> reads_;  ///< (node, context)
+  raft::membership founding_;
+  bool wiped_ = false;
+  std::vector<snapshot_stream> streams_;
   std::uint64_t acked_max_ = 0;
-  std::uint64_t next_value_ = 1, next_read_ = 1, next_node_ = 1;
+  std::uint64_t next_value_ = 1, next_node_ = 1;
 };
 
 }  // namespace

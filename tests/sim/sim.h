@@ -34,12 +34,18 @@ struct durable {
   std::uint64_t applied = 0;
   /// Snapshot files by handle: the state machine up to that index.
   std::map<std::string, std::map<std::uint64_t, std::string>> snapshots;
+  /// This data directory's incarnation (a new one after a wipe).
+  std::uint64_t incarnation = 0;
+  /// Peers' incarnations as first seen (the node's peer record): a peer
+  /// seen again with another one lost its data and is refused.
+  std::map<std::string, std::uint64_t> peer_incarnations;
 };
 
 /// Knobs of one run.
 struct sim_options {
   std::uint64_t seed = 1;
-  int nodes = 3;
+  int nodes = 3;     ///< founding voters
+  int learners = 0;  ///< founding learners (non-voting members)
   int chaos_steps = 3000;    ///< steps with faults
   int heal_steps = 3000;     ///< bound for liveness after faults stop
   double drop = 0.05;
@@ -48,9 +54,12 @@ struct sim_options {
   bool membership = true;
   bool snapshots = true;
   bool trace = false;
+  bool wipes = true;  ///< a node may lose its disk and come back blank (>= 3 voters)
   /// Test-only rule breakers (prove the checker has teeth).
   bool bug_forget_vote = false;  ///< persist hard state without the vote
-  bool bug_commit_by_counting = false;  ///< leaders commit old-term entries by counting (§5.4.2)
+  bool bug_read_ids_restart = false;  ///< each process numbers its reads "r1", "r2"... from scratch
+  bool bug_ignore_incarnations = false;  ///< peers never notice a node that lost its data
+  raft::config::planted_bugs core_bugs;  ///< rules of the core reverted (raft.h)
   /// Figure-8 churn: one entry per append and one append in flight, and
   /// several times the default rate of partitions, crashes and restarts, so
   /// that leaders often die with an old-term entry on a majority but their
@@ -69,6 +78,10 @@ struct sim_result {
   std::uint64_t crashes = 0;
   std::uint64_t conf_changes = 0;
   std::uint64_t snapshots_sent = 0;
+  std::uint64_t snapshots_failed = 0;   ///< streams that failed (reported to the leader)
+  std::uint64_t snapshots_late = 0;     ///< streams that finished after a delay
+  std::uint64_t wipes = 0;              ///< nodes that lost their disk
+  std::uint64_t refused = 0;            ///< wiped nodes refused by a peer that knew them
 };
 
 /// Runs one seeded simulation.
