@@ -57,6 +57,8 @@ class network {
   raft::raft_node& core(const std::string& id) { return *nodes_.at(id).core; }
 
   void cut(const std::string& a, const std::string& b) { cuts_.insert({a, b}), cuts_.insert({b, a}); }
+  /// Drops what `from` sends to `to`, but not the other way.
+  void cut_one_way(const std::string& from, const std::string& to) { cuts_.insert({from, to}); }
   void isolate(const std::string& a) {
     for (auto& [id, n] : nodes_)
       if (id != a) cut(a, id);
