@@ -367,7 +367,7 @@ class simulation {
   /// again with the same id and config, blank: the product's peers notice
   /// the new incarnation and refuse it (it then stays down), and the core
   /// never lets a node whose log never held an entry vote for a candidate
-  /// that has one. Only a voter of a leader's configuration of >= 3 voters,
+  /// that has one. Only a voter of a leader's committed configuration of >= 3 voters,
   /// in a cluster founded by >= 3 voters, once per run: two blank disks out
   /// of three are a lost majority, which no protocol survives, and a node
   /// whose founding configuration makes it the only voter has nobody to ask
@@ -376,7 +376,8 @@ class simulation {
   /// that never did is a blank disk too.
   void wipe_one() {
     auto* l = some_leader();
-    if (wiped_ || !l || raft::voter_count(l->core->config()) < 3 || o_.nodes < 3) return;
+    if (wiped_ || !l || l->core->conf_change_pending() || raft::voter_count(l->core->config()) < 3 || o_.nodes < 3)
+      return;
     std::vector<sim_node*> voters;
     for (auto& m : l->core->config().members)
       if (m.voter && nodes_.count(m.id)) voters.push_back(nodes_[m.id].get());
