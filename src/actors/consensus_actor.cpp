@@ -23,12 +23,13 @@ std::string read_context_prefix(const std::string& id) {
 }  // namespace
 
 consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config& cfg,
-                                 raft::initial_state st, consensus_outputs out)
+                                 raft::initial_state st, consensus_outputs out, db::peer_incarnations peers)
     : core_(cfg, std::move(st)),
       out_(std::move(out)),
       inbox_(io, [this](consensus_message&& m) { handle(std::move(m)); }),
       read_prefix_(read_context_prefix(cfg.id)),
-      election_ticks_(cfg.election_ticks) {}
+      election_ticks_(cfg.election_ticks),
+      peers_(std::move(peers)) {}
 
 void consensus_actor::start() {
   const auto& cfg = core_.config();
@@ -53,9 +54,7 @@ void consensus_actor::handle(consensus_message&& m) {
             }
           },
           [&](consensus_msg::tick_heartbeat&) { core_.tick_heartbeat(); },
-          [&](consensus_msg::peer_messages& pm) {
-            for (auto& msg : pm.msgs) core_.step(msg);
-          },
+          [&](consensus_msg::peer_messages& pm) { on_peer_messages(std::move(pm.msgs)); },
           [&](consensus_msg::propose& p) { p.done(core_.propose(std::move(p.data))); },
           [&](consensus_msg::propose_conf& p) { p.done(core_.propose_conf_change(p.change)); },
           [&](consensus_msg::read_index& r) { on_read_index(std::move(r.done)); },
@@ -79,10 +78,101 @@ void consensus_actor::handle(consensus_message&& m) {
           },
           [&](consensus_msg::snapshot_status& s) { core_.report_snapshot(s.peer, s.ok); },
           [&](consensus_msg::unreachable& u) { core_.report_unreachable(u.peer); },
-          [&](consensus_msg::link_down& d) { core_.report_link_down(d.peer); },
+          [&](consensus_msg::link_down& d) {
+            greeted_.erase(d.peer);
+            core_.report_link_down(d.peer);
+          },
+          [&](consensus_msg::link_replaced& r) { greeted_.erase(r.peer); },
+          [&](consensus_msg::peer_hello& h) { on_hello(h.peer, h.incarnation); },
+          [&](consensus_msg::peers_recorded&) { on_peers_recorded(); },
       },
       m);
   pump();
+}
+
+void consensus_actor::on_peer_messages(std::vector<raft::message>&& msgs) {
+  constexpr std::size_t held_max = 4096;  // per peer; Raft tolerates what is dropped beyond
+  for (auto& msg : msgs) {
+    if (refused_.count(msg.from)) continue;
+    if (!greeted_.count(msg.from)) held_.try_emplace(msg.from);  // its hello comes first on every link
+    if (auto h = held_.find(msg.from); h != held_.end()) {
+      if (h->second.size() < held_max) h->second.push_back(std::move(msg));
+      continue;
+    }
+    if (auto ec = core_.step(msg); ec && ec != raft::errc::stale_message)
+      log::debug("consensus: ", raft::to_string(msg.type), " from ", msg.from, " ignored: ", ec.message());
+  }
+}
+
+std::optional<std::string> consensus_actor::known_incarnation(const std::string& peer) const {
+  for (const auto* m : {&pending_, writing_ ? &*writing_ : nullptr, &peers_})
+    if (m)
+      if (auto it = m->find(peer); it != m->end()) return it->second.empty() ? std::nullopt : std::optional(it->second);
+  return std::nullopt;
+}
+
+void consensus_actor::on_hello(const std::string& peer, const std::string& incarnation) {
+  const auto known = known_incarnation(peer);
+  if (known == incarnation) {
+    refused_.erase(peer);
+    greeted_.insert(peer);
+    if (!pending_.count(peer) && !(writing_ && writing_->count(peer))) release_held(peer);
+    return;
+  }
+  if (known && raft::find_member(core_.config(), peer)) {
+    held_.erase(peer);
+    if (refused_.insert(peer).second)
+      log::error("refusing ", peer, ": it came back with another data directory (incarnation ", incarnation,
+                 ", known as ", *known, "); it may have lost votes and entries it acknowledged, so it must not "
+                 "vote or be counted: remove it (chatctl remove ", peer, ") and start it again with an empty data "
+                 "directory and --join");
+    if (out_.refuse)
+      out_.refuse(peer, "this node knew " + peer + " with another data directory (incarnation " + *known +
+                            "): it lost its data; remove it from the cluster and start it again with an empty data "
+                            "directory and --join");
+    return;
+  }
+  // First sight (or a non-member back as a new incarnation): record it, and
+  // hold its messages until the record is durable.
+  refused_.erase(peer);
+  greeted_.insert(peer);
+  pending_[peer] = incarnation;
+  held_.try_emplace(peer);
+  record_peers();
+}
+
+void consensus_actor::forget_removed_peers(const raft::membership& before, const raft::membership& after) {
+  for (const auto& m : before.members)
+    if (!raft::find_member(after, m.id) && known_incarnation(m.id)) pending_[m.id] = "";  // erased on write
+  record_peers();
+}
+
+void consensus_actor::record_peers() {
+  if (writing_ || pending_.empty() || !out_.record_peers) return;
+  writing_ = peers_;
+  for (auto& [id, inc] : pending_)
+    if (inc.empty()) writing_->erase(id);
+    else (*writing_)[id] = inc;
+  pending_.clear();
+  out_.record_peers(*writing_);
+}
+
+void consensus_actor::on_peers_recorded() {
+  peers_ = std::move(*writing_);
+  writing_.reset();
+  std::vector<std::string> ready;
+  for (auto& [peer, msgs] : held_)
+    if (greeted_.count(peer) && !pending_.count(peer) && peers_.count(peer)) ready.push_back(peer);
+  record_peers();
+  for (const auto& peer : ready) release_held(peer);
+}
+
+void consensus_actor::release_held(const std::string& peer) {
+  auto it = held_.find(peer);
+  if (it == held_.end()) return;
+  auto msgs = std::move(it->second);
+  held_.erase(it);
+  on_peer_messages(std::move(msgs));
 }
 
 void consensus_actor::on_read_index(read_index_cb done) {
@@ -180,6 +270,12 @@ void consensus_actor::publish() {
                 "(stop it; to come back it must be added again)");
   }
   if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
+  // Once a removal commits, the removed member may come back (added again,
+  // with a new data directory): forget its incarnation.
+  if (!v.conf_change_pending && !(v.config == committed_config_)) {
+    if (!view_.id.empty()) forget_removed_peers(committed_config_, v.config);
+    committed_config_ = v.config;
+  }
   view_ = std::move(v);
   if (out_.publish) out_.publish(view_);
 }

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <system_error>
 #include <variant>
@@ -28,6 +29,7 @@
 
 #include "actors/mailbox.h"
 #include "actors/raft_view.h"
+#include "db/identity.h"
 #include "raft/raft.h"
 
 namespace qc::actors {
@@ -93,6 +95,18 @@ struct unreachable {
 struct link_down {
   std::string peer;
 };
+/// The link to `peer` was replaced by a duplicate (both sides dialed): its
+/// next hello, first on the new link, must be checked again.
+struct link_replaced {
+  std::string peer;
+};
+/// `peer` announced the incarnation of its data directory on a new link.
+struct peer_hello {
+  std::string peer;
+  std::string incarnation;
+};
+/// The storage actor made the last record_peers request durable.
+struct peers_recorded {};
 }  // namespace consensus_msg
 
 /// Everything the consensus actor accepts.
@@ -101,7 +115,8 @@ using consensus_message =
                  consensus_msg::peer_messages, consensus_msg::propose, consensus_msg::propose_conf,
                  consensus_msg::read_index, consensus_msg::transfer, consensus_msg::persisted,
                  consensus_msg::snapshot_taken, consensus_msg::snapshot_status,
-                 consensus_msg::unreachable, consensus_msg::link_down>;
+                 consensus_msg::unreachable, consensus_msg::link_down, consensus_msg::link_replaced,
+                 consensus_msg::peer_hello, consensus_msg::peers_recorded>;
 
 /// Where the consensus actor's output goes (each pushes into another
 /// actor's mailbox). Set once by the node before start().
@@ -113,13 +128,18 @@ struct consensus_outputs {
   /// A local snapshot was recorded by the core: drop the durable log up to it.
   std::function<void(raft::snapshot_meta)> compact;
   std::function<void(const raft_view&)> publish;
+  /// Make the peers' incarnations durable (storage actor; acked with peers_recorded).
+  std::function<void(db::peer_incarnations)> record_peers;
+  /// Tell `peer` it is refused: it came back without its data (replicator).
+  std::function<void(const std::string& peer, const std::string& reason)> refuse;
 };
 
 /// The actor. Construct, set outputs, then push messages.
 class consensus_actor {
  public:
+  /// `peers`: the incarnations recorded in the data directory (db/identity.h).
   consensus_actor(boost::asio::io_context& io, const raft::config& cfg, raft::initial_state st,
-                  consensus_outputs out);
+                  consensus_outputs out, db::peer_incarnations peers = {});
 
   /// Queues a message. Loop thread only.
   void tell(consensus_message m) { inbox_.push(std::move(m)); }
@@ -138,6 +158,16 @@ class consensus_actor {
   void pump();  ///< take and dispatch ready batches while possible
   void finish(raft::ready& rd);
   void publish();
+  void on_peer_messages(std::vector<raft::message>&& msgs);
+  void on_hello(const std::string& peer, const std::string& incarnation);
+  /// The latest incarnation known for `peer` (being recorded or durable).
+  std::optional<std::string> known_incarnation(const std::string& peer) const;
+  /// Members that `after` no longer has may come back as new incarnations.
+  void forget_removed_peers(const raft::membership& before, const raft::membership& after);
+  void record_peers();
+  void on_peers_recorded();
+  /// Steps the messages of `peer` held until it was greeted and recorded.
+  void release_held(const std::string& peer);
 
   raft::raft_node core_;
   consensus_outputs out_;
@@ -154,6 +184,19 @@ class consensus_actor {
   std::uint64_t read_ctx_ = 0;
   int round_age_ticks_ = 0;
   int election_ticks_ = 10;
+
+  // Peer incarnations (db/identity.h). A peer's raft messages are stepped
+  // only after its hello on the current link was checked and its
+  // incarnation is durably recorded here: until then they wait in held_ (a
+  // vote or ack counted now must still be attributable after a crash). A
+  // member that shows another incarnation is refused.
+  db::peer_incarnations peers_;    ///< durable
+  std::optional<db::peer_incarnations> writing_;  ///< the write in flight (all records)
+  db::peer_incarnations pending_;  ///< changes for the next write ("" = forget)
+  std::map<std::string, std::vector<raft::message>> held_;
+  std::set<std::string> refused_;
+  std::set<std::string> greeted_;  ///< peers whose hello on the current link was accepted
+  raft::membership committed_config_;  ///< the configuration last seen with no change pending
 };
 
 }  // namespace qc::actors

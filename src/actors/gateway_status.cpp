@@ -71,7 +71,7 @@ std::string gateway_actor::metrics_text() const {
   };
   const std::string role = view_.role_name();
   os << "# HELP qc_role Current Raft role (1 for the role this node is in).\n# TYPE qc_role gauge\n";
-  for (const char* r : {"leader", "follower", "candidate", "learner"})
+  for (const char* r : {"leader", "follower", "candidate", "learner", "removed"})
     os << "qc_role{role=\"" << r << "\"} " << (role == r ? 1 : 0) << '\n';
   gauge("qc_term", "Current Raft term.", view_.term);
   gauge("qc_commit_index", "Highest log index known committed.", view_.commit_index);

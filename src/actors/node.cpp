@@ -16,6 +16,7 @@
 #include "actors/ticker.h"
 #include "common/log.h"
 #include "db/chat_store.h"
+#include "db/identity.h"
 #include "db/log_store.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -30,6 +31,8 @@ constexpr int election_tick_ms = 10;
 
 /// Opens both databases and reconciles them, or explains why not.
 struct opened {
+  db::node_identity identity;
+  db::peer_incarnations peers;
   std::unique_ptr<db::log_store> log;
   std::unique_ptr<db::chat_store> chat;
   raft::initial_state initial;
@@ -53,8 +56,22 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
     why = (dir / "raft.db").string() + " is missing but chat.db exists: refusing to start on a damaged data directory";
     return false;
   }
+  auto identity = db::load_or_create_identity(dir, cfg.id, true, why);
+  if (!identity) return false;
+  out.identity = *identity;
+  auto peers = db::load_peer_incarnations(dir, why);
+  if (!peers) return false;
+  out.peers = std::move(*peers);
   out.log = db::log_store::open(dir / "raft.db", cfg.id, bootstrap, why);
   if (!out.log) return false;
+  if (out.log->created() && !out.identity.created) {
+    // The identity says this directory held a node's data; its log is gone.
+    why = (dir / "identity").string() + " exists but the Raft log does not: the data directory lost its data. "
+          "Remove this node from the cluster and start it again with an empty data directory and --join";
+    return false;
+  }
+  if (out.identity.created && !out.log->created())
+    log::info("data directory ", dir.string(), " has no identity yet: created one (incarnation ", out.identity.incarnation, ")");
   db::open_error oe;
   out.chat = db::chat_store::open(dir / "chat.db", oe);
   if (!out.chat) {
@@ -140,6 +157,10 @@ int run_node(const config::node_config& cfg, const char* version) {
     apply->tell(apply_msg::apply{std::move(s), std::move(e)});
   };
   cout.compact = [&](raft::snapshot_meta s) { storage->tell(storage_msg::compact{std::move(s)}); };
+  cout.record_peers = [&](db::peer_incarnations p) {
+    storage->tell(storage_msg::record_peers{fs::path(cfg.data_dir), std::move(p)});
+  };
+  cout.refuse = [&](const std::string& peer, const std::string& reason) { replicator->refuse(peer, reason); };
   raft::membership known_config = initial_config;
   cout.publish = [&](const raft_view& v) {
     if (!(v.config == known_config)) {
@@ -151,9 +172,9 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (gateway) gateway->tell(gateway_msg::view{v});
   };
 
-  storage_actor storage_a(io, std::move(db.log), [&](std::uint64_t seq) {
-    consensus->tell(consensus_msg::persisted{seq});
-  });
+  storage_actor storage_a(
+      io, std::move(db.log), [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); },
+      [&] { consensus->tell(consensus_msg::peers_recorded{}); });
   storage = &storage_a;
 
   apply_outputs aout;
@@ -173,8 +194,27 @@ int run_node(const config::node_config& cfg, const char* version) {
   };
   rout.unreachable = [&](const std::string& peer) { consensus->tell(consensus_msg::unreachable{peer}); };
   rout.link_down = [&](const std::string& peer) { consensus->tell(consensus_msg::link_down{peer}); };
+  rout.link_replaced = [&](const std::string& peer) { consensus->tell(consensus_msg::link_replaced{peer}); };
   rout.gateway_in = [&](const std::string& from, net::peer_frame f) {
     gateway->tell(gateway_msg::peer{from, std::move(f)});
+  };
+  rout.hello = [&](const std::string& peer, const std::string& incarnation) {
+    consensus->tell(consensus_msg::peer_hello{peer, incarnation});
+  };
+  // A peer that knew this node with another data directory: this one lost
+  // its data and must not take part (it could vote twice, or be counted for
+  // entries it no longer holds). A node started with --join is being added
+  // anew; peers that have not yet applied its removal refuse it for a while.
+  std::function<void(int)> stop_node;
+  int exit_code = 0;
+  const bool joining = cfg.join && initial_config.members.empty();
+  rout.refused = [&](const std::string& peer, const std::string& reason) {
+    if (joining) {
+      log::warn("peer ", peer, " refuses this node for now: ", reason);
+      return;
+    }
+    log::error("stopping: peer ", peer, " refuses this node: ", reason);
+    stop_node(1);
   };
   snapshot_stream_options snap_opts;
   snap_opts.chunk_delay = std::chrono::milliseconds(cfg.testing_snapshot_chunk_delay_ms);
@@ -204,10 +244,10 @@ int run_node(const config::node_config& cfg, const char* version) {
     log::info("TLS on: https:// and wss:// for clients", cfg.tls.allow_plaintext ? " (plain ws:// too)" : "",
               "; peers over wss://", cfg.tls.verify_peers ? " with mutually verified certificates" : " WITHOUT certificate checks");
   }
-  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, snap_opts, peer_links);
+  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, snap_opts, peer_links, db.identity.incarnation);
   replicator = &replicator_a;
 
-  consensus_actor consensus_a(io, rc, std::move(db.initial), cout);
+  consensus_actor consensus_a(io, rc, std::move(db.initial), cout, std::move(db.peers));
   consensus = &consensus_a;
 
   gateway_actor gateway_a(io, cfg, consensus_a, apply_a, replicator_a, version);
@@ -245,7 +285,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   // A node outside any configuration asks to be added through a seed, and
   // keeps asking (any member relays to the leader) until it is a voter.
   std::unique_ptr<ticker> joiner;
-  if (cfg.join && initial_config.members.empty()) {
+  if (joining) {
     log::info("joining the cluster through ", *cfg.join);
     replicator_a.dial(*cfg.join);
     joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(250), [&] {
@@ -281,9 +321,9 @@ int run_node(const config::node_config& cfg, const char* version) {
   log::info("listening on ", cfg.listen, " (clients ws://", cfg.advertise, "/ws, peers /raft)");
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    log::info("signal ", sig, ": stopping gracefully");
+  stop_node = [&](int code) {
+    exit_code = code;
+    signals.cancel();
     election.stop();
     heartbeat.stop();
     if (joiner) joiner->stop();
@@ -291,13 +331,18 @@ int run_node(const config::node_config& cfg, const char* version) {
     gateway_a.stop();
     replicator_a.stop();
     io.stop();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    log::info("signal ", sig, ": stopping gracefully");
+    stop_node(0);
   });
   io.run();
   // Finish in-flight disk writes before exiting.
   storage_a.stop();
   apply_a.stop();
   log::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace qc::actors

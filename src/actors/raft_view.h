@@ -28,9 +28,12 @@ struct raft_view {
   raft::membership config;
   std::vector<raft::peer_progress> progress;  ///< leader only
 
-  /// Contract §4.5 role name: leader, follower, candidate or learner.
+  /// The role as /status reports it: leader, follower, candidate, learner
+  /// (a non-voting member, or a node still waiting to be added: it knows no
+  /// configuration yet) or removed (the configuration it knows leaves it out).
   const char* role_name() const {
-    if (learner || (!member && state == raft::role::follower)) return "learner";
+    if (!member && !config.members.empty() && state != raft::role::leader) return "removed";
+    if (learner || !member) return "learner";
     switch (state) {
       case raft::role::leader: return "leader";
       case raft::role::candidate:

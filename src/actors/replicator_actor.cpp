@@ -60,8 +60,14 @@ struct replicator_actor::incoming_snapshot {
 
 replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self_id,
                                    std::string secret, fs::path snapshot_dir,
-                                   replicator_outputs out, snapshot_stream_options snap, net::peer_limits links)
-    : io_(io), self_(self_id), snap_(snap), snapshot_dir_(std::move(snapshot_dir)), out_(std::move(out)) {
+                                   replicator_outputs out, snapshot_stream_options snap, net::peer_limits links,
+                                   std::string incarnation)
+    : io_(io),
+      self_(self_id),
+      incarnation_(std::move(incarnation)),
+      snap_(snap),
+      snapshot_dir_(std::move(snapshot_dir)),
+      out_(std::move(out)) {
   if (snap_.chunk_delay.count() > 0) snap_.chunk_bytes = snap_.window_bytes = 64 << 10;
   // A transfer cut off by a crash leaves its .part file; the next one
   // starts from offset 0 anyway.
@@ -72,12 +78,18 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
   h.frame = [this](const std::string& from, std::string frame, bool binary) {
     on_frame(from, std::move(frame), binary);
   };
-  h.up = [](const std::string& id) { log::info("peer ", id, " up"); };
+  h.up = [this](const std::string& id) {
+    log::info("peer ", id, " up");
+    if (!incarnation_.empty()) send_frame(id, net::peer_hello{incarnation_});  // before anything else
+  };
   h.down = [this](const std::string& id) {
     log::info("peer ", id, " down");
     on_down(id);
   };
   h.replaced = [this](const std::string& id) {
+    // The new link starts like any other: hello first, checked again.
+    if (out_.link_replaced) out_.link_replaced(id);
+    if (!incarnation_.empty()) send_frame(id, net::peer_hello{incarnation_});
     if (out_snaps_.count(id)) {
       log::info("peer ", id, ": link replaced by a duplicate; restarting the snapshot stream");
       fail_snapshot(id);
@@ -148,6 +160,10 @@ void replicator_actor::on_frame(const std::string& from, std::string frame, bool
     if (!msgs.empty()) out_.raft_in(std::move(msgs));
   } else if (auto* a = std::get_if<net::peer_snap_ack>(&*decoded)) {
     on_snapshot_ack(from, *a);
+  } else if (auto* h = std::get_if<net::peer_hello>(&*decoded)) {
+    if (out_.hello) out_.hello(from, h->incarnation);
+  } else if (auto* r = std::get_if<net::peer_refused>(&*decoded)) {
+    if (out_.refused) out_.refused(from, r->reason);
   } else {
     out_.gateway_in(from, std::move(*decoded));
   }

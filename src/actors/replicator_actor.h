@@ -34,8 +34,14 @@ struct replicator_outputs {
   std::function<void(const std::string& peer)> unreachable;
   /// The authenticated link to `peer` closed.
   std::function<void(const std::string& peer)> link_down;
+  /// The link to `peer` was replaced by a duplicate (its hello comes again).
+  std::function<void(const std::string& peer)> link_replaced;
   /// Non-raft frames (propose, propose_resp, admin) for the gateway.
   std::function<void(const std::string& from, net::peer_frame)> gateway_in;
+  /// `peer` announced its data directory's incarnation (first frame of a link).
+  std::function<void(const std::string& peer, const std::string& incarnation)> hello;
+  /// `peer` refuses us: it knew this node with another data directory.
+  std::function<void(const std::string& peer, const std::string& reason)> refused;
 };
 
 /// How snapshots are streamed.
@@ -59,15 +65,18 @@ struct snapshot_stream_options {
 /// The actor.
 class replicator_actor {
  public:
+  /// `incarnation`: this data directory's (db/identity.h), sent first on every link.
   replicator_actor(boost::asio::io_context& io, std::string self_id, std::string secret,
                    std::filesystem::path snapshot_dir, replicator_outputs out,
-                   snapshot_stream_options snap = {}, net::peer_limits links = {});
+                   snapshot_stream_options snap = {}, net::peer_limits links = {}, std::string incarnation = {});
   ~replicator_actor();
 
   /// Sends raft messages (batched per destination). Loop thread only.
   void send(std::vector<raft::message> msgs);
   /// Sends a non-raft frame to `to`; false if there is no usable link.
   bool send_frame(const std::string& to, const net::peer_frame& f);
+  /// Tells `peer` it is refused (it came back without its data).
+  void refuse(const std::string& peer, const std::string& reason) { send_frame(peer, net::peer_refused{reason}); }
   /// The members to keep links to (id -> address), self excluded.
   void set_peers(const std::map<std::string, std::string>& peers);
   /// Dials a seed address once (a joining node).
@@ -100,6 +109,7 @@ class replicator_actor {
 
   boost::asio::io_context& io_;
   std::string self_;
+  std::string incarnation_;
   snapshot_stream_options snap_;
   std::filesystem::path snapshot_dir_;
   replicator_outputs out_;

@@ -9,8 +9,11 @@
 namespace qc::actors {
 
 storage_actor::storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store,
-                             std::function<void(std::uint64_t)> on_persisted)
-    : io_(io), store_(std::move(store)), on_persisted_(std::move(on_persisted)) {
+                             std::function<void(std::uint64_t)> on_persisted, std::function<void()> on_peers_recorded)
+    : io_(io),
+      store_(std::move(store)),
+      on_persisted_(std::move(on_persisted)),
+      on_peers_recorded_(std::move(on_peers_recorded)) {
   inbox_ = std::make_unique<thread_mailbox<storage_message>>(
       [this](std::vector<storage_message>&& b) { handle_batch(std::move(b)); });
 }
@@ -59,6 +62,12 @@ void storage_actor::handle_batch(std::vector<storage_message>&& batch) {
         log::error("storage: cannot compact the raft log: ", err, "; stopping");
         std::_Exit(3);
       }
+    } else if (auto* r = std::get_if<storage_msg::record_peers>(&m)) {
+      if (!db::save_peer_incarnations(r->dir, r->peers, err)) {
+        log::error("storage: cannot record the peers' incarnations: ", err, "; stopping");
+        std::_Exit(3);
+      }
+      if (on_peers_recorded_) boost::asio::post(io_, [this] { on_peers_recorded_(); });
     }
   }
   flush();

@@ -15,6 +15,7 @@
 
 #include "actors/consensus_actor.h"
 #include "actors/mailbox.h"
+#include "db/identity.h"
 #include "db/log_store.h"
 
 namespace qc::actors {
@@ -28,18 +29,24 @@ struct persist {
 struct compact {
   raft::snapshot_meta snap;
 };
+/// Make the peers' incarnations durable (data_dir/peers), then ack.
+struct record_peers {
+  std::filesystem::path dir;
+  db::peer_incarnations peers;
+};
 }  // namespace storage_msg
 
 /// Everything the storage actor accepts.
-using storage_message = std::variant<storage_msg::persist, storage_msg::compact>;
+using storage_message = std::variant<storage_msg::persist, storage_msg::compact, storage_msg::record_peers>;
 
 /// The actor.
 class storage_actor {
  public:
   /// `on_persisted(seq)` runs on the loop thread. An I/O error is fatal:
   /// the log is the node's promise to its peers, so the process exits.
+  /// `on_peers_recorded()` runs on the loop thread after each record_peers.
   storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store,
-                std::function<void(std::uint64_t seq)> on_persisted);
+                std::function<void(std::uint64_t seq)> on_persisted, std::function<void()> on_peers_recorded = {});
   ~storage_actor();
 
   /// Queues work. Any thread.
@@ -54,6 +61,7 @@ class storage_actor {
   boost::asio::io_context& io_;
   std::unique_ptr<db::log_store> store_;
   std::function<void(std::uint64_t)> on_persisted_;
+  std::function<void()> on_peers_recorded_;
   std::unique_ptr<thread_mailbox<storage_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -372,7 +372,14 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
   i->db = open_database(path, created, err.message, false);
   if (!i->db) return nullptr;
   try {
-    if (created) {
+    // A file without a single table is one whose creation was cut short (a
+    // kill between creating the file and committing the schema): nothing
+    // was ever stored in it, so it is set up like a new one.
+    const bool empty = [&] {
+      SQLite::Statement tables(*i->db, "SELECT count(*) FROM sqlite_master");
+      return tables.executeStep() && tables.getColumn(0).getInt64() == 0;
+    }();
+    if (created || empty) {
       SQLite::Transaction tx(*i->db);
       for (const char* sql : schema_sql) i->db->exec(sql);
       tx.commit();

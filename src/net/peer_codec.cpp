@@ -227,6 +227,14 @@ std::string encode_peer_frame(const peer_frame& f) {
                    o["done"] = x.done;
                    o["failed"] = x.failed;
                  },
+                 [&](const peer_hello& x) {
+                   o["type"] = "hello";
+                   o["incarnation"] = x.incarnation;
+                 },
+                 [&](const peer_refused& x) {
+                   o["type"] = "refused";
+                   o["reason"] = x.reason;
+                 },
              },
              f);
   return json::serialize(o);
@@ -268,6 +276,16 @@ std::optional<peer_frame> decode_peer_frame(std::string_view text) {
   }
   if (type == "snap_ack") {
     peer_snap_ack p{r.u64("index"), r.u64("offset"), r.boolean("done"), r.boolean("failed")};
+    if (!r.ok) return std::nullopt;
+    return p;
+  }
+  if (type == "hello") {
+    peer_hello p{r.str("incarnation", true)};
+    if (!r.ok) return std::nullopt;
+    return p;
+  }
+  if (type == "refused") {
+    peer_refused p{r.str("reason", true)};
     if (!r.ok) return std::nullopt;
     return p;
   }

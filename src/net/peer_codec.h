@@ -53,8 +53,22 @@ struct peer_snap_ack {
   bool failed = false;
 };
 
+/// The first frame each side sends on a new link: the incarnation of its
+/// data directory (db/identity.h), so the other side can tell a member that
+/// came back without its data ({"type":"hello","incarnation":"<16 hex>"}).
+struct peer_hello {
+  std::string incarnation;
+};
+
+/// The answer to a hello from a member that came back with another data
+/// directory: it is refused until it is removed and added again.
+struct peer_refused {
+  std::string reason;
+};
+
 /// Any decoded peer frame.
-using peer_frame = std::variant<peer_raft, peer_propose, peer_propose_resp, peer_admin, peer_snap_ack>;
+using peer_frame =
+    std::variant<peer_raft, peer_propose, peer_propose_resp, peer_admin, peer_snap_ack, peer_hello, peer_refused>;
 
 /// Encodes a frame as JSON text.
 std::string encode_peer_frame(const peer_frame& f);
