@@ -28,7 +28,7 @@ struct raft_view {
   raft::membership config;
   std::vector<raft::peer_progress> progress;  ///< leader only
 
-  /// Contract §4.5 role name: leader, follower, candidate or learner.
+  /// Role name in `status` (docs/PROTOCOL.md): leader, follower, candidate or learner.
   const char* role_name() const {
     if (learner || (!member && state == raft::role::follower)) return "learner";
     switch (state) {
