@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How long a new node takes to catch up (issue 5). For each message count N:
+# How long a new node takes to catch up. For each message count N:
 #  1. a throwaway 3-node cluster on free ports (scripts/bench-cluster.sh,
 #     default config: snapshot every 10,000 entries);
 #  2. N sends loaded fast with chatbench (many connections, pipelined);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quorum Chat vs etcd on this machine, one after the other, in one run (issue 6).
+# Quorum Chat vs etcd on this machine, one after the other, in one run.
 #   1. installs Debian's etcd-server/etcd-client (and Go + etcd sources to build
 #      tools/etcdbench offline) if missing;
 #   2. 3-member etcd on loopback, closed loop: C clients of 256-byte puts;

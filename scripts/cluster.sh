@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=run
 BIN=build/chatnode
+# What `up` runs: the node, and chatctl for status/supervise by hand. The
+# test suites are built by scripts/test.sh, not here.
+TOOLS=(build/chatnode build/chatctl)
 mkdir -p "$RUN"
 
 cfg_of() {  # ID -> config file (3-node cluster if that is what is running)
@@ -19,8 +22,12 @@ alive() { local p; p=$(pid_of "$1"); [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; 
 ids() { local n=5; [[ -f "$RUN/size" ]] && n=$(cat "$RUN/size"); seq -f 'n%g' 1 "$n"; }
 
 needs_build() {
-  [[ ! -x $BIN ]] && return 0
-  [[ -n "$(find src CMakeLists.txt -newer "$BIN" -print -quit 2>/dev/null)" ]]
+  local t
+  for t in "${TOOLS[@]}"; do
+    [[ ! -x $t ]] && return 0
+    [[ -n "$(find src CMakeLists.txt -newer "$t" -print -quit 2>/dev/null)" ]] && return 0
+  done
+  return 1
 }
 
 start() {
@@ -35,7 +42,7 @@ up() {
   local n=${1:-5}
   [[ "$n" == 3 || "$n" == 5 ]] || { echo "cluster.sh: N must be 3 or 5" >&2; exit 2; }
   scripts/bootstrap.sh
-  if needs_build; then scripts/build.sh; fi
+  if needs_build; then TARGETS="${TOOLS[*]##*/}" scripts/build.sh; fi
   echo "$n" >"$RUN/size"
   for id in $(ids); do start "$id"; done
   local need=$(( n / 2 + 1 )) ok=0

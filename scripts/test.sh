@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs deps (if missing), builds, and runs every test suite.
-# The suites run on a sanitized build by default (build-san/: Release
-# optimisation plus AddressSanitizer and UBSan, stopping at the first
-# report), so every CI run is also the ASan/UBSan run. The actors that own
-# worker threads (tests/actors) then run under ThreadSanitizer (build-tsan/,
-# that suite only: a few minutes).
+# The suites run on a sanitized build by default (build-san/: the Release
+# build type at -O1, as the sanitizers advise, plus AddressSanitizer and
+# UBSan, stopping at the first report), so every CI run is also the
+# ASan/UBSan run. The actors that own worker threads (tests/actors) then
+# run under ThreadSanitizer (build-tsan/, also -O1, that suite only: a few
+# minutes).
 # Flags: --slow   also run the slow suites (long simulations, fault runs)
 #        --tsan   build everything under ThreadSanitizer too and run every
 #                 suite there (adds ~20 minutes on 2 cores)
-#        --no-sanitize run the suites on the plain Release build (build/),
+#        --no-sanitize run the suites on the plain Release (-O3) build (build/),
 #                 without the ASan/UBSan and TSan runs
 #        --no-browser  skip the headless-browser test
 #        --no-fuzz     skip the short libFuzzer runs (FUZZ_SECONDS each, default 20)

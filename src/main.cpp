@@ -1,4 +1,4 @@
-// chatnode: one binary that is a full Quorum Chat node (CONTRACT.md §1).
+// chatnode: one binary that is a full Quorum Chat node (docs/CONFIG.md).
 #include <cstdio>
 #include <string>
 

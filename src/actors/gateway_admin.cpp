@@ -1,4 +1,4 @@
-// Admin ops (contract §4.4) and joins: single-server membership changes
+// Admin ops (docs/PROTOCOL.md) and joins: single-server membership changes
 // driven by the leader, one at a time (dissertation §4.1), with learners
 // promoted only once they keep up (§4.2.1), and removal of the leader done
 // by handing leadership over first (§3.10).

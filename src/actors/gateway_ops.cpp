@@ -46,7 +46,7 @@ std::string with_field(std::string_view object_json, std::string_view key, json:
   return json::serialize(o);
 }
 
-/// Maps a failed apply onto the contract's error code and message.
+/// Maps a failed apply onto the protocol's error code and message.
 std::pair<const char*, std::string> apply_error(db::apply_code c, chat::op op) {
   switch (c) {
     case db::apply_code::not_found:

@@ -1,5 +1,5 @@
 // The gateway's views of the node for humans and monitors: `hello`,
-// `status` / GET /status (contract §4.5), GET /health and GET /metrics.
+// `status` / GET /status (docs/PROTOCOL.md), GET /health and GET /metrics.
 #include <sstream>
 
 #include <boost/json.hpp>

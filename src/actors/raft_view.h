@@ -28,7 +28,7 @@ struct raft_view {
   raft::membership config;
   std::vector<raft::peer_progress> progress;  ///< leader only
 
-  /// The role as /status reports it: leader, follower, candidate, learner
+  /// The role as `status` reports it (docs/PROTOCOL.md): leader, follower, candidate, learner
   /// (a non-voting member, or a node still waiting to be added: it knows no
   /// configuration yet) or removed (the configuration it knows leaves it out).
   const char* role_name() const {

@@ -18,7 +18,7 @@
 
 namespace qc::chat {
 
-/// A chat message as the contract (§4.2) shows it. `id` is the log index of
+/// A chat message as the protocol shows it (docs/PROTOCOL.md). `id` is the log index of
 /// the entry that created it.
 struct message {
   std::uint64_t id = 0;

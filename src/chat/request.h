@@ -1,6 +1,6 @@
-// Decoding and validation of client frames (CONTRACT.md §4), and encoding of
-// replies. Every malformed input becomes a request_error with the contract's
-// code; nothing here throws to the caller.
+// Decoding and validation of client frames (docs/PROTOCOL.md), and encoding
+// of replies. Every malformed input becomes a request_error with the
+// protocol's error code; nothing here throws to the caller.
 //
 // Owned by: pure functions; called by the gateway actor on the loop thread.
 #pragma once
@@ -16,7 +16,7 @@
 
 namespace qc::chat {
 
-/// The ops of contract §4.3 and §4.4.
+/// The client and admin ops of docs/PROTOCOL.md.
 enum class op : std::uint8_t {
   hello,
   create_account,
@@ -47,7 +47,7 @@ bool is_write(op o);
 /// True for ops that need a logged-in connection.
 bool needs_login(op o);
 
-/// Read consistency (contract §3).
+/// Read consistency (docs/PROTOCOL.md, "Reads").
 enum class consistency : std::uint8_t { linearizable, local };
 
 /// Size limits applied while decoding.

@@ -143,8 +143,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
   table_reader raft_t{section("raft"), "raft.", err, {}};
   if (!raft_t.integer("heartbeat_ms", cfg.heartbeat_ms, 1, 60'000) ||
       !raft_t.integer("election_timeout_ms", cfg.election_timeout_ms, 10, 600'000) ||
-      !raft_t.integer("snapshot_every", cfg.snapshot_every, 0, INT64_MAX) ||
-      !raft_t.integer("snapshot_keep_tail", cfg.snapshot_keep_tail, 0, INT64_MAX) || !raft_t.no_unknown())
+      !raft_t.integer("snapshot_every", cfg.snapshot_every, 0, INT64_MAX) || !raft_t.no_unknown())
     return false;
 
   table_reader lim{section("limits"), "limits.", err, {}};

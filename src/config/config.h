@@ -1,5 +1,5 @@
-// Node configuration: the TOML file of CONTRACT.md §2 plus command-line
-// overrides of §1.
+// Node configuration: the TOML file plus command-line overrides
+// (docs/CONFIG.md).
 //
 // Owned by: main() at start-up; read-only afterwards.
 #pragma once
@@ -14,8 +14,11 @@
 
 namespace qc::config {
 
-/// Everything a node needs to start. Defaults are the contract's.
+/// Everything a node needs to start, with the defaults of docs/CONFIG.md.
 struct node_config {
+  /// Field by field (tests compare a loaded file with the defaults). Owned by: main().
+  friend bool operator==(const node_config&, const node_config&) = default;
+
   // [node]
   std::string id;
   std::string listen;     ///< "host:port"
@@ -30,7 +33,6 @@ struct node_config {
   int heartbeat_ms = 50;
   int election_timeout_ms = 300;  ///< randomized in [t, 2t)
   std::uint64_t snapshot_every = 10'000;  ///< take a snapshot every N applied entries
-  std::uint64_t snapshot_keep_tail = 1'000;  ///< entries kept behind a snapshot for slow followers
   // [limits]
   std::size_t max_frame_bytes = 64 * 1024;
   std::size_t max_body_bytes = 4 * 1024;

@@ -1,5 +1,5 @@
 // The chat state machine on SQLite (chat.db): deterministic apply of
-// committed log entries, the read queries of the contract, and snapshots.
+// committed log entries, the read queries of the protocol, and snapshots.
 //
 // Owned by: the state-machine actor's thread. Not thread-safe; one instance
 // per data directory.
@@ -18,7 +18,8 @@
 
 namespace qc::db {
 
-/// Outcome codes of applying a command; they map 1:1 onto contract §4.1.
+/// Outcome codes of applying a command; they map 1:1 onto the protocol's
+/// error codes (docs/PROTOCOL.md).
 enum class apply_code : std::uint8_t {
   ok,
   not_found,        ///< recipient / user does not exist
@@ -32,7 +33,7 @@ enum class apply_code : std::uint8_t {
 /// Contract error-code string for an apply_code ("ok" for ok/noop).
 const char* to_string(apply_code c);
 
-/// A live event for one user (contract §4.3 events). `json` is the complete
+/// A live event for one user (docs/PROTOCOL.md, "Events"). `json` is the complete
 /// event object text, e.g. {"event":"message","message":{...}}.
 struct user_event {
   std::string user;

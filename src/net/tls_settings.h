@@ -15,6 +15,8 @@ struct tls_settings {
   bool verify_peers = true;      ///< check peer certificates and their host names when dialing
   bool allow_plaintext = false;  ///< also accept plain http:// and ws:// on the listener
   bool enabled() const { return !cert_file.empty(); }
+  /// Field by field (config tests). Owned by: config loading, like the rest.
+  friend bool operator==(const tls_settings&, const tls_settings&) = default;
 };
 
 }  // namespace qc::net

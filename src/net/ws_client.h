@@ -1,5 +1,5 @@
 // A small blocking JSON-over-WebSocket client for tests, tools (chatctl) and
-// benchmarks (chatbench). Speaks the client protocol of CONTRACT.md §4.
+// benchmarks (chatbench). Speaks the client protocol of docs/PROTOCOL.md.
 //
 // Owned by: one thread at a time (it owns its own io_context).
 #pragma once

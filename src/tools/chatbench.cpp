@@ -1,4 +1,4 @@
-// chatbench: load generator for Quorum Chat (issue 6).
+// chatbench: load generator for Quorum Chat (docs/BENCHMARKS.md).
 //
 //   chatbench --nodes A,B,C [run]      workload mix, closed or open loop
 //   chatbench --nodes A,B,C failover   steady writes while killing the leader

@@ -9,7 +9,14 @@ BIN=${QC_BUILD_DIR:-$ROOT/build}/chatnode
 [[ -x /usr/bin/chromium ]] || { echo "SKIP: /usr/bin/chromium missing (scripts/bootstrap.sh --browser)"; exit 77; }
 command -v node >/dev/null || { echo "SKIP: node missing"; exit 77; }
 cd "$HERE"
-[[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund >/dev/null 2>&1 || npm install --no-audit --no-fund >/dev/null 2>&1 || { echo "npm install failed"; exit 1; }
+# playwright-core is pinned in package-lock.json to a release that still runs
+# on Debian 12's Node.js 18; a node_modules left by another version is replaced.
+pw_version() { node -p 'require(process.argv[1]).version' "$1" 2>/dev/null; }
+want=$(node -p 'require("./package-lock.json").packages["node_modules/playwright-core"].version')
+if [[ "$(pw_version ./node_modules/playwright-core/package.json)" != "$want" ]]; then
+  npm ci --no-audit --no-fund >/dev/null 2>&1 || { echo "npm ci failed (playwright-core $want)"; exit 1; }
+fi
+echo "browser test: node $(node --version), playwright-core $(pw_version ./node_modules/playwright-core/package.json), $(/usr/bin/chromium --version 2>/dev/null)"
 TMP=$(mktemp -d)
 read -r -a PORTS <<<"$(python3 -c '
 import socket

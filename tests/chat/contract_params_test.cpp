@@ -1,4 +1,4 @@
-// Every parameter rule of contract §4.3, row by row: names, passwords,
+// Every parameter rule of docs/PROTOCOL.md's ops, row by row: names, passwords,
 // limits and their defaults and maxima, `before`, nonces, bodies, `ids`,
 // mark_read's either-or, and which ops need a login or go through the log.
 #include <doctest/doctest.h>

@@ -1,4 +1,5 @@
-// The chat state machine against a plain reference model of contract §4.3.
+// The chat state machine against a plain reference model of the op rules
+// in docs/PROTOCOL.md.
 // A seeded random workload of every replicated op (create_account, login /
 // logout sessions, send with and without nonces, mark_read by ids and by
 // peer, delete_messages incl. forbidden ones, delete_account) is applied to a

@@ -1,5 +1,5 @@
 // Every op's rules and errors, applied to the real state machine (chat.db on
-// a temporary file), op by op as contract §4.3 states them. Request-level
+// a temporary file), op by op as docs/PROTOCOL.md states them. Request-level
 // validation is in tests/chat/request_test.cpp; the wire-level run of every
 // op is tests/integration/single_node_test.cpp.
 #include <doctest/doctest.h>

@@ -81,19 +81,36 @@ TEST_CASE("apply rules: conflict, nonce replay, forbidden delete, events") {
 
 TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
   auto dir = temp_dir();
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::close(ready[0]);
     db::open_error err;
     auto s = db::chat_store::open(dir / "chat.db", err);
-    for (std::uint64_t i = 1;; i += 50) s->apply_batch(workload(i, 50));
+    for (std::uint64_t i = 1;; i += 50) {
+      s->apply_batch(workload(i, 50));
+      if (i == 1) {  // tell the parent that batches are being written now
+        [[maybe_unused]] auto w = ::write(ready[1], "x", 1);
+        ::close(ready[1]);
+      }
+    }
   }
-  ::usleep(400 * 1000);
+  ::close(ready[1]);
+  // Kill only once the child is applying: a fixed pause alone could end
+  // before it even opened the database on a busy machine, and then the
+  // test would check an empty store.
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  ::close(ready[0]);
+  ::usleep(200 * 1000);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   db::open_error err;
   auto s = db::chat_store::open(dir / "chat.db", err);
   REQUIRE(s);
   const auto applied = s->applied_index();
+  CHECK(applied >= 50);       // it was killed while applying
   CHECK(applied % 50 == 0);  // whole batches only
   auto ref = db::chat_store::open(dir / "ref.db", err);
   REQUIRE(ref);

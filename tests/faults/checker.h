@@ -1,5 +1,5 @@
 // The fault suite's checker: judges a history (history.h) against the
-// safety properties of CONTRACT.md §3 and issue 7.
+// safety properties of docs/PROTOCOL.md ("Guarantees").
 //
 //   lost          an acknowledged send is missing at the end and nobody
 //                 ever tried to delete it;

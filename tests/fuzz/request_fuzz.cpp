@@ -1,5 +1,5 @@
-// libFuzzer target: the client request decoder (contract §4). Any bytes must
-// decode into a request or a request_error with a contract code, never crash,
+// libFuzzer target: the client request decoder (docs/PROTOCOL.md). Any bytes
+// must decode into a request or a request_error with a protocol error code, never crash,
 // and an error reply must always be valid JSON.
 #include <boost/json.hpp>
 #include <cstdint>

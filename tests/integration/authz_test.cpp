@@ -1,5 +1,5 @@
-// Authorization matrix (issue 7, Security): every op of CONTRACT.md §4.3 and
-// §4.4 against every role — an anonymous connection, another logged-in user,
+// Authorization matrix (docs/SECURITY.md): every client and admin op of
+// docs/PROTOCOL.md against every role — an anonymous connection, another logged-in user,
 // the owner, an admin (right admin_token) and a caller with a wrong
 // admin_token — asserting the exact outcome of each cell on one real node.
 // Plus the login rate limits ([limits] login_*), the connection limits

@@ -1,5 +1,5 @@
 // A 5-node cluster under a concurrent write load while nodes are killed,
-// paused and restarted (contract §3). At the end every replica holds the
+// paused and restarted (docs/PROTOCOL.md, "Guarantees"). At the end every replica holds the
 // same state and every acknowledged send appears exactly once.
 #include <doctest/doctest.h>
 

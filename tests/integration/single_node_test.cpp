@@ -1,5 +1,5 @@
 // End-to-end tests of every client op against a real one-node cluster
-// (CONTRACT.md §4), through the WebSocket client in src/net/.
+// (docs/PROTOCOL.md), through the WebSocket client in src/net/.
 #include <doctest/doctest.h>
 
 #include <set>

@@ -1,4 +1,4 @@
-// More rules of issue 2, table-driven where a table fits (etcd raft_test
+// More rules of the Raft core, table-driven where a table fits (etcd raft_test
 // style): the lease against disruptive votes, check-quorum, the leader's
 // no-op, ReadIndex confirmation rounds, snapshots with opaque handles,
 // configuration reverting on truncation, leadership transfer to a lagging

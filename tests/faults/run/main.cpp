@@ -1,4 +1,4 @@
-// fault_suite: a Jepsen-style run against a real cluster (issue 7).
+// fault_suite: a Jepsen-style run against a real cluster.
 //
 //   fault_suite [--minutes M] [--seed S] [--nodes N] [--clients C] [--report DIR]
 //
@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
 
   // Small snapshots so restarts, lagging followers and new members exercise
   // snapshot installation, not only log replay.
-  const std::string extra_toml = "\n[testing]\nenabled = true\n\n[raft]\nsnapshot_every = 500\nsnapshot_keep_tail = 100\n";
+  const std::string extra_toml = "\n[testing]\nenabled = true\n\n[raft]\nsnapshot_every = 500\n";
   fault_cluster cluster(o.nodes, extra_toml);
   const auto root = cluster.raw().root;
   cluster.start_all();
