@@ -172,3 +172,18 @@ TEST_CASE("[tls]: off by default; cert and key go together; checks its keys") {
       {"[tls]\ncert_file = \"/c\"\nkey_file = \"/k\"\nverify_peer = true\n", "tls.verify_peer"},
   });
 }
+
+TEST_CASE("[storage] quota_bytes: 8 GiB by default, set, range and unknown keys checked") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK(c.quota_bytes == 8589934592ull);
+  node_config q;
+  REQUIRE(load_toml(std::string(good) + "[storage]\nquota_bytes = 16777216\n", q, err));
+  CHECK(q.quota_bytes == 16777216ull);
+  check_refused({
+      {"[storage]\nquota_bytes = 1000\n", "storage.quota_bytes"},
+      {"[storage]\nquota_bytes = \"8G\"\n", "storage.quota_bytes"},
+      {"[storage]\nquota = 5\n", "storage.quota"},
+  });
+}
