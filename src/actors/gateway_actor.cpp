@@ -145,9 +145,9 @@ std::string gateway_actor::storage_refusal(const std::string& data, bool conf, b
   if (conf) return {};  // membership changes are tiny and may be what brings room
   auto why = alarm_.refusal(view_.state == raft::role::leader, view_.config, std::chrono::steady_clock::now());
   if (why.empty()) return {};
-  // Writes that free or barely take room go on, unless this node could not
-  // apply (and so answer) them.
-  if (grows_data(data) || (local && alarm_.apply_stalled())) return why;
+  // Writes that free or barely take room go on, unless this node's disk
+  // refuses writes: then it might not apply (and so answer) them.
+  if (grows_data(data) || (local && alarm_.disk_refused())) return why;
   return {};
 }
 

@@ -131,6 +131,9 @@ class gateway_actor {
   /// Replies `rate_limited` with the wait in the message and in
   /// error.retry_after_ms.
   void reply_rate_limited(std::uint64_t conn_id, const chat::request& rq, std::chrono::milliseconds wait);
+  /// Replies storage_full if this node's disk refuses writes (for the
+  /// writes that start with a password check); true if it did.
+  bool refuse_if_disk_refused(std::uint64_t conn_id, const chat::request& rq);
   void op_login(std::uint64_t conn_id, chat::request rq);
   void op_resume(std::uint64_t conn_id, chat::request rq);
   void op_delete_account(std::uint64_t conn_id, chat::request rq);

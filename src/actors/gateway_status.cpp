@@ -55,6 +55,7 @@ std::string gateway_actor::status_json() const {
   o["storage_full"] = alarm_.full();
   o["storage_used_bytes"] = alarm_.used_bytes();
   o["storage_quota_bytes"] = alarm_.quota_bytes();
+  o["storage_reserved_bytes"] = alarm_.reserved_bytes();
   o["storage_available_bytes"] = alarm_.available_bytes();
   const auto disk_error = alarm_.disk_error();
   o["storage_error"] = disk_error.empty() ? json::value(nullptr) : json::value(disk_error);
@@ -98,6 +99,7 @@ std::string gateway_actor::metrics_text() const {
   gauge("qc_pending_writes", "Client writes waiting for commit.", writes_.size());
   gauge("qc_storage_used_bytes", "Bytes of the data directory in use (less SQLite free pages).", alarm_.used_bytes());
   gauge("qc_storage_quota_bytes", "[storage] quota_bytes.", alarm_.quota_bytes());
+  gauge("qc_storage_reserved_bytes", "Room kept under the quota for the next snapshot copy.", alarm_.reserved_bytes());
   gauge("qc_storage_available_bytes", "Free bytes of the data directory's file system.", alarm_.available_bytes());
   gauge("qc_storage_full", "1 while this node's storage alarm is up (quota reached or disk full).",
         alarm_.full() ? 1 : 0);

@@ -26,6 +26,7 @@ storage_alarm::storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_
 
 void storage_alarm::on_usage(const db::disk_usage& u) {
   measured_ = u.used_bytes;
+  reserve_ = u.snapshot_reserve_bytes;
   available_ = u.available_bytes;
   appended_ = 0;
 }
@@ -44,11 +45,14 @@ void storage_alarm::on_peer_report(const std::string& id, bool full, clock::time
     peers_full_.erase(id);
 }
 
-bool storage_alarm::full() const { return !disk_errors_.empty() || used_bytes() + headroom_ > quota_; }
+bool storage_alarm::full() const {
+  return !disk_errors_.empty() || used_bytes() + reserve_ + headroom_ > quota_;
+}
 
 std::string storage_alarm::refusal(bool leader, const raft::membership& config, clock::time_point now) const {
   if (!disk_errors_.empty()) return "this node's disk is full: " + disk_error();
-  if (full()) return "this node's data (" + mib(used_bytes()) + ") is at its storage quota (" + mib(quota_) + ")";
+  if (full())
+    return "this node's data (" + mib(used_bytes()) + ", and " + mib(reserve_) + " kept for the next snapshot) is at its storage quota (" + mib(quota_) + ")";
   if (!leader) return {};
   for (const auto& [id, until] : peers_full_)
     if (until > now && raft::is_voter(config, id)) return "member " + id + " is out of storage (quota or disk)";

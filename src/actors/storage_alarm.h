@@ -1,6 +1,7 @@
 // The storage alarm, after etcd's NOSPACE alarm. A node raises it when its
-// data (db::measure_data_dir, plus what its log took since) comes within
-// one maximum-size write of `[storage] quota_bytes`, or when its disk
+// data (db::measure_data_dir, plus what its log took since), with room
+// kept for the next snapshot copy, comes within one maximum-size write of
+// `[storage] quota_bytes`, or when its disk
 // refused a write of chat.db or of a snapshot for lack of space. While any
 // voter's alarm is up, the leader refuses the writes that grow the data
 // (create_account, send, mark_read) with `storage_full`, and every node
@@ -67,12 +68,15 @@ class storage_alarm {
 
   /// Used bytes: the last measurement plus the estimated cost of entries since.
   std::uint64_t used_bytes() const { return measured_ + appended_ * write_amplification; }
+  /// Room kept for the next snapshot copy (db::disk_usage).
+  std::uint64_t reserved_bytes() const { return reserve_; }
   std::uint64_t quota_bytes() const { return quota_; }
   /// Free bytes of the file system at the last measurement.
   std::uint64_t available_bytes() const { return available_; }
-  /// True while chat.db cannot take the committed entries: this node can
-  /// then answer no write of its own clients (it could not apply it).
-  bool apply_stalled() const { return disk_errors_.count("chat.db") > 0; }
+  /// True while the disk itself refused a write (not just the quota):
+  /// whatever this node's clients write next may not be applied here, so
+  /// it could not be answered; the gateway refuses it at once.
+  bool disk_refused() const { return !disk_errors_.empty(); }
   /// The first disk-full error, empty if none.
   std::string disk_error() const { return disk_errors_.empty() ? std::string() : disk_errors_.begin()->second; }
 
@@ -80,6 +84,7 @@ class storage_alarm {
   std::uint64_t quota_;
   std::uint64_t headroom_;  ///< the cost of the largest write
   std::uint64_t measured_ = 0;
+  std::uint64_t reserve_ = 0;
   std::uint64_t appended_ = 0;  ///< log bytes since the measurement
   std::uint64_t available_ = 0;
   std::map<std::string, std::string> disk_errors_;  ///< source -> error

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "db/snapshot_files.h"
+
 namespace qc::db {
 
 namespace fs = std::filesystem;
@@ -36,6 +38,7 @@ std::uint64_t sqlite_free_bytes(const fs::path& file) {
 disk_usage measure_data_dir(const fs::path& dir) {
   disk_usage u;
   std::error_code ec;
+  std::uint64_t newest_index = 0, newest_size = 0, copying = 0;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fe;
@@ -43,7 +46,15 @@ disk_usage measure_data_dir(const fs::path& dir) {
     const auto size = it->file_size(fe);
     if (fe) continue;
     u.used_bytes += size - std::min(size, sqlite_free_bytes(it->path()));
+    const auto name = it->path().filename().string();
+    if (auto index = snapshot_name_index(name); index && *index >= newest_index) {
+      newest_index = *index;
+      newest_size = size;
+    } else if (is_copy_name(name)) {
+      copying += size;
+    }
   }
+  u.snapshot_reserve_bytes = newest_size - std::min(newest_size, copying);
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) == 0) u.available_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
   return u;

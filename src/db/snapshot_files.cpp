@@ -49,6 +49,8 @@ std::string copy_name(std::uint64_t index) {
   return std::string(copy_prefix) + std::to_string(index) + std::string(copy_suffix);
 }
 
+bool is_copy_name(const std::string& filename) { return filename.starts_with(copy_prefix); }
+
 std::string transfer_name(std::uint64_t index) {
   return std::string(finished_prefix) + std::to_string(index) + std::string(transfer_suffix);
 }
@@ -71,7 +73,7 @@ std::vector<std::string> recover_snapshot_dir(const fs::path& dir) {
       found.push_back({de.path(), false, *c, false, 0, {}});
     } else if (auto t = number_between(name, finished_prefix, transfer_suffix)) {
       found.push_back({de.path(), true, *t, false, 0, {}});
-    } else if (name.starts_with(copy_prefix)) {
+    } else if (is_copy_name(name)) {
       side_files.push_back(de.path());
     }
   }

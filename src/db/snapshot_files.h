@@ -36,6 +36,9 @@ std::optional<std::uint64_t> snapshot_name_index(const std::string& filename);
 /// "snap-at-<index>.db.tmp": a local copy started at applied index `index`.
 std::string copy_name(std::uint64_t index);
 
+/// True for a local copy in progress and the files SQLite keeps beside it.
+bool is_copy_name(const std::string& filename);
+
 /// "snap-<index>.db.part": a transfer of the snapshot at `index`.
 std::string transfer_name(std::uint64_t index);
 
