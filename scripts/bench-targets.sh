@@ -7,6 +7,8 @@
 #   scripts/bench-targets.sh failover    20 leader kills under a steady 200 writes/s
 #   scripts/bench-targets.sh capacity    10,000 idle logged-in connections on one node
 #   scripts/bench-targets.sh recovery    1M messages; SIGKILL all, restart, time to serve; then a new node's snapshot catch-up
+#   scripts/bench-targets.sh catchup-load  MESSAGES messages, then client p99 and elections (terms) at 200 writes/s
+#                                        without and with a joiner receiving the snapshot (BIN selects the node binary)
 #   scripts/bench-targets.sh all
 # Env: OUT (default build/bench-targets), MESSAGES (default 1000000), KILLS (20), CONNS (10000).
 set -euo pipefail
@@ -133,8 +135,52 @@ PY
   $BC stop "$d"; load
 }
 
+catchup_load() {
+  echo "== catch-up under load: $MESSAGES messages, then 200 writes/s while n4 joins $(load)"
+  local d=$OUT/cul n; n=$(fresh cul 3)
+  local a1=${n%%,*}
+  $CB --nodes "$n" --connections 64 --inflight 4 --prefix m --ops "$MESSAGES" --json "$OUT/cul-load.json" 2>/dev/null | tail -1
+  terms() { for a in ${n//,/ }; do curl -s "http://$a/status" | python3 -c 'import sys,json; s=json.load(sys.stdin); print(s["term"], end=" ")'; done; }
+  # The same open-loop load twice, 60 s each: alone, then while n4 joins 5 s in.
+  local t0 j0; t0=$(terms)
+  $CB --nodes "$n" --connections 16 --rate 200 --prefix q1 --duration 60 --json "$OUT/cul-quiet.json" 2>/dev/null | tail -1 | sed 's/^/alone       /'
+  $CB --nodes "$n" --connections 16 --rate 200 --prefix q2 --duration 60 --json "$OUT/cul-join.json" 2>/dev/null >"$OUT/cul-join.txt" &
+  local bench=$!
+  sleep 5; j0=$(now_ms)
+  local a4; a4=$($BC join "$d" n4 "$a1")
+  build/chatctl add --cluster "$n" --admin-token bench-admin n4 "$a4" >/dev/null 2>&1 &
+  for _ in $(seq 1 2400); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
+  local installed=$(( $(now_ms) - j0 ))
+  wait "$bench"; tail -1 "$OUT/cul-join.txt" | sed 's/^/with joiner /'
+  local t1; t1=$(terms)
+  python3 - "$OUT" "$d/n4.log" "$installed" "$t0" "$t1" <<'PY'
+import datetime, json, re, sys
+o, log, installed, t0, t1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(), sys.argv[5].split()
+ts = lambda l: datetime.datetime.strptime(l.split()[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+recv = inst = None; size = 0
+for l in open(log):
+    m = re.search(r"receiving snapshot at index (\d+) \((\d+) bytes\)", l)
+    if m and recv is None: recv, size = ts(l), int(m.group(2))
+    if "installed snapshot" in l and inst is None: inst = ts(l)
+r = lambda f: json.load(open(f"{o}/{f}"))["result"]
+q, j = r("cul-quiet.json"), r("cul-join.json")
+lat = lambda x: x["latency_ms"]
+out = {"snapshot_bytes": size, "receive_install_s": (inst - recv) if recv and inst else None,
+       "join_to_installed_ms": installed, "terms_before": t0, "terms_after": t1,
+       "alone": {k: lat(q)[k] for k in ("p50", "p99", "p99_9", "max")} | {"errors": q["error_count"], "timeouts": q["timeouts"]},
+       "with_joiner": {k: lat(j)[k] for k in ("p50", "p99", "p99_9", "max")} | {"errors": j["error_count"], "timeouts": j["timeouts"]}}
+json.dump(out, open(f"{o}/catchup-load.json", "w"))
+print(f"snapshot {size/1e6:.1f} MB received+installed in {out['receive_install_s'] or 0:.2f} s (join -> installed {installed} ms)")
+for k in ("alone", "with_joiner"):
+    x = out[k]; print(f"{k:12s} p50 {x['p50']:.1f} ms  p99 {x['p99']:.1f} ms  p99.9 {x['p99_9']:.1f} ms  max {x['max']:.1f} ms  errors {x['errors']}  timeouts {x['timeouts']}")
+print("terms", " ".join(t0), "->", " ".join(t1), "(unchanged: no election)" if t0 == t1 else "(CHANGED: an election happened)")
+PY
+  $BC stop "$d"; load
+}
+
 case "${1:-all}" in
   latency1|reads|failover|capacity|recovery) "$1" ;;
+  catchup-load) catchup_load ;;
   all) latency1; reads; failover; capacity; recovery ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac
