@@ -139,6 +139,24 @@ int error_lines(const std::string& log) {
   return n;
 }
 
+/// Reaps the stopped node and checks how: exit 3, not a signal (no
+/// abort), exactly one ERROR line in its log, which it returns.
+std::string expect_stopped_with_one_line(node_proc& n) {
+  int status = 0;
+  ::waitpid(n.pid, &status, 0);
+  n.pid = -1;
+  CHECK_FALSE(WIFSIGNALED(status));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 3);
+  const auto log = n.log_text();
+  CHECK(error_lines(log) == 1);
+  const auto at = log.find(" ERROR ");
+  REQUIRE(at != std::string::npos);
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  MESSAGE("the node stopped: " << line);
+  return line;
+}
+
 }  // namespace
 
 TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and deletes work; the alarm clears itself") {
@@ -283,17 +301,7 @@ TEST_CASE("full disk (tmpfs) under sends: storage_full or one line and exit 3; n
   // Either the node refuses writes with storage_full, or it stopped with one line.
   REQUIRE(eventually([&] { return !n.alive() || status_flag(n, "storage_full"); }, 20s));
   if (!n.alive()) {
-    int status = 0;
-    ::waitpid(n.pid, &status, 0);
-    n.pid = -1;
-    CHECK_FALSE(WIFSIGNALED(status));
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 3);
-    const auto log = n.log_text();
-    CHECK(error_lines(log) == 1);
-    const auto at = log.find(" ERROR ");
-    const std::string line = log.substr(at, log.find('\n', at) - at);
-    MESSAGE("the node stopped: " << line);
+    const auto line = expect_stopped_with_one_line(n);
     CHECK(line.find(disk.dir().string()) != std::string::npos);
     CHECK(line.find("full") != std::string::npos);
     REQUIRE(disk.resize(64 << 20));
@@ -354,18 +362,7 @@ TEST_CASE("raft log on a full disk (tmpfs): one line naming raft.db, exit 3, no 
   s.join();
   MESSAGE("acknowledged before the log's disk filled: " << s.acked.size());
   REQUIRE(eventually([&] { return !n.alive(); }, 20s));
-  int status = 0;
-  ::waitpid(n.pid, &status, 0);
-  n.pid = -1;
-  CHECK_FALSE(WIFSIGNALED(status));
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 3);
-  const auto log = n.log_text();
-  CHECK(error_lines(log) == 1);
-  const auto at = log.find(" ERROR ");
-  REQUIRE(at != std::string::npos);
-  const std::string line = log.substr(at, log.find('\n', at) - at);
-  MESSAGE("the node stopped: " << line);
+  const auto line = expect_stopped_with_one_line(n);
   CHECK(line.find((log_dir / "raft.db").string()) != std::string::npos);
   CHECK(line.find("full") != std::string::npos);
 
