@@ -170,8 +170,30 @@ catchup_load() {
   sleep 5; j0=$(now_ms)
   local a4; a4=$($BC join "$d" n4 "$a1")
   build/chatctl add --cluster "$n" --admin-token bench-admin n4 "$a4" >/dev/null 2>&1 &
+  # How long each node's event loop takes to answer GET /status, every
+  # 20 ms until the snapshot is installed: a blocking file operation on a
+  # loop shows here as a slow answer (the joiner receives, the leader sends).
+  rm -f "$OUT/cul-probe.stop"
+  python3 - "$OUT/cul-probe.stop" "$OUT/cul-probe.json" "n4=$a4" $(for a in ${n//,/ }; do echo "$(curl -s "http://$a/status" | python3 -c 'import sys,json; print(json.load(sys.stdin)["node"])')=$a"; done) <<'PY' &
+import json, os, sys, time, urllib.request
+stop, out, targets = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+lat = {k: [] for k in targets}
+while not os.path.exists(stop):
+    for k, a in targets.items():
+        t = time.monotonic()
+        try:
+            urllib.request.urlopen(f"http://{a}/status", timeout=10).read()
+            lat[k].append((time.monotonic() - t) * 1000)
+        except Exception:
+            pass  # not listening yet (the joiner at start)
+    time.sleep(0.02)
+q = lambda v, p: sorted(v)[min(len(v) - 1, int(p * len(v)))] if v else None
+json.dump({k: {"n": len(v), "p50": q(v, 0.5), "p99": q(v, 0.99), "max": max(v) if v else None} for k, v in lat.items()}, open(out, "w"))
+PY
+  local probe=$!
   for _ in $(seq 1 2400); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
   local installed=$(( $(now_ms) - j0 ))
+  touch "$OUT/cul-probe.stop"; wait "$probe"
   wait "$bench"; tail -1 "$OUT/cul-join.txt" | sed 's/^/with joiner /'
   local t1; t1=$(terms)
   python3 - "$OUT" "$(snapshot_times "$d/n4.log")" "$installed" "$t0" "$t1" <<'PY'
@@ -185,11 +207,14 @@ out = {"snapshot_bytes": size, "receive_install_s": st["secs"],
        "join_to_installed_ms": installed, "terms_before": t0, "terms_after": t1,
        "alone": {k: lat(q)[k] for k in ("p50", "p99", "p99_9", "max")} | {"errors": q["error_count"], "timeouts": q["timeouts"]},
        "with_joiner": {k: lat(j)[k] for k in ("p50", "p99", "p99_9", "max")} | {"errors": j["error_count"], "timeouts": j["timeouts"]}}
+out["status_ms"] = json.load(open(f"{o}/cul-probe.json"))
 json.dump(out, open(f"{o}/catchup-load.json", "w"))
 print(f"snapshot {size/1e6:.1f} MB received+installed in {out['receive_install_s'] or 0:.2f} s (join -> installed {installed} ms)")
 for k in ("alone", "with_joiner"):
     x = out[k]; print(f"{k:12s} p50 {x['p50']:.1f} ms  p99 {x['p99']:.1f} ms  p99.9 {x['p99_9']:.1f} ms  max {x['max']:.1f} ms  errors {x['errors']}  timeouts {x['timeouts']}")
 print("terms", " ".join(t0), "->", " ".join(t1), "(unchanged: no election)" if t0 == t1 else "(CHANGED: an election happened)")
+for k, v in sorted(out["status_ms"].items()):
+    if v["n"]: print(f"GET /status of {k} during the catch-up: {v['n']} probes, p50 {v['p50']:.1f} ms, p99 {v['p99']:.1f} ms, max {v['max']:.1f} ms")
 PY
   $BC stop "$d"; load
 }
