@@ -65,8 +65,8 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
   if (apply_full_ || snap_full_) arm_retry();
 }
 
-bool apply_actor::apply_waiting() {
-  if (waiting_.empty()) return true;
+void apply_actor::apply_waiting() {
+  if (waiting_.empty()) return;
   // Back-pressure: a snapshot two intervals behind must finish first, or
   // the log (compacted only at snapshots) would grow without bound.
   if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * snapshot_every_) poll_snapshot(true);
@@ -75,14 +75,13 @@ bool apply_actor::apply_waiting() {
   auto results = store_->apply_batch(waiting_, ec, err);
   if (ec == db::errc::disk_full) {
     set_disk_full(apply_full_, "chat.db", err);
-    return false;
+    return;
   }
   if (ec) throw std::runtime_error("cannot write " + err);
   waiting_.clear();
   set_disk_full(apply_full_, "chat.db", {});
   const auto applied = store_->applied_index();
   boost::asio::post(io_, [this, r = std::move(results), applied]() mutable { out_.applied(std::move(r), applied); });
-  return true;
 }
 
 void apply_actor::install(const raft::snapshot_meta& snap) {
@@ -102,8 +101,7 @@ void apply_actor::set_disk_full(bool& flag, const char* source, const std::strin
   if (flag == full) return;
   flag = full;
   if (full)
-    log::warn("apply: ", error, "; writes are refused (storage_full) until space is back, retrying every ",
-              disk_retry.count(), " s");
+    log::warn("apply: ", error, "; writes are refused (storage_full) until space is back; retrying");
   else
     log::info("apply: ", source, " is writable again");
   if (out_.disk_full) boost::asio::post(io_, [this, s = std::string(source), error] { out_.disk_full(s, error); });

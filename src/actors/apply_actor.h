@@ -91,9 +91,9 @@ class apply_actor {
 
  private:
   void handle_batch(std::vector<apply_message>&& batch);
-  /// Applies every waiting entry in one transaction; false while chat.db
-  /// is full (the entries keep waiting).
-  bool apply_waiting();
+  /// Applies every waiting entry in one transaction; while chat.db is full
+  /// they keep waiting (apply_full_).
+  void apply_waiting();
   void install(const raft::snapshot_meta& snap);
   void run_ready_queries();
   void maybe_snapshot();

@@ -38,23 +38,29 @@ std::uint64_t sqlite_free_bytes(const fs::path& file) {
 disk_usage measure_data_dir(const fs::path& dir) {
   disk_usage u;
   std::error_code ec;
-  std::uint64_t newest_index = 0, newest_size = 0, copying = 0;
+  std::uint64_t newest_index = 0, newest_size = 0, copying = 0, state = 0;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fe;
     if (!it->is_regular_file(fe)) continue;
     const auto size = it->file_size(fe);
     if (fe) continue;
-    u.used_bytes += size - std::min(size, sqlite_free_bytes(it->path()));
+    const auto live = size - std::min(size, sqlite_free_bytes(it->path()));
+    u.used_bytes += live;
     const auto name = it->path().filename().string();
-    if (auto index = snapshot_name_index(name); index && *index >= newest_index) {
+    if (name == "chat.db" && it.depth() == 0) {
+      state = live;
+    } else if (auto index = snapshot_name_index(name); index && *index >= newest_index) {
       newest_index = *index;
       newest_size = size;
     } else if (is_copy_name(name)) {
       copying += size;
     }
   }
-  u.snapshot_reserve_bytes = newest_size - std::min(newest_size, copying);
+  // The next copy holds chat.db's live pages (VACUUM INTO drops the free
+  // ones), and never less than the newest snapshot unless rows were deleted.
+  const auto next_copy = std::max(newest_size, state);
+  u.snapshot_reserve_bytes = next_copy - std::min(next_copy, copying);
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) == 0) u.available_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
   return u;

@@ -19,10 +19,10 @@ struct disk_usage {
   std::uint64_t used_bytes = 0;
   /// What the file system still gives an unprivileged writer (statvfs).
   std::uint64_t available_bytes = 0;
-  /// What the next local snapshot copy will add: the newest finished
-  /// snapshot's size, less what a copy in progress already wrote. Snapshots
-  /// are written whole and only then the oldest is pruned, so the data
-  /// stays under the quota only if this much room is kept.
+  /// What the next local snapshot copy will add: chat.db's live bytes (or
+  /// the newest snapshot's size, if larger), less what a copy in progress
+  /// already wrote. Snapshots are written whole and only then the oldest is
+  /// pruned, so the data stays under the quota only if this room is kept.
   std::uint64_t snapshot_reserve_bytes = 0;
 };
 

@@ -175,7 +175,7 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   s.join();
   MESSAGE("acknowledged before the quota: " << s.acked.size() << "; used " << status_number(n, "storage_used_bytes"));
   CHECK(s.refusals["storage_full"] == writers);
-  CHECK(s.acked.size() > 1000);
+  CHECK(s.acked.size() > 300);  // the quota is not reached at once
   CHECK(status_flag(n, "storage_full"));
   CHECK(status_number(n, "storage_used_bytes") <= quota);
   auto st = n.status().as_object();
