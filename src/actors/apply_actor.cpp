@@ -1,6 +1,10 @@
 #include "actors/apply_actor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include <boost/asio/post.hpp>
@@ -159,10 +163,40 @@ void apply_actor::maybe_snapshot() {
   snap_running_ = true;
   snap_thread_ = std::thread([this, db = store_->path()] {
     snap_err_.clear();
+    snap_index_ = 0;
     snap_ec_ = db::chat_store::snapshot_file_to(db, snap_tmp_, snap_err_);
+    if (!snap_ec_) snap_ec_ = name_copy();
     snap_running_ = false;
     inbox_->push(apply_msg::snapshot_done{});
   });
+}
+
+std::error_code apply_actor::name_copy() {
+  // The copy holds the state as committed when it began: name it by the
+  // applied index inside it, never by the index that triggered it.
+  const auto index = db::chat_store::snapshot_applied_index(snap_tmp_);
+  if (index == 0) {
+    snap_err_ = snap_tmp_.string() + ": the copy has no applied index";
+    return db::errc::io_error;
+  }
+  const auto final_file = snapshot_dir_ / db::snapshot_name(index);
+  if (::link(snap_tmp_.c_str(), final_file.c_str()) != 0) {
+    const int e = errno;
+    if (e == EEXIST) return {};  // a received snapshot of the same state: it stays
+    snap_err_ = "cannot name " + snap_tmp_.string() + " " + final_file.filename().string() + ": " + std::strerror(e);
+    return db::from_errno(e);
+  }
+  ::unlink(snap_tmp_.c_str());
+  // The name must be durable before the log is compacted to this snapshot:
+  // after a power loss raft.db would name a file not there.
+  if (!db::fsync_dir(snapshot_dir_)) {
+    const int e = errno;
+    snap_err_ = "cannot fsync " + snapshot_dir_.string() + ": " + std::strerror(e);
+    ::unlink(final_file.c_str());
+    return db::from_errno(e);
+  }
+  snap_index_ = index;
+  return {};
 }
 
 void apply_actor::poll_snapshot(bool wait) {
@@ -179,23 +213,14 @@ void apply_actor::poll_snapshot(bool wait) {
       log::warn("apply: snapshot failed: ", snap_err_, "; next attempt in ", snapshot_retry.count(), " s");
     return;
   }
-  // The copy holds the state as committed when it began: name it by the
-  // applied index inside it, never by the index that triggered it.
-  const auto applied = db::chat_store::snapshot_applied_index(snap_tmp_);
-  if (applied == 0 || applied <= last_snapshot_) {  // e.g. a received snapshot was installed meanwhile
+  const auto applied = snap_index_;
+  const std::string handle = db::snapshot_name(applied);
+  if (applied == 0) {  // a snapshot of the same state was there already
     fs::remove(snap_tmp_, ec);
     return;
   }
-  const std::string handle = db::snapshot_name(applied);
-  fs::rename(snap_tmp_, snapshot_dir_ / handle, ec);
-  // The rename must be durable before the log is compacted to this
-  // snapshot: after a power loss raft.db would name a file not there.
-  if (ec || !db::fsync_dir(snapshot_dir_)) {
-    const auto what = ec ? ec.message() : std::string("fsync of the directory failed");
-    log::warn("apply: snapshot ", handle, " not made durable: ", what, "; next attempt in ", snapshot_retry.count(), " s");
-    next_snapshot_try_ = std::chrono::steady_clock::now() + snapshot_retry;
-    if (!ec) fs::remove(snapshot_dir_ / handle, ec);
-    fs::remove(snap_tmp_, ec);
+  if (applied <= last_snapshot_) {  // a newer received snapshot was installed meanwhile
+    fs::remove(snapshot_dir_ / handle, ec);
     return;
   }
   set_disk_full(snap_full_, "snapshot", {});

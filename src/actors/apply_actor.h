@@ -99,6 +99,9 @@ class apply_actor {
   void maybe_snapshot();
   /// Finishes a snapshot whose thread is done; with `wait`, waits for it first.
   void poll_snapshot(bool wait);
+  /// The snapshot thread, after the copy: names it snap-<index inside>.db
+  /// and fsyncs the directory (sets snap_index_; 0 if that name existed).
+  std::error_code name_copy();
   /// Reports a change of a disk-full condition and arms the retry timer.
   void set_disk_full(bool& flag, const char* source, const std::string& error);
   void arm_retry();
@@ -119,11 +122,13 @@ class apply_actor {
   boost::asio::steady_timer retry_timer_;
   bool retry_armed_ = false;  ///< apply thread only
   /// Writes the snapshot file (VACUUM INTO through its own read-only
-  /// connection) while this thread keeps applying; at most one at a time.
+  /// connection), names it and makes the name durable, while this thread
+  /// keeps applying; at most one at a time.
   std::thread snap_thread_;
   bool snap_busy_ = false;                 ///< apply thread only
   std::atomic<bool> snap_running_{false};  ///< the thread has not finished yet
   std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
+  std::uint64_t snap_index_ = 0;           ///< the finished snapshot's index (thread; read after join)
   std::error_code snap_ec_;
   std::string snap_err_;
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
