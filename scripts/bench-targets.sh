@@ -7,6 +7,9 @@
 #   scripts/bench-targets.sh failover    20 leader kills under a steady 200 writes/s
 #   scripts/bench-targets.sh capacity    10,000 idle logged-in connections on one node
 #   scripts/bench-targets.sh recovery    1M messages; SIGKILL all, restart, time to serve; then a new node's snapshot catch-up
+#   scripts/bench-targets.sh catchup-load  MESSAGES messages, then client p99 and elections (terms) at 200 writes/s
+#                                        without and with a joiner receiving the snapshot (BIN selects the node binary;
+#                                        CUL_DATA=DIR starts from a copy of a loaded, stopped cluster instead of loading)
 #   scripts/bench-targets.sh all
 # Env: OUT (default build/bench-targets), MESSAGES (default 1000000), KILLS (20), CONNS (10000).
 set -euo pipefail
@@ -71,6 +74,19 @@ capacity() {
   $BC stop "$OUT/cap"; load
 }
 
+snapshot_times() {  # snapshot_times NODE-LOG -> JSON {"bytes", "secs"}: its first snapshot, "receiving" -> "installed"
+  python3 - "$1" <<'PY'
+import datetime, json, re, sys
+ts = lambda l: datetime.datetime.strptime(l.split()[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
+recv = inst = None; size = 0
+for l in open(sys.argv[1]):
+    m = re.search(r"receiving snapshot at index (\d+) \((\d+) bytes\)", l)
+    if m and recv is None: recv, size = ts(l), int(m.group(2))
+    if "installed snapshot" in l and inst is None: inst = ts(l)
+print(json.dumps({"bytes": size, "secs": inst - recv if recv and inst else None}))
+PY
+}
+
 wait_ok() {  # wait_ok ADDR JSON-REQUEST... : retries a chatctl call until every reply is ok
   for _ in $(seq 1 3000); do
     if build/chatctl call --node "$1" "${@:2}" 2>/dev/null | python3 -c '
@@ -112,29 +128,100 @@ recovery() {
   build/chatctl add --cluster "$n" --admin-token bench-admin n4 "$a4" >/dev/null 2>&1 || true
   for _ in $(seq 1 2400); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
   local joined=$(( $(now_ms) - t0 ))
-  python3 - "$d/n4.log" "$joined" "$OUT/catchup.json" "$serve" "$serve1" <<'PY'
-import re, sys, json, datetime
-log, joined, out, serve, serve1 = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-ts = lambda l: datetime.datetime.strptime(l.split()[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f").timestamp()
-recv = inst = None; size = 0
-for l in open(log):
-    m = re.search(r"receiving snapshot at index (\d+) \((\d+) bytes\)", l)
-    if m and recv is None: recv, size = ts(l), int(m.group(2))
-    if "installed snapshot" in l and inst is None: inst = ts(l)
+  python3 - "$(snapshot_times "$d/n4.log")" "$joined" "$OUT/catchup.json" "$serve" "$serve1" <<'PY'
+import sys, json
+st, joined, out, serve, serve1 = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+size, secs = st["bytes"], st["secs"]
 r = {"restart_all_serve_ms": serve, "restart_follower_serve_ms": serve1, "join_to_installed_ms": joined}
-if recv and inst:
-    secs = inst - recv
+if secs is not None:
     r.update(snapshot_bytes=size, receive_and_install_s=secs, mb_per_s=size / 1e6 / secs if secs > 0 else None)
     print(f"catch-up: snapshot of {size/1e6:.1f} MB received and installed in {secs:.2f} s = {size/1e6/secs:.0f} MB/s (join -> installed {joined} ms)")
 else:
-    print("catch-up: no snapshot install seen in", log)
+    print("catch-up: no snapshot install seen in the new node's log")
 json.dump(r, open(out, "w"))
+PY
+  $BC stop "$d"; load
+}
+
+catchup_load() {
+  local d=$OUT/cul n
+  if [[ -n "${CUL_DATA:-}" ]]; then
+    # A copy of a cluster loaded before (stopped; n1..n3 only), so that two
+    # binaries can be compared on the same data without loading it twice.
+    echo "== catch-up under load: the cluster in $CUL_DATA, then 200 writes/s while n4 joins $(load)"
+    $BC stop "$d" 2>/dev/null || true; rm -rf "$d"; started+=("$d")
+    cp -a "$CUL_DATA" "$d"; rm -rf "$d"/n4* "$d"/*.pid
+    sed -i "s|$CUL_DATA|$d|g" "$d"/*.toml
+    for id in n1 n2 n3; do $BC restart "$d" "$id"; done
+    n=$(cat "$d/nodes")
+    for _ in $(seq 1 600); do [[ "$(curl -s --max-time 1 "http://${n%%,*}/health" | grep -c '"healthy":true')" == 1 ]] && break; sleep 0.1; done
+  else
+    echo "== catch-up under load: $MESSAGES messages, then 200 writes/s while n4 joins $(load)"
+    n=$(fresh cul 3)
+    $CB --nodes "$n" --connections 64 --inflight 4 --prefix m --ops "$MESSAGES" --json "$OUT/cul-load.json" 2>/dev/null | tail -1
+  fi
+  local a1=${n%%,*}
+  terms() { for a in ${n//,/ }; do curl -s "http://$a/status" | python3 -c 'import sys,json; s=json.load(sys.stdin); print(s["term"], end=" ")'; done; }
+  # The same open-loop load twice, 60 s each: alone, then while n4 joins 5 s in.
+  local t0 j0; t0=$(terms)
+  $CB --nodes "$n" --connections 16 --rate 200 --prefix q1 --duration 60 --json "$OUT/cul-quiet.json" 2>/dev/null | tail -1 | sed 's/^/alone       /'
+  $CB --nodes "$n" --connections 16 --rate 200 --prefix q2 --duration 60 --json "$OUT/cul-join.json" 2>/dev/null >"$OUT/cul-join.txt" &
+  local bench=$!
+  sleep 5; j0=$(now_ms)
+  local a4; a4=$($BC join "$d" n4 "$a1")
+  build/chatctl add --cluster "$n" --admin-token bench-admin n4 "$a4" >/dev/null 2>&1 &
+  # How long each node's event loop takes to answer GET /status, every
+  # 20 ms until the snapshot is installed: a blocking file operation on a
+  # loop shows here as a slow answer (the joiner receives, the leader sends).
+  rm -f "$OUT/cul-probe.stop"
+  python3 - "$OUT/cul-probe.stop" "$OUT/cul-probe.json" "n4=$a4" $(for a in ${n//,/ }; do echo "$(curl -s "http://$a/status" | python3 -c 'import sys,json; print(json.load(sys.stdin)["node"])')=$a"; done) <<'PY' &
+import json, os, sys, time, urllib.request
+stop, out, targets = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+lat = {k: [] for k in targets}
+while not os.path.exists(stop):
+    for k, a in targets.items():
+        t = time.monotonic()
+        try:
+            urllib.request.urlopen(f"http://{a}/status", timeout=10).read()
+            lat[k].append((time.monotonic() - t) * 1000)
+        except Exception:
+            pass  # not listening yet (the joiner at start)
+    time.sleep(0.02)
+q = lambda v, p: sorted(v)[min(len(v) - 1, int(p * len(v)))] if v else None
+json.dump({k: {"n": len(v), "p50": q(v, 0.5), "p99": q(v, 0.99), "max": max(v) if v else None} for k, v in lat.items()}, open(out, "w"))
+PY
+  local probe=$!
+  for _ in $(seq 1 2400); do grep -q 'installed snapshot' "$d/n4.log" 2>/dev/null && break; sleep 0.05; done
+  local installed=$(( $(now_ms) - j0 ))
+  touch "$OUT/cul-probe.stop"; wait "$probe"
+  wait "$bench"; tail -1 "$OUT/cul-join.txt" | sed 's/^/with joiner /'
+  local t1; t1=$(terms)
+  python3 - "$OUT" "$(snapshot_times "$d/n4.log")" "$installed" "$t0" "$t1" <<'PY'
+import json, sys
+o, st, installed, t0, t1 = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5].split()
+size = st["bytes"]
+r = lambda f: json.load(open(f"{o}/{f}"))["result"]
+q, j = r("cul-quiet.json"), r("cul-join.json")
+lat = lambda x: x["latency_ms"]
+out = {"snapshot_bytes": size, "receive_install_s": st["secs"],
+       "join_to_installed_ms": installed, "terms_before": t0, "terms_after": t1,
+       "alone": {k: lat(q)[k] for k in ("p50", "p99", "p99_9", "max")} | {"errors": q["error_count"], "timeouts": q["timeouts"]},
+       "with_joiner": {k: lat(j)[k] for k in ("p50", "p99", "p99_9", "max")} | {"errors": j["error_count"], "timeouts": j["timeouts"]}}
+out["status_ms"] = json.load(open(f"{o}/cul-probe.json"))
+json.dump(out, open(f"{o}/catchup-load.json", "w"))
+print(f"snapshot {size/1e6:.1f} MB received+installed in {out['receive_install_s'] or 0:.2f} s (join -> installed {installed} ms)")
+for k in ("alone", "with_joiner"):
+    x = out[k]; print(f"{k:12s} p50 {x['p50']:.1f} ms  p99 {x['p99']:.1f} ms  p99.9 {x['p99_9']:.1f} ms  max {x['max']:.1f} ms  errors {x['errors']}  timeouts {x['timeouts']}")
+print("terms", " ".join(t0), "->", " ".join(t1), "(unchanged: no election)" if t0 == t1 else "(CHANGED: an election happened)")
+for k, v in sorted(out["status_ms"].items()):
+    if v["n"]: print(f"GET /status of {k} during the catch-up: {v['n']} probes, p50 {v['p50']:.1f} ms, p99 {v['p99']:.1f} ms, max {v['max']:.1f} ms")
 PY
   $BC stop "$d"; load
 }
 
 case "${1:-all}" in
   latency1|reads|failover|capacity|recovery) "$1" ;;
+  catchup-load) catchup_load ;;
   all) latency1; reads; failover; capacity; recovery ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

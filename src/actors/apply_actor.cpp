@@ -1,42 +1,42 @@
 #include "actors/apply_actor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
 
 #include "common/log.h"
+#include "db/errc.h"
+#include "db/snapshot_files.h"
+#include "db/sqlite_util.h"
 
 namespace qc::actors {
 
 namespace fs = std::filesystem;
 
 namespace {
-/// Name prefix of a snapshot copy in progress ("snap-at-<index>.db.tmp");
-/// only a finished copy is renamed to "snap-<index>.db".
-constexpr std::string_view copy_prefix = "snap-at-";
-bool is_copy_in_progress(const fs::path& p) { return p.filename().string().rfind(copy_prefix, 0) == 0; }
+/// How often what a full disk refused is tried again.
+constexpr std::chrono::seconds disk_retry{1};
+/// How long a failed snapshot copy waits before the next attempt.
+constexpr std::chrono::seconds snapshot_retry{5};
 }  // namespace
 
 apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
-                         fs::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out)
+                         fs::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out,
+                         failure_handler on_failure)
     : io_(io),
       store_(std::move(store)),
       snapshot_dir_(std::move(snapshot_dir)),
       snapshot_every_(snapshot_every),
-      out_(std::move(out)) {
+      out_(std::move(out)),
+      retry_timer_(io) {
   last_snapshot_ = store_->applied_index();
-  // A copy that a crash interrupted was never renamed into a snapshot: it
-  // is garbage the size of the database (and SQLite's journal beside it).
-  std::error_code ec;
-  for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
-    if (is_copy_in_progress(de.path())) {
-      log::info("removing ", de.path().filename().string(), " (a snapshot copy interrupted by a crash)");
-      fs::remove(de.path(), ec);
-    }
   inbox_ = std::make_unique<thread_mailbox<apply_message>>(
-      [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); });
+      "apply", [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); }, std::move(on_failure));
 }
 
 apply_actor::~apply_actor() { stop(); }
@@ -44,46 +44,82 @@ apply_actor::~apply_actor() { stop(); }
 void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
   // Gather every entry in the batch into one transaction; a snapshot to
   // install splits the batch (it replaces the state wholesale).
-  std::vector<raft::entry> pending;
-  auto apply_pending = [&] {
-    if (pending.empty()) return;
-    // Back-pressure: a snapshot two intervals behind must finish first, or
-    // the log (compacted only at snapshots) would grow without bound.
-    if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * snapshot_every_) poll_snapshot(true);
-    auto results = store_->apply_batch(pending);
-    pending.clear();
-    const auto applied = store_->applied_index();
-    boost::asio::post(io_, [this, r = std::move(results), applied]() mutable {
-      out_.applied(std::move(r), applied);
-    });
-  };
-
   for (auto& m : batch) {
     if (auto* a = std::get_if<apply_msg::apply>(&m)) {
       if (a->install) {
-        apply_pending();
-        const auto file = snapshot_path(a->install->handle);
-        std::string err;
-        if (!store_->install_snapshot(file, err)) {
-          log::error("apply: cannot install snapshot ", file.string(), ": ", err, "; stopping");
-          std::_Exit(3);
-        }
-        last_snapshot_ = store_->applied_index();
-        log::info("installed snapshot at index ", last_snapshot_);
-        const auto applied = store_->applied_index();
-        boost::asio::post(io_, [this, applied] { out_.applied({}, applied); });
+        if (!apply_full_) apply_waiting();
+        install(*a->install);
       }
-      for (auto& e : a->entries) pending.push_back(std::move(e));
+      for (auto& e : a->entries) waiting_.push_back(std::move(e));
     } else if (auto* q = std::get_if<apply_msg::query>(&m)) {
-      apply_pending();  // queries see every entry that arrived before them
+      if (!apply_full_) apply_waiting();  // queries see every entry that arrived before them
       parked_.push_back(std::move(*q));
     } else if (std::holds_alternative<apply_msg::snapshot_done>(m)) {
       poll_snapshot(false);
+    } else if (std::holds_alternative<apply_msg::retry>(m)) {
+      retry_armed_ = false;
+      apply_waiting();
     }
   }
-  apply_pending();
+  // While chat.db is full, only the retry timer tries again (a failing
+  // transaction per incoming batch would only burn the disk).
+  if (!apply_full_) apply_waiting();
   run_ready_queries();
   maybe_snapshot();
+  if (apply_full_ || snap_full_) arm_retry();
+}
+
+void apply_actor::apply_waiting() {
+  if (waiting_.empty()) return;
+  // Back-pressure: a snapshot two intervals behind must finish first, or
+  // the log (compacted only at snapshots) would grow without bound.
+  if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * snapshot_every_) poll_snapshot(true);
+  std::error_code ec;
+  std::string err;
+  auto results = store_->apply_batch(waiting_, ec, err);
+  if (ec == db::errc::disk_full) {
+    set_disk_full(apply_full_, "chat.db", err);
+    return;
+  }
+  if (ec) throw std::runtime_error("cannot write " + err);
+  waiting_.clear();
+  set_disk_full(apply_full_, "chat.db", {});
+  const auto applied = store_->applied_index();
+  boost::asio::post(io_, [this, r = std::move(results), applied]() mutable { out_.applied(std::move(r), applied); });
+}
+
+void apply_actor::install(const raft::snapshot_meta& snap) {
+  const auto file = snapshot_path(snap.handle);
+  std::string err;
+  if (!store_->install_snapshot(file, err)) throw std::runtime_error("cannot install snapshot " + err);
+  last_snapshot_ = store_->applied_index();
+  log::info("installed snapshot at index ", last_snapshot_);
+  // The snapshot covers whatever was still waiting up to its index.
+  std::erase_if(waiting_, [&](const raft::entry& e) { return e.index <= last_snapshot_; });
+  const auto applied = store_->applied_index();
+  boost::asio::post(io_, [this, applied] { out_.applied({}, applied); });
+}
+
+void apply_actor::set_disk_full(bool& flag, const char* source, const std::string& error) {
+  const bool full = !error.empty();
+  if (flag == full) return;
+  flag = full;
+  if (full)
+    log::warn("apply: ", error, "; writes are refused (storage_full) until space is back; retrying");
+  else
+    log::info("apply: ", source, " is writable again");
+  if (out_.disk_full) boost::asio::post(io_, [this, s = std::string(source), error] { out_.disk_full(s, error); });
+}
+
+void apply_actor::arm_retry() {
+  if (retry_armed_) return;
+  retry_armed_ = true;
+  boost::asio::post(io_, [this] {
+    retry_timer_.expires_after(disk_retry);
+    retry_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) tell(apply_msg::retry{});
+    });
+  });
 }
 
 void apply_actor::run_ready_queries() {
@@ -110,10 +146,15 @@ void apply_actor::stop() {
 void apply_actor::maybe_snapshot() {
   poll_snapshot(false);
   const auto applied = store_->applied_index();
-  if (snap_busy_ || snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
+  if (snap_busy_ || snapshot_every_ == 0 || applied <= last_snapshot_) return;
+  // After a failed copy the next attempt waits a while; after one that
+  // found the disk full it no longer waits for a whole interval of new
+  // entries (while writes are refused, none may come).
+  if (std::chrono::steady_clock::now() < next_snapshot_try_) return;
+  if (!snap_full_ && applied < last_snapshot_ + snapshot_every_) return;
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
-  snap_tmp_ = snapshot_dir_ / (std::string(copy_prefix) + std::to_string(applied) + ".db.tmp");
+  snap_tmp_ = snapshot_dir_ / db::copy_name(applied);
   fs::remove(snap_tmp_, ec);
   // Copying the whole database takes seconds once it holds ~1M messages;
   // doing it here stalled every write and read behind it. A second
@@ -122,10 +163,40 @@ void apply_actor::maybe_snapshot() {
   snap_running_ = true;
   snap_thread_ = std::thread([this, db = store_->path()] {
     snap_err_.clear();
-    snap_ok_ = db::chat_store::snapshot_file_to(db, snap_tmp_, snap_err_);
+    snap_index_ = 0;
+    snap_ec_ = db::chat_store::snapshot_file_to(db, snap_tmp_, snap_err_);
+    if (!snap_ec_) snap_ec_ = name_copy();
     snap_running_ = false;
     inbox_->push(apply_msg::snapshot_done{});
   });
+}
+
+std::error_code apply_actor::name_copy() {
+  // The copy holds the state as committed when it began: name it by the
+  // applied index inside it, never by the index that triggered it.
+  const auto index = db::chat_store::snapshot_applied_index(snap_tmp_);
+  if (index == 0) {
+    snap_err_ = snap_tmp_.string() + ": the copy has no applied index";
+    return db::errc::io_error;
+  }
+  const auto final_file = snapshot_dir_ / db::snapshot_name(index);
+  if (::link(snap_tmp_.c_str(), final_file.c_str()) != 0) {
+    const int e = errno;
+    if (e == EEXIST) return {};  // a received snapshot of the same state: it stays
+    snap_err_ = "cannot name " + snap_tmp_.string() + " " + final_file.filename().string() + ": " + std::strerror(e);
+    return db::from_errno(e);
+  }
+  ::unlink(snap_tmp_.c_str());
+  // The name must be durable before the log is compacted to this snapshot:
+  // after a power loss raft.db would name a file not there.
+  if (!db::fsync_dir(snapshot_dir_)) {
+    const int e = errno;
+    snap_err_ = "cannot fsync " + snapshot_dir_.string() + ": " + std::strerror(e);
+    ::unlink(final_file.c_str());
+    return db::from_errno(e);
+  }
+  snap_index_ = index;
+  return {};
 }
 
 void apply_actor::poll_snapshot(bool wait) {
@@ -133,36 +204,33 @@ void apply_actor::poll_snapshot(bool wait) {
   snap_thread_.join();
   snap_busy_ = false;
   std::error_code ec;
-  if (!snap_ok_) {
-    log::warn("apply: snapshot failed: ", snap_err_);
+  if (snap_ec_) {
+    fs::remove(snap_tmp_, ec);
+    next_snapshot_try_ = std::chrono::steady_clock::now() + snapshot_retry;
+    if (snap_ec_ == db::errc::disk_full)
+      set_disk_full(snap_full_, "snapshot", snap_err_);
+    else
+      log::warn("apply: snapshot failed: ", snap_err_, "; next attempt in ", snapshot_retry.count(), " s");
+    return;
+  }
+  const auto applied = snap_index_;
+  const std::string handle = db::snapshot_name(applied);
+  if (applied == 0) {  // a snapshot of the same state was there already
     fs::remove(snap_tmp_, ec);
     return;
   }
-  // The copy holds the state as committed when it began: name it by the
-  // applied index inside it, never by the index that triggered it.
-  const auto applied = db::chat_store::snapshot_applied_index(snap_tmp_);
-  if (applied == 0 || applied <= last_snapshot_) {  // e.g. a received snapshot was installed meanwhile
-    fs::remove(snap_tmp_, ec);
+  if (applied <= last_snapshot_) {  // a newer received snapshot was installed meanwhile
+    fs::remove(snapshot_dir_ / handle, ec);
     return;
   }
-  const std::string handle = "snap-" + std::to_string(applied) + ".db";
-  fs::rename(snap_tmp_, snapshot_dir_ / handle, ec);
-  if (ec) {
-    log::warn("apply: snapshot rename failed: ", ec.message());
-    return;
-  }
+  set_disk_full(snap_full_, "snapshot", {});
   last_snapshot_ = applied;
   // Keep the two newest snapshots (a follower may be streaming the older).
-  std::vector<fs::path> snaps;
+  std::vector<std::pair<std::uint64_t, fs::path>> snaps;
   for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
-    if (de.path().extension() == ".db" && de.path().filename().string().rfind("snap-", 0) == 0 &&
-        !is_copy_in_progress(de.path()))
-      snaps.push_back(de.path());
-  auto index_of = [](const fs::path& p) {
-    return std::strtoull(p.filename().string().c_str() + 5, nullptr, 10);
-  };
-  std::sort(snaps.begin(), snaps.end(), [&](auto& a, auto& b) { return index_of(a) > index_of(b); });
-  for (std::size_t i = 2; i < snaps.size(); ++i) fs::remove(snaps[i], ec);
+    if (auto index = db::snapshot_name_index(de.path().filename().string())) snaps.emplace_back(*index, de.path());
+  std::sort(snaps.begin(), snaps.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  for (std::size_t i = 2; i < snaps.size(); ++i) fs::remove(snaps[i].second, ec);
   boost::asio::post(io_, [this, applied, handle] { out_.snapshot_taken(applied, handle); });
 }
 

@@ -4,10 +4,18 @@
 // read index, installs received snapshots, and takes a snapshot every
 // `snapshot_every` entries.
 //
+// A full disk does not stop it: a batch chat.db cannot take is rolled
+// back and kept, the actor reports the error (the node then refuses
+// writes with storage_full) and tries again every second; queries the
+// applied state already answers keep running. The same holds for a
+// snapshot copy. Any other write error stops the node with one line
+// naming the file (through the mailbox's failure handler).
+//
 // Owned by: its worker thread (the chat_store); tell() from any thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <filesystem>
@@ -19,6 +27,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "actors/mailbox.h"
 #include "db/chat_store.h"
@@ -42,24 +51,33 @@ struct query {
 };
 /// Wake-up: the background snapshot thread finished (its result is in the actor).
 struct snapshot_done {};
+/// Wake-up: time to retry what a full disk refused (sent by the actor's own timer).
+struct retry {};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
-using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done>;
+using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done, apply_msg::retry>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {
   /// Results of one applied batch, and the applied index after it.
   std::function<void(std::vector<db::apply_result>, std::uint64_t applied)> applied;
-  /// A snapshot of the state at `index` was written as `handle`.
+  /// A snapshot of the state at `index` was written as `handle` (durably:
+  /// the file and its directory entry are fsynced, so the log may go).
   std::function<void(std::uint64_t index, std::string handle)> snapshot_taken;
+  /// Writes of `source` ("chat.db", "snapshot") fail for lack of space,
+  /// with `error` naming the file; an empty `error`: they work again.
+  std::function<void(std::string source, std::string error)> disk_full;
 };
 
 /// The actor.
 class apply_actor {
  public:
+  /// `on_failure` runs (on the actor's thread) after an error the actor
+  /// cannot live with; see thread_mailbox.
   apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
-              std::filesystem::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out);
+              std::filesystem::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out,
+              failure_handler on_failure);
   ~apply_actor();
 
   /// Queues work. Any thread.
@@ -73,10 +91,20 @@ class apply_actor {
 
  private:
   void handle_batch(std::vector<apply_message>&& batch);
+  /// Applies every waiting entry in one transaction; while chat.db is full
+  /// they keep waiting (apply_full_).
+  void apply_waiting();
+  void install(const raft::snapshot_meta& snap);
   void run_ready_queries();
   void maybe_snapshot();
   /// Finishes a snapshot whose thread is done; with `wait`, waits for it first.
   void poll_snapshot(bool wait);
+  /// The snapshot thread, after the copy: names it snap-<index inside>.db
+  /// and fsyncs the directory (sets snap_index_; 0 if that name existed).
+  std::error_code name_copy();
+  /// Reports a change of a disk-full condition and arms the retry timer.
+  void set_disk_full(bool& flag, const char* source, const std::string& error);
+  void arm_retry();
 
   boost::asio::io_context& io_;
   std::unique_ptr<db::chat_store> store_;
@@ -85,13 +113,23 @@ class apply_actor {
   apply_outputs out_;
   std::uint64_t last_snapshot_ = 0;
   std::vector<apply_msg::query> parked_;
+  /// Committed entries not applied yet (more than one batch only while chat.db is full).
+  std::vector<raft::entry> waiting_;
+  bool apply_full_ = false;  ///< the last apply failed for lack of space
+  bool snap_full_ = false;   ///< the last snapshot copy failed for lack of space
+  std::chrono::steady_clock::time_point next_snapshot_try_{};  ///< after a failed copy
+  /// Loop thread only: sends apply_msg::retry while something waits for space.
+  boost::asio::steady_timer retry_timer_;
+  bool retry_armed_ = false;  ///< apply thread only
   /// Writes the snapshot file (VACUUM INTO through its own read-only
-  /// connection) while this thread keeps applying; at most one at a time.
+  /// connection), names it and makes the name durable, while this thread
+  /// keeps applying; at most one at a time.
   std::thread snap_thread_;
   bool snap_busy_ = false;                 ///< apply thread only
   std::atomic<bool> snap_running_{false};  ///< the thread has not finished yet
   std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
-  bool snap_ok_ = false;
+  std::uint64_t snap_index_ = 0;           ///< the finished snapshot's index (thread; read after join)
+  std::error_code snap_ec_;
   std::string snap_err_;
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };

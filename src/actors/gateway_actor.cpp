@@ -35,6 +35,8 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
       inbox_(io, [this](gateway_message&& m) { handle(std::move(m)); }),
       login_per_user_(cfg.login_failures_per_user, std::chrono::milliseconds(cfg.login_window_ms)),
       login_per_conn_(cfg.login_failures_per_connection, std::chrono::milliseconds(cfg.login_window_ms)),
+      // The largest entry a client write makes: a body at the limit plus names and framing.
+      alarm_(cfg.quota_bytes, cfg.max_body_bytes + 512),
       sweeper_(io),
       admin_timer_(io) {
   limits_.max_body_bytes = cfg.max_body_bytes;
@@ -139,10 +141,25 @@ std::string gateway_actor::stamp(const std::string& data) const {
   return chat::encode_command(*cmd);
 }
 
+std::string gateway_actor::storage_refusal(const std::string& data, bool conf, bool local) const {
+  if (conf) return {};  // membership changes are tiny and may be what brings room
+  auto why = alarm_.refusal(view_.state == raft::role::leader, view_.config, std::chrono::steady_clock::now());
+  if (why.empty()) return {};
+  // Writes that free or barely take room go on, unless this node's disk
+  // refuses writes: then it might not apply (and so answer) them.
+  if (grows_data(data) || (local && alarm_.disk_refused())) return why;
+  return {};
+}
+
 void gateway_actor::try_propose(std::uint64_t wid) {
   auto it = writes_.find(wid);
   if (it == writes_.end()) return;
   auto& w = it->second;
+  if (auto why = storage_refusal(w.data, w.conf, true); !why.empty()) {
+    ++metrics_.writes_storage_full;
+    complete_write(wid, {std::nullopt, "storage_full", why});
+    return;
+  }
   if (view_.state == raft::role::leader) {
     ++metrics_.proposals;
     auto cb = [this, wid](raft::proposal p) { on_proposed(wid, p); };
@@ -217,15 +234,29 @@ void gateway_actor::complete_write(std::uint64_t wid, write_outcome out) {
 
 void gateway_actor::submit_read(chat::consistency cons, query_fn fn,
                                 std::function<void(std::optional<std::string>, std::string)> done) {
+  const auto rid = next_read_id_++;
+  reads_[rid] = pending_read{std::move(fn), std::chrono::steady_clock::now() + timeout_, std::move(done)};
   if (cons == chat::consistency::local) {
     ++metrics_.reads_local;
-    apply_.tell(apply_msg::query{0, std::move(fn), [done = std::move(done)](std::string r) { done(std::move(r), {}); }});
+    run_read(rid, 0);
     return;
   }
   ++metrics_.reads_linearizable;
-  const auto rid = next_read_id_++;
-  reads_[rid] = pending_read{std::move(fn), std::chrono::steady_clock::now() + timeout_, std::move(done)};
   try_read_index(rid);
+}
+
+void gateway_actor::run_read(std::uint64_t rid, std::uint64_t min_index) {
+  auto it = reads_.find(rid);
+  if (it == reads_.end()) return;
+  query_fn fn = std::move(it->second.fn);
+  it->second.fn = nullptr;  // marks it as handed over
+  apply_.tell(apply_msg::query{min_index, std::move(fn), [this, rid](std::string res) {
+                                 auto r = reads_.find(rid);
+                                 if (r == reads_.end()) return;  // answered by the sweep meanwhile
+                                 auto done = std::move(r->second.done);
+                                 reads_.erase(r);
+                                 done(std::move(res), {});
+                               }});
 }
 
 void gateway_actor::try_read_index(std::uint64_t rid) {
@@ -239,10 +270,8 @@ void gateway_actor::try_read_index(std::uint64_t rid) {
       });
       return;
     }
-    auto r = std::move(it->second);
-    reads_.erase(it);
-    apply_.tell(apply_msg::query{index, std::move(r.fn),
-                                 [done = std::move(r.done)](std::string res) { done(std::move(res), {}); }});
+    if (!it->second.fn) return;  // already with the apply actor (a duplicate answer)
+    run_read(rid, index);
   }});
 }
 
@@ -251,8 +280,30 @@ void gateway_actor::try_read_index(std::uint64_t rid) {
 void gateway_actor::handle(gateway_message&& m) {
   std::visit(overloaded{[&](gateway_msg::view& v) { on_view(std::move(v.v)); },
                         [&](gateway_msg::applied& a) { on_applied(a.results, a.applied_index); },
-                        [&](gateway_msg::peer& p) { on_peer(p.from, p.frame); }},
+                        [&](gateway_msg::peer& p) { on_peer(p.from, p.frame); },
+                        [&](gateway_msg::usage& u) { on_usage(u.u); },
+                        [&](gateway_msg::appended& a) { alarm_.on_appended(a.bytes); },
+                        [&](gateway_msg::disk_full& d) { alarm_.on_disk_full(d.source, d.error); }},
              m);
+}
+
+void gateway_actor::on_usage(const db::disk_usage& u) {
+  const bool was_full = alarm_.full();
+  alarm_.on_usage(u);
+  const bool full = alarm_.full();
+  if (full != was_full) {
+    if (full)
+      log::warn("storage alarm: ", alarm_.refusal(false, view_.config, std::chrono::steady_clock::now()),
+                "; writes that grow the data get storage_full");
+    else
+      log::info("storage alarm cleared: ", alarm_.used_bytes(), " of ", alarm_.quota_bytes(), " bytes used");
+  }
+  // Tell the leader while the alarm is up, and once when it clears; it
+  // forgets a report after storage_alarm::peer_report_ttl.
+  if (view_.state == raft::role::leader || view_.leader.empty() || (!full && !alarm_reported_)) return;
+  boost::json::object body{{"op", "storage_alarm"}, {"full", full}};
+  if (replicator_.send_frame(view_.leader, net::peer_admin{0, false, boost::json::serialize(body)}))
+    alarm_reported_ = full;
 }
 
 void gateway_actor::on_view(raft_view v) {
@@ -310,8 +361,13 @@ void gateway_actor::on_peer(const std::string& from, net::peer_frame& f) {
       replicator_.send_frame(from, net::peer_propose_resp{p->rid, 0, 0, "not_leader", view_.leader});
       return;
     }
-    ++metrics_.proposals;
     const auto rid = p->rid;
+    if (auto why = storage_refusal(p->data, p->conf, false); !why.empty()) {
+      ++metrics_.writes_storage_full;
+      replicator_.send_frame(from, net::peer_propose_resp{rid, 0, 0, "storage_full", {}});
+      return;
+    }
+    ++metrics_.proposals;
     auto cb = [this, from, rid](raft::proposal pr) {
       net::peer_propose_resp resp{rid, pr.index, pr.term, {}, pr.leader};
       if (pr.ec) resp.error = pr.ec == raft::errc::not_leader ? "not_leader" : "unavailable";
@@ -332,6 +388,11 @@ void gateway_actor::on_peer(const std::string& from, net::peer_frame& f) {
     auto v = boost::json::parse(a->body, ec);
     if (ec || !v.is_object()) return;
     auto& body = v.as_object();
+    if (auto* op = body.if_contains("op"); !a->response && op && *op == "storage_alarm") {
+      auto* full = body.if_contains("full");
+      alarm_.on_peer_report(from, full && full->is_bool() && full->as_bool(), std::chrono::steady_clock::now());
+      return;
+    }
     if (a->response) {
       auto it = admin_forwards_.find(a->rid);
       if (it == admin_forwards_.end()) return;
@@ -364,6 +425,12 @@ void gateway_actor::on_peer(const std::string& from, net::peer_frame& f) {
     if (it == forwarded_.end()) return;
     const auto wid = it->second;
     forwarded_.erase(it);
+    if (r->error == "storage_full") {
+      ++metrics_.writes_storage_full;
+      complete_write(wid, {std::nullopt, "storage_full",
+                           "the leader refuses writes: a member's data is at its storage quota or its disk is full"});
+      return;
+    }
     raft::proposal p;
     p.index = r->index;
     p.term = r->term;

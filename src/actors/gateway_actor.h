@@ -32,6 +32,7 @@
 #include "actors/metrics.h"
 #include "actors/raft_view.h"
 #include "actors/replicator_actor.h"
+#include "actors/storage_alarm.h"
 #include "chat/login_limiter.h"
 #include "chat/request.h"
 #include "config/config.h"
@@ -56,10 +57,24 @@ struct peer {
   std::string from;
   net::peer_frame frame;
 };
+/// A measurement of the data directory from the disk monitor.
+struct usage {
+  db::disk_usage u;
+};
+/// Entries of `bytes` went to this node's log (consensus -> storage).
+struct appended {
+  std::uint64_t bytes = 0;
+};
+/// Writes of `source` fail for lack of space, or (empty `error`) work again.
+struct disk_full {
+  std::string source;
+  std::string error;
+};
 }  // namespace gateway_msg
 
 /// What other actors tell the gateway.
-using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer>;
+using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
+                                     gateway_msg::appended, gateway_msg::disk_full>;
 
 /// The outcome of a write: the apply result at the proposal's index, or a
 /// contract error code when it could not be committed in time.
@@ -116,6 +131,9 @@ class gateway_actor {
   /// Replies `rate_limited` with the wait in the message and in
   /// error.retry_after_ms.
   void reply_rate_limited(std::uint64_t conn_id, const chat::request& rq, std::chrono::milliseconds wait);
+  /// Replies storage_full if this node's disk refuses writes (for the
+  /// writes that start with a password check); true if it did.
+  bool refuse_if_disk_refused(std::uint64_t conn_id, const chat::request& rq);
   void op_login(std::uint64_t conn_id, chat::request rq);
   void op_resume(std::uint64_t conn_id, chat::request rq);
   void op_delete_account(std::uint64_t conn_id, chat::request rq);
@@ -166,6 +184,11 @@ class gateway_actor {
   void on_applied(std::vector<db::apply_result>& results, std::uint64_t applied);
   void on_peer(const std::string& from, net::peer_frame& f);
   void on_view(raft_view v);
+  void on_usage(const db::disk_usage& u);
+  /// Why the write `data` (conf: a membership change) is refused with
+  /// storage_full here; empty if it may go on. `local`: a client of this
+  /// node asks (not a forwarded proposal), so this node must apply it.
+  std::string storage_refusal(const std::string& data, bool conf, bool local) const;
   void sweep();
 
   // ---- status (gateway_status.cpp) ----------------------------------------
@@ -196,11 +219,16 @@ class gateway_actor {
   std::map<std::uint64_t, std::uint64_t> forwarded_;       ///< peer rid -> write id
   std::vector<std::uint64_t> waiting_for_leader_;          ///< write ids
 
+  /// A read waits here until answered, also while the apply actor runs
+  /// it: the sweep answers `unavailable` if the state machine cannot catch
+  /// up within the bound (e.g. chat.db is full).
   struct pending_read {
     query_fn fn;
     std::chrono::steady_clock::time_point deadline;
     std::function<void(std::optional<std::string>, std::string)> done;
   };
+  /// Hands read `rid` to the apply actor, to run once applied >= min_index.
+  void run_read(std::uint64_t rid, std::uint64_t min_index);
   std::uint64_t next_read_id_ = 1;
   std::map<std::uint64_t, pending_read> reads_;
 
@@ -214,6 +242,10 @@ class gateway_actor {
   chat::login_limiter login_per_conn_;
   std::chrono::steady_clock::time_point next_limiter_prune_{};
 
+  /// [storage] quota and disk-full conditions of this node (and, on the
+  /// leader, of the voters).
+  storage_alarm alarm_;
+  bool alarm_reported_ = false;  ///< the last report to the leader said "full"
   node_metrics metrics_;
   boost::asio::steady_timer sweeper_;
   boost::asio::thread_pool hash_pool_{1};

@@ -115,6 +115,10 @@ void gateway_actor::propose_conf(raft::conf_change cc, std::function<void(write_
 
 void gateway_actor::start_admin_task(json::object body, admin_cb done, clock::time_point deadline) {
   const std::string op = str(body, "op");
+  if (op != "admin.transfer_leader" && op != "admin.remove_node" && op != "admin.add_node" && op != "join") {
+    done("bad_request", "unknown admin op '" + op + "'", {});
+    return;
+  }
   if (op == "admin.transfer_leader") {
     const std::string to = str(body, "to");
     if (to == view_.id) {

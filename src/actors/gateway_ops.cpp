@@ -212,7 +212,15 @@ void gateway_actor::check_password(std::uint64_t conn_id, chat::request rq, cons
       });
 }
 
+bool gateway_actor::refuse_if_disk_refused(std::uint64_t conn_id, const chat::request& rq) {
+  if (!alarm_.disk_refused()) return false;
+  ++metrics_.writes_storage_full;
+  reply_error(conn_id, rq, "storage_full", "this node's disk is full: " + alarm_.disk_error());
+  return true;
+}
+
 void gateway_actor::op_login(std::uint64_t conn_id, chat::request rq) {
+  if (refuse_if_disk_refused(conn_id, rq)) return;  // its session write could not be applied here
   check_password(conn_id, std::move(rq), "wrong user or password", [this, conn_id](chat::request rq) {
     const std::string token = chat::new_token();
     const std::string th = chat::token_hash(token);
@@ -257,6 +265,7 @@ void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
 }
 
 void gateway_actor::op_delete_account(std::uint64_t conn_id, chat::request rq) {
+  if (refuse_if_disk_refused(conn_id, rq)) return;
   rq.user = conns_[conn_id].user;
   check_password(conn_id, std::move(rq), "wrong password", [this, conn_id](chat::request rq) {
     chat::cmd_delete_account c{rq.user};

@@ -50,6 +50,18 @@ std::string gateway_actor::status_json() const {
   }
   o["members"] = std::move(members);
   o["clients"] = conns_.size();
+  // [storage]: this node's alarm, its figures, and the members whose alarm
+  // this node knows of (the leader hears every voter's).
+  o["storage_full"] = alarm_.full();
+  o["storage_used_bytes"] = alarm_.used_bytes();
+  o["storage_quota_bytes"] = alarm_.quota_bytes();
+  o["storage_reserved_bytes"] = alarm_.reserved_bytes();
+  o["storage_available_bytes"] = alarm_.available_bytes();
+  const auto disk_error = alarm_.disk_error();
+  o["storage_error"] = disk_error.empty() ? json::value(nullptr) : json::value(disk_error);
+  json::array full;
+  for (auto& id : alarm_.full_members(view_.id, view_.config, std::chrono::steady_clock::now())) full.emplace_back(id);
+  o["storage_full_members"] = std::move(full);
   return json::serialize(o);
 }
 
@@ -85,10 +97,19 @@ std::string gateway_actor::metrics_text() const {
   gauge("qc_members", "Members in the configuration.", view_.config.members.size());
   gauge("qc_clients_connected", "Client WebSocket connections.", conns_.size());
   gauge("qc_pending_writes", "Client writes waiting for commit.", writes_.size());
+  gauge("qc_storage_used_bytes", "Bytes of the data directory in use (less SQLite free pages).", alarm_.used_bytes());
+  gauge("qc_storage_quota_bytes", "[storage] quota_bytes.", alarm_.quota_bytes());
+  gauge("qc_storage_reserved_bytes", "Room kept under the quota for the next snapshot copy.", alarm_.reserved_bytes());
+  gauge("qc_storage_available_bytes", "Free bytes of the data directory's file system.", alarm_.available_bytes());
+  gauge("qc_storage_full", "1 while this node's storage alarm is up (quota reached or disk full).",
+        alarm_.full() ? 1 : 0);
+  gauge("qc_storage_full_members", "Members whose storage alarm this node knows to be up.",
+        alarm_.full_members(view_.id, view_.config, std::chrono::steady_clock::now()).size());
   counter("qc_requests_total", "Client requests received.", metrics_.requests);
   counter("qc_request_errors_total", "Client requests answered with an error.", metrics_.request_errors);
   counter("qc_logins_rate_limited_total", "Password attempts refused by the login rate limits.",
           metrics_.logins_rate_limited);
+  counter("qc_writes_storage_full_total", "Writes refused with storage_full.", metrics_.writes_storage_full);
   counter("qc_proposals_total", "Entries proposed by this node as leader.", metrics_.proposals);
   counter("qc_proposals_forwarded_total", "Proposals forwarded to the leader.", metrics_.proposals_forwarded);
   counter("qc_proposals_failed_total", "Writes not committed within the bound.", metrics_.proposals_failed);

@@ -8,18 +8,26 @@
 //  - thread_mailbox: the owner runs on its own worker thread (blocking SQLite
 //    work). push() may be called from any thread; the worker drains batches,
 //    which is what turns queued writes into one group commit.
+//    A handler that throws never reaches std::terminate: the mailbox logs
+//    one line naming its actor, drops every later message (the actor's
+//    state is no longer trusted) and calls the owner's failure handler,
+//    which stops the node cleanly.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+
+#include "common/log.h"
 
 namespace qc::actors {
 
@@ -62,15 +70,22 @@ class loop_mailbox {
   bool scheduled_ = false;
 };
 
+/// What a thread mailbox does after a handler threw (on its worker
+/// thread, after the one log line): typically asks the node to stop.
+using failure_handler = std::function<void(const std::string& what)>;
+
 /// Inbox of an actor that owns a worker thread. push() is thread-safe.
+/// Owned by that actor.
 template <typename Msg>
 class thread_mailbox {
  public:
   using batch_handler = std::function<void(std::vector<Msg>&&)>;
 
   /// Starts the worker; `on_batch` runs on it with every message queued
-  /// since the previous batch (never empty).
-  explicit thread_mailbox(batch_handler on_batch) : on_batch_(std::move(on_batch)) {
+  /// since the previous batch (never empty). `name` names the actor in the
+  /// line logged when `on_batch` throws; `on_failure` then runs once.
+  thread_mailbox(std::string name, batch_handler on_batch, failure_handler on_failure)
+      : name_(std::move(name)), on_batch_(std::move(on_batch)), on_failure_(std::move(on_failure)) {
     worker_ = std::thread([this] { run(); });
   }
   ~thread_mailbox() { stop(); }
@@ -102,6 +117,7 @@ class thread_mailbox {
 
  private:
   void run() {
+    bool failed = false;
     for (;;) {
       std::vector<Msg> batch;
       {
@@ -114,11 +130,25 @@ class thread_mailbox {
           queue_.pop_front();
         }
       }
-      on_batch_(std::move(batch));
+      if (failed) continue;  // the node is stopping; the actor's state is not trusted
+      std::string what;
+      try {
+        on_batch_(std::move(batch));
+        continue;
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+        what = "unknown exception";
+      }
+      failed = true;
+      log::error(name_, ": ", what, "; stopping the node");
+      if (on_failure_) on_failure_(what);
     }
   }
 
+  std::string name_;
   batch_handler on_batch_;
+  failure_handler on_failure_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Msg> queue_;

@@ -51,6 +51,7 @@ struct node_metrics {
   std::uint64_t events_sent = 0;
   std::uint64_t clients_dropped = 0;    ///< slow readers disconnected
   std::uint64_t logins_rate_limited = 0;  ///< password attempts refused by the login rate limits
+  std::uint64_t writes_storage_full = 0;  ///< writes refused with storage_full
   latency_histogram commit_latency;     ///< client write: received -> applied here
 };
 

@@ -10,6 +10,7 @@
 
 #include "actors/apply_actor.h"
 #include "actors/consensus_actor.h"
+#include "actors/disk_monitor.h"
 #include "actors/gateway_actor.h"
 #include "actors/replicator_actor.h"
 #include "actors/storage_actor.h"
@@ -18,6 +19,7 @@
 #include "db/chat_store.h"
 #include "db/identity.h"
 #include "db/log_store.h"
+#include "db/snapshot_files.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -46,6 +48,9 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
     why = "cannot create data directory " + dir.string() + ": " + ec.message();
     return false;
   }
+  // Before anything reads a snapshot: copies and transfers a crash or a
+  // power loss left behind (one may be the only copy raft.db names).
+  for (const auto& line : db::recover_snapshot_dir(dir / "snapshots")) log::info("snapshots: ", line);
   raft::membership bootstrap;
   bool founding = false;
   for (const auto& m : cfg.members) founding = founding || m.id == cfg.id;
@@ -134,6 +139,18 @@ int run_node(const config::node_config& cfg, const char* version) {
   rc.heartbeat_ticks = 1;  // the heartbeat ticker itself runs at heartbeat_ms
   rc.seed = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32);
 
+  // A worker actor that cannot go on (its mailbox already logged the one
+  // line saying why) stops the node as a signal would, and the process
+  // exits 3. Any thread; the stop itself runs on the loop.
+  int exit_code = 0;
+  std::function<void()> stop_node;  // set once everything it stops exists
+  auto fail_node = [&io, &exit_code, &stop_node](const std::string&) {
+    boost::asio::post(io, [&exit_code, &stop_node] {
+      exit_code = 3;
+      if (stop_node) stop_node();
+    });
+  };
+
   // Actors refer to each other only through these pointers, set below
   // before the loop runs; every call pushes into a mailbox.
   consensus_actor* consensus = nullptr;
@@ -151,7 +168,12 @@ int run_node(const config::node_config& cfg, const char* version) {
   }();
 
   consensus_outputs cout;
-  cout.persist = [&](persist_request r) { storage->tell(storage_msg::persist{std::move(r)}); };
+  cout.persist = [&](persist_request r) {
+    std::uint64_t bytes = 0;
+    for (const auto& e : r.entries) bytes += e.data.size();
+    if (bytes > 0 && gateway) gateway->tell(gateway_msg::appended{bytes});  // the storage quota's estimate
+    storage->tell(storage_msg::persist{std::move(r)});
+  };
   cout.send = [&](std::vector<raft::message> m) { replicator->send(std::move(m)); };
   cout.apply = [&](std::optional<raft::snapshot_meta> s, std::vector<raft::entry> e) {
     apply->tell(apply_msg::apply{std::move(s), std::move(e)});
@@ -173,7 +195,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   };
 
   storage_actor storage_a(
-      io, std::move(db.log), [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); },
+      io, std::move(db.log), [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); }, fail_node,
       [&] { consensus->tell(consensus_msg::peers_recorded{}); });
   storage = &storage_a;
 
@@ -184,7 +206,10 @@ int run_node(const config::node_config& cfg, const char* version) {
   aout.snapshot_taken = [&](std::uint64_t index, std::string handle) {
     consensus->tell(consensus_msg::snapshot_taken{index, std::move(handle)});
   };
-  apply_actor apply_a(io, std::move(db.chat), snap_dir, cfg.snapshot_every, aout);
+  aout.disk_full = [&](std::string source, std::string error) {
+    gateway->tell(gateway_msg::disk_full{std::move(source), std::move(error)});
+  };
+  apply_actor apply_a(io, std::move(db.chat), snap_dir, cfg.snapshot_every, aout, fail_node);
   apply = &apply_a;
 
   replicator_outputs rout;
@@ -198,6 +223,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   rout.gateway_in = [&](const std::string& from, net::peer_frame f) {
     gateway->tell(gateway_msg::peer{from, std::move(f)});
   };
+  rout.disk_full = [&](const std::string& error) { gateway->tell(gateway_msg::disk_full{"snapshot transfer", error}); };
   rout.hello = [&](const std::string& peer, const std::string& incarnation) {
     consensus->tell(consensus_msg::peer_hello{peer, incarnation});
   };
@@ -205,8 +231,6 @@ int run_node(const config::node_config& cfg, const char* version) {
   // its data and must not take part (it could vote twice, or be counted for
   // entries it no longer holds). A node started with --join is being added
   // anew; peers that have not yet applied its removal refuse it for a while.
-  std::function<void(int)> stop_node;
-  int exit_code = 0;
   const bool joining = cfg.join && initial_config.members.empty();
   rout.refused = [&](const std::string& peer, const std::string& reason) {
     if (joining) {
@@ -214,7 +238,8 @@ int run_node(const config::node_config& cfg, const char* version) {
       return;
     }
     log::error("stopping: peer ", peer, " refuses this node: ", reason);
-    stop_node(1);
+    exit_code = 1;
+    stop_node();
   };
   snapshot_stream_options snap_opts;
   snap_opts.chunk_delay = std::chrono::milliseconds(cfg.testing_snapshot_chunk_delay_ms);
@@ -244,7 +269,8 @@ int run_node(const config::node_config& cfg, const char* version) {
     log::info("TLS on: https:// and wss:// for clients", cfg.tls.allow_plaintext ? " (plain ws:// too)" : "",
               "; peers over wss://", cfg.tls.verify_peers ? " with mutually verified certificates" : " WITHOUT certificate checks");
   }
-  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, snap_opts, peer_links, db.identity.incarnation);
+  replicator_actor replicator_a(io, cfg.id, cfg.secret, snap_dir, rout, fail_node, snap_opts, peer_links,
+                               db.identity.incarnation);
   replicator = &replicator_a;
 
   consensus_actor consensus_a(io, rc, std::move(db.initial), cout, std::move(db.peers));
@@ -252,6 +278,9 @@ int run_node(const config::node_config& cfg, const char* version) {
 
   gateway_actor gateway_a(io, cfg, consensus_a, apply_a, replicator_a, version);
   gateway = &gateway_a;
+
+  disk_monitor monitor_a(
+      io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);
 
   net::server_limits limits;
   limits.max_frame_bytes = cfg.max_frame_bytes;
@@ -281,6 +310,7 @@ int run_node(const config::node_config& cfg, const char* version) {
                   [&] { consensus_a.tell(consensus_msg::tick_election{}); });
   ticker heartbeat(io, "heartbeat", std::chrono::milliseconds(cfg.heartbeat_ms),
                    [&] { consensus_a.tell(consensus_msg::tick_heartbeat{}); });
+  ticker measure(io, "disk", std::chrono::milliseconds(500), [&] { monitor_a.tell(disk_monitor_msg::measure{}); });
 
   // A node outside any configuration asks to be added through a seed, and
   // keeps asking (any member relays to the leader) until it is a voter.
@@ -317,30 +347,36 @@ int run_node(const config::node_config& cfg, const char* version) {
   consensus_a.start();
   election.start();
   heartbeat.start();
+  measure.start();
+  monitor_a.tell(disk_monitor_msg::measure{});
   if (joiner) joiner->start();
   log::info("listening on ", cfg.listen, " (clients ws://", cfg.advertise, "/ws, peers /raft)");
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  stop_node = [&](int code) {
-    exit_code = code;
-    signals.cancel();
+  bool stopping = false;
+  stop_node = [&] {
+    if (stopping) return;
+    stopping = true;
     election.stop();
     heartbeat.stop();
+    measure.stop();
     if (joiner) joiner->stop();
     srv->stop();
     gateway_a.stop();
     replicator_a.stop();
+    signals.cancel();
     io.stop();
   };
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::info("signal ", sig, ": stopping gracefully");
-    stop_node(0);
+    stop_node();
   });
   io.run();
   // Finish in-flight disk writes before exiting.
   storage_a.stop();
   apply_a.stop();
+  monitor_a.stop();
   log::info("stopped");
   return exit_code;
 }

@@ -17,8 +17,10 @@
 namespace qc::actors {
 
 /// Runs a node until SIGINT/SIGTERM. Returns the process exit code: 0 after
-/// a graceful stop, 1 when the data directory or the port cannot be used
-/// (the reason is logged as one line).
+/// a graceful stop, 1 when the data directory or the port cannot be used,
+/// 3 when a worker actor could not go on (a write error of the Raft log,
+/// any I/O error other than a full disk, an exception): the node then stops
+/// as gracefully as on a signal. The reason is logged as one line.
 int run_node(const config::node_config& cfg, const char* version);
 
 }  // namespace qc::actors

@@ -1,79 +1,56 @@
 #include "actors/replicator_actor.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstring>
-
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/log.h"
+#include "db/errc.h"
+#include "db/snapshot_files.h"
 
 namespace qc::actors {
 
 namespace fs = std::filesystem;
 
 namespace {
-constexpr std::size_t header_bytes = 24;       // index, offset, total (big-endian u64)
-
-void put_u64(std::string& s, std::uint64_t v) {
-  for (int i = 7; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-std::uint64_t get_u64(const char* p) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-std::string snapshot_handle(std::uint64_t index) { return "snap-" + std::to_string(index) + ".db"; }
-
-bool fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
+/// How long a received snapshot that found the disk full keeps the
+/// disk-full report up without a new failure (the leader retries sooner).
+constexpr std::chrono::seconds disk_full_hold{30};
 }  // namespace
 
 /// A snapshot being streamed to one follower.
 struct replicator_actor::outgoing_snapshot {
   raft::message msg;  ///< the InstallSnapshot message, sent once the bytes are there
-  std::ifstream file;
+  std::uint64_t stream = 0;  ///< in the snapshot I/O worker
+  bool opened = false;       ///< the worker knows the size
   std::uint64_t total = 0;
-  std::uint64_t sent = 0;
+  std::uint64_t requested = 0;  ///< bytes asked of the worker
+  std::uint64_t sent = 0;       ///< bytes handed to the transport
   std::uint64_t acked = 0;
+  bool asked_empty = false;  ///< an empty file's one empty chunk was asked for
   std::unique_ptr<boost::asio::steady_timer> pause;  ///< [testing] chunk delay
   std::unique_ptr<boost::asio::steady_timer> stall;  ///< see snapshot_stream_options::stall_timeout
 };
 
 /// A snapshot being received from the leader.
 struct replicator_actor::incoming_snapshot {
+  std::uint64_t stream = 0;  ///< in the snapshot I/O worker
   std::uint64_t index = 0;
   std::uint64_t total = 0;
-  std::uint64_t received = 0;
-  int fd = -1;
-  fs::path tmp;
-  ~incoming_snapshot() {
-    if (fd >= 0) ::close(fd);
-  }
+  std::uint64_t queued = 0;  ///< bytes handed to the worker
 };
 
 replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self_id,
                                    std::string secret, fs::path snapshot_dir,
-                                   replicator_outputs out, snapshot_stream_options snap, net::peer_limits links,
-                                   std::string incarnation)
+                                   replicator_outputs out, failure_handler on_failure, snapshot_stream_options snap,
+                                   net::peer_limits links, std::string incarnation)
     : io_(io),
       self_(self_id),
       incarnation_(std::move(incarnation)),
       snap_(snap),
       snapshot_dir_(std::move(snapshot_dir)),
-      out_(std::move(out)) {
+      out_(std::move(out)),
+      disk_full_timer_(io) {
   if (snap_.chunk_delay.count() > 0) snap_.chunk_bytes = snap_.window_bytes = 64 << 10;
-  // A transfer cut off by a crash leaves its .part file; the next one
-  // starts from offset 0 anyway.
-  std::error_code ec;
-  for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))
-    if (de.path().extension() == ".part") fs::remove(de.path(), ec);
+  // (Transfers a crash cut off are dealt with at start-up: db::recover_snapshot_dir.)
   net::peer_handlers h;
   h.frame = [this](const std::string& from, std::string frame, bool binary) {
     on_frame(from, std::move(frame), binary);
@@ -100,11 +77,17 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
   };
   transport_ = std::make_shared<net::peer_transport>(io, std::move(self_id), std::move(secret),
                                                      std::move(links), std::move(h));
+  io_worker_ = std::make_unique<snapshot_io>(
+      io, [this](snapshot_io_result r) { on_io(std::move(r)); }, std::move(on_failure));
 }
 
 replicator_actor::~replicator_actor() { stop(); }
 
-void replicator_actor::stop() { transport_->stop(); }
+void replicator_actor::stop() {
+  transport_->stop();
+  disk_full_timer_.cancel();
+  io_worker_->stop();
+}
 
 void replicator_actor::set_peers(const std::map<std::string, std::string>& peers) {
   transport_->set_peers(peers);
@@ -143,7 +126,7 @@ bool replicator_actor::send_frame(const std::string& to, const net::peer_frame& 
 
 void replicator_actor::on_frame(const std::string& from, std::string frame, bool binary) {
   if (binary) {
-    on_snapshot_chunk(from, frame);
+    on_snapshot_chunk(from, std::move(frame));
     return;
   }
   auto decoded = net::decode_peer_frame(frame);
@@ -172,7 +155,7 @@ void replicator_actor::on_frame(const std::string& from, std::string frame, bool
 void replicator_actor::on_down(const std::string& peer) {
   if (out_.link_down) out_.link_down(peer);
   if (out_snaps_.count(peer)) fail_snapshot(peer);
-  in_snaps_.erase(peer);
+  drop_incoming(peer);
 }
 
 // ---- snapshot streaming (sender) -------------------------------------------
@@ -181,22 +164,14 @@ void replicator_actor::start_snapshot(const raft::message& m) {
   if (!m.snapshot) return;
   auto& slot = out_snaps_[m.to];
   if (slot && slot->msg.snapshot && slot->msg.snapshot->index == m.snapshot->index) return;
+  if (slot) io_worker_->tell(snapshot_io_msg::close{slot->stream});
   auto s = std::make_unique<outgoing_snapshot>();
   s->msg = m;
-  const auto path = snapshot_dir_ / m.snapshot->handle;
-  std::error_code ec;
-  s->total = fs::file_size(path, ec);
-  s->file.open(path, std::ios::binary);
-  if (ec || !s->file) {
-    log::warn("snapshot ", path.string(), " for ", m.to, " cannot be read");
-    out_snaps_.erase(m.to);
-    out_.snapshot_status(m.to, false);
-    return;
-  }
-  log::info("sending snapshot at index ", m.snapshot->index, " (", s->total, " bytes) to ", m.to);
+  s->stream = next_stream_++;
+  streams_[s->stream] = {m.to, true};
+  io_worker_->tell(snapshot_io_msg::open_read{s->stream, snapshot_dir_ / m.snapshot->handle});
   slot = std::move(s);
-  arm_stall_timer(m.to);
-  pump_snapshot(m.to);
+  arm_stall_timer(m.to);  // pumping starts once the worker has opened the file
 }
 
 void replicator_actor::arm_stall_timer(const std::string& peer) {
@@ -215,30 +190,15 @@ void replicator_actor::arm_stall_timer(const std::string& peer) {
 
 void replicator_actor::pump_snapshot(const std::string& peer) {
   auto it = out_snaps_.find(peer);
-  if (it == out_snaps_.end()) return;
+  if (it == out_snaps_.end() || !it->second->opened) return;
   auto& s = *it->second;
-  const auto index = s.msg.snapshot->index;
   // An empty file still sends one (empty) chunk so the receiver learns it.
-  while (s.sent - s.acked < snap_.window_bytes &&
-         (s.sent < s.total || (s.total == 0 && s.sent == 0 && s.acked == 0))) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(snap_.chunk_bytes, s.total - s.sent));
-    std::string frame;
-    frame.reserve(header_bytes + n);
-    put_u64(frame, index);
-    put_u64(frame, s.sent);
-    put_u64(frame, s.total);
-    frame.resize(header_bytes + n);
-    s.file.read(frame.data() + header_bytes, static_cast<std::streamsize>(n));
-    if (static_cast<std::size_t>(s.file.gcount()) != n) {
-      fail_snapshot(peer);
-      return;
-    }
-    if (!transport_->send(peer, std::make_shared<const std::string>(std::move(frame)), true)) {
-      fail_snapshot(peer);
-      return;
-    }
-    s.sent += n;
-    if (n == 0) break;
+  while (s.requested - s.acked < snap_.window_bytes && (s.requested < s.total || (s.total == 0 && !s.asked_empty))) {
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(snap_.chunk_bytes, s.total - s.requested));
+    io_worker_->tell(snapshot_io_msg::read_chunk{s.stream, s.msg.snapshot->index, s.requested, n, s.total});
+    s.requested += n;
+    s.asked_empty = n == 0;
   }
 }
 
@@ -259,6 +219,8 @@ void replicator_actor::on_snapshot_ack(const std::string& from, const net::peer_
     batch.msgs.push_back(s.msg);
     const bool sent = transport_->send(from, std::make_shared<const std::string>(net::encode_peer_frame(batch)));
     log::info("snapshot at index ", ack.index, " delivered to ", from);
+    io_worker_->tell(snapshot_io_msg::close{s.stream});
+    streams_.erase(s.stream);
     out_snaps_.erase(it);
     out_.snapshot_status(from, sent);
     return;
@@ -275,76 +237,130 @@ void replicator_actor::on_snapshot_ack(const std::string& from, const net::peer_
 
 void replicator_actor::fail_snapshot(const std::string& peer) {
   log::warn("snapshot stream to ", peer, " failed");
-  out_snaps_.erase(peer);
+  if (auto it = out_snaps_.find(peer); it != out_snaps_.end()) {
+    io_worker_->tell(snapshot_io_msg::close{it->second->stream});
+    streams_.erase(it->second->stream);
+    out_snaps_.erase(it);
+  }
   out_.snapshot_status(peer, false);
+}
+
+void replicator_actor::on_io(snapshot_io_result r) {
+  auto st = streams_.find(r.stream);
+  if (st == streams_.end()) return;  // a stream given up meanwhile
+  const auto [peer, outgoing] = st->second;
+  if (outgoing)
+    on_io_sender(peer, r);
+  else
+    on_io_receiver(peer, r);
+}
+
+void replicator_actor::on_io_sender(const std::string& peer, snapshot_io_result& r) {
+  auto it = out_snaps_.find(peer);
+  if (it == out_snaps_.end() || it->second->stream != r.stream) return;
+  auto& s = *it->second;
+  using kind = snapshot_io_result::kind;
+  if (r.what == kind::failed) {
+    log::warn("snapshot for ", peer, ": ", r.error);
+    fail_snapshot(peer);
+  } else if (r.what == kind::opened) {
+    s.opened = true;
+    s.total = r.value;
+    log::info("sending snapshot at index ", s.msg.snapshot->index, " (", s.total, " bytes) to ", peer);
+    pump_snapshot(peer);
+  } else if (r.what == kind::chunk) {
+    const auto n = r.frame->size() - snapshot_chunk_header::bytes;
+    if (!transport_->send(peer, std::move(r.frame), true)) {
+      fail_snapshot(peer);
+      return;
+    }
+    s.sent += n;
+  }
 }
 
 // ---- snapshot streaming (receiver) -----------------------------------------
 
-void replicator_actor::on_snapshot_chunk(const std::string& from, const std::string& frame) {
-  if (frame.size() < header_bytes) return;
-  const auto index = get_u64(frame.data());
-  const auto offset = get_u64(frame.data() + 8);
-  const auto total = get_u64(frame.data() + 16);
-  const std::size_t n = frame.size() - header_bytes;
-  auto ack = [&](std::uint64_t off, bool done, bool failed) {
-    send_frame(from, net::peer_snap_ack{index, off, done, failed});
+void replicator_actor::drop_incoming(const std::string& peer) {
+  auto it = in_snaps_.find(peer);
+  if (it == in_snaps_.end()) return;
+  io_worker_->tell(snapshot_io_msg::close{it->second->stream});
+  streams_.erase(it->second->stream);
+  in_snaps_.erase(it);
+}
+
+void replicator_actor::on_snapshot_chunk(const std::string& from, std::string frame) {
+  const auto h = decode_chunk_header(frame);
+  if (!h) return;
+  const std::size_t n = frame.size() - snapshot_chunk_header::bytes;
+  auto fail = [&] {
+    drop_incoming(from);
+    send_frame(from, net::peer_snap_ack{h->index, 0, false, true});
   };
 
-  if (offset > 0 && snap_.lose_chunks > 0) {
+  if (h->offset > 0 && snap_.lose_chunks > 0) {
     --snap_.lose_chunks;
-    log::warn("[testing] snapshot chunk at offset ", offset, " from ", from, " discarded");
+    log::warn("[testing] snapshot chunk at offset ", h->offset, " from ", from, " discarded");
     return;
   }
-  auto& slot = in_snaps_[from];
-  if (offset == 0) {
-    slot = std::make_unique<incoming_snapshot>();
-    slot->index = index;
-    slot->total = total;
-    std::error_code ec;
-    fs::create_directories(snapshot_dir_, ec);
-    slot->tmp = snapshot_dir_ / (snapshot_handle(index) + ".part");
-    slot->fd = ::open(slot->tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (slot->fd < 0) {
-      log::warn("cannot create ", slot->tmp.string(), ": ", std::strerror(errno));
-      in_snaps_.erase(from);
-      ack(0, false, true);
-      return;
-    }
-    log::info("receiving snapshot at index ", index, " (", total, " bytes) from ", from);
+  if (h->offset == 0) {
+    drop_incoming(from);
+    auto s = std::make_unique<incoming_snapshot>();
+    s->stream = next_stream_++;
+    s->index = h->index;
+    s->total = h->total;
+    streams_[s->stream] = {from, false};
+    io_worker_->tell(snapshot_io_msg::open_write{s->stream, snapshot_dir_ / db::transfer_name(h->index)});
+    in_snaps_[from] = std::move(s);
+    log::info("receiving snapshot at index ", h->index, " (", h->total, " bytes) from ", from);
   }
-  if (!slot || slot->index != index || slot->received != offset || offset + n > total) {
-    in_snaps_.erase(from);
-    ack(0, false, true);
+  auto it = in_snaps_.find(from);
+  if (it == in_snaps_.end() || it->second->index != h->index || it->second->queued != h->offset ||
+      h->offset + n > h->total) {
+    fail();
     return;
   }
-  const char* p = frame.data() + header_bytes;
-  std::size_t left = n;
-  while (left > 0) {
-    ssize_t w = ::write(slot->fd, p, left);
-    if (w <= 0) {
-      log::warn("snapshot write failed: ", std::strerror(errno));
-      in_snaps_.erase(from);
-      ack(0, false, true);
-      return;
-    }
-    p += w;
-    left -= static_cast<std::size_t>(w);
+  auto& s = *it->second;
+  s.queued += n;
+  io_worker_->tell(snapshot_io_msg::write_chunk{s.stream, std::move(frame)});
+  // Complete: durable under its final name before saying so (answered by `finished`).
+  if (s.queued == s.total)
+    io_worker_->tell(snapshot_io_msg::finish_write{s.stream, snapshot_dir_ / db::snapshot_name(s.index)});
+}
+
+void replicator_actor::on_io_receiver(const std::string& peer, snapshot_io_result& r) {
+  auto it = in_snaps_.find(peer);
+  if (it == in_snaps_.end() || it->second->stream != r.stream) return;
+  const auto index = it->second->index;
+  const auto total = it->second->total;
+  using kind = snapshot_io_result::kind;
+  if (r.what == kind::failed) {
+    log::warn("snapshot at index ", index, " from ", peer, ": ", r.error);
+    if (r.ec == db::errc::disk_full) report_disk_full(r.error);
+    streams_.erase(r.stream);
+    in_snaps_.erase(it);  // the worker already dropped the file
+    send_frame(peer, net::peer_snap_ack{index, 0, false, true});
+  } else if (r.what == kind::written) {
+    if (r.value < total) send_frame(peer, net::peer_snap_ack{index, r.value, false, false});
+  } else if (r.what == kind::finished) {
+    streams_.erase(r.stream);
+    in_snaps_.erase(it);
+    report_disk_full({});
+    send_frame(peer, net::peer_snap_ack{index, total, true, false});
   }
-  slot->received += n;
-  if (slot->received < slot->total) {
-    ack(slot->received, false, false);
-    return;
+}
+
+void replicator_actor::report_disk_full(const std::string& error) {
+  if (!error.empty()) {
+    disk_full_timer_.expires_after(disk_full_hold);
+    disk_full_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) report_disk_full({});
+    });
+  } else {
+    disk_full_timer_.cancel();
+    if (!disk_full_) return;
   }
-  // Complete: make it durable under its final name before saying so.
-  bool ok = ::fsync(slot->fd) == 0;
-  ::close(slot->fd);
-  slot->fd = -1;
-  std::error_code ec;
-  fs::rename(slot->tmp, snapshot_dir_ / snapshot_handle(index), ec);
-  ok = ok && !ec && fsync_dir(snapshot_dir_);
-  in_snaps_.erase(from);
-  ack(total, ok, !ok);
+  disk_full_ = !error.empty();
+  if (out_.disk_full) out_.disk_full(error);
 }
 
 }  // namespace qc::actors

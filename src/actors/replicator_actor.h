@@ -4,13 +4,14 @@
 // (which paces probes), streams snapshots in chunks with a flow-control
 // window, and routes inbound peer frames to the right actor. It never
 // decides anything about terms or logs: raft messages go to the core as is.
+// Snapshot files are read and written by its snapshot I/O worker
+// (snapshot_io.h), never on the loop.
 //
 // Owned by: the loop thread.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -20,7 +21,9 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include "actors/snapshot_io.h"
 #include "net/peer_codec.h"
 #include "net/peer_transport.h"
 #include "raft/types.h"
@@ -38,6 +41,9 @@ struct replicator_outputs {
   std::function<void(const std::string& peer)> link_replaced;
   /// Non-raft frames (propose, propose_resp, admin) for the gateway.
   std::function<void(const std::string& from, net::peer_frame)> gateway_in;
+  /// Received snapshots fail for lack of space (`error` names the file),
+  /// or, with an empty `error`, can be stored again.
+  std::function<void(const std::string& error)> disk_full;
   /// `peer` announced its data directory's incarnation (first frame of a link).
   std::function<void(const std::string& peer, const std::string& incarnation)> hello;
   /// `peer` refuses us: it knew this node with another data directory.
@@ -65,9 +71,10 @@ struct snapshot_stream_options {
 /// The actor.
 class replicator_actor {
  public:
+  /// `on_failure`: see thread_mailbox (of its snapshot I/O worker).
   /// `incarnation`: this data directory's (db/identity.h), sent first on every link.
   replicator_actor(boost::asio::io_context& io, std::string self_id, std::string secret,
-                   std::filesystem::path snapshot_dir, replicator_outputs out,
+                   std::filesystem::path snapshot_dir, replicator_outputs out, failure_handler on_failure,
                    snapshot_stream_options snap = {}, net::peer_limits links = {}, std::string incarnation = {});
   ~replicator_actor();
 
@@ -101,9 +108,19 @@ class replicator_actor {
   void on_down(const std::string& peer);
   void start_snapshot(const raft::message& m);
   void pump_snapshot(const std::string& peer);
-  void on_snapshot_chunk(const std::string& from, const std::string& frame);
+  void on_snapshot_chunk(const std::string& from, std::string frame);
   void on_snapshot_ack(const std::string& from, const net::peer_snap_ack& ack);
   void fail_snapshot(const std::string& peer);
+  /// Drops the stream receiving from `peer` (its .part is deleted).
+  void drop_incoming(const std::string& peer);
+  /// An answer of the snapshot I/O worker.
+  void on_io(snapshot_io_result r);
+  void on_io_sender(const std::string& peer, snapshot_io_result& r);
+  void on_io_receiver(const std::string& peer, snapshot_io_result& r);
+  /// A received snapshot could not be stored for lack of space: raises the
+  /// disk-full report for disk_full_hold (each failure re-arms it), or
+  /// clears it at once (`error` empty: one was stored).
+  void report_disk_full(const std::string& error);
   /// (Re)starts the stall timer of the stream to `peer` (at start and on every ack).
   void arm_stall_timer(const std::string& peer);
 
@@ -116,6 +133,11 @@ class replicator_actor {
   std::shared_ptr<net::peer_transport> transport_;
   std::map<std::string, std::unique_ptr<outgoing_snapshot>> out_snaps_;
   std::map<std::string, std::unique_ptr<incoming_snapshot>> in_snaps_;
+  std::uint64_t next_stream_ = 1;  ///< ids of streams in the snapshot I/O worker
+  std::map<std::uint64_t, std::pair<std::string, bool>> streams_;  ///< id -> (peer, outgoing)
+  boost::asio::steady_timer disk_full_timer_;
+  bool disk_full_ = false;
+  std::unique_ptr<snapshot_io> io_worker_;  // last: its results use the above
 };
 
 }  // namespace qc::actors

@@ -1,21 +1,23 @@
 #include "actors/storage_actor.h"
 
-#include <cstdlib>
+#include <stdexcept>
 
 #include <boost/asio/post.hpp>
-
-#include "common/log.h"
 
 namespace qc::actors {
 
 storage_actor::storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store,
-                             std::function<void(std::uint64_t)> on_persisted, std::function<void()> on_peers_recorded)
+                             std::function<void(std::uint64_t)> on_persisted, failure_handler on_failure,
+                             std::function<void()> on_peers_recorded)
     : io_(io),
       store_(std::move(store)),
       on_persisted_(std::move(on_persisted)),
       on_peers_recorded_(std::move(on_peers_recorded)) {
+  // A failed write throws out of handle_batch: the mailbox logs the one
+  // line, drops every later message (no ack may follow a lost batch) and
+  // calls on_failure.
   inbox_ = std::make_unique<thread_mailbox<storage_message>>(
-      [this](std::vector<storage_message>&& b) { handle_batch(std::move(b)); });
+      "storage", [this](std::vector<storage_message>&& b) { handle_batch(std::move(b)); }, std::move(on_failure));
 }
 
 storage_actor::~storage_actor() { stop(); }
@@ -32,10 +34,7 @@ void storage_actor::handle_batch(std::vector<storage_message>&& batch) {
 
   auto flush = [&] {
     if (acks.empty()) return;
-    if (!store_->save(hard, snap, entries, err)) {
-      log::error("storage: cannot write the raft log: ", err, "; stopping");
-      std::_Exit(3);
-    }
+    if (!store_->save(hard, snap, entries, err)) throw std::runtime_error("cannot write the raft log: " + err);
     for (auto seq : acks) boost::asio::post(io_, [this, seq] { on_persisted_(seq); });
     acks.clear();
     hard.reset();
@@ -58,15 +57,10 @@ void storage_actor::handle_batch(std::vector<storage_message>&& batch) {
       acks.push_back(req.seq);
     } else if (auto* c = std::get_if<storage_msg::compact>(&m)) {
       flush();
-      if (!store_->compact(c->snap, err)) {
-        log::error("storage: cannot compact the raft log: ", err, "; stopping");
-        std::_Exit(3);
-      }
+      if (!store_->compact(c->snap, err)) throw std::runtime_error("cannot compact the raft log: " + err);
     } else if (auto* r = std::get_if<storage_msg::record_peers>(&m)) {
-      if (!db::save_peer_incarnations(r->dir, r->peers, err)) {
-        log::error("storage: cannot record the peers' incarnations: ", err, "; stopping");
-        std::_Exit(3);
-      }
+      if (!db::save_peer_incarnations(r->dir, r->peers, err))
+        throw std::runtime_error("cannot record the peers' incarnations: " + err);
       if (on_peers_recorded_) boost::asio::post(io_, [this] { on_peers_recorded_(); });
     }
   }

@@ -42,11 +42,14 @@ using storage_message = std::variant<storage_msg::persist, storage_msg::compact,
 /// The actor.
 class storage_actor {
  public:
-  /// `on_persisted(seq)` runs on the loop thread. An I/O error is fatal:
-  /// the log is the node's promise to its peers, so the process exits.
+  /// `on_persisted(seq)` runs on the loop thread. An I/O error (a full
+  /// disk included) is fatal: the log is the node's promise to its peers.
+  /// The actor logs one line naming the file and the error, acks nothing
+  /// more, and calls `on_failure` (its thread), which stops the node.
   /// `on_peers_recorded()` runs on the loop thread after each record_peers.
   storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store,
-                std::function<void(std::uint64_t seq)> on_persisted, std::function<void()> on_peers_recorded = {});
+                std::function<void(std::uint64_t seq)> on_persisted, failure_handler on_failure,
+                std::function<void()> on_peers_recorded = {});
   ~storage_actor();
 
   /// Queues work. Any thread.

@@ -88,7 +88,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
     err = os.str();
     return false;
   }
-  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security", "testing", "tls"};
+  static const std::set<std::string> sections = {"node", "cluster", "raft", "limits", "security", "storage", "testing", "tls"};
   for (auto& [k, v] : root) {
     const std::string key(k.str());
     if (!sections.count(key)) {
@@ -160,6 +160,9 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
 
   table_reader sec{section("security"), "security.", err, {}};
   if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
+
+  table_reader storage{section("storage"), "storage.", err, {}};
+  if (!storage.integer("quota_bytes", cfg.quota_bytes, 1 << 20, INT64_MAX) || !storage.no_unknown()) return false;
 
   table_reader tls{section("tls"), "tls.", err, {}};
   auto& t = cfg.tls;

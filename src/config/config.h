@@ -48,6 +48,10 @@ struct node_config {
   int login_window_ms = 60'000;
   // [security]
   int pbkdf2_iterations = 20'000;
+  // [storage]
+  /// The node's data (data_dir: log, chat.db, snapshots) may not grow past
+  /// this: writes that would get `storage_full` (8 GiB).
+  std::uint64_t quota_bytes = 8ull << 30;
   // [tls] — optional https/wss for clients and peers
   net::tls_settings tls;
   // command line only

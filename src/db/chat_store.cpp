@@ -3,12 +3,15 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <set>
+#include <system_error>
 
 #include <boost/json.hpp>
 
+#include "db/errc.h"
 #include "db/sqlite_util.h"
 #include "raft/membership.h"
 #include "common/overloaded.h"
@@ -406,22 +409,39 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
 std::uint64_t chat_store::applied_index() const { return impl_->applied; }
 
 std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>& entries) {
+  std::error_code ec;
+  std::string err;
+  auto out = apply_batch(entries, ec, err);
+  if (ec) throw std::system_error(ec, err);
+  return out;
+}
+
+std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>& entries, std::error_code& ec,
+                                                  std::string& err) {
   auto reset_after = impl_->st->guard();
   std::vector<apply_result> out;
   std::uint64_t applied = impl_->applied;
-  SQLite::Transaction tx(*impl_->db);
-  for (const auto& e : entries) {
-    if (e.index <= applied) continue;
-    out.push_back(impl_->apply_one(e));
-    applied = e.index;
+  ec.clear();
+  try {
+    SQLite::Transaction tx(*impl_->db);  // rolls back when a write throws
+    for (const auto& e : entries) {
+      if (e.index <= applied) continue;
+      out.push_back(impl_->apply_one(e));
+      applied = e.index;
+    }
+    auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
+    q.bind(1, static_cast<std::int64_t>(applied));
+    q.exec();
+    // No statement may still be mid-read when COMMIT runs its automatic WAL
+    // checkpoint, or the checkpoint never happens and the WAL grows forever.
+    impl_->st->reset_all();
+    tx.commit();
+  } catch (const std::exception& e) {
+    ec = storage_error(e, *impl_->db);
+    err = impl_->path.string() + ": " + e.what();
+    impl_->st->reset_all();
+    return {};
   }
-  auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
-  q.bind(1, static_cast<std::int64_t>(applied));
-  q.exec();
-  // No statement may still be mid-read when COMMIT runs its automatic WAL
-  // checkpoint, or the checkpoint never happens and the WAL grows forever.
-  impl_->st->reset_all();
-  tx.commit();
   impl_->applied = applied;
   return out;
 }
@@ -556,37 +576,38 @@ std::string chat_store::state_digest() {
 
 namespace {
 /// VACUUM INTO `file` from `db`, then fsync the copy.
-bool vacuum_into(SQLite::Database& db, const fs::path& file, std::string& err) {
+std::error_code vacuum_into(SQLite::Database& db, const fs::path& file, std::string& err) {
   try {
     SQLite::Statement q(db, "VACUUM INTO ?");
     q.bind(1, file.string());
     q.exec();
   } catch (const std::exception& e) {
-    err = e.what();
-    return false;
+    err = file.string() + ": " + e.what();
+    return storage_error(e, db);
   }
   if (!fsync_path(file)) {
-    err = "fsync of " + file.string() + " failed";
-    return false;
+    const int e = errno;
+    err = "fsync of " + file.string() + " failed: " + std::strerror(e);
+    return from_errno(e);
   }
-  return true;
+  return {};
 }
 }  // namespace
 
 bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
   impl_->st->clear();  // no statement may be mid-read during VACUUM
-  return vacuum_into(*impl_->db, file, err);
+  return !vacuum_into(*impl_->db, file, err);
 }
 
 const fs::path& chat_store::path() const { return impl_->path; }
 
-bool chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file, std::string& err) {
+std::error_code chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file, std::string& err) {
   try {
     SQLite::Database db(db_file.string(), SQLite::OPEN_READONLY);
     return vacuum_into(db, file, err);
   } catch (const std::exception& e) {
-    err = e.what();
-    return false;
+    err = db_file.string() + ": " + e.what();
+    return errc::io_error;
   }
 }
 
@@ -600,19 +621,44 @@ std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {
   }
 }
 
+namespace {
+/// The checks of verify_snapshot on an open snapshot.
+bool check_snapshot(SQLite::Database& src, const fs::path& file, std::uint64_t& applied, std::string& err) {
+  SQLite::Statement chk(src, "PRAGMA quick_check");
+  if (!chk.executeStep() || chk.getColumn(0).getString() != "ok") {
+    err = file.string() + ": snapshot fails its integrity check";
+    return false;
+  }
+  SQLite::Statement v(src, "SELECT value FROM meta WHERE key = 'schema_version'");
+  if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+    err = file.string() + ": not a chat snapshot";
+    return false;
+  }
+  SQLite::Statement a(src, "SELECT value FROM meta WHERE key = 'applied_index'");
+  if (!a.executeStep()) {
+    err = file.string() + ": snapshot has no applied_index";
+    return false;
+  }
+  applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
+  return true;
+}
+}  // namespace
+
+bool chat_store::verify_snapshot(const fs::path& file, std::uint64_t& applied, std::string& err) {
+  try {
+    SQLite::Database src(file.string(), SQLite::OPEN_READONLY);
+    return check_snapshot(src, file, applied, err);
+  } catch (const std::exception& e) {
+    err = file.string() + ": " + e.what();
+    return false;
+  }
+}
+
 bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
   try {
     SQLite::Database src(file.string(), SQLite::OPEN_READONLY);
-    SQLite::Statement chk(src, "PRAGMA quick_check");
-    if (!chk.executeStep() || chk.getColumn(0).getString() != "ok") {
-      err = file.string() + ": snapshot fails its integrity check";
-      return false;
-    }
-    SQLite::Statement v(src, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
-      err = file.string() + ": not a chat snapshot";
-      return false;
-    }
+    std::uint64_t snap_applied = 0;
+    if (!check_snapshot(src, file, snap_applied, err)) return false;
     impl_->st->clear();
     SQLite::Backup backup(*impl_->db, src);
     backup.executeStep(-1);

@@ -85,8 +85,16 @@ class chat_store {
 
   /// Applies entries in order in one transaction; entries with
   /// index <= applied_index() are skipped (idempotent replay). Returns one
-  /// result per applied entry.
+  /// result per applied entry. Throws std::system_error on a write error.
   std::vector<apply_result> apply_batch(const std::vector<raft::entry>& entries);
+
+  /// Like apply_batch, but a failed write (a full disk: errc::disk_full,
+  /// anything else: errc::io_error) is returned in `ec`, with `err` naming
+  /// the file and the error: the transaction was rolled back, nothing of
+  /// the batch is applied and applied_index() is unchanged, so the same
+  /// entries can be applied again once space is back.
+  std::vector<apply_result> apply_batch(const std::vector<raft::entry>& entries, std::error_code& ec,
+                                        std::string& err);
 
   // ---- queries (read applied state; `user` is the acting principal) ------
 
@@ -131,14 +139,19 @@ class chat_store {
   /// Reads the applied_index recorded inside a snapshot file (0 on error).
   static std::uint64_t snapshot_applied_index(const std::filesystem::path& file);
 
+  /// Checks that `file` is a whole snapshot (quick_check, schema version)
+  /// and sets `applied` to the index inside; false and `err` otherwise.
+  static bool verify_snapshot(const std::filesystem::path& file, std::uint64_t& applied, std::string& err);
+
   /// The database file (for a second, read-only connection).
   const std::filesystem::path& path() const;
   /// Like snapshot_to, but through its own read-only connection to `db_file`,
   /// so any thread may run it while the owner keeps applying (WAL readers do
   /// not block the writer). The copy's applied index is whatever was
   /// committed when it began: read it back with snapshot_applied_index.
-  static bool snapshot_file_to(const std::filesystem::path& db_file, const std::filesystem::path& file,
-                               std::string& err);
+  /// A failure is errc::disk_full or errc::io_error, with `err` saying why.
+  static std::error_code snapshot_file_to(const std::filesystem::path& db_file, const std::filesystem::path& file,
+                                          std::string& err);
 
   /// The EXPLAIN QUERY PLAN text of each contract query, for tests proving
   /// every query uses an index (no "SCAN messages").

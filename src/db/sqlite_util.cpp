@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "db/errc.h"
+
 namespace qc::db {
 
 namespace fs = std::filesystem;
@@ -52,12 +56,22 @@ bool fsync_path(const fs::path& file) {
   if (fd < 0) return false;
   bool ok = ::fsync(fd) == 0;
   ::close(fd);
-  int dfd = ::open(file.parent_path().empty() ? "." : file.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ok = ok && ::fsync(dfd) == 0;
-    ::close(dfd);
-  }
+  return fsync_dir(file.parent_path().empty() ? fs::path(".") : file.parent_path()) && ok;
+}
+
+bool fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
   return ok;
+}
+
+std::error_code storage_error(const std::exception& e, SQLite::Database& db) {
+  const auto* se = dynamic_cast<const SQLite::Exception*>(&e);
+  if (se && (se->getErrorCode() == SQLITE_FULL)) return errc::disk_full;
+  if (auto ec = from_errno(sqlite3_system_errno(db.getHandle())); ec == errc::disk_full) return ec;
+  return errc::io_error;
 }
 
 }  // namespace qc::db

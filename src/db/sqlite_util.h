@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -26,6 +27,13 @@ std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& pat
 
 /// fsyncs a file and its directory entry.
 bool fsync_path(const std::filesystem::path& file);
+
+/// fsyncs a directory, so that renames and deletions in it are durable.
+bool fsync_dir(const std::filesystem::path& dir);
+
+/// The storage error (db/errc.h) behind an exception thrown by `db`:
+/// disk_full for SQLITE_FULL or an errno of ENOSPC/EDQUOT, io_error else.
+std::error_code storage_error(const std::exception& e, SQLite::Database& db);
 
 /// Prepared statements by SQL text, reset before each reuse.
 class statement_cache {

@@ -1,5 +1,6 @@
 #include "ops/cluster_probe.h"
 
+#include <cstdio>
 #include <iomanip>
 #include <map>
 #include <set>
@@ -117,6 +118,10 @@ cluster_view probe_cluster(const std::vector<std::string>& seeds) {
         nv.term = num(o, "term");
         nv.commit = num(o, "commit_index");
         nv.applied = num(o, "applied_index");
+        auto* full = o.if_contains("storage_full");
+        nv.storage_full = full && full->is_bool() && full->as_bool();
+        nv.storage_used = num(o, "storage_used_bytes");
+        nv.storage_quota = num(o, "storage_quota_bytes");
         // The leader's configuration (or the highest term's) is the truth.
         const bool is_leader = nv.role == "leader";
         if (auto* ms = o.if_contains("members"); ms && ms->is_array() &&
@@ -154,20 +159,37 @@ cluster_view probe_cluster(const std::vector<std::string>& seeds) {
   return out;
 }
 
+namespace {
+/// "1.2G/8.0G", "FULL 7.9M/8.0M", or "-" when the node does not say.
+std::string storage_cell(const node_view& n) {
+  if (n.storage_quota == 0) return "-";
+  auto human = [](std::uint64_t b) {
+    const char* units = "KMGT";
+    double v = static_cast<double>(b) / 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) v /= 1024, ++u;
+    char out[16];
+    std::snprintf(out, sizeof out, "%.1f%c", v, units[u]);
+    return std::string(out);
+  };
+  return (n.storage_full ? "FULL " : "") + human(n.storage_used) + "/" + human(n.storage_quota);
+}
+}  // namespace
+
 std::string render_table(const cluster_view& v) {
   std::ostringstream os;
   os << std::left << std::setw(8) << "ID" << std::setw(22) << "ADDRESS" << std::setw(10) << "ROLE" << std::setw(7)
      << "TERM" << std::setw(8) << "LEADER" << std::setw(10) << "COMMIT" << std::setw(10) << "APPLIED"
-     << "REACHABLE\n";
+     << std::setw(18) << "STORAGE" << "REACHABLE\n";
   for (const auto& n : v.nodes) {
     os << std::left << std::setw(8) << (n.id.empty() ? "?" : n.id) << std::setw(22) << n.address;
     if (n.up)
       os << std::setw(10) << (n.voter || n.role == "learner" ? n.role : n.role + "*") << std::setw(7) << n.term
          << std::setw(8) << (n.leader.empty() ? "-" : n.leader) << std::setw(10) << n.commit << std::setw(10)
-         << n.applied << "yes\n";
+         << n.applied << std::setw(18) << storage_cell(n) << "yes\n";
     else
       os << std::setw(10) << "down" << std::setw(7) << "-" << std::setw(8) << "-" << std::setw(10) << "-"
-         << std::setw(10) << "-" << "no\n";
+         << std::setw(10) << "-" << std::setw(18) << "-" << "no\n";
   }
   return os.str();
 }

@@ -25,6 +25,9 @@ struct node_view {
   std::uint64_t commit = 0;
   std::uint64_t applied = 0;
   bool voter = false;  ///< per the most authoritative configuration seen
+  bool storage_full = false;  ///< its storage alarm ([storage] quota or a full disk)
+  std::uint64_t storage_used = 0;
+  std::uint64_t storage_quota = 0;  ///< 0 if the node does not say
 };
 
 /// The cluster as seen from outside.
@@ -44,7 +47,7 @@ std::optional<std::pair<int, std::string>> http_get(const std::string& host_port
 /// Probes the seeds and every member their status lists.
 cluster_view probe_cluster(const std::vector<std::string>& seeds);
 
-/// A fixed-width table: id, address, role, term, leader, commit, applied, reachable.
+/// A fixed-width table: id, address, role, term, leader, commit, applied, storage, reachable.
 std::string render_table(const cluster_view& v);
 
 /// Sends an admin request to the first seed that answers; waits up to

@@ -47,6 +47,9 @@ void run_until(boost::asio::io_context& io, Pred done) {
 
 raft::membership founders() { return raft::membership{{raft::member{"n1", "127.0.0.1:1", true}}}; }
 
+/// The failure handler of actors that must not fail in a test.
+void no_failure(const std::string& what) { FAIL("actor failed: " << what); }
+
 }  // namespace
 
 TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thread order, in batches") {
@@ -55,11 +58,14 @@ TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thr
   std::map<int, std::vector<int>> seen;  // producer -> values, in arrival order
   std::size_t batches = 0;
   {
-    actors::thread_mailbox<std::pair<int, int>> box([&](std::vector<std::pair<int, int>>&& b) {
-      std::lock_guard lk(mu);
-      ++batches;
-      for (auto [p, v] : b) seen[p].push_back(v);
-    });
+    actors::thread_mailbox<std::pair<int, int>> box(
+        "test",
+        [&](std::vector<std::pair<int, int>>&& b) {
+          std::lock_guard lk(mu);
+          ++batches;
+          for (auto [p, v] : b) seen[p].push_back(v);
+        },
+        [](const std::string& what) { FAIL("unexpected failure: " << what); });
     std::vector<std::thread> ts;
     for (int p = 0; p < producers; ++p)
       ts.emplace_back([&box, p] {
@@ -90,7 +96,9 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
   std::vector<std::uint64_t> acked;
   std::atomic<std::uint64_t> next_seq{1};
   {
-    actors::storage_actor storage(io, std::move(store), [&](std::uint64_t seq) { acked.push_back(seq); });
+    actors::storage_actor storage(
+        io, std::move(store), [&](std::uint64_t seq) { acked.push_back(seq); },
+        [](const std::string& what) { FAIL("storage failed: " << what); });
     // Entries must arrive in index order, as the consensus actor sends them;
     // the hard state and compactions come from other threads meanwhile.
     std::thread writer([&] {
@@ -148,7 +156,7 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   {
     // A snapshot every 200 entries: VACUUM INTO on its own thread and
     // connection while the apply thread keeps writing.
-    actors::apply_actor apply(io, std::move(store), d.p / "snap", 200, out);
+    actors::apply_actor apply(io, std::move(store), d.p / "snap", 200, out, no_failure);
     apply.tell(actors::apply_msg::apply{std::nullopt,
                                         {test::command_entry(1, chat::cmd_create_account{"alice", "h", 1}),
                                          test::command_entry(2, chat::cmd_create_account{"bob", "h", 1})}});
@@ -198,21 +206,34 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   CHECK(reopened->message_count() == sends);
 }
 
-TEST_CASE("apply actor: a snapshot copy interrupted by a crash is removed at start; real snapshots stay") {
-  test::temp_dir d("actors");
-  boost::asio::io_context io;
-  const auto snaps = d.p / "snap";
-  fs::create_directories(snaps);
-  for (const char* name : {"snap-at-997026.db.tmp", "snap-at-997026.db.tmp-journal", "snap-42.db"})
-    std::ofstream(snaps / name) << "x";
-  actors::apply_outputs out;
-  out.applied = [](std::vector<db::apply_result>, std::uint64_t) {};
-  out.snapshot_taken = [](std::uint64_t, std::string) {};
+TEST_CASE("thread_mailbox: a handler that throws is reported once, later messages are dropped, stop still works") {
+  std::atomic<int> handled{0};
+  std::atomic<int> failures{0};
+  std::string reported;
+  std::mutex mu;
   {
-    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), snaps, 0, out);
-    apply.stop();
+    actors::thread_mailbox<int> box(
+        "thrower",
+        [&](std::vector<int>&& b) {
+          for (int v : b) {
+            if (v == 3) throw std::runtime_error("cannot write /x/chat.db: disk I/O error");
+            ++handled;
+          }
+        },
+        [&](const std::string& what) {
+          std::lock_guard lk(mu);
+          reported = what;
+          ++failures;
+        });
+    for (int v = 1; v <= 3; ++v) box.push(v);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (failures == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int v = 4; v <= 10; ++v) box.push(v);  // after the failure: never handled
+    box.stop();
   }
-  CHECK_FALSE(fs::exists(snaps / "snap-at-997026.db.tmp"));
-  CHECK_FALSE(fs::exists(snaps / "snap-at-997026.db.tmp-journal"));
-  CHECK(fs::exists(snaps / "snap-42.db"));
+  CHECK(failures == 1);
+  CHECK(handled <= 2);
+  std::lock_guard lk(mu);
+  CHECK(reported == "cannot write /x/chat.db: disk I/O error");
 }

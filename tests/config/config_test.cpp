@@ -190,7 +190,7 @@ TEST_CASE("config/example.toml loads, and each commented key, uncommented, is th
 
   // Uncomment "# key = value" lines and "# [section]" headers. Only the
   // sections this node parses: a section it does not know would be refused.
-  const std::set<std::string> parsed = {"node", "cluster", "raft", "limits", "security", "tls", "testing"};
+  const std::set<std::string> parsed = {"node", "cluster", "raft", "limits", "security", "tls", "storage", "testing"};
   const std::regex header(R"(^# \[(\w+)\].*)"), key(R"(^# (\w+\s*=.*))");
   std::istringstream lines(shipped);
   std::string line, section = "node", uncommented;
@@ -212,4 +212,19 @@ TEST_CASE("config/example.toml loads, and each commented key, uncommented, is th
   REQUIRE_MESSAGE(load_toml(uncommented, all_keys, err), err);
   REQUIRE_MESSAGE(validate(all_keys, err), err);
   CHECK(all_keys == as_shipped);
+}
+
+TEST_CASE("[storage] quota_bytes: 8 GiB by default, set, range and unknown keys checked") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK(c.quota_bytes == 8589934592ull);
+  node_config q;
+  REQUIRE(load_toml(std::string(good) + "[storage]\nquota_bytes = 16777216\n", q, err));
+  CHECK(q.quota_bytes == 16777216ull);
+  check_refused({
+      {"[storage]\nquota_bytes = 1000\n", "storage.quota_bytes"},
+      {"[storage]\nquota_bytes = \"8G\"\n", "storage.quota_bytes"},
+      {"[storage]\nquota = 5\n", "storage.quota"},
+  });
 }

@@ -164,8 +164,10 @@ struct cluster {
   }
 
   /// Writes a node's TOML. Founding nodes list every founding member.
-  void write_config(node_proc& p, bool founding, const std::string& extra_toml) {
-    p.dir = root / p.id;
+  /// `data_dir` (default root/ID) may put the node's data elsewhere, e.g.
+  /// on a small tmpfs.
+  void write_config(node_proc& p, bool founding, const std::string& extra_toml, const fs::path& data_dir = {}) {
+    p.dir = data_dir.empty() ? root / p.id : data_dir;
     p.config = root / (p.id + ".toml");
     p.log_file = root / (p.id + ".log");
     std::ofstream f(p.config);
