@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <cstdlib>
 #include <random>
 
 #include <boost/asio/io_context.hpp>
@@ -48,13 +49,19 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
   for (const auto& m : cfg.members) founding = founding || m.id == cfg.id;
   if (founding) bootstrap.members = cfg.members;
 
-  // A chat.db without a raft.db is a damaged directory, not a fresh one.
-  if (!fs::exists(dir / "raft.db") && fs::exists(dir / "chat.db")) {
-    why = (dir / "raft.db").string() + " is missing but chat.db exists: refusing to start on a damaged data directory";
+  // A chat.db without a Raft log is a damaged directory, not a fresh one.
+  if (!db::log_store::exists(dir) && fs::exists(dir / "chat.db")) {
+    why = (dir / "wal").string() + " (the Raft log) is missing but chat.db exists: refusing to start on a damaged data directory";
     return false;
   }
-  out.log = db::log_store::open(dir / "raft.db", cfg.id, bootstrap, why);
-  if (!out.log) return false;
+  db::log_options log_opts;
+  log_opts.segment_bytes = cfg.log_segment_bytes;
+  db::log_error log_err;
+  out.log = db::log_store::open(dir, cfg.id, bootstrap, log_opts, log_err);
+  if (!out.log) {
+    why = log_err.what;
+    return false;
+  }
   db::open_error oe;
   out.chat = db::chat_store::open(dir / "chat.db", oe);
   if (!out.chat) {
@@ -69,7 +76,7 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
     const fs::path file = dir / "snapshots" / st.snapshot.handle;
     std::string err;
     if (!out.chat->install_snapshot(file, err)) {
-      why = "raft.db records a snapshot at index " + std::to_string(st.snapshot.index) +
+      why = "the Raft log records a snapshot at index " + std::to_string(st.snapshot.index) +
             " but it cannot be installed from " + file.string() + ": " + err;
       return false;
     }
@@ -79,7 +86,7 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
   const std::uint64_t last = st.entries.empty() ? st.snapshot.index : st.entries.back().index;
   if (applied > last || applied > std::max(st.hard.commit, st.snapshot.index)) {
     why = (dir / "chat.db").string() + " has applied index " + std::to_string(applied) +
-          " beyond raft.db's committed log (" + std::to_string(st.hard.commit) +
+          " beyond the Raft log's commit index (" + std::to_string(st.hard.commit) +
           "): the directories do not belong together";
     return false;
   }
@@ -151,9 +158,13 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (gateway) gateway->tell(gateway_msg::view{v});
   };
 
-  storage_actor storage_a(io, std::move(db.log), [&](std::uint64_t seq) {
-    consensus->tell(consensus_msg::persisted{seq});
-  });
+  storage_outputs sout;
+  sout.persisted = [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); };
+  sout.failed = [](const db::log_error& e) {
+    log::error("cannot write the Raft log: ", e.what, "; stopping (nothing after the last acknowledged write is lost)");
+    std::_Exit(3);
+  };
+  storage_actor storage_a(io, std::move(db.log), std::move(sout));
   storage = &storage_a;
 
   apply_outputs aout;

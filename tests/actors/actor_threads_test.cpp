@@ -1,5 +1,5 @@
 // The actors that own a worker thread, driven hard from several threads at
-// once: the thread mailbox, the storage actor (raft.db, group commit) and
+// once: the thread mailbox, the storage actor (the Raft log, group commit) and
 // the apply actor (chat.db, queries, background snapshots). These are the
 // places where the node shares memory between threads, so this suite is
 // what `scripts/test.sh` runs under ThreadSanitizer (build-tsan/); under
@@ -80,17 +80,19 @@ TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thr
 
 TEST_CASE("storage actor: concurrent persists and compactions are acked in order and all durable") {
   test::temp_dir d("actors");
-  const auto file = d.p / "raft.db";
   boost::asio::io_context io;
-  std::string err;
-  auto store = db::log_store::open(file, "n1", founders(), err);
-  REQUIRE_MESSAGE(store, err);
+  db::log_error err;
+  auto store = db::log_store::open(d.p, "n1", founders(), {}, err);
+  REQUIRE_MESSAGE(store, err.what);
 
   constexpr std::uint64_t total = 3000;
   std::vector<std::uint64_t> acked;
   std::atomic<std::uint64_t> next_seq{1};
   {
-    actors::storage_actor storage(io, std::move(store), [&](std::uint64_t seq) { acked.push_back(seq); });
+    actors::storage_outputs out;
+    out.persisted = [&](std::uint64_t seq) { acked.push_back(seq); };
+    out.failed = [](const db::log_error& e) { FAIL(e.what); };
+    actors::storage_actor storage(io, std::move(store), std::move(out));
     // Entries must arrive in index order, as the consensus actor sends them;
     // the hard state and compactions come from other threads meanwhile.
     std::thread writer([&] {
@@ -116,8 +118,8 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
   }
   for (std::size_t i = 0; i < acked.size(); ++i) REQUIRE(acked[i] == i + 1);  // in order, once each
 
-  auto again = db::log_store::open(file, "n1", founders(), err);
-  REQUIRE_MESSAGE(again, err);
+  auto again = db::log_store::open(d.p, "n1", founders(), {}, err);
+  REQUIRE_MESSAGE(again, err.what);
   const auto st = again->load();
   CHECK(st.hard.term == 1);
   CHECK(st.hard.commit == total);
