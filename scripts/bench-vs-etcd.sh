@@ -66,12 +66,18 @@ measure() {
   local name=$1; shift
   local pids events=(-e raw_syscalls:sys_enter) s
   pids=$(cat "$@" | paste -sd,)
-  for s in $SYSCALLS; do events+=(-e "syscalls:sys_enter_$s"); done
+  for s in $SYSCALLS; do  # those this kernel has a tracepoint for
+    [[ -d /sys/kernel/tracing/events/syscalls/sys_enter_$s || -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_$s ]] &&
+      events+=(-e "syscalls:sys_enter_$s")
+  done
   sleep 1
-  local c0; c0=$(cpu_ticks "$@")
-  ( ulimit -n "$(ulimit -Hn)"; perf stat -x, "${events[@]}" -p "$pids" -o "$OUT/$name.perf" -- sleep "$DURATION" ) 2>/dev/null \
-    || echo "perf stat failed: no system call counts for $name" >&2
+  local c0 perf_pid; c0=$(cpu_ticks "$@")
+  ( ulimit -n "$(ulimit -Hn)"; exec perf stat -x, "${events[@]}" -p "$pids" -o "$OUT/$name.perf" ) 2>/dev/null &
+  perf_pid=$!
+  sleep "$DURATION"
   echo "$(( $(cpu_ticks "$@") - c0 ))" >"$OUT/$name.cpu_ticks"
+  kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+  grep -q raw_syscalls "$OUT/$name.perf" 2>/dev/null || echo "perf stat failed: no system call counts for $name" >&2
 }
 echo "== machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/')"
 

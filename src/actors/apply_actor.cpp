@@ -25,7 +25,8 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
       store_(std::move(store)),
       snapshot_dir_(std::move(snapshot_dir)),
       snapshot_every_(snapshot_every),
-      out_(std::move(out)) {
+      out_(std::move(out)),
+      commit_timer_(io) {
   last_snapshot_ = store_->applied_index();
   // A copy that a crash interrupted was never renamed into a snapshot: it
   // is garbage the size of the database (and SQLite's journal beside it).
@@ -79,11 +80,27 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
       parked_.push_back(std::move(*q));
     } else if (std::holds_alternative<apply_msg::snapshot_done>(m)) {
       poll_snapshot(false);
+    } else if (std::holds_alternative<apply_msg::commit_due>(m)) {
+      commit_timer_armed_ = false;
+      store_->commit();
     }
   }
   apply_pending();
   run_ready_queries();
   maybe_snapshot();
+  schedule_commit();
+}
+
+void apply_actor::schedule_commit() {
+  if (store_->uncommitted() >= commit_every) store_->commit();
+  if (store_->uncommitted() == 0 || commit_timer_armed_) return;
+  commit_timer_armed_ = true;
+  boost::asio::post(io_, [this] {
+    commit_timer_.expires_after(commit_after);
+    commit_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tell(apply_msg::commit_due{});
+    });
+  });
 }
 
 void apply_actor::run_ready_queries() {
@@ -99,6 +116,7 @@ void apply_actor::run_ready_queries() {
 
 void apply_actor::stop() {
   inbox_->stop();
+  store_->commit();  // the worker is gone: this thread owns the store now
   if (snap_thread_.joinable()) {
     snap_thread_.join();
     std::error_code ec;
@@ -113,6 +131,8 @@ void apply_actor::maybe_snapshot() {
   if (snap_busy_ || snapshot_every_ == 0 || applied < last_snapshot_ + snapshot_every_) return;
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
+  // The copy sees only committed state: commit, so it is taken at `applied`.
+  store_->commit();
   snap_tmp_ = snapshot_dir_ / (std::string(copy_prefix) + std::to_string(applied) + ".db.tmp");
   fs::remove(snap_tmp_, ec);
   // Copying the whole database takes seconds once it holds ~1M messages;

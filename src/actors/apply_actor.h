@@ -1,13 +1,17 @@
 // The apply actor: owns chat.db (db::chat_store) on its own thread. It
-// applies committed entries in batches (one transaction per batch, with
-// applied_index), runs read queries once the state has caught up with their
-// read index, installs received snapshots, and takes a snapshot every
-// `snapshot_every` entries.
+// applies committed entries in batches, runs read queries once the state
+// has caught up with their read index, installs received snapshots, and
+// takes a snapshot every `snapshot_every` entries. Applied entries (with
+// applied_index) accumulate in one SQLite transaction that is committed
+// every `commit_every` entries or `commit_after` after it opened, whichever
+// comes first: chat.db is derived state, the Raft log is what is durable
+// (a crash loses at most that window of applies, which the log replays).
 //
 // Owned by: its worker thread (the chat_store); tell() from any thread.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <filesystem>
@@ -19,6 +23,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "actors/mailbox.h"
 #include "db/chat_store.h"
@@ -42,10 +47,12 @@ struct query {
 };
 /// Wake-up: the background snapshot thread finished (its result is in the actor).
 struct snapshot_done {};
+/// The open transaction has been open for commit_after: commit it.
+struct commit_due {};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
-using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done>;
+using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done, apply_msg::commit_due>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {
@@ -58,6 +65,11 @@ struct apply_outputs {
 /// The actor.
 class apply_actor {
  public:
+  /// Entries applied in one transaction before it is committed.
+  static constexpr std::uint64_t commit_every = 2000;
+  /// Longest a transaction stays open.
+  static constexpr std::chrono::milliseconds commit_after{100};
+
   apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
               std::filesystem::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out);
   ~apply_actor();
@@ -75,6 +87,8 @@ class apply_actor {
   void handle_batch(std::vector<apply_message>&& batch);
   void run_ready_queries();
   void maybe_snapshot();
+  /// After applying: commit if enough is pending, else make sure the timer runs.
+  void schedule_commit();
   /// Finishes a snapshot whose thread is done; with `wait`, waits for it first.
   void poll_snapshot(bool wait);
 
@@ -93,6 +107,8 @@ class apply_actor {
   std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
   bool snap_ok_ = false;
   std::string snap_err_;
+  boost::asio::steady_timer commit_timer_;  ///< loop thread only
+  bool commit_timer_armed_ = false;         ///< apply thread only: a commit_due is on its way
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -80,6 +80,18 @@ struct chat_store::impl {
   std::unique_ptr<SQLite::Database> db;
   std::unique_ptr<statement_cache> st;
   std::uint64_t applied = 0;
+  bool in_tx = false;            ///< a write transaction is open
+  std::uint64_t uncommitted = 0;  ///< entries applied in it
+
+  void commit() {
+    if (!in_tx) return;
+    // No statement may still be mid-read when COMMIT runs its automatic WAL
+    // checkpoint, or the checkpoint never happens and the WAL grows forever.
+    st->reset_all();
+    db->exec("COMMIT");
+    in_tx = false;
+    uncommitted = 0;
+  }
 
   std::int64_t scalar(const char* sql, const std::string& a = {}, const std::string& b = {}) {
     auto& q = (*st)(sql);
@@ -359,7 +371,13 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
 }
 
 chat_store::chat_store(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
-chat_store::~chat_store() = default;
+chat_store::~chat_store() {
+  try {
+    impl_->commit();
+  } catch (const std::exception&) {
+    // Rolled back by SQLite: the Raft log replays these entries at start.
+  }
+}
 
 std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err) {
   auto i = std::make_unique<impl>();
@@ -402,22 +420,27 @@ std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>
   auto reset_after = impl_->st->guard();
   std::vector<apply_result> out;
   std::uint64_t applied = impl_->applied;
-  SQLite::Transaction tx(*impl_->db);
   for (const auto& e : entries) {
     if (e.index <= applied) continue;
+    if (!impl_->in_tx) {
+      impl_->db->exec("BEGIN");
+      impl_->in_tx = true;
+    }
     out.push_back(impl_->apply_one(e));
     applied = e.index;
   }
+  if (out.empty()) return out;
   auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
   q.bind(1, static_cast<std::int64_t>(applied));
   q.exec();
-  // No statement may still be mid-read when COMMIT runs its automatic WAL
-  // checkpoint, or the checkpoint never happens and the WAL grows forever.
-  impl_->st->reset_all();
-  tx.commit();
+  impl_->uncommitted += out.size();
   impl_->applied = applied;
   return out;
 }
+
+void chat_store::commit() { impl_->commit(); }
+
+std::uint64_t chat_store::uncommitted() const { return impl_->uncommitted; }
 
 std::optional<std::string> chat_store::password_hash(const std::string& user) {
   auto reset_after = impl_->st->guard();
@@ -567,6 +590,7 @@ bool vacuum_into(SQLite::Database& db, const fs::path& file, std::string& err) {
 }  // namespace
 
 bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
+  impl_->commit();
   impl_->st->clear();  // no statement may be mid-read during VACUUM
   return vacuum_into(*impl_->db, file, err);
 }
@@ -606,6 +630,7 @@ bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
       err = file.string() + ": not a chat snapshot";
       return false;
     }
+    impl_->commit();
     impl_->st->clear();
     SQLite::Backup backup(*impl_->db, src);
     backup.executeStep(-1);

@@ -78,13 +78,17 @@ TEST_CASE("apply rules: conflict, nonce replay, forbidden delete, events") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
+TEST_CASE("SIGKILL during applies never tears a commit from its applied_index") {
   auto dir = temp_dir();
   const pid_t pid = ::fork();
   if (pid == 0) {
     db::open_error err;
     auto s = db::chat_store::open(dir / "chat.db", err);
-    for (std::uint64_t i = 1;; i += 50) s->apply_batch(workload(i, 50));
+    // Batches of 10 in one transaction, committed every 50 entries.
+    for (std::uint64_t i = 1;; i += 10) {
+      s->apply_batch(workload(i, 10));
+      if (s->uncommitted() == 50) s->commit();
+    }
   }
   ::usleep(400 * 1000);
   ::kill(pid, SIGKILL);
@@ -93,10 +97,11 @@ TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
   auto s = db::chat_store::open(dir / "chat.db", err);
   REQUIRE(s);
   const auto applied = s->applied_index();
-  CHECK(applied % 50 == 0);  // whole batches only
+  CHECK(applied % 50 == 0);  // whole commits only
   auto ref = db::chat_store::open(dir / "ref.db", err);
   REQUIRE(ref);
   if (applied) ref->apply_batch(workload(1, applied));
+  ref->commit();
   CHECK(ref->state_digest() == s->state_digest());
   MESSAGE("recovered at applied_index " << applied);
   fs::remove_all(dir);
@@ -150,10 +155,40 @@ TEST_CASE("the WAL stays bounded: automatic checkpoints are never blocked by a s
     s->apply_batch(es);
     (void)s->unread("b", 5);  // reads between batches, as the gateway does
     (void)s->password_hash("a");
+    s->commit();
   }
   const auto wal = fs::file_size(dir / "chat.db-wal");
   MESSAGE("20 MB of messages applied; chat.db-wal is " << wal / 1024 << " KiB");
   CHECK(wal < 8u * 1024 * 1024);
   CHECK(fs::file_size(dir / "chat.db") > 10u * 1024 * 1024);  // the data reached the database file
+  fs::remove_all(dir);
+}
+
+TEST_CASE("applies stay in one open transaction: this connection sees them, a copy only what was committed") {
+  auto dir = temp_dir();
+  db::open_error err;
+  auto s = db::chat_store::open(dir / "chat.db", err);
+  REQUIRE(s);
+  s->apply_batch(workload(1, 100));
+  s->commit();
+  s->apply_batch(workload(101, 30));
+  s->apply_batch(workload(131, 20));
+  CHECK(s->uncommitted() == 50);
+  CHECK(s->applied_index() == 150);
+  CHECK(s->message_count() > 100);  // queries see the uncommitted applies
+  std::string e;
+  // The background snapshot copies through its own connection.
+  REQUIRE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "a.db", e));
+  CHECK(db::chat_store::snapshot_applied_index(dir / "a.db") == 100);
+  s->commit();
+  CHECK(s->uncommitted() == 0);
+  REQUIRE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "b.db", e));
+  CHECK(db::chat_store::snapshot_applied_index(dir / "b.db") == 150);
+  // A copy at 100 holds exactly the state of the first 100 entries.
+  auto ref = db::chat_store::open(dir / "ref.db", err);
+  ref->apply_batch(workload(1, 100));
+  auto a = db::chat_store::open(dir / "a.db", err);
+  REQUIRE(a);
+  CHECK(a->state_digest() == ref->state_digest());
   fs::remove_all(dir);
 }
