@@ -66,9 +66,9 @@ struct apply_outputs {
 class apply_actor {
  public:
   /// Entries applied in one transaction before it is committed.
-  static constexpr std::uint64_t commit_every = 2000;
+  static constexpr std::uint64_t commit_every = 5000;
   /// Longest a transaction stays open.
-  static constexpr std::chrono::milliseconds commit_after{100};
+  static constexpr std::chrono::milliseconds commit_after{1000};
 
   apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
               std::filesystem::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out);

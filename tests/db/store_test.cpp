@@ -13,6 +13,8 @@
 #include "db/chat_store.h"
 #include "db/temp_store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 using namespace qc;
 namespace fs = std::filesystem;
 
@@ -148,7 +150,8 @@ TEST_CASE("the WAL stays bounded: automatic checkpoints are never blocked by a s
   s->apply_batch({cmd(1, chat::cmd_create_account{"a", "h", 1}), cmd(2, chat::cmd_create_account{"b", "h", 1})});
   const std::string body(2000, 'x');
   std::uint64_t idx = 3;
-  for (int b = 0; b < 100; ++b) {
+  // 60 MB: past the 10,000 pages (~41 MB) at which a commit checkpoints.
+  for (int b = 0; b < 300; ++b) {
     std::vector<raft::entry> es;
     for (int i = 0; i < 100; ++i, ++idx)
       es.push_back(cmd(idx, chat::cmd_send{"a", "b", body, "n" + std::to_string(idx), 1}));
@@ -158,9 +161,9 @@ TEST_CASE("the WAL stays bounded: automatic checkpoints are never blocked by a s
     s->commit();
   }
   const auto wal = fs::file_size(dir / "chat.db-wal");
-  MESSAGE("20 MB of messages applied; chat.db-wal is " << wal / 1024 << " KiB");
-  CHECK(wal < 8u * 1024 * 1024);
-  CHECK(fs::file_size(dir / "chat.db") > 10u * 1024 * 1024);  // the data reached the database file
+  MESSAGE("60 MB of messages applied; chat.db-wal is " << wal / 1024 << " KiB");
+  CHECK(wal < 48u * 1024 * 1024);
+  CHECK(fs::file_size(dir / "chat.db") > 30u * 1024 * 1024);  // the data reached the database file
   fs::remove_all(dir);
 }
 
@@ -190,5 +193,71 @@ TEST_CASE("applies stay in one open transaction: this connection sees them, a co
   auto a = db::chat_store::open(dir / "a.db", err);
   REQUIRE(a);
   CHECK(a->state_digest() == ref->state_digest());
+  fs::remove_all(dir);
+}
+
+namespace {
+/// Turns a chat.db of this version back into schema 1 (same tables; the
+/// indexes of schema 1), as an earlier version of the node left it.
+void make_schema_1(const fs::path& file) {
+  SQLite::Database db(file.string(), SQLite::OPEN_READWRITE);
+  for (const char* sql : {"DROP INDEX messages_unread", "CREATE INDEX messages_unread ON messages(recipient, read, id)",
+                          "CREATE INDEX messages_sender ON messages(sender)",
+                          "CREATE INDEX conversations_recent ON conversations(user, last_id)",
+                          "CREATE INDEX conversations_by_peer ON conversations(peer)",
+                          "UPDATE meta SET value = 1 WHERE key = 'schema_version'"})
+    db.exec(sql);
+}
+std::vector<std::string> indexes(const fs::path& file) {
+  SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a chat.db of schema 1 (and a snapshot of one) is upgraded in place; state and behaviour unchanged") {
+  auto dir = temp_dir();
+  db::open_error err;
+  {
+    auto s = db::chat_store::open(dir / "old.db", err);
+    s->apply_batch(workload(1, 300));
+  }
+  make_schema_1(dir / "old.db");
+  CHECK(indexes(dir / "old.db").size() == 6);
+  auto ref = db::chat_store::open(dir / "ref.db", err);
+  ref->apply_batch(workload(1, 300));
+  {
+    auto s = db::chat_store::open(dir / "old.db", err);
+    REQUIRE_MESSAGE(s, err.message);
+    CHECK(s->applied_index() == 300);
+    CHECK(s->state_digest() == ref->state_digest());
+    // Deleting an account still finds every message, through its conversations.
+    const std::vector<raft::entry> more = {cmd(301, chat::cmd_create_account{"c", "h", 1}),
+                                           cmd(302, chat::cmd_send{"c", "a", "x", std::nullopt, 1}),
+                                           cmd(303, chat::cmd_send{"c", "c", "self", std::nullopt, 1}),
+                                           cmd(304, chat::cmd_delete_account{"a"})};
+    auto r = s->apply_batch(more);
+    ref->apply_batch(more);
+    CHECK(r.back().code == db::apply_code::ok);
+    CHECK(s->state_digest() == ref->state_digest());
+    CHECK(s->message_count() == 1);  // c's note to self
+    CHECK(s->conversations("c").size() == 1);
+    CHECK(s->conversations("b").empty());
+  }
+  const std::vector<std::string> v2 = {"messages_pair", "messages_unread", "sessions_by_user"};
+  CHECK(indexes(dir / "old.db") == v2);
+  // A snapshot written by a node of the earlier version installs and is upgraded.
+  ref->commit();
+  std::string e;
+  REQUIRE(ref->snapshot_to(dir / "snap.db", e));
+  make_schema_1(dir / "snap.db");
+  auto fresh = db::chat_store::open(dir / "fresh.db", err);
+  REQUIRE_MESSAGE(fresh->install_snapshot(dir / "snap.db", e), e);
+  CHECK(fresh->applied_index() == 304);
+  CHECK(fresh->state_digest() == ref->state_digest());
+  fresh->commit();
+  CHECK(indexes(dir / "fresh.db") == v2);
   fs::remove_all(dir);
 }
