@@ -33,6 +33,13 @@ std::size_t data_end(const std::string& bytes) {
   return last == std::string::npos ? 0 : last + 1;
 }
 
+/// The account every writer of workload.h sends to.
+void make_sink(cluster& c) {
+  client s;
+  REQUIRE(s.connect(c.nodes[0].port));
+  REQUIRE(!s.signup("sink").empty());
+}
+
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -48,6 +55,7 @@ TEST_CASE("SIGKILL in the middle of batches, with segments rolling and compacted
   cluster c(3, small_log);
   c.start_all();
   REQUIRE(c.wait_leader(15s));
+  make_sink(c);
   writer_pool pool(c, 4);
   REQUIRE(eventually([&] { return pool.total() >= 200; }, 30s));
   // Kill the leader and then a follower while writes are being fsynced,
@@ -86,6 +94,7 @@ TEST_CASE("a torn tail is cut off at restart; damage in the middle stops the nod
   cluster c(3);
   c.start_all();
   REQUIRE(c.wait_leader(15s));
+  make_sink(c);
   writer_pool pool(c, 2);
   REQUIRE(eventually([&] { return pool.total() >= 300; }, 30s));
   auto l = c.wait_leader(15s);
