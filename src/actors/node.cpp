@@ -1,8 +1,8 @@
 #include "actors/node.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <cstdlib>
 #include <random>
 
 #include <boost/asio/io_context.hpp>

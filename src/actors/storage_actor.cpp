@@ -41,7 +41,10 @@ bool storage_actor::write(db::log_batch& batch, std::vector<std::uint64_t>& acks
     fail(e);
     return false;
   }
-  for (auto seq : acks) boost::asio::post(io_, [this, seq] { out_.persisted(seq); });
+  // One hand-off to the loop for every request the record covered.
+  boost::asio::post(io_, [this, seqs = std::move(acks)] {
+    for (auto seq : seqs) out_.persisted(seq);
+  });
   acks.clear();
   batch = {};
   return true;
