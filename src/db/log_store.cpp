@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string_view>
 
@@ -59,6 +60,20 @@ bool all_zero(std::string_view s) {
 
 log_error format_error(log_errc code, const fs::path& file, const std::string& what) {
   return {code, file.string() + ": " + what};
+}
+
+/// The offset of a valid batch record numbered `min_seq` or later at an
+/// 8-byte-aligned offset after `from`, if any: after a bad record, such a
+/// record proves the bad one was written, synced and acknowledged before it.
+std::optional<std::size_t> valid_record_after(std::string_view bytes, std::size_t from, std::uint32_t salt,
+                                              std::uint64_t min_seq) {
+  for (std::size_t at = from + 8; at + fmt::header_bytes <= bytes.size(); at += 8) {
+    fmt::record_view rv;
+    if (fmt::probe(bytes.substr(at), salt, rv) == fmt::probe_result::valid && rv.type == fmt::record_type::batch &&
+        rv.seq >= min_seq)
+      return at;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -286,6 +301,10 @@ log_error log_store::impl::recover() {
     const auto pr = fmt::probe(view, 0, rv);
     if (pr != fmt::probe_result::valid || rv.type != fmt::record_type::segment_header) {
       if (k > 0 && k + 1 == numbers.size()) {
+        if (auto at = valid_record_after(view, 0, salt, next_seq))
+          return format_error(log_errc::corrupt, p,
+                              "byte offset 0: the segment header fails its checksum, but a valid record follows at "
+                              "byte offset " + std::to_string(*at) + ": the log is damaged; refusing to start");
         // Created and preallocated, but the crash came before its first
         // write (header and batch together) reached the disk.
         log::warn("log: deleting ", p.string(), ": a new segment whose first write a crash interrupted");
@@ -341,15 +360,11 @@ log_error log_store::impl::recover() {
                                 " where record " + std::to_string(next_seq) + " should be; refusing to start");
       // A bad record. If any valid record comes after it, it was written,
       // synced and acknowledged before those: damage, not a torn write.
-      for (std::size_t at = off + 8; at + fmt::header_bytes <= view.size(); at += 8) {
-        fmt::record_view later;
-        if (fmt::probe(view.substr(at), salt, later) == fmt::probe_result::valid &&
-            later.type == fmt::record_type::batch && later.seq >= next_seq)
-          return format_error(log_errc::corrupt, p,
-                              "byte offset " + std::to_string(off) + ": record " + std::to_string(next_seq) +
-                                  " fails its checksum, but a valid record follows at byte offset " +
-                                  std::to_string(at) + ": the log is damaged in the middle; refusing to start");
-      }
+      if (auto at = valid_record_after(view, off, salt, next_seq))
+        return format_error(log_errc::corrupt, p,
+                            "byte offset " + std::to_string(off) + ": record " + std::to_string(next_seq) +
+                                " fails its checksum, but a valid record follows at byte offset " +
+                                std::to_string(*at) + ": the log is damaged in the middle; refusing to start");
       for (std::size_t later = k + 1; later < numbers.size(); ++later) {
         const fs::path lp = segment_path(numbers[later]);
         std::string head;
@@ -428,6 +443,7 @@ log_error log_store::save(const log_batch& b) {
   if (b.snapshot) fmt::put_snapshot(i.batch_buf, fmt::item_kind::snapshot_reset, *b.snapshot);
   if (count > 0) fmt::put_entries(i.batch_buf, &*first, count);
   if (b.hard) fmt::put_hard_state(i.batch_buf, *b.hard);
+  if (i.batch_buf.size() == fmt::header_bytes) return {};  // only entries the snapshot already covers
   std::uint64_t segment = 0;
   if (auto e = i.append_batch(segment)) {
     i.failed = e;

@@ -230,32 +230,35 @@ TEST_CASE("a checksum failure with valid records after it refuses to start, nami
     for (std::uint64_t i = 1; i <= 200; i += 10) save(*s, log_entries(i, i + 9, 1, 1000), raft::hard_state{1, "", 0});
     REQUIRE(s->segment_count() >= 3);
   }
+  // Flips `bits` at byte `at` of `seg`: the open must be refused, naming
+  // the file and the offset of the damaged record.
+  auto damage = [&](const fs::path& seg, const record_pos& victim, std::size_t at, char bits) {
+    std::string bytes = read_file(seg);
+    bytes[at] = static_cast<char>(bytes[at] ^ bits);
+    write_file(seg, bytes);
+    auto err = open_fails(d.p, small_segment);
+    CHECK(err.code == db::log_errc::corrupt);
+    CHECK(err.what.find(seg.string()) != std::string::npos);
+    CHECK(err.what.find("byte offset " + std::to_string(victim.offset)) != std::string::npos);
+    MESSAGE(err.what);
+  };
   SUBCASE("in the middle of a segment") {
     const auto seg = segments(d.p)[1];
     auto recs = records(seg);
     REQUIRE(recs.size() >= 4);
     const auto victim = recs[recs.size() - 2];  // valid records follow it in the same file
-    std::string bytes = read_file(seg);
-    bytes[victim.offset + victim.bytes / 2] ^= 0x01;  // one flipped bit
-    write_file(seg, bytes);
-    auto err = open_fails(d.p, small_segment);
-    CHECK(err.code == db::log_errc::corrupt);
-    CHECK(err.what.find(seg.string()) != std::string::npos);
-    CHECK(err.what.find("byte offset " + std::to_string(victim.offset)) != std::string::npos);
-    MESSAGE(err.what);
+    damage(seg, victim, victim.offset + victim.bytes / 2, 0x01);
+  }
+  SUBCASE("in the header of the last segment, its records intact") {
+    const auto seg = segments(d.p).back();
+    auto recs = records(seg);
+    REQUIRE(recs.size() >= 2);
+    damage(seg, recs.front(), 40, 0x08);  // not mistaken for a segment a crash left unwritten
   }
   SUBCASE("at the end of an earlier segment") {
     const auto seg = segments(d.p).front();
-    auto recs = records(seg);
-    const auto victim = recs.back();  // the later segments hold valid records
-    std::string bytes = read_file(seg);
-    bytes[victim.offset + 30] ^= 0x40;
-    write_file(seg, bytes);
-    auto err = open_fails(d.p, small_segment);
-    CHECK(err.code == db::log_errc::corrupt);
-    CHECK(err.what.find(seg.string()) != std::string::npos);
-    CHECK(err.what.find("byte offset " + std::to_string(victim.offset)) != std::string::npos);
-    MESSAGE(err.what);
+    const auto victim = records(seg).back();  // the later segments hold valid records
+    damage(seg, victim, victim.offset + 30, 0x40);
   }
   // Nothing was "repaired" by the refused opens.
   CHECK(segments(d.p).size() >= 3);

@@ -169,9 +169,7 @@ TEST_CASE("the WAL stays bounded: automatic checkpoints are never blocked by a s
 
 TEST_CASE("applies stay in one open transaction: this connection sees them, a copy only what was committed") {
   auto dir = temp_dir();
-  db::open_error err;
-  auto s = db::chat_store::open(dir / "chat.db", err);
-  REQUIRE(s);
+  auto s = qc::test::open_store(dir / "chat.db");
   s->apply_batch(workload(1, 100));
   s->commit();
   s->apply_batch(workload(101, 30));
@@ -188,11 +186,9 @@ TEST_CASE("applies stay in one open transaction: this connection sees them, a co
   REQUIRE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "b.db", e));
   CHECK(db::chat_store::snapshot_applied_index(dir / "b.db") == 150);
   // A copy at 100 holds exactly the state of the first 100 entries.
-  auto ref = db::chat_store::open(dir / "ref.db", err);
+  auto ref = qc::test::open_store(dir / "ref.db");
   ref->apply_batch(workload(1, 100));
-  auto a = db::chat_store::open(dir / "a.db", err);
-  REQUIRE(a);
-  CHECK(a->state_digest() == ref->state_digest());
+  CHECK(qc::test::open_store(dir / "a.db")->state_digest() == ref->state_digest());
   fs::remove_all(dir);
 }
 
@@ -219,18 +215,13 @@ std::vector<std::string> indexes(const fs::path& file) {
 
 TEST_CASE("a chat.db of schema 1 (and a snapshot of one) is upgraded in place; state and behaviour unchanged") {
   auto dir = temp_dir();
-  db::open_error err;
-  {
-    auto s = db::chat_store::open(dir / "old.db", err);
-    s->apply_batch(workload(1, 300));
-  }
+  qc::test::open_store(dir / "old.db")->apply_batch(workload(1, 300));  // committed as it closes
   make_schema_1(dir / "old.db");
   CHECK(indexes(dir / "old.db").size() == 6);
-  auto ref = db::chat_store::open(dir / "ref.db", err);
+  auto ref = qc::test::open_store(dir / "ref.db");
   ref->apply_batch(workload(1, 300));
   {
-    auto s = db::chat_store::open(dir / "old.db", err);
-    REQUIRE_MESSAGE(s, err.message);
+    auto s = qc::test::open_store(dir / "old.db");
     CHECK(s->applied_index() == 300);
     CHECK(s->state_digest() == ref->state_digest());
     // Deleting an account still finds every message, through its conversations.
@@ -253,7 +244,7 @@ TEST_CASE("a chat.db of schema 1 (and a snapshot of one) is upgraded in place; s
   std::string e;
   REQUIRE(ref->snapshot_to(dir / "snap.db", e));
   make_schema_1(dir / "snap.db");
-  auto fresh = db::chat_store::open(dir / "fresh.db", err);
+  auto fresh = qc::test::open_store(dir / "fresh.db");
   REQUIRE_MESSAGE(fresh->install_snapshot(dir / "snap.db", e), e);
   CHECK(fresh->applied_index() == 304);
   CHECK(fresh->state_digest() == ref->state_digest());
