@@ -9,6 +9,9 @@
 // for the node's event loop).
 #include <doctest/doctest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -127,6 +130,53 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
   REQUIRE(st.entries.size() == total - total / 2);
   CHECK(st.entries.front().index == total / 2 + 1);
   CHECK(st.entries.back().index == total);
+}
+
+TEST_CASE("storage actor: a failed write is reported once, naming the file, and nothing after it is acknowledged") {
+  test::temp_dir d("actors");
+  boost::asio::io_context io;
+  db::log_error err;
+  auto store = db::log_store::open(d.p, "n1", founders(), {}, err);
+  REQUIRE_MESSAGE(store, err.what);
+  std::vector<std::uint64_t> acked;
+  std::vector<db::log_error> failures;
+  actors::storage_outputs out;
+  out.persisted = [&](std::uint64_t seq) { acked.push_back(seq); };
+  out.failed = [&](const db::log_error& e) { failures.push_back(e); };
+  auto persist = [](std::uint64_t seq, std::uint64_t index) {
+    actors::persist_request req;
+    req.seq = seq;
+    req.entries.push_back(raft::entry{1, index, raft::entry_type::normal, std::string(5000, 'x')});
+    return actors::storage_msg::persist{std::move(req)};
+  };
+  // Writes past RLIMIT_FSIZE fail with EFBIG, as a full disk fails them with ENOSPC.
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* prev = ::signal(SIGXFSZ, SIG_IGN);
+  {
+    actors::storage_actor storage(io, std::move(store), std::move(out));
+    storage.tell(persist(1, 1));
+    run_until(io, [&] { return acked.size() == 1; });
+    struct rlimit lim = old;
+    lim.rlim_cur = 8000;  // room for part of the next record only
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    storage.tell(persist(2, 2));
+    run_until(io, [&] { return failures.size() == 1; });
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    storage.tell(persist(3, 3));  // dropped: the log's state on disk is unknown
+    storage.stop();
+    io.restart();
+    io.poll();
+  }
+  ::signal(SIGXFSZ, prev);
+  CHECK(acked == std::vector<std::uint64_t>{1});
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].code == std::error_code(EFBIG, std::generic_category()));
+  CHECK(failures[0].what.find((d.p / "wal").string()) != std::string::npos);
+  // After a restart the log holds what was acknowledged, and only that.
+  auto again = db::log_store::open(d.p, "n1", founders(), {}, err);
+  REQUIRE_MESSAGE(again, err.what);
+  CHECK(again->load().entries.size() == 1);
 }
 
 TEST_CASE("apply actor: applies, queries and background snapshots run side by side") {
