@@ -50,6 +50,14 @@ void run_until(boost::asio::io_context& io, Pred done) {
 
 raft::membership founders() { return raft::membership{{raft::member{"n1", "127.0.0.1:1", true}}}; }
 
+/// Opens (creating) the Raft log of data directory `dir`; fails the test with the reason.
+std::unique_ptr<db::log_store> open_log(const fs::path& dir) {
+  db::log_error err;
+  auto s = db::log_store::open(dir, "n1", founders(), {}, err);
+  REQUIRE_MESSAGE(s, err.what);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thread order, in batches") {
@@ -84,9 +92,7 @@ TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thr
 TEST_CASE("storage actor: concurrent persists and compactions are acked in order and all durable") {
   test::temp_dir d("actors");
   boost::asio::io_context io;
-  db::log_error err;
-  auto store = db::log_store::open(d.p, "n1", founders(), {}, err);
-  REQUIRE_MESSAGE(store, err.what);
+  auto store = open_log(d.p);
 
   constexpr std::uint64_t total = 3000;
   std::vector<std::uint64_t> acked;
@@ -121,8 +127,7 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
   }
   for (std::size_t i = 0; i < acked.size(); ++i) REQUIRE(acked[i] == i + 1);  // in order, once each
 
-  auto again = db::log_store::open(d.p, "n1", founders(), {}, err);
-  REQUIRE_MESSAGE(again, err.what);
+  auto again = open_log(d.p);
   const auto st = again->load();
   CHECK(st.hard.term == 1);
   CHECK(st.hard.commit == total);
@@ -135,9 +140,7 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
 TEST_CASE("storage actor: a failed write is reported once, naming the file, and nothing after it is acknowledged") {
   test::temp_dir d("actors");
   boost::asio::io_context io;
-  db::log_error err;
-  auto store = db::log_store::open(d.p, "n1", founders(), {}, err);
-  REQUIRE_MESSAGE(store, err.what);
+  auto store = open_log(d.p);
   std::vector<std::uint64_t> acked;
   std::vector<db::log_error> failures;
   actors::storage_outputs out;
@@ -174,8 +177,7 @@ TEST_CASE("storage actor: a failed write is reported once, naming the file, and 
   CHECK(failures[0].code == std::error_code(EFBIG, std::generic_category()));
   CHECK(failures[0].what.find((d.p / "wal").string()) != std::string::npos);
   // After a restart the log holds what was acknowledged, and only that.
-  auto again = db::log_store::open(d.p, "n1", founders(), {}, err);
-  REQUIRE_MESSAGE(again, err.what);
+  auto again = open_log(d.p);
   CHECK(again->load().entries.size() == 1);
 }
 
