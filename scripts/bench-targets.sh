@@ -104,7 +104,7 @@ recovery() {
   local t0; t0=$(now_ms)
   $CB --nodes "$n" --connections 64 --inflight 4 --prefix m --ops "$MESSAGES" --json "$OUT/recovery-load.json" 2>/dev/null | tail -1
   echo "loaded $MESSAGES messages in $(( ($(now_ms) - t0) / 1000 )) s $(load); n1's files:"
-  (cd "$d/n1" && ls -l --block-size=K chat.db* raft.db* snapshots | sed 's/^/  /')
+  (cd "$d/n1" && ls -l --block-size=K chat.db* wal snapshots | sed 's/^/  /')
   # Restart every node after SIGKILL; time until a linearizable read is served.
   for id in n1 n2 n3; do $BC kill "$d" "$id"; done
   local a1=${n%%,*}

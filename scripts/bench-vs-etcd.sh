@@ -7,6 +7,10 @@
 #      (2 and 3 alternate for ROUNDS rounds, both clusters up, so outside load hits both);
 #   4. prints both with the ratio in one table; a sweep of client counts for
 #      the latency-vs-throughput plot (scripts/plot-latency.sh -> PNG).
+# System calls (perf stat, every thread of the 3 servers) and server CPU
+# (utime+stime) are counted over each round's measured window only (after
+# the 1 s warm-up, DURATION seconds) and divided by the writes acknowledged
+# in it: per write across all 3 members, the same window as the throughput.
 # Both systems fsync every commit on a majority, data under OUT on the same disk.
 # Env: DURATION (s, default 10), ROUNDS (alternating etcd/QC rounds, default 3), SWEEP ("1 4 16 64 128"; empty = no sweep),
 #      SWEEP_DURATION (s, default 5), CLIENTS (default 64), OUT (default build/bench-vs-etcd),
@@ -29,6 +33,7 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v go >/dev/null || need+=(golang-go)
 [[ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ]] || need+=(golang-etcd-server-dev)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+command -v perf >/dev/null || need+=(linux-perf)
 if (( ${#need[@]} )); then
   echo "== installing ${need[*]}"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null
@@ -51,6 +56,29 @@ cpu_ticks() {  # cpu_ticks PIDFILE... -> user+system clock ticks of those proces
   for f in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$f")/stat"))); done
   echo "$t"
 }
+# The system calls counted one by one (the rest are summed as "other").
+SYSCALLS="pwrite64 pwritev write writev pread64 read readv epoll_wait epoll_pwait epoll_ctl sendmsg recvmsg sendto recvfrom
+  futex fcntl fdatasync fsync lseek openat close newfstatat mmap munmap madvise mprotect getrandom ioctl
+  nanosleep clock_nanosleep sched_yield rt_sigreturn tgkill timerfd_settime"
+# measure NAME PIDFILE...: after the 1 s warm-up, counts system calls and
+# CPU ticks of those processes for DURATION s -> $OUT/NAME.perf, NAME.cpu_ticks.
+measure() {
+  local name=$1; shift
+  local pids events=(-e raw_syscalls:sys_enter) s
+  pids=$(cat "$@" | paste -sd,)
+  for s in $SYSCALLS; do  # those this kernel has a tracepoint for
+    [[ -d /sys/kernel/tracing/events/syscalls/sys_enter_$s || -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_$s ]] &&
+      events+=(-e "syscalls:sys_enter_$s")
+  done
+  sleep 1
+  local c0 perf_pid; c0=$(cpu_ticks "$@")
+  ( ulimit -n "$(ulimit -Hn)"; exec perf stat -x, "${events[@]}" -p "$pids" -o "$OUT/$name.perf" ) 2>/dev/null &
+  perf_pid=$!
+  sleep "$DURATION"
+  echo "$(( $(cpu_ticks "$@") - c0 ))" >"$OUT/$name.cpu_ticks"
+  kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+  grep -q raw_syscalls "$OUT/$name.perf" 2>/dev/null || echo "perf stat failed: no system call counts for $name" >&2
+}
 echo "== machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/')"
 
 echo "== starting a 3-member etcd $(etcd --version | head -1 | awk '{print $3}') and a 3-node Quorum Chat (both stay up; runs alternate)"
@@ -61,13 +89,13 @@ N=$(scripts/bench-cluster.sh start "$OUT/qc" 3)
 # (etcd, Quorum Chat) pair gives a ratio of its own.
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r/$ROUNDS: $CLIENTS clients, ${DURATION}s each (load $(cut -d' ' -f1 /proc/loadavg))"
-  c0=$(cpu_ticks "$OUT"/etcd/e*.pid)
+  measure "etcd-r$r" "$OUT"/etcd/e*.pid & m=$!
   build/etcdbench --endpoints "$E" --clients "$CLIENTS" --duration "$DURATION" --json "$OUT/etcd-r$r.json" | sed 's/^/  etcd  /'
-  echo "$(( $(cpu_ticks "$OUT"/etcd/e*.pid) - c0 ))" >"$OUT/etcd-r$r.cpu_ticks"
-  c0=$(cpu_ticks "$OUT"/qc/n*.pid)
+  wait "$m"
+  measure "qc-r$r" "$OUT"/qc/n*.pid & m=$!
   build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc-r$r.json" 2>/dev/null \
     | tail -n +2 | sed 's/^/  QC    /'
-  echo "$(( $(cpu_ticks "$OUT"/qc/n*.pid) - c0 ))" >"$OUT/qc-r$r.cpu_ticks"
+  wait "$m"
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'
 import json, os, shutil, sys
@@ -77,7 +105,9 @@ for sysname in ("etcd", "qc"):
     rs = sorted(range(1, rounds + 1), key=lambda r: thr(f"{out}/{sysname}-r{r}.json"))
     med = rs[(len(rs) - 1) // 2] if len(rs) % 2 else rs[len(rs) // 2 - 1]  # the lower median
     shutil.copy(f"{out}/{sysname}-r{med}.json", f"{out}/{sysname}.json")
-    shutil.copy(f"{out}/{sysname}-r{med}.cpu_ticks", f"{out}/{sysname}.cpu_ticks")
+    for ext in ("cpu_ticks", "perf"):
+        if os.path.exists(f"{out}/{sysname}-r{med}.{ext}"):
+            shutil.copy(f"{out}/{sysname}-r{med}.{ext}", f"{out}/{sysname}.{ext}")
 ratios = [thr(f"{out}/qc-r{r}.json") / thr(f"{out}/etcd-r{r}.json") for r in range(1, rounds + 1)]
 print("per-round throughput ratios (QC/etcd): " + ", ".join(f"{x:.2f}x" for x in ratios))
 PY
@@ -94,7 +124,7 @@ echo "Quorum Chat terms after all runs: $terms(term 1 = no election since start,
 scripts/etcd-cluster.sh stop "$OUT/etcd"
 scripts/bench-cluster.sh stop "$OUT/qc"
 
-python3 - "$OUT" "$CLIENTS" <<'PY'
+DURATION=$DURATION python3 - "$OUT" "$CLIENTS" <<'PY'
 import json, sys, os
 out, clients = sys.argv[1], sys.argv[2]
 e = json.load(open(os.path.join(out, "etcd.json")))["result"]
@@ -108,15 +138,40 @@ for k, name in [("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99_9", "p99.9
     a, b = e["latency_ms"][k], q["latency_ms"][k]
     print(f"| {name} latency (ms) | {a:.2f} | {b:.2f} | {b/a if a else 0:.2f}x |")
 print(f"| errors | {e['error_count']} | {q['error_count'] + q['timeouts']} | |")
-# Server CPU (all three members, user + system) per acknowledged write, over
-# the whole run including warm-up (so a slight overestimate for both).
+# Server CPU (all three members, user + system) and system calls per
+# acknowledged write, both over the measured window (DURATION s after the
+# warm-up), whose writes are throughput x DURATION.
 hz = os.sysconf("SC_CLK_TCK")
+window = float(os.environ.get("DURATION", "10"))
+def writes(r): return r["throughput"] * window
 def cpu_us(name, r):
     ticks = int(open(os.path.join(out, name + ".cpu_ticks")).read())
-    ops = r["ok"] * (1 + 1 / r["elapsed_s"])  # the 1 s warm-up ran at about the same rate
-    return ticks / hz * 1e6 / ops
+    return ticks / hz * 1e6 / writes(r)
 ce, cq = cpu_us("etcd", e), cpu_us("qc", q)
 print(f"| server CPU per write (µs, 3 members) | {ce:.0f} | {cq:.0f} | {cq/ce:.2f}x |")
+def syscalls(name, r):
+    counts = {}
+    try:
+        for line in open(os.path.join(out, name + ".perf")):
+            f = line.strip().split(",")
+            if len(f) > 2 and f[0].isdigit():
+                counts[f[2].split(":")[-1].replace("sys_enter_", "")] = int(f[0]) / writes(r)
+    except FileNotFoundError:
+        pass
+    return counts
+se, sq = syscalls("etcd", e), syscalls("qc", q)
+if se and sq:
+    te, tq = se.pop("sys_enter", 0), sq.pop("sys_enter", 0)
+    print(f"| system calls per write (3 members) | {te:.1f} | {tq:.1f} | {tq/te if te else 0:.2f}x |")
+    print()
+    print("System calls per write by call (3 members, measured window; calls under 0.05 per write in both go to other)")
+    print("| call | etcd | Quorum Chat |")
+    print("|---|---|---|")
+    names = sorted(set(se) | set(sq), key=lambda k: -(sq.get(k, 0) + se.get(k, 0)))
+    shown = [k for k in names if max(se.get(k, 0), sq.get(k, 0)) >= 0.05]
+    for k in shown:
+        print(f"| {k} | {se.get(k, 0):.2f} | {sq.get(k, 0):.2f} |")
+    print(f"| other | {te - sum(se.get(k, 0) for k in shown):.2f} | {tq - sum(sq.get(k, 0) for k in shown):.2f} |")
 PY
 if [[ -n "$SWEEP" ]]; then
   scripts/plot-latency.sh "$OUT" "$PNG" $SWEEP

@@ -33,8 +33,10 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
       snapshot_dir_(std::move(snapshot_dir)),
       snapshot_every_(snapshot_every),
       out_(std::move(out)),
+      commit_timer_(io),
       retry_timer_(io) {
   last_snapshot_ = store_->applied_index();
+  reported_ = store_->applied_index();
   inbox_ = std::make_unique<thread_mailbox<apply_message>>(
       "apply", [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); }, std::move(on_failure));
 }
@@ -59,14 +61,57 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
     } else if (std::holds_alternative<apply_msg::retry>(m)) {
       retry_armed_ = false;
       apply_waiting();
+      // The alarm clears once a write goes through: the applies above, and
+      // their commit (a failed apply rolled back and left them waiting).
+      if (apply_full_ && waiting_.empty()) commit();
+    } else if (std::holds_alternative<apply_msg::commit_due>(m)) {
+      commit_timer_armed_ = false;
+      commit();
     }
   }
   // While chat.db is full, only the retry timer tries again (a failing
   // transaction per incoming batch would only burn the disk).
   if (!apply_full_) apply_waiting();
   run_ready_queries();
+  schedule_commit();
   maybe_snapshot();
   if (apply_full_ || snap_full_) arm_retry();
+}
+
+bool apply_actor::commit() {
+  // Nothing open (say, after a rollback): nothing to prove the disk
+  // writable again, so the alarm stays as it is.
+  if (store_->uncommitted() == 0) return true;
+  std::error_code ec;
+  std::string err;
+  store_->commit(ec, err);
+  if (ec) {
+    rolled_back(ec, err);
+    return false;
+  }
+  uncommitted_.clear();
+  set_disk_full(apply_full_, "chat.db", {});
+  return true;
+}
+
+void apply_actor::schedule_commit() {
+  if (store_->uncommitted() >= commit_every && !commit()) return;
+  if (store_->uncommitted() == 0 || commit_timer_armed_) return;
+  commit_timer_armed_ = true;
+  boost::asio::post(io_, [this] {
+    commit_timer_.expires_after(commit_after);
+    commit_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tell(apply_msg::commit_due{});
+    });
+  });
+}
+
+void apply_actor::rolled_back(std::error_code ec, const std::string& err) {
+  if (ec != db::errc::disk_full) throw std::runtime_error("cannot write " + err);
+  waiting_.insert(waiting_.begin(), std::make_move_iterator(uncommitted_.begin()),
+                  std::make_move_iterator(uncommitted_.end()));
+  uncommitted_.clear();
+  set_disk_full(apply_full_, "chat.db", err);
 }
 
 void apply_actor::apply_waiting() {
@@ -77,13 +122,13 @@ void apply_actor::apply_waiting() {
   std::error_code ec;
   std::string err;
   auto results = store_->apply_batch(waiting_, ec, err);
-  if (ec == db::errc::disk_full) {
-    set_disk_full(apply_full_, "chat.db", err);
-    return;
-  }
-  if (ec) throw std::runtime_error("cannot write " + err);
+  if (ec) return rolled_back(ec, err);
+  uncommitted_.insert(uncommitted_.end(), std::make_move_iterator(waiting_.begin()),
+                      std::make_move_iterator(waiting_.end()));
   waiting_.clear();
-  set_disk_full(apply_full_, "chat.db", {});
+  // Entries applied again after a rollback were answered the first time.
+  std::erase_if(results, [&](const db::apply_result& r) { return r.index <= reported_; });
+  if (!results.empty()) reported_ = results.back().index;
   const auto applied = store_->applied_index();
   boost::asio::post(io_, [this, r = std::move(results), applied]() mutable { out_.applied(std::move(r), applied); });
 }
@@ -92,7 +137,9 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
   const auto file = snapshot_path(snap.handle);
   std::string err;
   if (!store_->install_snapshot(file, err)) throw std::runtime_error("cannot install snapshot " + err);
+  uncommitted_.clear();  // the snapshot replaced the state wholesale (install commits first)
   last_snapshot_ = store_->applied_index();
+  reported_ = std::max(reported_, last_snapshot_);
   log::info("installed snapshot at index ", last_snapshot_);
   // The snapshot covers whatever was still waiting up to its index.
   std::erase_if(waiting_, [&](const raft::entry& e) { return e.index <= last_snapshot_; });
@@ -135,6 +182,11 @@ void apply_actor::run_ready_queries() {
 
 void apply_actor::stop() {
   inbox_->stop();
+  // The worker is gone: this thread owns the store now. A commit the disk
+  // refuses loses nothing: the log replays it at the next start.
+  std::error_code ec;
+  std::string err;
+  store_->commit(ec, err);
   if (snap_thread_.joinable()) {
     snap_thread_.join();
     std::error_code ec;
@@ -152,6 +204,8 @@ void apply_actor::maybe_snapshot() {
   // entries (while writes are refused, none may come).
   if (std::chrono::steady_clock::now() < next_snapshot_try_) return;
   if (!snap_full_ && applied < last_snapshot_ + snapshot_every_) return;
+  // The copy sees only committed state: commit, so it is taken at `applied`.
+  if (!commit()) return;
   std::error_code ec;
   fs::create_directories(snapshot_dir_, ec);
   snap_tmp_ = snapshot_dir_ / db::copy_name(applied);

@@ -1,13 +1,18 @@
 // The apply actor: owns chat.db (db::chat_store) on its own thread. It
-// applies committed entries in batches (one transaction per batch, with
-// applied_index), runs read queries once the state has caught up with their
-// read index, installs received snapshots, and takes a snapshot every
-// `snapshot_every` entries.
+// applies committed entries in batches, runs read queries once the state
+// has caught up with their read index, installs received snapshots, and
+// takes a snapshot every `snapshot_every` entries. Applied entries (with
+// applied_index) accumulate in one SQLite transaction that is committed
+// every `commit_every` entries or `commit_after` after it opened, whichever
+// comes first: chat.db is derived state, the Raft log is what is durable
+// (a crash loses at most that window of applies, which the log replays).
 //
-// A full disk does not stop it: a batch chat.db cannot take is rolled
-// back and kept, the actor reports the error (the node then refuses
-// writes with storage_full) and tries again every second; queries the
-// applied state already answers keep running. The same holds for a
+// A full disk does not stop it: when chat.db cannot take a write, the open
+// transaction is rolled back and every entry it held is kept to be applied
+// again (their results were reported already and are not reported twice),
+// the actor reports the error (the node then refuses writes with
+// storage_full) and tries again every second; queries the applied state
+// already answers keep running. The same holds for a
 // snapshot copy. Any other write error stops the node with one line
 // naming the file (through the mailbox's failure handler).
 //
@@ -53,10 +58,13 @@ struct query {
 struct snapshot_done {};
 /// Wake-up: time to retry what a full disk refused (sent by the actor's own timer).
 struct retry {};
+/// The open transaction has been open for commit_after: commit it.
+struct commit_due {};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
-using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done, apply_msg::retry>;
+using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done, apply_msg::retry,
+                                   apply_msg::commit_due>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {
@@ -73,6 +81,11 @@ struct apply_outputs {
 /// The actor.
 class apply_actor {
  public:
+  /// Entries applied in one transaction before it is committed.
+  static constexpr std::uint64_t commit_every = 5000;
+  /// Longest a transaction stays open.
+  static constexpr std::chrono::milliseconds commit_after{1000};
+
   /// `on_failure` runs (on the actor's thread) after an error the actor
   /// cannot live with; see thread_mailbox.
   apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
@@ -91,9 +104,16 @@ class apply_actor {
 
  private:
   void handle_batch(std::vector<apply_message>&& batch);
-  /// Applies every waiting entry in one transaction; while chat.db is full
-  /// they keep waiting (apply_full_).
+  /// Applies every waiting entry into the open transaction; while chat.db
+  /// is full they keep waiting (apply_full_).
   void apply_waiting();
+  /// Commits the open transaction now; false if the disk refused it.
+  bool commit();
+  /// After applying: commit if enough is pending, else make sure the timer runs.
+  void schedule_commit();
+  /// chat.db refused a write and rolled the open transaction back: its
+  /// entries wait again, in front of the rest.
+  void rolled_back(std::error_code ec, const std::string& err);
   void install(const raft::snapshot_meta& snap);
   void run_ready_queries();
   void maybe_snapshot();
@@ -115,6 +135,13 @@ class apply_actor {
   std::vector<apply_msg::query> parked_;
   /// Committed entries not applied yet (more than one batch only while chat.db is full).
   std::vector<raft::entry> waiting_;
+  /// Entries applied in the open transaction (kept until it commits).
+  std::vector<raft::entry> uncommitted_;
+  /// The highest index whose result was reported (a re-apply after a
+  /// rollback reports nothing twice).
+  std::uint64_t reported_ = 0;
+  boost::asio::steady_timer commit_timer_;  ///< loop thread only
+  bool commit_timer_armed_ = false;         ///< apply thread only: a commit_due is on its way
   bool apply_full_ = false;  ///< the last apply failed for lack of space
   bool snap_full_ = false;   ///< the last snapshot copy failed for lack of space
   std::chrono::steady_clock::time_point next_snapshot_try_{};  ///< after a failed copy

@@ -1,5 +1,6 @@
 #include "actors/node.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -56,27 +57,34 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
   for (const auto& m : cfg.members) founding = founding || m.id == cfg.id;
   if (founding) bootstrap.members = cfg.members;
 
-  // A chat.db without a raft.db is a damaged directory, not a fresh one.
-  if (!fs::exists(dir / "raft.db") && fs::exists(dir / "chat.db")) {
-    why = (dir / "raft.db").string() + " is missing but chat.db exists: refusing to start on a damaged data directory";
+  // A chat.db without a Raft log is a damaged directory, not a fresh one.
+  if (!db::log_store::exists(dir) && fs::exists(dir / "chat.db")) {
+    why = (dir / "wal").string() + " (the Raft log) is missing but chat.db exists: refusing to start on a damaged data directory";
     return false;
   }
+  const bool had_log = db::log_store::exists(dir);
   auto identity = db::load_or_create_identity(dir, cfg.id, true, why);
   if (!identity) return false;
   out.identity = *identity;
-  auto peers = db::load_peer_incarnations(dir, why);
-  if (!peers) return false;
-  out.peers = std::move(*peers);
-  out.log = db::log_store::open(dir / "raft.db", cfg.id, bootstrap, why);
-  if (!out.log) return false;
-  if (out.log->created() && !out.identity.created) {
+  if (!had_log && !out.identity.created) {
     // The identity says this directory held a node's data; its log is gone.
     why = (dir / "identity").string() + " exists but the Raft log does not: the data directory lost its data. "
           "Remove this node from the cluster and start it again with an empty data directory and --join";
     return false;
   }
-  if (out.identity.created && !out.log->created())
+  if (out.identity.created && had_log)
     log::info("data directory ", dir.string(), " has no identity yet: created one (incarnation ", out.identity.incarnation, ")");
+  auto peers = db::load_peer_incarnations(dir, why);
+  if (!peers) return false;
+  out.peers = std::move(*peers);
+  db::log_options log_opts;
+  log_opts.segment_bytes = cfg.log_segment_bytes;
+  db::log_error log_err;
+  out.log = db::log_store::open(dir, cfg.id, bootstrap, log_opts, log_err);
+  if (!out.log) {
+    why = log_err.what;
+    return false;
+  }
   db::open_error oe;
   out.chat = db::chat_store::open(dir / "chat.db", oe);
   if (!out.chat) {
@@ -91,7 +99,7 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
     const fs::path file = dir / "snapshots" / st.snapshot.handle;
     std::string err;
     if (!out.chat->install_snapshot(file, err)) {
-      why = "raft.db records a snapshot at index " + std::to_string(st.snapshot.index) +
+      why = "the Raft log records a snapshot at index " + std::to_string(st.snapshot.index) +
             " but it cannot be installed from " + file.string() + ": " + err;
       return false;
     }
@@ -101,7 +109,7 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
   const std::uint64_t last = st.entries.empty() ? st.snapshot.index : st.entries.back().index;
   if (applied > last || applied > std::max(st.hard.commit, st.snapshot.index)) {
     why = (dir / "chat.db").string() + " has applied index " + std::to_string(applied) +
-          " beyond raft.db's committed log (" + std::to_string(st.hard.commit) +
+          " beyond the Raft log's commit index (" + std::to_string(st.hard.commit) +
           "): the directories do not belong together";
     return false;
   }
@@ -194,9 +202,16 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (gateway) gateway->tell(gateway_msg::view{v});
   };
 
-  storage_actor storage_a(
-      io, std::move(db.log), [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); }, fail_node,
-      [&] { consensus->tell(consensus_msg::peers_recorded{}); });
+  storage_outputs sout;
+  sout.persisted = [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); };
+  sout.failed = [&](const db::log_error& e) {
+    log::error("cannot write the Raft log: ", e.what, "; stopping (nothing after the last acknowledged write is lost)");
+    exit_code = 3;
+    if (stop_node) stop_node();
+  };
+  sout.peers_recorded = [&] { consensus->tell(consensus_msg::peers_recorded{}); };
+  sout.crashed = fail_node;
+  storage_actor storage_a(io, std::move(db.log), std::move(sout));
   storage = &storage_a;
 
   apply_outputs aout;

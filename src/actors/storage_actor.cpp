@@ -6,65 +6,71 @@
 
 namespace qc::actors {
 
-storage_actor::storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store,
-                             std::function<void(std::uint64_t)> on_persisted, failure_handler on_failure,
-                             std::function<void()> on_peers_recorded)
-    : io_(io),
-      store_(std::move(store)),
-      on_persisted_(std::move(on_persisted)),
-      on_peers_recorded_(std::move(on_peers_recorded)) {
-  // A failed write throws out of handle_batch: the mailbox logs the one
-  // line, drops every later message (no ack may follow a lost batch) and
-  // calls on_failure.
+namespace {
+
+/// Folds one persist request into the record being built: the last hard
+/// state wins, entries replace the suffix they overlap (exactly as the log
+/// would). A request with a snapshot starts a record of its own (the
+/// caller flushes first), since a snapshot resets the log before the
+/// record's entries apply. New persist_request fields are folded here.
+void fold(db::log_batch& into, persist_request&& req) {
+  if (req.snapshot) into.snapshot = std::move(req.snapshot);
+  if (req.hard) into.hard = std::move(req.hard);
+  for (auto& e : req.entries) {
+    while (!into.entries.empty() && into.entries.back().index >= e.index) into.entries.pop_back();
+    into.entries.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+storage_actor::storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store, storage_outputs out)
+    : io_(io), store_(std::move(store)), out_(std::move(out)) {
   inbox_ = std::make_unique<thread_mailbox<storage_message>>(
-      "storage", [this](std::vector<storage_message>&& b) { handle_batch(std::move(b)); }, std::move(on_failure));
+      "storage", [this](std::vector<storage_message>&& b) { handle_batch(std::move(b)); }, out_.crashed);
 }
 
 storage_actor::~storage_actor() { stop(); }
 
+void storage_actor::fail(const db::log_error& e) {
+  failed_ = true;
+  boost::asio::post(io_, [this, e] { out_.failed(e); });
+}
+
+bool storage_actor::write(db::log_batch& batch, std::vector<std::uint64_t>& acks) {
+  if (acks.empty()) return true;
+  if (auto e = store_->save(batch)) {
+    fail(e);
+    return false;
+  }
+  // One hand-off to the loop for every request the record covered.
+  boost::asio::post(io_, [this, seqs = std::move(acks)] {
+    for (auto seq : seqs) out_.persisted(seq);
+  });
+  acks.clear();
+  batch = {};
+  return true;
+}
+
 void storage_actor::handle_batch(std::vector<storage_message>&& batch) {
-  // Fold consecutive persists into one transaction: the last hard state
-  // wins, snapshots and entries are applied in order (a later entry at a
-  // lower index replaces what came before, exactly as save() would).
+  if (failed_) return;
   std::vector<std::uint64_t> acks;
-  std::optional<raft::hard_state> hard;
-  std::optional<raft::snapshot_meta> snap;
-  std::vector<raft::entry> entries;
-  std::string err;
-
-  auto flush = [&] {
-    if (acks.empty()) return;
-    if (!store_->save(hard, snap, entries, err)) throw std::runtime_error("cannot write the raft log: " + err);
-    for (auto seq : acks) boost::asio::post(io_, [this, seq] { on_persisted_(seq); });
-    acks.clear();
-    hard.reset();
-    snap.reset();
-    entries.clear();
-  };
-
+  db::log_batch record;
   for (auto& m : batch) {
     if (auto* p = std::get_if<storage_msg::persist>(&m)) {
-      auto& req = p->req;
-      if (req.snapshot) {
-        flush();  // a snapshot resets the log: keep it in its own transaction
-        snap = std::move(req.snapshot);
-      }
-      if (req.hard) hard = std::move(req.hard);
-      for (auto& e : req.entries) {
-        while (!entries.empty() && entries.back().index >= e.index) entries.pop_back();
-        entries.push_back(std::move(e));
-      }
-      acks.push_back(req.seq);
+      if (p->req.snapshot && !write(record, acks)) return;
+      acks.push_back(p->req.seq);
+      fold(record, std::move(p->req));
     } else if (auto* c = std::get_if<storage_msg::compact>(&m)) {
-      flush();
-      if (!store_->compact(c->snap, err)) throw std::runtime_error("cannot compact the raft log: " + err);
+      if (!write(record, acks)) return;
+      if (auto e = store_->compact(c->snap)) return fail(e);
     } else if (auto* r = std::get_if<storage_msg::record_peers>(&m)) {
-      if (!db::save_peer_incarnations(r->dir, r->peers, err))
-        throw std::runtime_error("cannot record the peers' incarnations: " + err);
-      if (on_peers_recorded_) boost::asio::post(io_, [this] { on_peers_recorded_(); });
+      std::string err;
+      if (!db::save_peer_incarnations(r->dir, r->peers, err)) throw std::runtime_error(err);
+      boost::asio::post(io_, [this] { out_.peers_recorded(); });
     }
   }
-  flush();
+  write(record, acks);
 }
 
 }  // namespace qc::actors

@@ -1,8 +1,9 @@
-// The storage actor: owns raft.db (db::log_store) on its own thread, so
-// fsyncs never stall the event loop. Each persist_request is one SQLite
-// transaction; requests that queue up while one commits are written
-// together in the next (group commit). Completions are posted back to the
-// loop as messages.
+// The storage actor: owns the Raft log (db::log_store, data_dir/wal/) on
+// its own thread, so fsyncs never stall the event loop. Each persist
+// request becomes part of one log record (one write, one fdatasync);
+// requests that queue up while one is being written are folded into the
+// next record (group commit). Completions are posted back to the loop as
+// messages.
 //
 // Owned by: its worker thread (the log_store); tell() from the loop thread.
 #pragma once
@@ -39,17 +40,25 @@ struct record_peers {
 /// Everything the storage actor accepts.
 using storage_message = std::variant<storage_msg::persist, storage_msg::compact, storage_msg::record_peers>;
 
+/// Where the storage actor's results go (each runs on the loop thread).
+struct storage_outputs {
+  /// Batch `seq` is durable.
+  std::function<void(std::uint64_t seq)> persisted;
+  /// A write or sync of the log failed (the error names the file). Nothing
+  /// is acknowledged after it: the log is the node's promise to its peers
+  /// and its state on disk is unknown, so the node must stop.
+  std::function<void(const db::log_error&)> failed;
+  /// The last record_peers is durable.
+  std::function<void()> peers_recorded;
+  /// Anything else went wrong on the worker thread (an exception escaped):
+  /// one line naming it; the node must stop (see thread_mailbox).
+  failure_handler crashed;
+};
+
 /// The actor.
 class storage_actor {
  public:
-  /// `on_persisted(seq)` runs on the loop thread. An I/O error (a full
-  /// disk included) is fatal: the log is the node's promise to its peers.
-  /// The actor logs one line naming the file and the error, acks nothing
-  /// more, and calls `on_failure` (its thread), which stops the node.
-  /// `on_peers_recorded()` runs on the loop thread after each record_peers.
-  storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store,
-                std::function<void(std::uint64_t seq)> on_persisted, failure_handler on_failure,
-                std::function<void()> on_peers_recorded = {});
+  storage_actor(boost::asio::io_context& io, std::unique_ptr<db::log_store> store, storage_outputs out);
   ~storage_actor();
 
   /// Queues work. Any thread.
@@ -60,11 +69,14 @@ class storage_actor {
 
  private:
   void handle_batch(std::vector<storage_message>&& batch);
+  /// Writes `batch` (if not empty) and acks `acks`; false after a failure.
+  bool write(db::log_batch& batch, std::vector<std::uint64_t>& acks);
+  void fail(const db::log_error& e);
 
   boost::asio::io_context& io_;
   std::unique_ptr<db::log_store> store_;
-  std::function<void(std::uint64_t)> on_persisted_;
-  std::function<void()> on_peers_recorded_;
+  storage_outputs out_;
+  bool failed_ = false;  ///< worker thread only: a write failed, nothing more is written
   std::unique_ptr<thread_mailbox<storage_message>> inbox_;  // last: its thread uses the above
 };
 

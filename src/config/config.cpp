@@ -143,7 +143,9 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
   table_reader raft_t{section("raft"), "raft.", err, {}};
   if (!raft_t.integer("heartbeat_ms", cfg.heartbeat_ms, 1, 60'000) ||
       !raft_t.integer("election_timeout_ms", cfg.election_timeout_ms, 10, 600'000) ||
-      !raft_t.integer("snapshot_every", cfg.snapshot_every, 0, INT64_MAX) || !raft_t.no_unknown())
+      !raft_t.integer("snapshot_every", cfg.snapshot_every, 0, INT64_MAX) ||
+      !raft_t.integer("log_segment_bytes", cfg.log_segment_bytes, 64 * 1024, std::int64_t{1} << 30) ||
+      !raft_t.no_unknown())
     return false;
 
   table_reader lim{section("limits"), "limits.", err, {}};
@@ -208,7 +210,9 @@ bool validate(node_config& cfg, std::string& err) {
   // A node that joined later lists no founding members; once its data_dir
   // holds cluster state it restarts from that, with or without --join.
   std::error_code fs_ec;
-  if (cfg.members.empty() && !cfg.join && !std::filesystem::exists(std::filesystem::path(cfg.data_dir) / "raft.db", fs_ec))
+  const std::filesystem::path dir(cfg.data_dir);
+  if (cfg.members.empty() && !cfg.join && !std::filesystem::exists(dir / "wal", fs_ec) &&
+      !std::filesystem::exists(dir / "raft.db", fs_ec))
     return err = "'cluster.members' is empty and " + cfg.data_dir +
                  " holds no cluster state: list the founding members, or start with --join HOST:PORT", false;
   if (cfg.join && !valid_host_port(*cfg.join)) return err = "--join must be HOST:PORT", false;

@@ -33,6 +33,8 @@ struct node_config {
   int heartbeat_ms = 50;
   int election_timeout_ms = 300;  ///< randomized in [t, 2t)
   std::uint64_t snapshot_every = 10'000;  ///< take a snapshot every N applied entries
+  /// Bytes each Raft log segment file (data_dir/wal/) is preallocated to.
+  std::uint64_t log_segment_bytes = 16u << 20;
   // [limits]
   std::size_t max_frame_bytes = 64 * 1024;
   std::size_t max_body_bytes = 4 * 1024;

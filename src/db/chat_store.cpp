@@ -1,9 +1,11 @@
 #include "db/chat_store.h"
 
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
@@ -11,10 +13,11 @@
 
 #include <boost/json.hpp>
 
+#include "common/log.h"
+#include "common/overloaded.h"
 #include "db/errc.h"
 #include "db/sqlite_util.h"
 #include "raft/membership.h"
-#include "common/overloaded.h"
 
 namespace qc::db {
 
@@ -23,8 +26,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
+// Every B-tree a message touches is a page written at each commit, so a
+// message has its row and two index entries: unread-by-recipient (only
+// while unread) and by conversation. Deleting an account finds its
+// messages through its conversation rows, which exist for every pair that
+// has messages, both ways round.
 const char* schema_sql[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE accounts(name TEXT PRIMARY KEY, pw_hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
@@ -33,18 +41,53 @@ const char* schema_sql[] = {
     // pa/pb: the conversation's two names in order, so a conversation is one index range.
     "CREATE TABLE messages(id INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL,"
     " ts INTEGER NOT NULL, read INTEGER NOT NULL, pa TEXT NOT NULL, pb TEXT NOT NULL)",
-    "CREATE INDEX messages_unread ON messages(recipient, read, id)",
+    "CREATE INDEX messages_unread ON messages(recipient, id) WHERE read = 0",
     "CREATE INDEX messages_pair ON messages(pa, pb, id)",
-    "CREATE INDEX messages_sender ON messages(sender)",
     // One row per (user, peer): last message id and unread count from peer to user.
     "CREATE TABLE conversations(user TEXT NOT NULL, peer TEXT NOT NULL, last_id INTEGER NOT NULL,"
     " unread INTEGER NOT NULL, PRIMARY KEY(user, peer)) WITHOUT ROWID",
-    "CREATE INDEX conversations_recent ON conversations(user, last_id)",
-    "CREATE INDEX conversations_by_peer ON conversations(peer)",
     "CREATE TABLE nonces(sender TEXT NOT NULL, nonce TEXT NOT NULL, msg_id INTEGER NOT NULL, recipient TEXT NOT NULL,"
     " ts INTEGER NOT NULL, PRIMARY KEY(sender, nonce)) WITHOUT ROWID",
-    "INSERT INTO meta VALUES ('schema_version', 1), ('applied_index', 0)",
+    "INSERT INTO meta VALUES ('schema_version', 2), ('applied_index', 0)",
 };
+
+// Schema 1 had three more secondary indexes (messages by sender,
+// conversations by recency and by peer) and a full unread index; the
+// tables are the same, so the upgrade only drops and rebuilds indexes.
+const char* upgrade_from_1[] = {
+    "DROP INDEX messages_sender",
+    "DROP INDEX conversations_recent",
+    "DROP INDEX conversations_by_peer",
+    "DROP INDEX messages_unread",
+    "CREATE INDEX messages_unread ON messages(recipient, id) WHERE read = 0",
+    "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
+};
+
+/// Pages the WAL may hold before a commit checkpoints it (SQLite's default
+/// is 1000): a page that changes in every commit is copied to chat.db once
+/// per checkpoint, not once per 1000 pages written.
+constexpr int wal_checkpoint_pages = 10'000;
+
+/// Reads the schema version of `db` (0 if missing).
+int schema_of(SQLite::Database& db) {
+  SQLite::Statement v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+  return v.executeStep() ? v.getColumn(0).getInt() : 0;
+}
+
+/// Brings `db` (no transaction open) to schema_version. False if its
+/// version is not one this build knows.
+bool upgrade_schema(SQLite::Database& db, const fs::path& path) {
+  const int v = schema_of(db);
+  if (v == schema_version) return true;
+  if (v != 1) return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  SQLite::Transaction tx(db);
+  for (const char* sql : upgrade_from_1) db.exec(sql);
+  tx.commit();
+  log::info(path.string(), ": upgraded the chat schema from version 1 to 2 (three indexes fewer) in ",
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(), " ms");
+  return true;
+}
 
 json::object message_obj(const chat::message& m) {
   return json::object{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"body", m.body}, {"ts", m.ts}, {"read", m.read}};
@@ -83,6 +126,41 @@ struct chat_store::impl {
   std::unique_ptr<SQLite::Database> db;
   std::unique_ptr<statement_cache> st;
   std::uint64_t applied = 0;
+  bool in_tx = false;            ///< a write transaction is open
+  std::uint64_t uncommitted = 0;  ///< entries applied in it
+
+  void commit(std::error_code& ec, std::string& err) {
+    ec.clear();
+    if (!in_tx) return;
+    // No statement may still be mid-read when COMMIT runs its automatic WAL
+    // checkpoint, or the checkpoint never happens and the WAL grows forever.
+    st->reset_all();
+    try {
+      db->exec("COMMIT");
+    } catch (const std::exception& e) {
+      ec = storage_error(e, *db);
+      err = path.string() + ": " + e.what();
+      rollback();
+      return;
+    }
+    in_tx = false;
+    uncommitted = 0;
+  }
+
+  /// Drops the open transaction (SQLite may have rolled it back already)
+  /// and reads applied_index back as it was last committed.
+  void rollback() {
+    st->reset_all();
+    try {
+      if (in_tx && sqlite3_get_autocommit(db->getHandle()) == 0) db->exec("ROLLBACK");
+      SQLite::Statement a(*db, "SELECT value FROM meta WHERE key = 'applied_index'");
+      if (a.executeStep()) applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
+    } catch (const std::exception&) {
+      // The next write fails the same way and is reported then.
+    }
+    in_tx = false;
+    uncommitted = 0;
+  }
 
   std::int64_t scalar(const char* sql, const std::string& a = {}, const std::string& b = {}) {
     auto& q = (*st)(sql);
@@ -330,16 +408,20 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               return;
             }
             std::map<std::string, std::vector<std::uint64_t>> by_user;
-            std::vector<chat::message> victims;
-            for (const char* sql : {"SELECT id, sender, recipient, body, ts, read FROM messages WHERE sender = ?",
-                                    "SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ?"}) {
-              auto& q = (*st)(sql);
+            std::vector<std::string> peers;  // every user with messages to or from c.user
+            {
+              auto& q = (*st)("SELECT peer FROM conversations WHERE user = ?");
               q.bind(1, c.user);
+              while (q.executeStep()) peers.push_back(q.getColumn(0).getString());
+            }
+            std::vector<chat::message> victims;
+            for (const auto& peer : peers) {
+              auto& q = (*st)("SELECT id, sender, recipient, body, ts, read FROM messages WHERE pa = ? AND pb = ?");
+              q.bind(1, std::min(c.user, peer));
+              q.bind(2, std::max(c.user, peer));
               while (q.executeStep()) victims.push_back(read_message(q));
             }
             std::sort(victims.begin(), victims.end(), [](auto& a, auto& b) { return a.id < b.id; });
-            victims.erase(std::unique(victims.begin(), victims.end(), [](auto& a, auto& b) { return a.id == b.id; }),
-                          victims.end());
             for (const auto& m : victims) {
               auto& d = (*st)("DELETE FROM messages WHERE id = ?");
               d.bind(1, static_cast<std::int64_t>(m.id));
@@ -347,9 +429,14 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               const std::string& other = m.from == c.user ? m.to : m.from;
               if (other != c.user) by_user[other].push_back(m.id);
             }
-            for (const char* sql : {"DELETE FROM conversations WHERE user = ?", "DELETE FROM conversations WHERE peer = ?",
-                                    "DELETE FROM sessions WHERE user = ?", "DELETE FROM nonces WHERE sender = ?",
-                                    "DELETE FROM accounts WHERE name = ?"}) {
+            for (const auto& peer : peers) {
+              auto& d = (*st)("DELETE FROM conversations WHERE user = ? AND peer = ?");
+              d.bind(1, peer);
+              d.bind(2, c.user);
+              d.exec();
+            }
+            for (const char* sql : {"DELETE FROM conversations WHERE user = ?", "DELETE FROM sessions WHERE user = ?",
+                                    "DELETE FROM nonces WHERE sender = ?", "DELETE FROM accounts WHERE name = ?"}) {
               auto& d = (*st)(sql);
               d.bind(1, c.user);
               d.exec();
@@ -362,19 +449,26 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
 }
 
 chat_store::chat_store(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
-chat_store::~chat_store() = default;
+chat_store::~chat_store() {
+  // A commit the disk refuses is rolled back: the Raft log replays these
+  // entries at the next start.
+  std::error_code ec;
+  std::string err;
+  impl_->commit(ec, err);
+}
 
 std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err) {
   auto i = std::make_unique<impl>();
   i->path = path;
   bool created = false;
-  // The state machine is derived data: raft.db (synchronous=FULL) holds
+  // The state machine is derived data: the Raft log (fdatasynced) holds
   // every committed entry after the last snapshot, and a chat.db rolled
-  // back by a power loss is re-applied from there at start (node.cpp).
-  // So no fsync per apply batch: it is off the write path's critical path.
+  // back by a crash or a power loss is re-applied from there at start
+  // (node.cpp). So no fsync per commit: it is off the write path.
   i->db = open_database(path, created, err.message, false);
   if (!i->db) return nullptr;
   try {
+    i->db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(wal_checkpoint_pages));
     // A file without a single table is one whose creation was cut short (a
     // kill between creating the file and committing the schema): nothing
     // was ever stored in it, so it is set up like a new one.
@@ -387,8 +481,7 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
       for (const char* sql : schema_sql) i->db->exec(sql);
       tx.commit();
     }
-    SQLite::Statement v(*i->db, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+    if (!upgrade_schema(*i->db, path)) {
       err.message = path.string() + ": not a Quorum Chat state database (schema version missing or unknown)";
       return nullptr;
     }
@@ -423,28 +516,40 @@ std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>
   std::uint64_t applied = impl_->applied;
   ec.clear();
   try {
-    SQLite::Transaction tx(*impl_->db);  // rolls back when a write throws
     for (const auto& e : entries) {
       if (e.index <= applied) continue;
+      if (!impl_->in_tx) {
+        impl_->db->exec("BEGIN");
+        impl_->in_tx = true;
+      }
       out.push_back(impl_->apply_one(e));
       applied = e.index;
     }
+    if (out.empty()) return out;
     auto& q = (*impl_->st)("UPDATE meta SET value = ? WHERE key = 'applied_index'");
     q.bind(1, static_cast<std::int64_t>(applied));
     q.exec();
-    // No statement may still be mid-read when COMMIT runs its automatic WAL
-    // checkpoint, or the checkpoint never happens and the WAL grows forever.
-    impl_->st->reset_all();
-    tx.commit();
   } catch (const std::exception& e) {
     ec = storage_error(e, *impl_->db);
     err = impl_->path.string() + ": " + e.what();
-    impl_->st->reset_all();
+    impl_->rollback();
     return {};
   }
+  impl_->uncommitted += out.size();
   impl_->applied = applied;
   return out;
 }
+
+void chat_store::commit(std::error_code& ec, std::string& err) { impl_->commit(ec, err); }
+
+void chat_store::commit() {
+  std::error_code ec;
+  std::string err;
+  impl_->commit(ec, err);
+  if (ec) throw std::system_error(ec, err);
+}
+
+std::uint64_t chat_store::uncommitted() const { return impl_->uncommitted; }
 
 std::optional<std::string> chat_store::password_hash(const std::string& user) {
   auto reset_after = impl_->st->guard();
@@ -595,6 +700,9 @@ std::error_code vacuum_into(SQLite::Database& db, const fs::path& file, std::str
 }  // namespace
 
 bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
+  std::error_code ec;
+  impl_->commit(ec, err);
+  if (ec) return false;
   impl_->st->clear();  // no statement may be mid-read during VACUUM
   return !vacuum_into(*impl_->db, file, err);
 }
@@ -629,8 +737,8 @@ bool check_snapshot(SQLite::Database& src, const fs::path& file, std::uint64_t& 
     err = file.string() + ": snapshot fails its integrity check";
     return false;
   }
-  SQLite::Statement v(src, "SELECT value FROM meta WHERE key = 'schema_version'");
-  if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+  const int version = schema_of(src);  // schema 1: from a node of an earlier version, upgraded on install
+  if (version != 1 && version != schema_version) {
     err = file.string() + ": not a chat snapshot";
     return false;
   }
@@ -659,9 +767,13 @@ bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
     SQLite::Database src(file.string(), SQLite::OPEN_READONLY);
     std::uint64_t snap_applied = 0;
     if (!check_snapshot(src, file, snap_applied, err)) return false;
+    std::error_code ec;
+    impl_->commit(ec, err);
+    if (ec) return false;
     impl_->st->clear();
     SQLite::Backup backup(*impl_->db, src);
     backup.executeStep(-1);
+    upgrade_schema(*impl_->db, impl_->path);  // a snapshot from a node of an earlier version
     SQLite::Statement a(*impl_->db, "SELECT value FROM meta WHERE key = 'applied_index'");
     a.executeStep();
     impl_->applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());

@@ -70,8 +70,12 @@ struct open_error {
   std::string message;
 };
 
-/// The chat state machine. Every apply_batch is one SQLite transaction that
-/// also records applied_index, so a crash leaves either all or none of it.
+/// The chat state machine. Applied entries and applied_index go into one
+/// SQLite transaction that stays open across apply_batch calls until
+/// commit() (the apply actor commits every so many entries or milliseconds):
+/// this connection's queries see everything applied, other connections
+/// (the snapshot copy) only what was committed, and a crash rolls back to a
+/// commit, whole, from where the Raft log replays the rest.
 class chat_store {
  public:
   /// Opens (creating if absent) `path` (e.g. data_dir/chat.db). Runs
@@ -83,18 +87,29 @@ class chat_store {
   /// Index of the last applied entry (0 for a fresh store).
   std::uint64_t applied_index() const;
 
-  /// Applies entries in order in one transaction; entries with
-  /// index <= applied_index() are skipped (idempotent replay). Returns one
-  /// result per applied entry. Throws std::system_error on a write error.
+  /// Applies entries in order inside the open transaction (opening one if
+  /// none is); entries with index <= applied_index() are skipped
+  /// (idempotent replay). Returns one result per applied entry. Throws
+  /// std::system_error on a write error.
   std::vector<apply_result> apply_batch(const std::vector<raft::entry>& entries);
 
   /// Like apply_batch, but a failed write (a full disk: errc::disk_full,
   /// anything else: errc::io_error) is returned in `ec`, with `err` naming
-  /// the file and the error: the transaction was rolled back, nothing of
-  /// the batch is applied and applied_index() is unchanged, so the same
-  /// entries can be applied again once space is back.
+  /// the file and the error: the whole open transaction was rolled back
+  /// (this batch and every one applied since the last commit) and
+  /// applied_index() is back at the last commit, so the same entries can be
+  /// applied again once space is back.
   std::vector<apply_result> apply_batch(const std::vector<raft::entry>& entries, std::error_code& ec,
                                         std::string& err);
+
+  /// Commits the open transaction, if any (synchronous=NORMAL: no fsync;
+  /// the Raft log is what is durable). A failed commit rolls it back, as
+  /// apply_batch does, and is returned in `ec`.
+  void commit(std::error_code& ec, std::string& err);
+  /// commit(), throwing std::system_error on a write error.
+  void commit();
+  /// Entries applied since the last commit.
+  std::uint64_t uncommitted() const;
 
   // ---- queries (read applied state; `user` is the acting principal) ------
 

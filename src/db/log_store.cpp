@@ -1,244 +1,478 @@
 #include "db/log_store.h"
 
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "db/sqlite_util.h"
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <random>
+#include <string_view>
+
+#include "common/log.h"
+#include "db/log_file.h"
+#include "db/log_format.h"
+#include "db/log_migrate.h"
+#include "db/log_state.h"
 
 namespace qc::db {
 
-namespace {
-constexpr int schema_version = 1;
+namespace fs = std::filesystem;
+namespace fmt = log_format;
 
-std::string encode_members(const raft::membership& m) {
-  std::string out;
-  for (const auto& mb : m.members) out += mb.id + ' ' + mb.address + ' ' + (mb.voter ? '1' : '0') + '\n';
-  return out;
+namespace {
+
+constexpr const char* wal_dir_name = "wal";
+constexpr const char* scratch_dir_name = "wal.new";
+
+std::string segment_name(std::uint64_t n) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%016" PRIx64 ".log", n);
+  return b;
 }
-bool decode_members(const std::string& text, raft::membership& m) {
-  std::istringstream in(text);
-  std::string id, addr, voter;
-  m.members.clear();
-  while (in >> id >> addr >> voter) {
-    if (voter != "0" && voter != "1") return false;
-    m.members.push_back({id, addr, voter == "1"});
+
+bool parse_segment_name(const std::string& name, std::uint64_t& n) {
+  if (name.size() != 20 || name.compare(16, 4, ".log") != 0) return false;
+  n = 0;
+  for (int i = 0; i < 16; ++i) {
+    const char c = name[i];
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return false;
+    n = n * 16 + static_cast<std::uint64_t>(d);
   }
-  return in.eof();
+  return true;
 }
+
+std::uint32_t new_salt() {
+  std::random_device rd;
+  std::uint32_t s = 0;
+  while (s == 0) s = rd();
+  return s;
+}
+
+bool all_zero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
+}
+
+log_error format_error(log_errc code, const fs::path& file, const std::string& what) {
+  return {code, file.string() + ": " + what};
+}
+
+/// The offset of a valid batch record numbered `min_seq` or later at an
+/// 8-byte-aligned offset after `from`, if any: after a bad record, such a
+/// record proves the bad one was written, synced and acknowledged before it.
+std::optional<std::size_t> valid_record_after(std::string_view bytes, std::size_t from, std::uint32_t salt,
+                                              std::uint64_t min_seq) {
+  for (std::size_t at = from + 8; at + fmt::header_bytes <= bytes.size(); at += 8) {
+    fmt::record_view rv;
+    if (fmt::probe(bytes.substr(at), salt, rv) == fmt::probe_result::valid && rv.type == fmt::record_type::batch &&
+        rv.seq >= min_seq)
+      return at;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct log_store::impl {
-  std::unique_ptr<SQLite::Database> db;
-  std::unique_ptr<statement_cache> st;
-  bool created = false;
-  std::string path;
+  fs::path dir;
+  std::string node_id;
+  std::uint32_t salt = 0;
+  log_options opts;
+  std::vector<std::uint64_t> segments;  ///< numbers, ascending; back() is the open one
+  int fd = -1;                          ///< the open segment
+  std::uint64_t write_off = 0;          ///< end of its valid records
+  std::uint64_t header_end = 0;         ///< end of its segment header record
+  std::uint64_t capacity = 0;           ///< its allocated size
+  std::uint64_t next_seq = 1;
+  log_state state{false};
+  std::optional<raft::initial_state> loaded;
+  log_error failed;
+  std::string batch_buf, head_buf;
+
+  ~impl() {
+    if (fd >= 0) ::close(fd);
+  }
+  fs::path segment_path(std::uint64_t n) const { return dir / segment_name(n); }
+
+  /// Creates segment `number`, preallocated, its size and directory entry
+  /// durable before anything is written into it.
+  log_error create_segment(std::uint64_t number, int& out) {
+    const fs::path p = segment_path(number);
+    out = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) return log_file::io_error(errno, p, "cannot create");
+    log_error e = log_file::preallocate(out, p, 0, opts.segment_bytes);
+    if (!e && ::fsync(out) != 0) e = log_file::io_error(errno, p, "fsync failed");
+    if (!e) e = log_file::sync_dir(dir);
+    if (e) {
+      ::close(out);
+      out = -1;
+    }
+    return e;
+  }
+
+  /// A segment header record restating the current state, into head_buf.
+  void encode_header(std::uint64_t number, std::uint64_t seq) {
+    head_buf.clear();
+    const auto at = fmt::begin_record(head_buf);
+    fmt::encode_segment_header(head_buf, {number, salt, node_id, state.hard(), state.snapshot()});
+    fmt::finish_record(head_buf, at, fmt::record_type::segment_header, seq, 0);
+  }
+
+  /// Writes the batch payload in batch_buf as the next record — in the open
+  /// segment, or at the head of a new one if it does not fit — with one
+  /// write and one fdatasync. Returns the segment it went to in `segment`.
+  log_error append_batch(std::uint64_t& segment) {
+    const std::uint64_t bytes = fmt::record_bytes(batch_buf.size() - fmt::header_bytes);
+    if (write_off + bytes <= capacity || write_off == header_end) {
+      fmt::finish_record(batch_buf, 0, fmt::record_type::batch, next_seq, salt);
+      const iovec iov{batch_buf.data(), batch_buf.size()};
+      const fs::path p = segment_path(segments.back());
+      if (auto e = log_file::write_at(fd, p, &iov, 1, write_off)) return e;
+      if (auto e = log_file::sync_data(fd, p)) return e;
+      write_off += bytes;
+      capacity = std::max(capacity, write_off);
+      ++next_seq;
+      segment = segments.back();
+      return {};
+    }
+    // Roll over: the new segment's header and this batch in one write.
+    const std::uint64_t number = segments.back() + 1;
+    int nfd = -1;
+    if (auto e = create_segment(number, nfd)) return e;
+    encode_header(number, next_seq);
+    fmt::finish_record(batch_buf, 0, fmt::record_type::batch, next_seq + 1, salt);
+    const iovec iov[2] = {{head_buf.data(), head_buf.size()}, {batch_buf.data(), batch_buf.size()}};
+    const fs::path p = segment_path(number);
+    log_error e = log_file::write_at(nfd, p, iov, 2, 0);
+    if (!e) e = log_file::sync_data(nfd, p);
+    if (e) {
+      ::close(nfd);
+      return e;
+    }
+    // The closed segment gives back its unused preallocation (zeros either
+    // way, so this needs no sync).
+    if (::ftruncate(fd, static_cast<off_t>(write_off)) != 0)
+      log::warn("log: cannot trim ", segment_path(segments.back()).string(), ": ", std::strerror(errno));
+    ::close(fd);
+    fd = nfd;
+    header_end = head_buf.size();
+    write_off = head_buf.size() + bytes;
+    capacity = std::max(opts.segment_bytes, write_off);
+    next_seq += 2;
+    segments.push_back(number);
+    segment = number;
+    return {};
+  }
+
+  /// Deletes the segments below the one holding the first live entry.
+  void drop_dead_segments() {
+    const std::uint64_t keep_from = state.first_live_segment(segments.back());
+    std::size_t dropped = 0;
+    while (segments.size() > 1 && segments.front() < keep_from) {
+      const fs::path p = segment_path(segments.front());
+      if (::unlink(p.c_str()) != 0) {
+        log::warn("log: cannot delete ", p.string(), " (compacted): ", std::strerror(errno), "; will retry");
+        break;
+      }
+      segments.erase(segments.begin());
+      ++dropped;
+    }
+    // Deletions must not come back out of order after a crash: the replay
+    // refuses a log whose segment numbers have a hole.
+    if (dropped > 0)
+      if (auto e = log_file::sync_dir(dir)) log::warn("log: ", e.what);
+  }
+
+  log_error recover();
 };
 
 log_store::log_store(std::unique_ptr<impl> i) : impl_(std::move(i)) {}
 log_store::~log_store() = default;
-bool log_store::created() const { return impl_->created; }
 
-std::unique_ptr<log_store> log_store::open(const std::filesystem::path& path, const std::string& node_id,
-                                           const raft::membership& bootstrap, std::string& err) {
-  auto i = std::make_unique<impl>();
-  i->path = path.string();
-  i->db = open_database(path, i->created, err);
-  if (!i->db) return nullptr;
-  auto& db = *i->db;
-  try {
-    if (i->created) {
-      SQLite::Transaction tx(db);
-      db.exec("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID");
-      db.exec("CREATE TABLE hard_state(id INTEGER PRIMARY KEY CHECK(id = 1), term INTEGER NOT NULL, vote TEXT NOT NULL, commit_index INTEGER NOT NULL)");
-      db.exec("CREATE TABLE snapshot(id INTEGER PRIMARY KEY CHECK(id = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL, config TEXT NOT NULL, handle TEXT NOT NULL)");
-      db.exec("CREATE TABLE entries(idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL, data BLOB NOT NULL)");
-      SQLite::Statement m(db, "INSERT INTO meta VALUES (?, ?)");
-      m.bind(1, "schema_version");
-      m.bind(2, std::to_string(schema_version));
-      m.exec();
-      m.reset();
-      m.bind(1, "node_id");
-      m.bind(2, node_id);
-      m.exec();
-      db.exec("INSERT INTO hard_state VALUES (1, 0, '', 0)");
-      SQLite::Statement s(db, "INSERT INTO snapshot VALUES (1, 0, 0, ?, '')");
-      s.bind(1, encode_members(bootstrap));
-      s.exec();
-      tx.commit();
-    } else {
-      auto meta = [&](const char* key) -> std::string {
-        SQLite::Statement q(db, "SELECT value FROM meta WHERE key = ?");
-        q.bind(1, key);
-        return q.executeStep() ? q.getColumn(0).getString() : std::string();
-      };
-      if (meta("schema_version") != std::to_string(schema_version)) {
-        err = i->path + ": unknown schema version '" + meta("schema_version") + "'";
-        return nullptr;
-      }
-      const std::string owner = meta("node_id");
-      if (owner != node_id) {
-        err = i->path + ": this data directory belongs to node '" + owner + "', not '" + node_id + "'";
-        return nullptr;
-      }
-      SQLite::Statement hs(db, "SELECT commit_index FROM hard_state WHERE id = 1");
-      SQLite::Statement sn(db, "SELECT idx, term, config FROM snapshot WHERE id = 1");
-      if (!hs.executeStep() || !sn.executeStep()) {
-        err = i->path + ": hard state or snapshot record missing";
-        return nullptr;
-      }
-      const auto commit = static_cast<std::uint64_t>(hs.getColumn(0).getInt64());
-      const auto snap_idx = static_cast<std::uint64_t>(sn.getColumn(0).getInt64());
-      const auto snap_term = static_cast<std::uint64_t>(sn.getColumn(1).getInt64());
-      raft::membership cfg;
-      if (!decode_members(sn.getColumn(2).getString(), cfg)) {
-        err = i->path + ": snapshot configuration is malformed";
-        return nullptr;
-      }
-      SQLite::Statement r(db, "SELECT MIN(idx), MAX(idx), COUNT(*), MIN(term) FROM entries");
-      r.executeStep();
-      const auto count = static_cast<std::uint64_t>(r.getColumn(2).getInt64());
-      std::uint64_t last = snap_idx;
-      if (count > 0) {
-        const auto lo = static_cast<std::uint64_t>(r.getColumn(0).getInt64());
-        const auto hi = static_cast<std::uint64_t>(r.getColumn(1).getInt64());
-        if (lo != snap_idx + 1) {
-          err = i->path + ": log starts at index " + std::to_string(lo) + " but the snapshot ends at " + std::to_string(snap_idx);
-          return nullptr;
-        }
-        if (hi - lo + 1 != count) {
-          SQLite::Statement g(db, "SELECT a.idx + 1 FROM entries a WHERE NOT EXISTS (SELECT 1 FROM entries b WHERE b.idx = a.idx + 1) AND a.idx < (SELECT MAX(idx) FROM entries) LIMIT 1");
-          g.executeStep();
-          err = i->path + ": log has a gap at index " + std::to_string(g.getColumn(0).getInt64());
-          return nullptr;
-        }
-        if (static_cast<std::uint64_t>(r.getColumn(3).getInt64()) < snap_term) {
-          err = i->path + ": log holds an entry older than the snapshot's term";
-          return nullptr;
-        }
-        SQLite::Statement t(db, "SELECT COUNT(*) FROM entries a JOIN entries b ON b.idx = a.idx + 1 WHERE b.term < a.term");
-        t.executeStep();
-        if (t.getColumn(0).getInt64() != 0) {
-          err = i->path + ": log terms decrease (corrupt log)";
-          return nullptr;
-        }
-        last = hi;
-      }
-      if (commit > last) {
-        err = i->path + ": commit index " + std::to_string(commit) + " is beyond the log (last " + std::to_string(last) + ")";
-        return nullptr;
-      }
-    }
-  } catch (const std::exception& e) {
-    err = i->path + ": " + e.what();
+bool log_store::exists(const fs::path& data_dir) {
+  std::error_code ec;
+  return fs::exists(data_dir / wal_dir_name, ec) || fs::exists(data_dir / sqlite_log_name, ec);
+}
+
+std::unique_ptr<log_store> log_store::create(const fs::path& wal_dir, const std::string& node_id,
+                                             const raft::hard_state& hard, const raft::snapshot_meta& snapshot,
+                                             const log_options& opts, log_error& err) {
+  std::error_code ec;
+  fs::create_directories(wal_dir, ec);
+  if (ec) {
+    err = log_file::io_error(ec.value(), wal_dir, "cannot create the directory");
     return nullptr;
   }
-  i->st = std::make_unique<statement_cache>(db);
+  auto i = std::make_unique<impl>();
+  i->dir = wal_dir;
+  i->node_id = node_id;
+  i->salt = new_salt();
+  i->opts = opts;
+  i->state.start(hard, snapshot);
+  if ((err = i->create_segment(1, i->fd))) return nullptr;
+  i->encode_header(1, 1);
+  const iovec iov{i->head_buf.data(), i->head_buf.size()};
+  if ((err = log_file::write_at(i->fd, i->segment_path(1), &iov, 1, 0))) return nullptr;
+  if ((err = log_file::sync_data(i->fd, i->segment_path(1)))) return nullptr;
+  i->segments = {1};
+  i->header_end = i->write_off = i->head_buf.size();
+  i->capacity = opts.segment_bytes;
+  i->next_seq = 2;
+  i->loaded = raft::initial_state{hard, snapshot, {}, 0};
   return std::unique_ptr<log_store>(new log_store(std::move(i)));
 }
 
+std::unique_ptr<log_store> log_store::open(const fs::path& data_dir, const std::string& node_id,
+                                           const raft::membership& bootstrap, const log_options& opts,
+                                           log_error& err) {
+  const fs::path wal = data_dir / wal_dir_name;
+  const fs::path scratch = data_dir / scratch_dir_name;
+  std::error_code ec;
+  if (fs::exists(scratch, ec)) {
+    // Only ever renamed to wal/ once complete: whatever is in it is unused.
+    log::info("removing ", scratch.string(), " (a log creation or conversion a crash interrupted)");
+    fs::remove_all(scratch, ec);
+    if (ec) {
+      err = log_file::io_error(ec.value(), scratch, "cannot remove");
+      return nullptr;
+    }
+  }
+  if (!fs::exists(wal, ec)) {
+    if (fs::exists(data_dir / sqlite_log_name, ec)) {
+      if ((err = migrate_sqlite_log(data_dir, scratch, node_id, opts))) return nullptr;
+    } else {
+      raft::snapshot_meta origin;
+      origin.config = bootstrap;
+      if (!create(scratch, node_id, {}, origin, opts, err)) return nullptr;
+    }
+    fs::rename(scratch, wal, ec);
+    if (ec) {
+      err = log_file::io_error(ec.value(), scratch, "cannot rename to " + wal.string());
+      return nullptr;
+    }
+    if ((err = log_file::sync_dir(data_dir))) return nullptr;
+  }
+  if (fs::exists(data_dir / sqlite_log_name, ec))
+    if ((err = retire_sqlite_log(data_dir))) return nullptr;
+  return recover(wal, node_id, opts, err);
+}
+
+std::unique_ptr<log_store> log_store::recover(const fs::path& wal_dir, const std::string& node_id,
+                                              const log_options& opts, log_error& err) {
+  auto i = std::make_unique<impl>();
+  i->dir = wal_dir;
+  i->node_id = node_id;
+  i->opts = opts;
+  if ((err = i->recover())) return nullptr;
+  return std::unique_ptr<log_store>(new log_store(std::move(i)));
+}
+
+log_error log_store::impl::recover() {
+  std::error_code ec;
+  std::vector<std::uint64_t> numbers;
+  for (const auto& de : fs::directory_iterator(dir, ec)) {
+    std::uint64_t n = 0;
+    if (parse_segment_name(de.path().filename().string(), n)) numbers.push_back(n);
+    else log::warn("log: ignoring ", de.path().string(), " (not a log segment)");
+  }
+  if (ec) return log_file::io_error(ec.value(), dir, "cannot list");
+  if (numbers.empty())
+    return format_error(log_errc::inconsistent, dir, "holds no log segment (damaged data directory); refusing to start");
+  std::sort(numbers.begin(), numbers.end());
+  for (std::size_t k = 1; k < numbers.size(); ++k)
+    if (numbers[k] != numbers[k - 1] + 1)
+      return format_error(log_errc::inconsistent, segment_path(numbers[k - 1] + 1),
+                          "is missing: the log's segments have a hole; refusing to start");
+
+  log_state replay(true);
+  std::string bytes;
+  std::vector<fmt::item> items;
+  for (std::size_t k = 0; k < numbers.size(); ++k) {
+    const fs::path p = segment_path(numbers[k]);
+    if (auto e = log_file::read_all(p, bytes)) return e;
+    const std::string_view view(bytes);
+    fmt::record_view rv;
+    fmt::segment_header h;
+    const auto pr = fmt::probe(view, 0, rv);
+    if (pr != fmt::probe_result::valid || rv.type != fmt::record_type::segment_header) {
+      if (k > 0 && k + 1 == numbers.size()) {
+        if (auto at = valid_record_after(view, 0, salt, next_seq))
+          return format_error(log_errc::corrupt, p,
+                              "byte offset 0: the segment header fails its checksum, but a valid record follows at "
+                              "byte offset " + std::to_string(*at) + ": the log is damaged; refusing to start");
+        // Created and preallocated, but the crash came before its first
+        // write (header and batch together) reached the disk.
+        log::warn("log: deleting ", p.string(), ": a new segment whose first write a crash interrupted");
+        if (::unlink(p.c_str()) != 0) return log_file::io_error(errno, p, "cannot delete");
+        if (auto e = log_file::sync_dir(dir)) return e;
+        numbers.pop_back();
+        break;
+      }
+      return format_error(log_errc::corrupt, p, "byte offset 0: no valid segment header; refusing to start");
+    }
+    if (!fmt::decode_segment_header(rv.payload, h))
+      return format_error(log_errc::unknown_format, p, "byte offset 0: not a Quorum Chat log segment");
+    if (h.node_id != node_id)
+      return format_error(log_errc::wrong_node, p,
+                          "this data directory belongs to node '" + h.node_id + "', not '" + node_id + "'");
+    if (h.number != numbers[k])
+      return format_error(log_errc::inconsistent, p, "the header says segment " + std::to_string(h.number));
+    if (k == 0) {
+      salt = h.salt;
+      next_seq = rv.seq;
+      replay.start(h.hard, h.snapshot);
+    } else if (h.salt != salt || rv.seq != next_seq || !(h.hard == replay.hard()) || !(h.snapshot == replay.snapshot())) {
+      return format_error(log_errc::inconsistent, p, "the segment header does not continue the segment before it");
+    }
+    ++next_seq;
+    header_end = rv.bytes;
+    std::size_t off = rv.bytes;
+    for (;;) {
+      auto r = fmt::probe(view.substr(off), salt, rv);
+      if (r == fmt::probe_result::zeros && all_zero(view.substr(off))) break;  // the unwritten rest
+      if (r == fmt::probe_result::valid && rv.type == fmt::record_type::batch && rv.seq == next_seq) {
+        items.clear();
+        if (!fmt::decode_batch(rv.payload, items))
+          return format_error(log_errc::corrupt, p,
+                              "byte offset " + std::to_string(off) + ": a record with a valid checksum does not decode");
+        for (auto& it : items) {
+          switch (it.kind) {
+            case fmt::item_kind::hard_state: replay.set_hard(it.hard); break;
+            case fmt::item_kind::snapshot_reset: replay.reset(it.snapshot); break;
+            case fmt::item_kind::snapshot_compact: replay.compact(it.snapshot); break;
+            case fmt::item_kind::entries:
+              replay.append(it.entries.front().index, it.entries.size(), &it.entries, numbers[k]);
+              break;
+          }
+        }
+        ++next_seq;
+        off += rv.bytes;
+        continue;
+      }
+      if (r == fmt::probe_result::valid)
+        return format_error(log_errc::corrupt, p,
+                            "byte offset " + std::to_string(off) + ": record " + std::to_string(rv.seq) +
+                                " where record " + std::to_string(next_seq) + " should be; refusing to start");
+      // A bad record. If any valid record comes after it, it was written,
+      // synced and acknowledged before those: damage, not a torn write.
+      if (auto at = valid_record_after(view, off, salt, next_seq))
+        return format_error(log_errc::corrupt, p,
+                            "byte offset " + std::to_string(off) + ": record " + std::to_string(next_seq) +
+                                " fails its checksum, but a valid record follows at byte offset " +
+                                std::to_string(*at) + ": the log is damaged in the middle; refusing to start");
+      for (std::size_t later = k + 1; later < numbers.size(); ++later) {
+        const fs::path lp = segment_path(numbers[later]);
+        std::string head;
+        if (auto e = log_file::read_all(lp, head)) return e;
+        fmt::record_view lv;
+        if (fmt::probe(head, 0, lv) == fmt::probe_result::valid)
+          return format_error(log_errc::corrupt, p,
+                              "byte offset " + std::to_string(off) + ": record " + std::to_string(next_seq) +
+                                  " fails its checksum, but " + lp.string() +
+                                  " holds valid records: the log is damaged in the middle; refusing to start");
+      }
+      // The torn tail of the last write: never acknowledged. Later segment
+      // files (created, never written) go with it.
+      for (std::size_t later = numbers.size(); later-- > k + 1;) {
+        const fs::path lp = segment_path(numbers[later]);
+        if (::unlink(lp.c_str()) != 0) return log_file::io_error(errno, lp, "cannot delete");
+        numbers.pop_back();
+      }
+      const auto last_nonzero = view.find_last_not_of('\0');
+      const std::size_t torn = last_nonzero == std::string_view::npos ? 0 : last_nonzero + 1 - off;
+      const int tfd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
+      if (tfd < 0) return log_file::io_error(errno, p, "cannot open");
+      log_error e;
+      if (::ftruncate(tfd, static_cast<off_t>(off)) != 0) e = log_file::io_error(errno, p, "cannot truncate");
+      if (!e) e = log_file::preallocate(tfd, p, off, std::max<std::uint64_t>(view.size(), opts.segment_bytes));
+      if (!e && ::fsync(tfd) != 0) e = log_file::io_error(errno, p, "fsync failed");
+      ::close(tfd);
+      if (!e) e = log_file::sync_dir(dir);
+      if (e) return e;
+      log::warn("log: ", p.string(), ": cut off a torn record at byte offset ", off, " (", torn,
+                " bytes of a write a crash interrupted, never acknowledged)");
+      break;
+    }
+    write_off = off;
+  }
+  if (auto why = replay.finish(); !why.empty()) return format_error(log_errc::inconsistent, dir, why + "; refusing to start");
+
+  segments = numbers;
+  const fs::path active = segment_path(segments.back());
+  fd = ::open(active.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return log_file::io_error(errno, active, "cannot open");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return log_file::io_error(errno, active, "cannot stat");
+  capacity = static_cast<std::uint64_t>(st.st_size);
+  loaded = raft::initial_state{replay.hard(), replay.snapshot(), replay.take_entries(), 0};
+  state = std::move(replay);
+  return {};
+}
+
 raft::initial_state log_store::load() {
-  auto reset_after = impl_->st->guard();
-  raft::initial_state s;
-  auto& st = *impl_->st;
-  auto& hs = st("SELECT term, vote, commit_index FROM hard_state WHERE id = 1");
-  if (hs.executeStep()) {
-    s.hard.term = static_cast<std::uint64_t>(hs.getColumn(0).getInt64());
-    s.hard.vote = hs.getColumn(1).getString();
-    s.hard.commit = static_cast<std::uint64_t>(hs.getColumn(2).getInt64());
+  if (!impl_->loaded) {
+    log::error("log_store: load() called twice");
+    std::abort();
   }
-  auto& sn = st("SELECT idx, term, config, handle FROM snapshot WHERE id = 1");
-  if (sn.executeStep()) {
-    s.snapshot.index = static_cast<std::uint64_t>(sn.getColumn(0).getInt64());
-    s.snapshot.term = static_cast<std::uint64_t>(sn.getColumn(1).getInt64());
-    decode_members(sn.getColumn(2).getString(), s.snapshot.config);
-    s.snapshot.handle = sn.getColumn(3).getString();
-  }
-  auto& es = st("SELECT idx, term, type, data FROM entries ORDER BY idx");
-  while (es.executeStep()) {
-    raft::entry e;
-    e.index = static_cast<std::uint64_t>(es.getColumn(0).getInt64());
-    e.term = static_cast<std::uint64_t>(es.getColumn(1).getInt64());
-    e.type = static_cast<raft::entry_type>(es.getColumn(2).getInt());
-    const auto col = es.getColumn(3);
-    e.data.assign(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
-    s.entries.push_back(std::move(e));
-  }
+  raft::initial_state s = std::move(*impl_->loaded);
+  impl_->loaded.reset();
   return s;
 }
 
-bool log_store::save(const std::optional<raft::hard_state>& hard, const std::optional<raft::snapshot_meta>& snapshot,
-                     const std::vector<raft::entry>& entries, std::string& err) {
-  auto reset_after = impl_->st->guard();
-  try {
-    auto& st = *impl_->st;
-    SQLite::Transaction tx(*impl_->db);
-    if (snapshot) {
-      // A received snapshot resets the log (the core discarded its own).
-      impl_->db->exec("DELETE FROM entries");
-      auto& s = st("UPDATE snapshot SET idx = ?, term = ?, config = ?, handle = ? WHERE id = 1");
-      s.bind(1, static_cast<std::int64_t>(snapshot->index));
-      s.bind(2, static_cast<std::int64_t>(snapshot->term));
-      s.bind(3, encode_members(snapshot->config));
-      s.bind(4, snapshot->handle);
-      s.exec();
-    }
-    if (!entries.empty()) {
-      auto& del = st("DELETE FROM entries WHERE idx >= ?");
-      del.bind(1, static_cast<std::int64_t>(entries.front().index));
-      del.exec();
-      for (const auto& e : entries) {
-        auto& ins = st("INSERT INTO entries VALUES (?, ?, ?, ?)");
-        ins.bind(1, static_cast<std::int64_t>(e.index));
-        ins.bind(2, static_cast<std::int64_t>(e.term));
-        ins.bind(3, static_cast<int>(e.type));
-        ins.bindNoCopy(4, static_cast<const void*>(e.data.data()), static_cast<int>(e.data.size()));
-        ins.exec();
-      }
-    }
-    if (hard) {
-      auto& h = st("UPDATE hard_state SET term = ?, vote = ?, commit_index = ? WHERE id = 1");
-      h.bind(1, static_cast<std::int64_t>(hard->term));
-      h.bind(2, hard->vote);
-      h.bind(3, static_cast<std::int64_t>(hard->commit));
-      h.exec();
-    }
-    impl_->st->reset_all();  // no statement mid-read at COMMIT: its WAL checkpoint must run
-    tx.commit();
-    return true;
-  } catch (const std::exception& e) {
-    err = impl_->path + ": " + e.what();
-    return false;
+log_error log_store::save(const log_batch& b) {
+  auto& i = *impl_;
+  if (i.failed) return {log_errc::failed_earlier, i.failed.what};
+  if (b.empty()) return {};
+  // The entries that continue the log: those above the snapshot in force.
+  const std::uint64_t snap_index = b.snapshot ? b.snapshot->index : i.state.snapshot().index;
+  const std::uint64_t last = b.snapshot ? b.snapshot->index : i.state.last_index();
+  auto first = std::find_if(b.entries.begin(), b.entries.end(), [&](const raft::entry& e) { return e.index > snap_index; });
+  const auto count = static_cast<std::size_t>(b.entries.end() - first);
+  if (count > 0 && first->index > last + 1) {
+    log::error("log_store: entries from index ", first->index, " would leave a gap after ", last);
+    std::abort();
   }
+
+  i.batch_buf.clear();
+  fmt::begin_record(i.batch_buf);
+  if (b.snapshot) fmt::put_snapshot(i.batch_buf, fmt::item_kind::snapshot_reset, *b.snapshot);
+  if (count > 0) fmt::put_entries(i.batch_buf, &*first, count);
+  if (b.hard) fmt::put_hard_state(i.batch_buf, *b.hard);
+  if (i.batch_buf.size() == fmt::header_bytes) return {};  // only entries the snapshot already covers
+  std::uint64_t segment = 0;
+  if (auto e = i.append_batch(segment)) {
+    i.failed = e;
+    return e;
+  }
+  if (b.snapshot) i.state.reset(*b.snapshot);
+  if (count > 0) i.state.append(first->index, count, nullptr, segment);
+  if (b.hard) i.state.set_hard(*b.hard);
+  return {};
 }
 
-bool log_store::compact(const raft::snapshot_meta& snap, std::string& err) {
-  auto reset_after = impl_->st->guard();
-  try {
-    auto& st = *impl_->st;
-    SQLite::Transaction tx(*impl_->db);
-    auto& s = st("UPDATE snapshot SET idx = ?, term = ?, config = ?, handle = ? WHERE id = 1 AND idx < ?");
-    s.bind(1, static_cast<std::int64_t>(snap.index));
-    s.bind(2, static_cast<std::int64_t>(snap.term));
-    s.bind(3, encode_members(snap.config));
-    s.bind(4, snap.handle);
-    s.bind(5, static_cast<std::int64_t>(snap.index));
-    s.exec();
-    auto& d = st("DELETE FROM entries WHERE idx <= ?");
-    d.bind(1, static_cast<std::int64_t>(snap.index));
-    d.exec();
-    impl_->st->reset_all();
-    tx.commit();
-    return true;
-  } catch (const std::exception& e) {
-    err = impl_->path + ": " + e.what();
-    return false;
+log_error log_store::compact(const raft::snapshot_meta& snap) {
+  auto& i = *impl_;
+  if (i.failed) return {log_errc::failed_earlier, i.failed.what};
+  if (snap.index <= i.state.snapshot().index) return {};
+  i.batch_buf.clear();
+  fmt::begin_record(i.batch_buf);
+  fmt::put_snapshot(i.batch_buf, fmt::item_kind::snapshot_compact, snap);
+  std::uint64_t segment = 0;
+  if (auto e = i.append_batch(segment)) {
+    i.failed = e;
+    return e;
   }
+  i.state.compact(snap);
+  i.drop_dead_segments();
+  return {};
 }
 
-std::uint64_t log_store::entry_count() {
-  auto reset_after = impl_->st->guard();
-  auto& q = (*impl_->st)("SELECT COUNT(*) FROM entries");
-  q.executeStep();
-  return static_cast<std::uint64_t>(q.getColumn(0).getInt64());
-}
+std::uint64_t log_store::entry_count() const { return impl_->state.live_count(); }
+std::size_t log_store::segment_count() const { return impl_->segments.size(); }
 
 }  // namespace qc::db

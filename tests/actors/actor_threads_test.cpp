@@ -1,5 +1,5 @@
 // The actors that own a worker thread, driven hard from several threads at
-// once: the thread mailbox, the storage actor (raft.db, group commit) and
+// once: the thread mailbox, the storage actor (the Raft log, group commit) and
 // the apply actor (chat.db, queries, background snapshots). These are the
 // places where the node shares memory between threads, so this suite is
 // what `scripts/test.sh` runs under ThreadSanitizer (build-tsan/); under
@@ -8,6 +8,9 @@
 // Owned by: the test thread (which also runs the io_context, standing in
 // for the node's event loop).
 #include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -50,6 +53,14 @@ raft::membership founders() { return raft::membership{{raft::member{"n1", "127.0
 /// The failure handler of actors that must not fail in a test.
 void no_failure(const std::string& what) { FAIL("actor failed: " << what); }
 
+/// Opens (creating) the Raft log of data directory `dir`; fails the test with the reason.
+std::unique_ptr<db::log_store> open_log(const fs::path& dir) {
+  db::log_error err;
+  auto s = db::log_store::open(dir, "n1", founders(), {}, err);
+  REQUIRE_MESSAGE(s, err.what);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thread order, in batches") {
@@ -86,19 +97,18 @@ TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thr
 
 TEST_CASE("storage actor: concurrent persists and compactions are acked in order and all durable") {
   test::temp_dir d("actors");
-  const auto file = d.p / "raft.db";
   boost::asio::io_context io;
-  std::string err;
-  auto store = db::log_store::open(file, "n1", founders(), err);
-  REQUIRE_MESSAGE(store, err);
+  auto store = open_log(d.p);
 
   constexpr std::uint64_t total = 3000;
   std::vector<std::uint64_t> acked;
   std::atomic<std::uint64_t> next_seq{1};
   {
-    actors::storage_actor storage(
-        io, std::move(store), [&](std::uint64_t seq) { acked.push_back(seq); },
-        [](const std::string& what) { FAIL("storage failed: " << what); });
+    actors::storage_outputs out;
+    out.persisted = [&](std::uint64_t seq) { acked.push_back(seq); };
+    out.failed = [](const db::log_error& e) { FAIL(e.what); };
+    out.crashed = [](const std::string& what) { FAIL("storage failed: " << what); };
+    actors::storage_actor storage(io, std::move(store), std::move(out));
     // Entries must arrive in index order, as the consensus actor sends them;
     // the hard state and compactions come from other threads meanwhile.
     std::thread writer([&] {
@@ -124,8 +134,7 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
   }
   for (std::size_t i = 0; i < acked.size(); ++i) REQUIRE(acked[i] == i + 1);  // in order, once each
 
-  auto again = db::log_store::open(file, "n1", founders(), err);
-  REQUIRE_MESSAGE(again, err);
+  auto again = open_log(d.p);
   const auto st = again->load();
   CHECK(st.hard.term == 1);
   CHECK(st.hard.commit == total);
@@ -133,6 +142,50 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
   REQUIRE(st.entries.size() == total - total / 2);
   CHECK(st.entries.front().index == total / 2 + 1);
   CHECK(st.entries.back().index == total);
+}
+
+TEST_CASE("storage actor: a failed write is reported once, naming the file, and nothing after it is acknowledged") {
+  test::temp_dir d("actors");
+  boost::asio::io_context io;
+  auto store = open_log(d.p);
+  std::vector<std::uint64_t> acked;
+  std::vector<db::log_error> failures;
+  actors::storage_outputs out;
+  out.persisted = [&](std::uint64_t seq) { acked.push_back(seq); };
+  out.failed = [&](const db::log_error& e) { failures.push_back(e); };
+  auto persist = [](std::uint64_t seq, std::uint64_t index) {
+    actors::persist_request req;
+    req.seq = seq;
+    req.entries.push_back(raft::entry{1, index, raft::entry_type::normal, std::string(5000, 'x')});
+    return actors::storage_msg::persist{std::move(req)};
+  };
+  // Writes past RLIMIT_FSIZE fail with EFBIG, as a full disk fails them with ENOSPC.
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  auto* prev = ::signal(SIGXFSZ, SIG_IGN);
+  {
+    actors::storage_actor storage(io, std::move(store), std::move(out));
+    storage.tell(persist(1, 1));
+    run_until(io, [&] { return acked.size() == 1; });
+    struct rlimit lim = old;
+    lim.rlim_cur = 8000;  // room for part of the next record only
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    storage.tell(persist(2, 2));
+    run_until(io, [&] { return failures.size() == 1; });
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+    storage.tell(persist(3, 3));  // dropped: the log's state on disk is unknown
+    storage.stop();
+    io.restart();
+    io.poll();
+  }
+  ::signal(SIGXFSZ, prev);
+  CHECK(acked == std::vector<std::uint64_t>{1});
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].code == std::error_code(EFBIG, std::generic_category()));
+  CHECK(failures[0].what.find((d.p / "wal").string()) != std::string::npos);
+  // After a restart the log holds what was acknowledged, and only that.
+  auto again = open_log(d.p);
+  CHECK(again->load().entries.size() == 1);
 }
 
 TEST_CASE("apply actor: applies, queries and background snapshots run side by side") {

@@ -146,12 +146,27 @@ TEST_CASE("no founding members: needs --join, unless the data dir already holds 
   CHECK(err.find("--join") != std::string::npos);
   c.join = "127.0.0.1:7001";
   CHECK(validate(c, err));
-  // A node that joined earlier restarts from its data directory.
+  // A node that joined earlier restarts from its data directory (its Raft
+  // log, or the raft.db of an earlier version).
   c.join.reset();
-  fs::create_directories(dir);
+  fs::create_directories(dir / "wal");
+  CHECK(validate(c, err));
+  fs::remove(dir / "wal");
+  CHECK_FALSE(validate(c, err));
   std::ofstream(dir / "raft.db") << "";
   CHECK(validate(c, err));
   fs::remove_all(dir);
+}
+
+TEST_CASE("[raft] log_segment_bytes: 16 MiB by default, 64 KiB .. 1 GiB") {
+  node_config c;
+  std::string err;
+  REQUIRE(load_toml(good, c, err));
+  CHECK(c.log_segment_bytes == 16u << 20);
+  REQUIRE(load_toml(std::string(good) + "[raft]\nlog_segment_bytes = 65536\n", c, err));
+  CHECK(c.log_segment_bytes == 65536);
+  check_refused({{"[raft]\nlog_segment_bytes = 4096\n", "raft.log_segment_bytes"},
+                 {"[raft]\nlog_segment_bytes = 2000000000000\n", "raft.log_segment_bytes"}});
 }
 
 TEST_CASE("[tls]: off by default; cert and key go together; checks its keys") {

@@ -12,7 +12,8 @@
 #include "chat/command.h"
 #include "db/chat_store.h"
 #include "db/temp_store.h"
-#include "db/log_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
 
 using namespace qc;
 namespace fs = std::filesystem;
@@ -79,7 +80,7 @@ TEST_CASE("apply rules: conflict, nonce replay, forbidden delete, events") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
+TEST_CASE("SIGKILL during applies never tears a commit from its applied_index") {
   auto dir = temp_dir();
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
@@ -88,8 +89,10 @@ TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
     ::close(ready[0]);
     db::open_error err;
     auto s = db::chat_store::open(dir / "chat.db", err);
-    for (std::uint64_t i = 1;; i += 50) {
-      s->apply_batch(workload(i, 50));
+    // Batches of 10 in one transaction, committed every 50 entries.
+    for (std::uint64_t i = 1;; i += 10) {
+      s->apply_batch(workload(i, 10));
+      if (s->uncommitted() == 50) s->commit();
       if (i == 1) {  // tell the parent that batches are being written now
         [[maybe_unused]] auto w = ::write(ready[1], "x", 1);
         ::close(ready[1]);
@@ -110,11 +113,11 @@ TEST_CASE("SIGKILL during applies never tears a batch from its applied_index") {
   auto s = db::chat_store::open(dir / "chat.db", err);
   REQUIRE(s);
   const auto applied = s->applied_index();
-  CHECK(applied >= 50);       // it was killed while applying
-  CHECK(applied % 50 == 0);  // whole batches only
+  CHECK(applied % 50 == 0);  // whole commits only
   auto ref = db::chat_store::open(dir / "ref.db", err);
   REQUIRE(ref);
   if (applied) ref->apply_batch(workload(1, applied));
+  ref->commit();
   CHECK(ref->state_digest() == s->state_digest());
   MESSAGE("recovered at applied_index " << applied);
   fs::remove_all(dir);
@@ -139,29 +142,13 @@ TEST_CASE("snapshot round trip and continued applies") {
 }
 
 TEST_CASE("damaged data is refused, never reset") {
+  // (The Raft log's own refusals are in log_store_test.cpp.)
   auto dir = temp_dir();
-  std::string err;
-  raft::membership m{{{"n1", "a:1", true}}};
-  {
-    auto l = db::log_store::open(dir / "raft.db", "n1", m, err);
-    REQUIRE(l);
-    REQUIRE(l->save(raft::hard_state{1, "n1", 0}, std::nullopt, {{1, 1, raft::entry_type::normal, "x"}}, err));
-  }
-  CHECK(!db::log_store::open(dir / "raft.db", "n2", m, err));
-  CHECK(err.find("belongs to node 'n1'") != std::string::npos);
-  {  // a gap in the log
-    auto l = db::log_store::open(dir / "raft.db", "n1", m, err);
-    REQUIRE(l->save(std::nullopt, std::nullopt, {{1, 3, raft::entry_type::normal, "y"}}, err));
-  }  // the log now holds 1 and 3: a gap at 2
-  auto l3 = db::log_store::open(dir / "raft.db", "n1", m, err);
-  CHECK(!l3);
-  CHECK(err.find("gap") != std::string::npos);
-  // zero-length and garbage files
   { std::ofstream(dir / "empty.db"); }
-  CHECK(!db::log_store::open(dir / "empty.db", "n1", m, err));
-  CHECK(err.find("empty") != std::string::npos);
-  { std::ofstream f(dir / "junk.db"); f << std::string(8192, 'J'); }
   db::open_error oe;
+  CHECK(!db::chat_store::open(dir / "empty.db", oe));
+  CHECK(oe.message.find("empty") != std::string::npos);
+  { std::ofstream f(dir / "junk.db"); f << std::string(8192, 'J'); }
   CHECK(!db::chat_store::open(dir / "junk.db", oe));
   CHECK(fs::file_size(dir / "junk.db") == 8192);  // untouched
   fs::remove_all(dir);
@@ -177,17 +164,105 @@ TEST_CASE("the WAL stays bounded: automatic checkpoints are never blocked by a s
   s->apply_batch({cmd(1, chat::cmd_create_account{"a", "h", 1}), cmd(2, chat::cmd_create_account{"b", "h", 1})});
   const std::string body(2000, 'x');
   std::uint64_t idx = 3;
-  for (int b = 0; b < 100; ++b) {
+  // 60 MB: past the 10,000 pages (~41 MB) at which a commit checkpoints.
+  for (int b = 0; b < 300; ++b) {
     std::vector<raft::entry> es;
     for (int i = 0; i < 100; ++i, ++idx)
       es.push_back(cmd(idx, chat::cmd_send{"a", "b", body, "n" + std::to_string(idx), 1}));
     s->apply_batch(es);
     (void)s->unread("b", 5);  // reads between batches, as the gateway does
     (void)s->password_hash("a");
+    s->commit();
   }
   const auto wal = fs::file_size(dir / "chat.db-wal");
-  MESSAGE("20 MB of messages applied; chat.db-wal is " << wal / 1024 << " KiB");
-  CHECK(wal < 8u * 1024 * 1024);
-  CHECK(fs::file_size(dir / "chat.db") > 10u * 1024 * 1024);  // the data reached the database file
+  MESSAGE("60 MB of messages applied; chat.db-wal is " << wal / 1024 << " KiB");
+  CHECK(wal < 48u * 1024 * 1024);
+  CHECK(fs::file_size(dir / "chat.db") > 30u * 1024 * 1024);  // the data reached the database file
+  fs::remove_all(dir);
+}
+
+TEST_CASE("applies stay in one open transaction: this connection sees them, a copy only what was committed") {
+  auto dir = temp_dir();
+  auto s = qc::test::open_store(dir / "chat.db");
+  s->apply_batch(workload(1, 100));
+  s->commit();
+  s->apply_batch(workload(101, 30));
+  s->apply_batch(workload(131, 20));
+  CHECK(s->uncommitted() == 50);
+  CHECK(s->applied_index() == 150);
+  CHECK(s->message_count() > 100);  // queries see the uncommitted applies
+  std::string e;
+  // The background snapshot copies through its own connection.
+  REQUIRE_FALSE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "a.db", e));
+  CHECK(db::chat_store::snapshot_applied_index(dir / "a.db") == 100);
+  s->commit();
+  CHECK(s->uncommitted() == 0);
+  REQUIRE_FALSE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "b.db", e));
+  CHECK(db::chat_store::snapshot_applied_index(dir / "b.db") == 150);
+  // A copy at 100 holds exactly the state of the first 100 entries.
+  auto ref = qc::test::open_store(dir / "ref.db");
+  ref->apply_batch(workload(1, 100));
+  CHECK(qc::test::open_store(dir / "a.db")->state_digest() == ref->state_digest());
+  fs::remove_all(dir);
+}
+
+namespace {
+/// Turns a chat.db of this version back into schema 1 (same tables; the
+/// indexes of schema 1), as an earlier version of the node left it.
+void make_schema_1(const fs::path& file) {
+  SQLite::Database db(file.string(), SQLite::OPEN_READWRITE);
+  for (const char* sql : {"DROP INDEX messages_unread", "CREATE INDEX messages_unread ON messages(recipient, read, id)",
+                          "CREATE INDEX messages_sender ON messages(sender)",
+                          "CREATE INDEX conversations_recent ON conversations(user, last_id)",
+                          "CREATE INDEX conversations_by_peer ON conversations(peer)",
+                          "UPDATE meta SET value = 1 WHERE key = 'schema_version'"})
+    db.exec(sql);
+}
+std::vector<std::string> indexes(const fs::path& file) {
+  SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a chat.db of schema 1 (and a snapshot of one) is upgraded in place; state and behaviour unchanged") {
+  auto dir = temp_dir();
+  qc::test::open_store(dir / "old.db")->apply_batch(workload(1, 300));  // committed as it closes
+  make_schema_1(dir / "old.db");
+  CHECK(indexes(dir / "old.db").size() == 6);
+  auto ref = qc::test::open_store(dir / "ref.db");
+  ref->apply_batch(workload(1, 300));
+  {
+    auto s = qc::test::open_store(dir / "old.db");
+    CHECK(s->applied_index() == 300);
+    CHECK(s->state_digest() == ref->state_digest());
+    // Deleting an account still finds every message, through its conversations.
+    const std::vector<raft::entry> more = {cmd(301, chat::cmd_create_account{"c", "h", 1}),
+                                           cmd(302, chat::cmd_send{"c", "a", "x", std::nullopt, 1}),
+                                           cmd(303, chat::cmd_send{"c", "c", "self", std::nullopt, 1}),
+                                           cmd(304, chat::cmd_delete_account{"a"})};
+    auto r = s->apply_batch(more);
+    ref->apply_batch(more);
+    CHECK(r.back().code == db::apply_code::ok);
+    CHECK(s->state_digest() == ref->state_digest());
+    CHECK(s->message_count() == 1);  // c's note to self
+    CHECK(s->conversations("c").size() == 1);
+    CHECK(s->conversations("b").empty());
+  }
+  const std::vector<std::string> v2 = {"messages_pair", "messages_unread", "sessions_by_user"};
+  CHECK(indexes(dir / "old.db") == v2);
+  // A snapshot written by a node of the earlier version installs and is upgraded.
+  ref->commit();
+  std::string e;
+  REQUIRE(ref->snapshot_to(dir / "snap.db", e));
+  make_schema_1(dir / "snap.db");
+  auto fresh = qc::test::open_store(dir / "fresh.db");
+  REQUIRE_MESSAGE(fresh->install_snapshot(dir / "snap.db", e), e);
+  CHECK(fresh->applied_index() == 304);
+  CHECK(fresh->state_digest() == ref->state_digest());
+  fresh->commit();
+  CHECK(indexes(dir / "fresh.db") == v2);
   fs::remove_all(dir);
 }
