@@ -197,11 +197,14 @@ std::string interaction_env::summary(const std::string& id) {
   if (c.snapshot_index() > 0)
     out += " Snapshot:" + std::to_string(*c.term_at(c.snapshot_index())) + "/" + std::to_string(c.snapshot_index());
   out += " " + describe(c.config());
-  if (c.conf_change_pending()) out += " (change pending)";
+  if (c.state() == raft::role::leader && c.conf_change_pending()) out += " (change pending)";
   return out + "\n";
 }
 
-std::string interaction_env::handle(const directive& d) {
+std::string interaction_env::handle(const directive& given) {
+  // A bare `silent` prints only "ok" (and safety violations): for set-up steps.
+  directive d = given;
+  const bool silent = std::erase_if(d.args, [](auto& a) { return !a.assigned && a.key == "silent"; }) > 0;
   const auto args = positional(d);
   auto arg = [&](std::size_t i) -> std::string {
     if (i >= args.size()) bad(d.cmd + ": missing argument " + std::to_string(i + 1));
@@ -214,8 +217,6 @@ std::string interaction_env::handle(const directive& d) {
   const auto& c = d.cmd;
   if (c == "add-nodes") {
     out = add_nodes(d);
-  } else if (c == "set-disk") {
-    out = set_disk(d);
   } else if (c == "campaign") {
     out = result(core(id(0)).campaign());
   } else if (c == "propose") {
@@ -294,6 +295,8 @@ std::string interaction_env::handle(const directive& d) {
   } else if (c == "crash") {
     out = crash(id(0));
   } else if (c == "restart") {
+    if (at(id(0)).core) bad(id(0) + " is up: crash it first");
+    apply_disk(at(id(0)), d);  // restart <id> [term= ...]: edits the disk first
     out = restart(id(0));
   } else {
     bad("unknown command " + c);
@@ -303,6 +306,14 @@ std::string interaction_env::handle(const directive& d) {
                                                       "stabilize", "process-ready", "finish-ready"};
   if (!inline_changes.count(c)) out += changes(before);
   out += check_leaders();
+  if (silent) {
+    std::string kept;
+    for (std::size_t start = 0, nl; start < out.size(); start = nl + 1) {
+      nl = out.find('\n', start);
+      if (out.compare(start, 17, "SAFETY VIOLATION:") == 0) kept += out.substr(start, nl - start + 1);
+    }
+    out = kept;
+  }
   return or_ok(out);
 }
 
@@ -344,15 +355,6 @@ std::string interaction_env::add_nodes(const directive& d) {
     out += restart(id);
   }
   return out;
-}
-
-std::string interaction_env::set_disk(const directive& d) {
-  const auto pos = positional(d);
-  if (pos.empty()) bad("set-disk <id> ...");
-  auto& n = at(node_name(pos[0]));
-  if (n.core) bad("set-disk: crash " + pos[0] + " first");
-  apply_disk(n, d);
-  return "";
 }
 
 void interaction_env::apply_disk(node& n, const directive& d) {

@@ -59,8 +59,8 @@ class interaction_env {
   };
 
   std::string add_nodes(const datadriven::directive& d);
-  std::string set_disk(const datadriven::directive& d);
-  /// term=, vote=, commit=, applied=, log=(terms), snapshot=term/index.
+  /// Edits a node's disk (before it starts): term=, vote=, commit=,
+  /// applied=, log=(terms of the entries after the snapshot), snapshot=term/index.
   void apply_disk(node& n, const datadriven::directive& d);
   std::string deliver(const datadriven::directive& d);
   std::string step(const datadriven::directive& d);
