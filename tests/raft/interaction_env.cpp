@@ -176,7 +176,7 @@ std::string interaction_env::check_leaders() {
   std::string out;
   for (const auto& n : nodes_) {
     if (!n.core || n.core->state() != raft::role::leader) continue;
-    const auto [it, fresh] = leader_of_term_.emplace(n.core->term(), n.cfg.id);
+    const auto [it, fresh] = leader_of_term_.emplace(std::pair{n.cluster, n.core->term()}, n.cfg.id);
     if (fresh || it->second == n.cfg.id) continue;
     const auto line = "SAFETY VIOLATION: " + n.cfg.id + " and " + it->second + " both lead term " +
                       std::to_string(n.core->term()) + "\n";
@@ -332,6 +332,9 @@ std::string interaction_env::add_nodes(const directive& d) {
   if (!voters && !learners)
     for (std::size_t i = first; i < first + n; ++i) conf.members.push_back({"n" + std::to_string(i), "addr-n" + std::to_string(i), true});
   std::sort(conf.members.begin(), conf.members.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  std::size_t cluster = nodes_.empty() ? 0 : nodes_.back().cluster + (conf.members.empty() ? 0 : 1);
+  for (const auto& m : conf.members)
+    if (to_u64(m.id.substr(1)) < first) cluster = at(m.id).cluster;
   std::string out;
   for (std::size_t i = first; i < first + n; ++i) {
     node nd;
@@ -349,6 +352,7 @@ std::string interaction_env::add_nodes(const directive& d) {
     if (const auto* p = find_arg(d, "planted")) plant(cfg.testing_bugs, p->vals);
     plant(cfg.testing_bugs, split_commas(forced_planted_));
     nd.snap.config = conf;
+    nd.cluster = cluster;
     apply_disk(nd, d);  // term=, log=, ... apply to every new node
     const auto id = cfg.id;
     nodes_.push_back(std::move(nd));
@@ -450,7 +454,7 @@ std::string interaction_env::finish_ready(const std::string& id) {
   for (const auto& e : rd.committed) {
     n.applied = e.index;
     n.applied_log.push_back(describe(e));
-    const auto [it, fresh] = applied_at_.emplace(e.index, std::pair{id, e});
+    const auto [it, fresh] = applied_at_.emplace(std::pair{n.cluster, e.index}, std::pair{id, e});
     if (fresh || it->second.second == e) continue;
     const auto line = "SAFETY VIOLATION: " + id + " applied " + describe(e) + " at index " + std::to_string(e.index) +
                       ", " + it->second.first + " applied " + describe(it->second.second) + "\n";

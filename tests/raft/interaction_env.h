@@ -42,6 +42,10 @@ class interaction_env {
   /// One node: the core (null while crashed), its disk and a batch in flight.
   struct node {
     raft::config cfg;
+    /// Which cluster the node belongs to: each add-nodes whose members are
+    /// all new starts one; nodes added with an empty configuration (to be
+    /// added by a change) join the cluster of the node added before them.
+    std::size_t cluster = 0;
     std::unique_ptr<raft::raft_node> core;
     raft::hard_state hard;
     raft::snapshot_meta snap;
@@ -92,8 +96,9 @@ class interaction_env {
   std::vector<node> nodes_;
   std::vector<raft::message> wire_;
   std::set<std::pair<std::string, std::string>> cuts_;  ///< (from, to) pairs that lose messages
-  std::map<std::uint64_t, std::string> leader_of_term_;
-  std::map<std::uint64_t, std::pair<std::string, raft::entry>> applied_at_;  ///< first applier of each index
+  std::map<std::pair<std::size_t, std::uint64_t>, std::string> leader_of_term_;  ///< (cluster, term) -> leader
+  /// (cluster, index) -> the first node that applied it, and the entry.
+  std::map<std::pair<std::size_t, std::uint64_t>, std::pair<std::string, raft::entry>> applied_at_;
   std::set<std::string> reported_;
 };
 
