@@ -387,6 +387,9 @@ std::string interaction_env::crash(const std::string& id) {
   n.core.reset();
   std::string out = id + " crashed\n";
   if (n.in_flight) out += "the batch it was persisting is lost\n";
+  // What was on its way to it is lost with the process.
+  const auto lost = std::erase_if(wire_, [&](const raft::message& m) { return m.to == id; });
+  if (lost > 0) out += std::to_string(lost) + " message(s) on their way to it are lost\n";
   n.in_flight.reset();
   return out;
 }
@@ -544,7 +547,7 @@ std::string interaction_env::stabilize(const directive& d) {
   if (set.empty()) set = ids();
   std::string out;
   for (int round = 0;; ++round) {
-    if (round == 1000) bad("stabilize: still busy after 1000 rounds");
+    if (round == 1000) bad("stabilize: still busy after 1000 rounds; the last output:\n" + out.substr(out.size() - std::min<std::size_t>(out.size(), 3000)));
     bool busy = false;
     for (const auto& id : set) {
       auto& n = at(id);
