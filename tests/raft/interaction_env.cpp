@@ -99,15 +99,28 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
+/// Calls `f` with each line of `text`, its newline included.
+template <class F>
+void for_each_line(const std::string& text, F f) {
+  for (std::size_t start = 0; start < text.size();) {
+    const auto nl = text.find('\n', start);
+    const auto end = nl == std::string::npos ? text.size() : nl + 1;
+    f(text.substr(start, end - start));
+    start = end;
+  }
+}
+
 std::string indent(const std::string& text) {
   std::string out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto nl = text.find('\n', start);
-    out += "  " + text.substr(start, nl - start + 1);
-    start = nl + 1;
-  }
+  for_each_line(text, [&](const std::string& line) { out += "  " + line; });
   return out;
+}
+
+/// A member id as written in a change: "4" -> "n4"; anything else as is
+/// (malformed ids are the point of some transcripts).
+std::string member_id(const std::string& s) {
+  const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  return digits ? "n" + s : s;
 }
 
 std::string result(std::error_code ec) { return ec ? "error: " + ec.message() + "\n" : ""; }
@@ -230,8 +243,7 @@ std::string interaction_env::handle(const directive& given) {
     }
   } else if (c == "propose-conf-change") {
     const auto& kind = arg(1);
-    raft::conf_change cc{raft::conf_change_type::add_learner, args.size() > 2 ? args[2] : "", ""};
-    if (!cc.id.empty() && cc.id.front() != 'n' && cc.id.find_first_not_of("0123456789") == std::string::npos) cc.id = "n" + cc.id;
+    raft::conf_change cc{raft::conf_change_type::add_learner, member_id(args.size() > 2 ? args[2] : ""), ""};
     if (kind == "add-learner") cc.address = "addr-" + cc.id;
     else if (kind == "promote") cc.type = raft::conf_change_type::promote;
     else if (kind == "remove") cc.type = raft::conf_change_type::remove;
@@ -308,10 +320,9 @@ std::string interaction_env::handle(const directive& given) {
   out += check_leaders();
   if (silent) {
     std::string kept;
-    for (std::size_t start = 0, nl; start < out.size(); start = nl + 1) {
-      nl = out.find('\n', start);
-      if (out.compare(start, 17, "SAFETY VIOLATION:") == 0) kept += out.substr(start, nl - start + 1);
-    }
+    for_each_line(out, [&](const std::string& line) {
+      if (line.find("SAFETY VIOLATION:") != std::string::npos) kept += line;
+    });
     out = kept;
   }
   return or_ok(out);
@@ -397,6 +408,12 @@ std::string interaction_env::crash(const std::string& id) {
 std::string interaction_env::restart(const std::string& id) {
   auto& n = at(id);
   if (n.core) bad(id + " is up: crash it first");
+  // What the core would abort on (raft.h: the node validates its data first).
+  const auto last = n.log.empty() ? n.snap.index : n.log.back().index;
+  const auto last_term = n.log.empty() ? n.snap.term : n.log.back().term;
+  if (std::max(n.hard.commit, n.snap.index) > last || n.applied > std::max(n.hard.commit, n.snap.index) ||
+      last_term > n.hard.term)
+    bad(id + "'s disk is inconsistent: commit beyond the log, applied beyond commit, or a term above its own");
   raft::initial_state st{n.hard, n.snap, n.log, n.applied};
   n.core = std::make_unique<raft::raft_node>(n.cfg, st);
   return summary(id);

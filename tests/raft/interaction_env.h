@@ -3,7 +3,8 @@
 // "disk", and one wire of messages in flight that a transcript delivers,
 // drops or cuts explicitly. Every command prints what happened, so a
 // transcript reads as the conversation between the nodes. The commands are
-// listed in docs/NOTEBOOK.md ("Transcripts") and at handle() in the .cpp.
+// described in docs/NOTEBOOK.md (2026-12-02, "The Raft core's rules as
+// transcripts").
 //
 // Two safety properties are checked on every command and printed as
 // `SAFETY VIOLATION` lines: at most one leader per term (§5.2) and no two
