@@ -29,14 +29,15 @@ TEST_CASE("datadriven: outputs are compared, rewritten, and fenced when they hol
       "echo b \\\n  c\n----\nwrong\n\n"
       "echo\n----\n----\nold\n\nold\n----\n----\n\n"
       "new x\n";
+  // echo prints its arguments joined, or two lines around a blank one.
   std::vector<std::string> seen;
-  const auto res = run_transcript("t.txt", text, [&](const directive& d) {
+  auto echo = [&](const directive& d) {
     std::string args;
     for (const auto& a : d.args) args += a.key;
     seen.push_back(d.pos + " " + d.cmd + " " + args);
-    if (d.cmd == "echo" && args.empty()) return std::string("x\n\ny\n");
-    return args + "\n";
-  });
+    return d.cmd == "echo" && args.empty() ? std::string("x\n\ny\n") : args + "\n";
+  };
+  const auto res = run_transcript("t.txt", text, echo);
   CHECK(seen == std::vector<std::string>{"t.txt:2 echo a", "t.txt:6 echo bc", "t.txt:11 echo ", "t.txt:20 new x"});
   CHECK(res.directives == 4);
   REQUIRE(res.failures.size() == 3);
@@ -49,12 +50,7 @@ TEST_CASE("datadriven: outputs are compared, rewritten, and fenced when they hol
         "echo\n----\n----\nx\n\ny\n----\n----\n\n"
         "new x\n----\nx\n");
   // A rewritten file reads back without a difference.
-  const auto again = run_transcript("t.txt", res.rewritten, [&](const directive& d) {
-    std::string args;
-    for (const auto& a : d.args) args += a.key;
-    if (d.cmd == "echo" && args.empty()) return std::string("x\n\ny\n");
-    return args + "\n";
-  });
+  const auto again = run_transcript("t.txt", res.rewritten, echo);
   CHECK(again.failures.empty());
   CHECK(again.rewritten == res.rewritten);
 }
