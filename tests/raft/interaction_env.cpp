@@ -425,9 +425,10 @@ std::string interaction_env::status(const std::string& id) {
   if (!n.core) return out;
   out += "  ElectionTimeout:" + std::to_string(n.core->election_timeout()) + "\n";
   for (const auto& p : n.core->progress()) {
-    out += "  " + p.id + (p.voter ? " voter" : " learner") + " Match:" + std::to_string(p.match) +
-           " Next:" + std::to_string(p.next) + " " + raft::to_string(p.state);
-    out += p.recent_active ? " active\n" : "\n";
+    out += "  " + p.id + (p.voter ? " voter" : " learner") + " Match:" + std::to_string(p.match);
+    // The leader's own entry: only its durable index means anything.
+    if (p.id == id) out += " (leader)\n";
+    else out += " Next:" + std::to_string(p.next) + " " + raft::to_string(p.state) + (p.recent_active ? " active\n" : "\n");
   }
   return out;
 }
