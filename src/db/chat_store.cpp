@@ -11,6 +11,7 @@
 
 #include "db/sqlite_util.h"
 #include "raft/membership.h"
+#include "common/hex.h"
 #include "common/overloaded.h"
 
 namespace qc::db {
@@ -20,12 +21,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int schema_version = 1;
+// 2: sessions.last_used (idle expiry). Version-1 files (data dirs and
+// snapshots from older nodes) are upgraded in place by migrate().
+constexpr int schema_version = 2;
 
 const char* schema_sql[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE accounts(name TEXT PRIMARY KEY, pw_hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
     "CREATE INDEX sessions_by_user ON sessions(user)",
     // pa/pb: the conversation's two names in order, so a conversation is one index range.
     "CREATE TABLE messages(id INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL,"
@@ -40,8 +44,29 @@ const char* schema_sql[] = {
     "CREATE INDEX conversations_by_peer ON conversations(peer)",
     "CREATE TABLE nonces(sender TEXT NOT NULL, nonce TEXT NOT NULL, msg_id INTEGER NOT NULL, recipient TEXT NOT NULL,"
     " ts INTEGER NOT NULL, PRIMARY KEY(sender, nonce)) WITHOUT ROWID",
-    "INSERT INTO meta VALUES ('schema_version', 1), ('applied_index', 0)",
+    "INSERT INTO meta VALUES ('schema_version', 2), ('applied_index', 0)",
 };
+
+/// 0 if the file has no readable schema version (not a chat.db).
+int stored_schema_version(SQLite::Database& db) {
+  try {
+    SQLite::Statement v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+    return v.executeStep() ? v.getColumn(0).getInt() : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+/// Upgrades a version-1 database to version 2 in place (one transaction):
+/// sessions get last_used, taken to be their creation time.
+void migrate(SQLite::Database& db) {
+  if (stored_schema_version(db) != 1) return;
+  SQLite::Transaction tx(db);
+  db.exec("ALTER TABLE sessions ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0");
+  db.exec("UPDATE sessions SET last_used = created");
+  db.exec("UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+  tx.commit();
+}
 
 json::object message_obj(const chat::message& m) {
   return json::object{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"body", m.body}, {"ts", m.ts}, {"read", m.read}};
@@ -192,13 +217,35 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               r.code = apply_code::not_found;
               return;
             }
-            auto& q = (*st)("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)");
+            if (c.expire_before > 0) {
+              auto& d = (*st)("DELETE FROM sessions WHERE user = ? AND last_used < ?");
+              d.bind(1, c.user);
+              d.bind(2, c.expire_before);
+              d.exec();
+            }
+            auto& q = (*st)("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)");
             q.bind(1, c.token_hash);
             q.bind(2, c.user);
             q.bind(3, c.ts);
+            q.bind(4, c.ts);
             q.exec();
+            if (!c.rehash_to.empty()) {
+              auto& u = (*st)("UPDATE accounts SET pw_hash = ? WHERE name = ? AND pw_hash = ?");
+              u.bind(1, c.rehash_to);
+              u.bind(2, c.user);
+              u.bind(3, c.rehash_from);
+              u.exec();
+            }
             const auto unread = scalar("SELECT COUNT(*) FROM messages WHERE recipient = ? AND read = 0", c.user);
             r.result_json = json::serialize(json::object{{"user", c.user}, {"unread", unread}});
+          },
+          [&](const chat::cmd_touch_session& c) {
+            auto& u = (*st)("UPDATE sessions SET last_used = MAX(last_used, ?) WHERE token_hash = ? AND user = ?");
+            u.bind(1, c.ts);
+            u.bind(2, c.token_hash);
+            u.bind(3, c.user);
+            if (u.exec() == 0) r.code = apply_code::not_found;
+            else r.result_json = json::serialize(json::object{{"last_used", c.ts}});
           },
           [&](const chat::cmd_drop_session& c) {
             auto& q = (*st)("DELETE FROM sessions WHERE token_hash = ? AND user = ?");
@@ -377,8 +424,8 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
       for (const char* sql : schema_sql) i->db->exec(sql);
       tx.commit();
     }
-    SQLite::Statement v(*i->db, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+    migrate(*i->db);
+    if (stored_schema_version(*i->db) != schema_version) {
       err.message = path.string() + ": not a Quorum Chat state database (schema version missing or unknown)";
       return nullptr;
     }
@@ -425,6 +472,14 @@ std::optional<std::string> chat_store::password_hash(const std::string& user) {
   q.bind(1, user);
   if (!q.executeStep()) return std::nullopt;
   return q.getColumn(0).getString();
+}
+
+std::optional<session_info> chat_store::session(const std::string& token_hash) {
+  auto reset_after = impl_->st->guard();
+  auto& q = (*impl_->st)("SELECT user, last_used FROM sessions WHERE token_hash = ?");
+  q.bind(1, token_hash);
+  if (!q.executeStep()) return std::nullopt;
+  return session_info{q.getColumn(0).getString(), q.getColumn(1).getInt64()};
 }
 
 std::optional<std::string> chat_store::session_user(const std::string& token_hash) {
@@ -516,7 +571,7 @@ std::string chat_store::state_digest() {
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   const char* dumps[] = {
       "SELECT name, pw_hash, created FROM accounts ORDER BY name",
-      "SELECT token_hash, user, created FROM sessions ORDER BY token_hash",
+      "SELECT token_hash, user, created, last_used FROM sessions ORDER BY token_hash",
       "SELECT id, sender, recipient, body, ts, read FROM messages ORDER BY id",
       "SELECT user, peer, last_id, unread FROM conversations ORDER BY user, peer",
       "SELECT sender, nonce, msg_id, recipient, ts FROM nonces ORDER BY sender, nonce",
@@ -538,13 +593,7 @@ std::string chat_store::state_digest() {
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx, d, &n);
   EVP_MD_CTX_free(ctx);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[d[i] >> 4];
-    out += hex[d[i] & 15];
-  }
-  return out;
+  return common::to_hex(d, n);
 }
 
 namespace {
@@ -601,14 +650,15 @@ bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
       err = file.string() + ": snapshot fails its integrity check";
       return false;
     }
-    SQLite::Statement v(src, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!v.executeStep() || v.getColumn(0).getInt() != schema_version) {
+    const int version = stored_schema_version(src);
+    if (version != 1 && version != schema_version) {
       err = file.string() + ": not a chat snapshot";
       return false;
     }
     impl_->st->clear();
     SQLite::Backup backup(*impl_->db, src);
     backup.executeStep(-1);
+    migrate(*impl_->db);
     SQLite::Statement a(*impl_->db, "SELECT value FROM meta WHERE key = 'applied_index'");
     a.executeStep();
     impl_->applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());

@@ -38,7 +38,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 /// "send=1,history=5" -> weights; false on a bad entry.
 bool parse_mix(const std::string& s, workload_options& w, std::string& err) {
-  w.w_send = w.w_history = w.w_unread = 0;
+  w.w_send = w.w_history = w.w_unread = w.w_login = 0;
   for (const auto& part : split(s, ',')) {
     const auto eq = part.find_first_of("=:");
     const std::string name = part.substr(0, eq);
@@ -47,9 +47,10 @@ bool parse_mix(const std::string& s, workload_options& w, std::string& err) {
     if (name == "send") w.w_send = v;
     else if (name == "history") w.w_history = v;
     else if (name == "unread") w.w_unread = v;
+    else if (name == "login") w.w_login = v;
     else return err = "unknown op in --mix: " + name, false;
   }
-  if (w.w_send + w.w_history + w.w_unread <= 0) return err = "--mix has no positive weight", false;
+  if (w.w_send + w.w_history + w.w_unread + w.w_login <= 0) return err = "--mix has no positive weight", false;
   return true;
 }
 
@@ -86,7 +87,7 @@ int main(int argc, char** argv) {
       "nodes", po::value(&nodes_s), "comma-separated IP:PORT of the nodes")(
       "connections,c", po::value(&so.connections)->default_value(64), "logged-in connections (K)")(
       "pin", po::value(&so.pin)->default_value(-1), "put every connection on node index N (default: round-robin)")(
-      "mix", po::value(&mix)->default_value("send=1"), "op weights, e.g. send=1,history=5,unread=1")(
+      "mix", po::value(&mix)->default_value("send=1"), "op weights, e.g. send=1,history=5,unread=1 (login=1: password logins)")(
       "consistency", po::value(&w.consistency)->default_value("linearizable"), "reads: linearizable | local")(
       "duration", po::value(&duration_s)->default_value(10), "measured seconds (run mode)")(
       "warmup", po::value(&warmup_s)->default_value(1), "unmeasured seconds before (run mode)")(
@@ -141,6 +142,7 @@ int main(int argc, char** argv) {
   w.timeout = std::chrono::milliseconds(timeout_ms);
   so.nodes = nodes;
   so.prefix = prefix.empty() ? random_prefix() : prefix;
+  w.password = so.password;
 
   json::object out;
   out["mode"] = mode;

@@ -102,6 +102,14 @@ struct node_proc {
     args.insert(args.end(), extra.begin(), extra.end());
     pid = ops::spawn_process(args, log_file.string());
   }
+  /// Starts the process with its descriptor limit (soft and hard) set to
+  /// `nofile` first, as `ulimit -n` would (the shell execs the node, so
+  /// `pid` is the node's).
+  void start_with_nofile(int nofile) {
+    pid = ops::spawn_process({"/bin/sh", "-c", "ulimit -n " + std::to_string(nofile) + " && exec \"$0\" \"$@\"",
+                              std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()},
+                             log_file.string());
+  }
   /// Sends `sig` and, for KILL/TERM/INT, reaps the process.
   int signal(int sig) {
     if (pid <= 0) return -1;
@@ -135,14 +143,20 @@ struct node_proc {
   }
 };
 
+/// [security] lines that make password hashing cheap (tests only).
+inline constexpr const char* cheap_hashes = "argon2id_passes = 1\nargon2id_memory_kib = 64\npbkdf2_iterations = 1000\n";
+
 /// A cluster of N nodes on loopback with generated configs.
 struct cluster {
   fs::path root;
   std::vector<node_proc> nodes;
   std::string secret = "test-secret";
   std::string admin_token = "test-admin";
+  /// Extra lines inside [security] (the harness writes that section itself).
+  std::string security_toml;
 
-  explicit cluster(int n, const std::string& extra_toml = "") {
+  explicit cluster(int n, const std::string& extra_toml = "", std::string security_extra = "")
+      : security_toml(std::move(security_extra)) {
     std::random_device rd;
     root = fs::temp_directory_path() / ("qc-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(root);
@@ -174,7 +188,8 @@ struct cluster {
     if (founding)
       for (auto& m : nodes)
         f << "  { id = \"" << m.id << "\", address = \"" << m.address() << "\" },\n";
-    f << "]\n\n[security]\npbkdf2_iterations = 1000\n" << extra_toml;
+    // Cheap password hashes: tests log in thousands of times.
+    f << "]\n\n[security]\n" << cheap_hashes << security_toml << "\n" << extra_toml;
   }
 
   /// Adds a node that is not a founding member (it will --join).
