@@ -75,12 +75,14 @@ TEST_CASE("EMFILE at run time: accepting backs off on a timer, logs once, serves
   auto& n = c.nodes[0];
   n.start();
   REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
-  // Take the node's descriptors away while it runs: the limit drops to what
-  // it holds now plus two, far below what its connection limits assume.
-  rlimit old{}, tight{};
+  // Take the node's descriptors away while it runs: the soft limit drops to
+  // what it holds now plus two, far below what its connection limits
+  // assume (the hard limit stays, so it can be given back).
+  rlimit old{};
   REQUIRE(::prlimit(n.pid, RLIMIT_NOFILE, nullptr, &old) == 0);
   const int in_use = open_fds(n.pid);
-  tight.rlim_cur = tight.rlim_max = static_cast<rlim_t>(in_use + 2);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(in_use + 2);
   REQUIRE(::prlimit(n.pid, RLIMIT_NOFILE, &tight, nullptr) == 0);
 
   const double cpu0 = cpu_seconds(n.pid);

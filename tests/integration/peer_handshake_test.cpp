@@ -77,8 +77,8 @@ TEST_CASE("unauthenticated /raft links: a place in the limits, one deadline, sma
   CHECK(eventually([&] { return n.log_text().find("below the limit again") != std::string::npos; }, 5s));
 
   // Before authenticating, a frame over 4 KiB ends the link (close 1009)
-  // without being parsed: a well-formed auth padded to 100 KiB is never
-  // even checked against the secret.
+  // without being read: a well-formed auth padded to 100 KiB is never even
+  // checked against the secret.
   auto big = ws_from(io, "127.0.0.6", n.port, "/raft");
   REQUIRE(big);
   REQUIRE(read_challenge(*big) == "challenge");
@@ -88,9 +88,11 @@ TEST_CASE("unauthenticated /raft links: a place in the limits, one deadline, sma
   big->text(true);
   big->write(boost::asio::buffer(json::serialize(auth)), ec);
   boost::beast::flat_buffer buf;
-  big->read(buf, ec);
-  CHECK(ec == websocket::error::closed);
-  CHECK(big->reason().code == websocket::close_code::too_big);
+  if (!ec) big->read(buf, ec);
+  // The node reads the frame header, refuses it and closes with 1009 at
+  // once: this side sees the close frame, or a reset while still writing.
+  CHECK(ec);
+  if (ec == websocket::error::closed) CHECK(big->reason().code == websocket::close_code::too_big);
   const std::string log = n.log_text();
   CHECK(log.find("exceeded the locally configured limit") != std::string::npos);
   CHECK(log.find("claimed id 'intruder'") == std::string::npos);
