@@ -93,9 +93,8 @@ TEST_CASE("unauthenticated /raft links: a place in the limits, one deadline, sma
   // once: this side sees the close frame, or a reset while still writing.
   CHECK(ec);
   if (ec == websocket::error::closed) CHECK(big->reason().code == websocket::close_code::too_big);
-  const std::string log = n.log_text();
-  CHECK(log.find("exceeded the locally configured limit") != std::string::npos);
-  CHECK(log.find("claimed id 'intruder'") == std::string::npos);
+  CHECK(eventually([&] { return n.log_text().find("exceeded the locally configured limit") != std::string::npos; }, 5s));
+  CHECK(n.log_text().find("claimed id 'intruder'") == std::string::npos);
 
   // A small frame is read and refused for what it is.
   auto small = ws_from(io, "127.0.0.6", n.port, "/raft");
