@@ -242,8 +242,7 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) {
-      if (stage_ == stage::await_auth_ok && ec == websocket::error::closed)
-        return refuse("peer closed during authentication (wrong cluster secret?)");
+      if (stage_ == stage::await_auth_ok) return refuse("peer closed during authentication (wrong cluster secret?)");
       return fail(ec, "read");
     }
     if (closed_) return;

@@ -66,17 +66,17 @@ TEST_CASE("the shipped development credentials are refused on a non-loopback add
   SUBCASE("on loopback they are fine (the local dev cluster)") {
     write_node(n, n.address(), "dev-secret", "dev-admin");
     n.start();
-    CHECK(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+    CHECK(n.wait_healthy());
   }
   SUBCASE("[testing] allow_dev_credentials lets a test cluster use them anywhere") {
     write_node(n, any, "dev-secret", "dev-admin", "\n[testing]\nallow_dev_credentials = true\n");
     n.start();
-    CHECK(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+    CHECK(n.wait_healthy());
   }
   SUBCASE("own credentials on 0.0.0.0 start") {
     write_node(n, any, "a-real-secret", "a-real-admin-token");
     n.start();
-    CHECK(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+    CHECK(n.wait_healthy());
   }
 }
 
@@ -84,7 +84,7 @@ TEST_CASE("CORS only on the public read-only JSON; session error frames are JSON
   cluster c(1);
   c.start_all();
   auto& n = c.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   for (const char* path : {"/status", "/health"}) {
     CAPTURE(path);
     auto h = http_get_head(n.port, path);

@@ -23,7 +23,7 @@ int count_of(const std::string& text, const std::string& needle) {
 
 /// The node answers /health and a client can sign up and log in.
 void check_serves(node_proc& n, const std::string& user) {
-  CHECK(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  CHECK(n.wait_healthy());
   client a;
   REQUIRE(a.connect(n.port));
   CHECK(!a.signup(user).empty());
@@ -46,7 +46,7 @@ TEST_CASE("descriptor flood under ulimit -n 128: answered 503, CPU near idle, se
   cluster c(1);
   auto& n = c.nodes[0];
   n.start_with_nofile(128);
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   // The plan is logged: 128 descriptors, 68 kept back (64 + 4 for the one
   // member), 60 for accepted connections.
   const std::string log0 = n.log_text();
@@ -74,7 +74,7 @@ TEST_CASE("EMFILE at run time: accepting backs off on a timer, logs once, serves
   cluster c(1);
   auto& n = c.nodes[0];
   n.start();
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   // Take the node's descriptors away while it runs: the soft limit drops to
   // what it holds now plus two, far below what its connection limits
   // assume (the hard limit stays, so it can be given back).

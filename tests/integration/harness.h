@@ -138,11 +138,17 @@ struct node_proc {
     auto v = json::parse(body, ec);
     return ec ? json::value(nullptr) : v;
   }
+  /// True once GET /health answers 200 (a leader known, applying), within `timeout`.
+  bool wait_healthy(std::chrono::milliseconds timeout = std::chrono::seconds(15)) const;
   std::string log_text() const {
     std::ifstream in(log_file);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 };
+
+inline bool node_proc::wait_healthy(std::chrono::milliseconds timeout) const {
+  return eventually([&] { return http_get(port, "/health").first == 200; }, timeout);
+}
 
 /// [security] lines that make password hashing cheap (tests only).
 inline constexpr const char* cheap_hashes = "argon2id_passes = 1\nargon2id_memory_kib = 64\npbkdf2_iterations = 1000\n";

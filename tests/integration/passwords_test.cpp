@@ -87,7 +87,7 @@ TEST_CASE("a full hashing queue answers rate_limited with retry_after_ms; retryi
             "hash_threads = 1\nhash_queue = 2\nargon2id_passes = 3\nargon2id_memory_kib = 32768\n");
   c.start_all();
   auto& n = c.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   client a;
   REQUIRE(a.connect(n.port));
   std::string err;
@@ -131,7 +131,7 @@ TEST_CASE("create_account budgets: per connection and per source address") {
                "create_account_window_ms = 600000\n");
   c.start_all();
   auto& n = c.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   boost::asio::io_context io;
   auto create = [](raw_ws& ws, const std::string& user) {
     return raw_call(ws, {{"op", "create_account"}, {"user", user}, {"password", "pw"}});
@@ -162,7 +162,7 @@ TEST_CASE("spraying user names does not lock out users the limiter has never see
                "login_window_ms = 600000\nlogin_tracked_keys = 50\n");
   c.start_all();
   auto& n = c.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   client setup;
   REQUIRE(setup.connect(n.port));
   for (const char* u : {"victim", "alice"})

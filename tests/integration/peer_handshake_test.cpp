@@ -48,7 +48,7 @@ TEST_CASE("unauthenticated /raft links: a place in the limits, one deadline, sma
   cluster c(1, "[limits]\nmax_peer_handshakes = 4\n");
   c.start_all();
   auto& n = c.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   boost::asio::io_context io;
 
   // Four silent links are held (each got its challenge)...

@@ -76,7 +76,7 @@ TEST_CASE("using a session is not a Raft write per request") {
   cluster c(1);
   c.start_all();
   auto& n = c.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
+  REQUIRE(n.wait_healthy());
   client a;
   REQUIRE(a.connect(n.port));
   REQUIRE(!a.signup("reader").empty());
@@ -88,7 +88,7 @@ TEST_CASE("using a session is not a Raft write per request") {
   cluster c2(1, "", "session_idle_timeout_ms = 60000\n");
   c2.start_all();
   auto& n2 = c2.nodes[0];
-  REQUIRE(eventually([&] { return http_get(n2.port, "/health").first == 200; }, 15s));
+  REQUIRE(n2.wait_healthy());
   client b;
   REQUIRE(b.connect(n2.port));
   REQUIRE(!b.signup("reader").empty());
