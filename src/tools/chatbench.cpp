@@ -3,6 +3,7 @@
 //   chatbench --nodes A,B,C [run]      workload mix, closed or open loop
 //   chatbench --nodes A,B,C failover   steady writes while killing the leader
 //   chatbench --nodes A capacity       C idle connections per node, RSS, burst
+//   chatbench hash                     what one password hash costs here (no node)
 //
 // Owned by: the main thread; all client I/O runs on one io_context thread.
 #include <sys/resource.h>
@@ -19,6 +20,7 @@
 
 #include "bench/capacity.h"
 #include "bench/failover.h"
+#include "bench/hash_cost.h"
 #include "bench/sessions.h"
 #include "bench/workload.h"
 
@@ -83,7 +85,7 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "chatbench: load generator for Quorum Chat\n"
       "usage: chatbench --nodes IP:PORT[,IP:PORT...] [run|failover|capacity] [options]\noptions");
-  desc.add_options()("help,h", "this help")("mode", po::value(&mode), "run | failover | capacity (or positional)")(
+  desc.add_options()("help,h", "this help")("mode", po::value(&mode), "run | failover | capacity | hash (or positional)")(
       "nodes", po::value(&nodes_s), "comma-separated IP:PORT of the nodes")(
       "connections,c", po::value(&so.connections)->default_value(64), "logged-in connections (K)")(
       "pin", po::value(&so.pin)->default_value(-1), "put every connection on node index N (default: round-robin)")(
@@ -125,6 +127,17 @@ int main(int argc, char** argv) {
   }
   const auto nodes = split(nodes_s, ',');
   std::string err;
+  if (mode == "hash") {
+    // Password hashing alone, on this machine: no node involved.
+    const auto costs = measure_hash_costs(w.ops > 0 ? static_cast<int>(w.ops) : 10, err);
+    if (!err.empty()) {
+      std::cerr << "chatbench: " << err << "\n";
+      return 1;
+    }
+    std::cout << render(costs) << "(load average " << load_average() << ")\n";
+    if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(costs)) << "\n";
+    return 0;
+  }
   if (nodes.empty()) err = "--nodes is required";
   else if (mode != "run" && mode != "failover" && mode != "capacity") err = "unknown mode " + mode;
   else if (so.pin >= static_cast<int>(nodes.size())) err = "--pin is beyond the node list";
