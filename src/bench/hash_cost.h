@@ -15,7 +15,7 @@
 
 namespace qc::bench {
 
-/// One measured parameter set.
+/// One measured parameter set. Owned by chatbench's main thread.
 struct hash_cost {
   std::string label;
   chat::hash_params params;

@@ -20,7 +20,8 @@
 
 namespace qc::chat {
 
-/// A fixed set of worker threads with a bounded job queue.
+/// A fixed set of worker threads with a bounded job queue. Owned by the
+/// gateway actor; its jobs run on the pool's threads.
 class hash_pool {
  public:
   /// `threads` workers (at least 1); at most `max_pending` jobs queued or

@@ -35,6 +35,7 @@
 namespace qc::chat {
 
 /// Attempt budgets per key and window. A limit of 0 turns that check off.
+/// Owned by the gateway actor (loop thread).
 class login_limiter {
  public:
   using clock = std::chrono::steady_clock;

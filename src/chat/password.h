@@ -42,7 +42,8 @@ enum class hash_algorithm { argon2id, pbkdf2_sha256 };
 /// Parses "argon2id" / "pbkdf2-sha256"; false if neither.
 bool parse_hash_algorithm(std::string_view s, hash_algorithm& out);
 
-/// Algorithm and cost of new hashes. Defaults follow OWASP's 2023 password
+/// Algorithm and cost of new hashes (part of the node config, read by the
+/// gateway's hashing jobs). Defaults follow OWASP's 2023 password
 /// storage guidance: argon2id with 19 MiB and 2 passes, or PBKDF2-HMAC-SHA256
 /// with 600,000 iterations.
 struct hash_params {

@@ -12,6 +12,7 @@
 namespace qc::common {
 
 /// A parsed address: host without brackets, port as digits (1-65535).
+/// A plain value, owned by whoever parsed it.
 struct host_port {
   std::string host;
   std::string port;

@@ -58,7 +58,8 @@ struct conversation {
   std::uint64_t unread = 0;  ///< messages from `with` to me not yet read
 };
 
-/// A session as the state machine holds it.
+/// A session as the state machine holds it (a query result, owned by the
+/// caller; the gateway reads it for `resume`).
 struct session_info {
   std::string user;
   std::int64_t last_used = 0;  ///< ms since the epoch, as fixed by the leader

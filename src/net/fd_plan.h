@@ -19,6 +19,7 @@ inline constexpr std::size_t fd_reserved_base = 64;
 inline constexpr std::size_t fd_reserved_per_member = 4;
 
 /// The figures of the plan, for the log line and the server's limits.
+/// Owned by the node's start-up, then copied into the listener.
 struct fd_plan {
   std::uint64_t soft_before = 0;  ///< soft RLIMIT_NOFILE found at start
   std::uint64_t soft = 0;         ///< soft limit after raising it

@@ -72,6 +72,7 @@ TEST_CASE("a rehash in the login entry is a compare-and-set, identical on every 
 TEST_CASE("a chat.db and a snapshot from an older node (schema 1) are upgraded in place") {
   temp_dir d;
   // What older nodes wrote: sessions without last_used, schema_version 1.
+  // A frozen copy of that schema on purpose: it must not follow chat_store.
   auto make_v1 = [](const std::filesystem::path& f) {
     SQLite::Database db(f.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     for (const char* sql : {

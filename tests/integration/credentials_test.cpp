@@ -82,9 +82,8 @@ TEST_CASE("the shipped development credentials are refused on a non-loopback add
 
 TEST_CASE("CORS only on the public read-only JSON; session error frames are JSON") {
   cluster c(1);
-  c.start_all();
+  REQUIRE(c.start_healthy());
   auto& n = c.nodes[0];
-  REQUIRE(n.wait_healthy());
   for (const char* path : {"/status", "/health"}) {
     CAPTURE(path);
     auto h = http_get_head(n.port, path);

@@ -217,6 +217,14 @@ struct cluster {
   void start_all() {
     for (auto& p : nodes) p.start();
   }
+  /// start_all(), then waits until the first node answers /health (every
+  /// node's status and log go to stderr if it does not).
+  bool start_healthy() {
+    start_all();
+    if (nodes[0].wait_healthy()) return true;
+    dump_logs();
+    return false;
+  }
   node_proc& node(const std::string& id) {
     for (auto& p : nodes)
       if (p.id == id) return p;

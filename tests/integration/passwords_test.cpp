@@ -85,9 +85,8 @@ TEST_CASE("a full hashing queue answers rate_limited with retry_after_ms; retryi
   // One worker, two slots, and a hash slow enough (~100 ms) to fill them.
   cluster c(1, "[limits]\ncreate_account_per_connection = 1000\ncreate_account_per_address = 1000\n",
             "hash_threads = 1\nhash_queue = 2\nargon2id_passes = 3\nargon2id_memory_kib = 32768\n");
-  c.start_all();
+  REQUIRE(c.start_healthy());
   auto& n = c.nodes[0];
-  REQUIRE(n.wait_healthy());
   client a;
   REQUIRE(a.connect(n.port));
   std::string err;
@@ -129,9 +128,8 @@ TEST_CASE("a full hashing queue answers rate_limited with retry_after_ms; retryi
 TEST_CASE("create_account budgets: per connection and per source address") {
   cluster c(1, "[limits]\ncreate_account_per_connection = 2\ncreate_account_per_address = 3\n"
                "create_account_window_ms = 600000\n");
-  c.start_all();
+  REQUIRE(c.start_healthy());
   auto& n = c.nodes[0];
-  REQUIRE(n.wait_healthy());
   boost::asio::io_context io;
   auto create = [](raw_ws& ws, const std::string& user) {
     return raw_call(ws, {{"op", "create_account"}, {"user", user}, {"password", "pw"}});
@@ -160,9 +158,8 @@ TEST_CASE("spraying user names does not lock out users the limiter has never see
   // A small table (50 names), 3 wrong passwords per name per window.
   cluster c(1, "[limits]\nlogin_failures_per_user = 3\nlogin_failures_per_connection = 100000\n"
                "login_window_ms = 600000\nlogin_tracked_keys = 50\n");
-  c.start_all();
+  REQUIRE(c.start_healthy());
   auto& n = c.nodes[0];
-  REQUIRE(n.wait_healthy());
   client setup;
   REQUIRE(setup.connect(n.port));
   for (const char* u : {"victim", "alice"})

@@ -74,9 +74,8 @@ TEST_CASE("idle sessions expire on every node; used ones live on") {
 TEST_CASE("using a session is not a Raft write per request") {
   // Default 30-day timeout: use is recorded at most once a day per session.
   cluster c(1);
-  c.start_all();
+  REQUIRE(c.start_healthy());
   auto& n = c.nodes[0];
-  REQUIRE(n.wait_healthy());
   client a;
   REQUIRE(a.connect(n.port));
   REQUIRE(!a.signup("reader").empty());
@@ -86,9 +85,8 @@ TEST_CASE("using a session is not a Raft write per request") {
   // And with a short timeout, a burst of requests costs one touch, not one
   // per request (refresh every 2 s here).
   cluster c2(1, "", "session_idle_timeout_ms = 60000\n");
-  c2.start_all();
+  REQUIRE(c2.start_healthy());
   auto& n2 = c2.nodes[0];
-  REQUIRE(n2.wait_healthy());
   client b;
   REQUIRE(b.connect(n2.port));
   REQUIRE(!b.signup("reader").empty());
