@@ -1,6 +1,7 @@
 #include "actors/gateway_actor.h"
 
 #include <algorithm>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
@@ -8,18 +9,13 @@
 #include "chat/command.h"
 #include "common/log.h"
 #include "common/overloaded.h"
+#include "common/wall_clock.h"
 
 namespace qc::actors {
 
 namespace {
 constexpr std::chrono::milliseconds retry_delay{25};
 constexpr std::size_t recent_results_kept = 4096;
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_config& cfg,
@@ -33,16 +29,22 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
       version_(version),
       timeout_(cfg.request_timeout_ms),
       inbox_(io, [this](gateway_message&& m) { handle(std::move(m)); }),
-      login_per_user_(cfg.login_failures_per_user, std::chrono::milliseconds(cfg.login_window_ms)),
-      login_per_conn_(cfg.login_failures_per_connection, std::chrono::milliseconds(cfg.login_window_ms)),
+      login_per_user_(cfg.login_failures_per_user, std::chrono::milliseconds(cfg.login_window_ms),
+                      cfg.login_tracked_keys),
+      login_per_conn_(cfg.login_failures_per_connection, std::chrono::milliseconds(cfg.login_window_ms),
+                      cfg.login_tracked_keys),
+      accounts_per_conn_(cfg.create_account_per_connection, std::chrono::milliseconds(cfg.create_account_window_ms)),
+      accounts_per_addr_(cfg.create_account_per_address, std::chrono::milliseconds(cfg.create_account_window_ms)),
       // The largest entry a client write makes: a body at the limit plus names and framing.
       alarm_(cfg.quota_bytes, cfg.max_body_bytes + 512),
       sweeper_(io),
+      hash_pool_(cfg.hash_threads ? cfg.hash_threads : std::max(1u, std::thread::hardware_concurrency() / 2),
+                 cfg.hash_queue),
       admin_timer_(io) {
   limits_.max_body_bytes = cfg.max_body_bytes;
 }
 
-gateway_actor::~gateway_actor() { hash_pool_.join(); }
+gateway_actor::~gateway_actor() = default;
 
 void gateway_actor::start() { sweep(); }
 
@@ -66,6 +68,7 @@ void gateway_actor::client_open(const std::shared_ptr<net::client_session>& s) {
 
 void gateway_actor::client_close(const std::shared_ptr<net::client_session>& s) {
   login_per_conn_.clear(std::to_string(s->conn_id()));
+  accounts_per_conn_.clear(std::to_string(s->conn_id()));
   unbind(s->conn_id());
   conns_.erase(s->conn_id());
 }
@@ -82,12 +85,14 @@ void gateway_actor::client_frame(const std::shared_ptr<net::client_session>& s, 
   dispatch(s->conn_id(), std::move(std::get<chat::request>(decoded)));
 }
 
-void gateway_actor::bind(std::uint64_t conn_id, const std::string& user, const std::string& token_hash) {
+void gateway_actor::bind(std::uint64_t conn_id, const std::string& user, const std::string& token_hash,
+                         std::int64_t last_used_ms) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;
   unbind(conn_id);
   it->second.user = user;
   it->second.token_hash = token_hash;
+  it->second.last_used_ms = last_used_ms;
   by_user_[user].insert(conn_id);
 }
 
@@ -130,12 +135,17 @@ void gateway_actor::submit_write(std::string data, std::uint64_t origin_conn,
 }
 
 std::string gateway_actor::stamp(const std::string& data) const {
-  // Timestamps are fixed by the leader, inside the entry (principle 3).
+  // Timestamps are fixed by the leader, inside the entry (principle 3);
+  // so is which sessions count as expired when a new one is created.
   auto cmd = chat::decode_command(data);
   if (!cmd) return data;
-  const auto ts = now_ms();
+  const auto ts = common::wall_clock_ms();
   std::visit(overloaded{[&](chat::cmd_create_account& c) { c.ts = ts; },
-                        [&](chat::cmd_create_session& c) { c.ts = ts; },
+                        [&](chat::cmd_create_session& c) {
+                          c.ts = ts;
+                          c.expire_before = ts - cfg_.session_idle_timeout_ms;
+                        },
+                        [&](chat::cmd_touch_session& c) { c.ts = ts; },
                         [&](chat::cmd_send& c) { c.ts = ts; }, [](auto&) {}},
              *cmd);
   return chat::encode_command(*cmd);
@@ -472,8 +482,7 @@ void gateway_actor::sweep() {
     }
   }
   if (now >= next_limiter_prune_) {
-    login_per_user_.prune(now);
-    login_per_conn_.prune(now);
+    for (auto* l : {&login_per_user_, &login_per_conn_, &accounts_per_conn_, &accounts_per_addr_}) l->prune(now);
     next_limiter_prune_ = now + std::chrono::seconds(5);
   }
   sweeper_.expires_after(std::chrono::milliseconds(50));

@@ -5,8 +5,8 @@
 // own state machine once it has applied the entry, and pushes live events.
 // It also serves /status, /health and /metrics from the latest raft_view.
 //
-// Owned by: the loop thread. Its password-hashing jobs run on a small
-// worker pool and post their results back.
+// Owned by: the loop thread. Its password-hashing jobs run on a bounded
+// worker pool (chat::hash_pool) and post their results back.
 #pragma once
 
 #include <chrono>
@@ -23,7 +23,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/json/object.hpp>
 
 #include "actors/apply_actor.h"
@@ -33,6 +32,7 @@
 #include "actors/raft_view.h"
 #include "actors/replicator_actor.h"
 #include "actors/storage_alarm.h"
+#include "chat/hash_pool.h"
 #include "chat/login_limiter.h"
 #include "chat/request.h"
 #include "config/config.h"
@@ -112,8 +112,16 @@ class gateway_actor {
     std::shared_ptr<net::client_session> session;
     std::string user;        ///< empty until login/resume
     std::string token_hash;  ///< of the token that bound it
+    std::int64_t last_used_ms = 0;  ///< the session's last use as recorded through the log
+    bool touching = false;          ///< a touch_session write is in flight
   };
-  void bind(std::uint64_t conn_id, const std::string& user, const std::string& token_hash);
+  void bind(std::uint64_t conn_id, const std::string& user, const std::string& token_hash,
+            std::int64_t last_used_ms);
+  /// For an op that needs login: false (and the reply sent) if the bound
+  /// session has been idle past [security] session_idle_timeout_ms; else
+  /// records this use through the log if the last record is older than the
+  /// refresh interval.
+  bool session_alive(std::uint64_t conn_id, const chat::request& rq);
   void unbind(std::uint64_t conn_id);
   void send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame);
   void reply(std::uint64_t conn_id, const chat::request& rq, std::string_view result_json);
@@ -122,15 +130,26 @@ class gateway_actor {
 
   // ---- dispatch (gateway_ops.cpp) ----------------------------------------
   void dispatch(std::uint64_t conn_id, chat::request rq);
+  /// A stored hash to replace after a successful login (weaker or other
+  /// parameters than [security] now asks for); empty `to` = keep it.
+  struct password_upgrade {
+    std::string from, to;
+  };
   /// Verifies rq.password against rq.user's stored hash (linearizable read,
   /// hash on the worker pool), then runs `then`; else invalid_credentials.
   /// Login rate limits ([limits] login_*) apply here, per user name and per
   /// connection: over either budget the reply is `rate_limited`.
   void check_password(std::uint64_t conn_id, chat::request rq, const char* wrong_message,
-                      std::function<void(chat::request)> then);
-  /// Replies `rate_limited` with the wait in the message and in
-  /// error.retry_after_ms.
-  void reply_rate_limited(std::uint64_t conn_id, const chat::request& rq, std::chrono::milliseconds wait);
+                      std::function<void(chat::request, password_upgrade)> then);
+  /// Runs `job` on the hash pool; if its queue is full, replies
+  /// `rate_limited` with the pool's estimate and returns false.
+  bool submit_hash(std::uint64_t conn_id, const chat::request& rq, std::function<void()> job);
+  /// Charges a create_account to the per-connection and per-address
+  /// budgets; false (and `rate_limited` sent) if either is spent.
+  bool charge_new_account(std::uint64_t conn_id, const chat::request& rq);
+  /// Replies `rate_limited`: "<why>; retry in N s", and error.retry_after_ms.
+  void reply_rate_limited(std::uint64_t conn_id, const chat::request& rq, std::chrono::milliseconds wait,
+                          std::string_view why = "too many login attempts");
   /// Replies storage_full if this node's disk refuses writes (for the
   /// writes that start with a password check); true if it did.
   bool refuse_if_disk_refused(std::uint64_t conn_id, const chat::request& rq);
@@ -240,6 +259,9 @@ class gateway_actor {
   /// connection id; see chat::login_limiter.
   chat::login_limiter login_per_user_;
   chat::login_limiter login_per_conn_;
+  /// create_account per connection id and per source address.
+  chat::login_limiter accounts_per_conn_;
+  chat::login_limiter accounts_per_addr_;
   std::chrono::steady_clock::time_point next_limiter_prune_{};
 
   /// [storage] quota and disk-full conditions of this node (and, on the
@@ -248,7 +270,7 @@ class gateway_actor {
   bool alarm_reported_ = false;  ///< the last report to the leader said "full"
   node_metrics metrics_;
   boost::asio::steady_timer sweeper_;
-  boost::asio::thread_pool hash_pool_{1};
+  chat::hash_pool hash_pool_;
   bool stopped_ = false;
 
   // The one membership change this leader is driving, if any.

@@ -9,6 +9,7 @@
 #include "chat/command.h"
 #include "chat/password.h"
 #include "common/log.h"
+#include "common/wall_clock.h"
 
 namespace qc::actors {
 
@@ -70,20 +71,33 @@ void gateway_actor::dispatch(std::uint64_t conn_id, chat::request rq) {
     reply_error(conn_id, rq, "unauthenticated", "log in first (login or resume)");
     return;
   }
+  if (chat::needs_login(rq.kind) && !session_alive(conn_id, rq)) return;
   using chat::op;
   switch (rq.kind) {
     case op::hello: reply(conn_id, rq, hello_json()); return;
     case op::status: reply(conn_id, rq, status_json()); return;
     case op::create_account: {
+      if (!charge_new_account(conn_id, rq)) return;
       // The slow hash runs off the loop; only the hash enters the log.
-      const int iters = cfg_.pbkdf2_iterations;
-      boost::asio::post(hash_pool_, [this, conn_id, rq = std::move(rq), iters]() mutable {
-        std::string hash = chat::hash_password(rq.password, iters);
-        boost::asio::post(io_, [this, conn_id, rq = std::move(rq), hash = std::move(hash)]() mutable {
-          chat::cmd_create_account c{rq.user, std::move(hash), 0};
-          op_write(conn_id, std::move(rq), std::move(c));
+      auto shared = std::make_shared<chat::request>(std::move(rq));
+      const bool queued = submit_hash(conn_id, *shared, [this, conn_id, shared, params = cfg_.password_hash] {
+        std::error_code ec;
+        std::string hash = chat::hash_password(shared->password, params, ec);
+        boost::asio::post(io_, [this, conn_id, shared, hash = std::move(hash), ec]() mutable {
+          if (ec) {
+            log::error("create_account: cannot hash a password: ", ec.message());
+            reply_error(conn_id, *shared, "internal", "cannot hash the password: " + ec.message());
+            return;
+          }
+          chat::cmd_create_account c{shared->user, std::move(hash), 0};
+          op_write(conn_id, std::move(*shared), std::move(c));
         });
       });
+      if (!queued) {  // the node's fault, not the client's: give the budgets back
+        const auto now = std::chrono::steady_clock::now();
+        accounts_per_conn_.refund(std::to_string(conn_id), now);
+        accounts_per_addr_.refund(cit->second.session->ip(), now);
+      }
       return;
     }
     case op::login: op_login(conn_id, std::move(rq)); return;
@@ -149,14 +163,67 @@ void gateway_actor::finish_write(std::uint64_t conn_id, const chat::request& rq,
   reply(conn_id, rq, r.result_json);
 }
 
+bool gateway_actor::session_alive(std::uint64_t conn_id, const chat::request& rq) {
+  auto& c = conns_.at(conn_id);
+  const std::int64_t now = common::wall_clock_ms();
+  if (now - c.last_used_ms > cfg_.session_idle_timeout_ms) {
+    unbind(conn_id);
+    reply_error(conn_id, rq, "unauthenticated", "session expired (idle too long); log in again");
+    return false;
+  }
+  if (c.touching || now - c.last_used_ms < cfg_.session_refresh_ms()) return true;
+  // Record this use through the log (the leader fixes the time), at most
+  // once per refresh interval: reads stay free of Raft writes otherwise.
+  c.touching = true;
+  chat::cmd_touch_session t{c.user, c.token_hash, 0};
+  submit_write(chat::encode_command(t), 0, [this, conn_id, th = c.token_hash](write_outcome out) {
+    auto it = conns_.find(conn_id);
+    if (it == conns_.end() || it->second.token_hash != th) return;
+    it->second.touching = false;
+    if (out.result && out.result->code == db::apply_code::ok) {
+      json::error_code ec;
+      auto v = json::parse(out.result->result_json, ec);
+      if (!ec && v.is_object())
+        if (auto* lu = v.as_object().if_contains("last_used"); lu && lu->is_int64())
+          it->second.last_used_ms = std::max(it->second.last_used_ms, lu->as_int64());
+    } else if (out.result && out.result->code == db::apply_code::not_found) {
+      unbind(conn_id);  // logged out elsewhere, or the account is gone
+    }
+  });
+  return true;
+}
+
+bool gateway_actor::charge_new_account(std::uint64_t conn_id, const chat::request& rq) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::string conn_key = std::to_string(conn_id);
+  const std::string& ip = conns_.at(conn_id).session->ip();
+  if (auto wait = accounts_per_conn_.try_acquire(conn_key, now); wait.count() > 0) {
+    reply_rate_limited(conn_id, rq, wait, "too many new accounts from this connection");
+    return false;
+  }
+  if (auto wait = accounts_per_addr_.try_acquire(ip, now); wait.count() > 0) {
+    accounts_per_conn_.refund(conn_key, now);
+    log::debug("create_account rate limit: address ", ip, " refused for ", wait.count(), " ms");
+    reply_rate_limited(conn_id, rq, wait, "too many new accounts from this address");
+    return false;
+  }
+  return true;
+}
+
+bool gateway_actor::submit_hash(std::uint64_t conn_id, const chat::request& rq, std::function<void()> job) {
+  const auto wait = hash_pool_.try_submit(std::move(job));
+  if (wait.count() == 0) return true;
+  reply_rate_limited(conn_id, rq, wait, "the node is busy hashing passwords");
+  return false;
+}
+
 void gateway_actor::reply_rate_limited(std::uint64_t conn_id, const chat::request& rq,
-                                       std::chrono::milliseconds wait) {
+                                       std::chrono::milliseconds wait, std::string_view why) {
   ++metrics_.request_errors;
-  ++metrics_.logins_rate_limited;
   const auto secs = (wait.count() + 999) / 1000;
   json::object e;
   e["code"] = "rate_limited";
-  e["message"] = "too many login attempts; retry in " + std::to_string(secs) + " s";
+  e["message"] = std::string(why) + "; retry in " + std::to_string(secs) + " s";
   e["retry_after_ms"] = wait.count();
   json::object o;
   if (rq.has_id) o["id"] = rq.id;
@@ -166,49 +233,71 @@ void gateway_actor::reply_rate_limited(std::uint64_t conn_id, const chat::reques
 }
 
 void gateway_actor::check_password(std::uint64_t conn_id, chat::request rq, const char* wrong_message,
-                                   std::function<void(chat::request)> then) {
+                                   std::function<void(chat::request, password_upgrade)> then) {
   const std::string user = rq.user;
   // Charge the attempt before the slow hash, so pipelined guesses count too.
   const auto now = std::chrono::steady_clock::now();
   const std::string conn_key = std::to_string(conn_id);
   if (auto wait = login_per_conn_.try_acquire(conn_key, now); wait.count() > 0) {
     log::debug("login rate limit: connection ", conn_id, " refused for ", wait.count(), " ms");
+    ++metrics_.logins_rate_limited;
     reply_rate_limited(conn_id, rq, wait);
     return;
   }
   if (auto wait = login_per_user_.try_acquire(user, now); wait.count() > 0) {
-    login_per_conn_.refund(conn_key);
+    login_per_conn_.refund(conn_key, now);
     log::debug("login rate limit: user '", user, "' refused for ", wait.count(), " ms");
+    ++metrics_.logins_rate_limited;
     reply_rate_limited(conn_id, rq, wait);
     return;
   }
+  // Not the client's fault (no leader, hashing busy): give the attempt back.
+  auto refund = [this, conn_key, user] {
+    const auto t = std::chrono::steady_clock::now();
+    login_per_conn_.refund(conn_key, t);
+    login_per_user_.refund(user, t);
+  };
   submit_read(
       chat::consistency::linearizable,
       [user](db::chat_store& s) { return s.password_hash(user).value_or(std::string()); },
-      [this, conn_id, conn_key, rq = std::move(rq), wrong_message, then = std::move(then)](
+      [this, conn_id, refund, rq = std::move(rq), wrong_message, then = std::move(then)](
           std::optional<std::string> stored, std::string err) mutable {
         if (!stored) {
-          // Not the client's fault: give the attempt back.
-          login_per_conn_.refund(conn_key);
-          login_per_user_.refund(rq.user);
+          refund();
           reply_error(conn_id, rq, err, "no leader within the time bound; safe to retry");
           return;
         }
-        // The slow hash runs off the loop.
-        boost::asio::post(hash_pool_, [this, conn_id, rq = std::move(rq), stored = std::move(*stored), wrong_message,
-                                       then = std::move(then)]() mutable {
-          const bool ok = !stored.empty() && chat::verify_password(rq.password, stored);
-          boost::asio::post(io_, [this, conn_id, rq = std::move(rq), ok, wrong_message, then = std::move(then)]() mutable {
+        if (stored->empty()) {  // no such user: nothing to hash (names are not secret, SECURITY.md)
+          reply_error(conn_id, rq, "invalid_credentials", wrong_message);
+          return;
+        }
+        // The slow hash runs off the loop; so does the upgrade of a hash
+        // made with other parameters than [security] now asks for.
+        auto shared = std::make_shared<chat::request>(std::move(rq));
+        auto job = [this, conn_id, shared, stored = std::move(*stored), wrong_message, then = std::move(then),
+                    params = cfg_.password_hash]() mutable {
+          std::error_code ec;
+          const bool ok = chat::verify_password(shared->password, stored, ec);
+          password_upgrade up;
+          if (ok && chat::needs_rehash(stored, params)) {
+            std::error_code hec;
+            up.to = chat::hash_password(shared->password, params, hec);
+            if (!hec) up.from = stored;
+          }
+          boost::asio::post(io_, [this, conn_id, shared, ok, ec, up = std::move(up), wrong_message,
+                                  then = std::move(then)]() mutable {
+            if (ec) log::error("stored password hash of '", shared->user, "' cannot be checked: ", ec.message());
             if (!ok) {
-              reply_error(conn_id, rq, "invalid_credentials", wrong_message);
+              reply_error(conn_id, *shared, "invalid_credentials", wrong_message);
               return;
             }
             // The right password: both budgets start over.
-            login_per_user_.clear(rq.user);
+            login_per_user_.clear(shared->user);
             login_per_conn_.clear(std::to_string(conn_id));
-            then(std::move(rq));
+            then(std::move(*shared), std::move(up));
           });
-        });
+        };
+        if (!submit_hash(conn_id, *shared, std::move(job))) refund();
       });
 }
 
@@ -221,13 +310,17 @@ bool gateway_actor::refuse_if_disk_refused(std::uint64_t conn_id, const chat::re
 
 void gateway_actor::op_login(std::uint64_t conn_id, chat::request rq) {
   if (refuse_if_disk_refused(conn_id, rq)) return;  // its session write could not be applied here
-  check_password(conn_id, std::move(rq), "wrong user or password", [this, conn_id](chat::request rq) {
+  check_password(conn_id, std::move(rq), "wrong user or password", [this, conn_id](chat::request rq, password_upgrade up) {
     const std::string token = chat::new_token();
+    if (token.empty()) {
+      reply_error(conn_id, rq, "internal", "no random bytes for a session token");
+      return;
+    }
     const std::string th = chat::token_hash(token);
-    chat::cmd_create_session c{rq.user, th, 0};
+    chat::cmd_create_session c{rq.user, th, 0, 0, std::move(up.from), std::move(up.to)};
     submit_write(chat::encode_command(c), conn_id, [this, conn_id, rq = std::move(rq), token, th](write_outcome out) {
       if (out.result && out.result->code == db::apply_code::ok) {
-        bind(conn_id, rq.user, th);
+        bind(conn_id, rq.user, th, common::wall_clock_ms());
         reply(conn_id, rq, with_field(out.result->result_json, "token", json::value(token)));
         return;
       }
@@ -241,11 +334,12 @@ void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
   submit_read(
       rq.cons,
       [th](db::chat_store& s) {
-        auto user = s.session_user(th);
-        if (!user) return std::string();
+        auto session = s.session(th);
+        if (!session) return std::string();
         json::object o;
-        o["user"] = *user;
-        o["unread"] = s.unread_count(*user);
+        o["user"] = session->user;
+        o["unread"] = s.unread_count(session->user);
+        o["last_used"] = session->last_used;
         return json::serialize(o);
       },
       [this, conn_id, rq = std::move(rq), th](std::optional<std::string> res, std::string err) {
@@ -258,16 +352,23 @@ void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
           return;
         }
         json::error_code ec;
-        auto v = json::parse(*res, ec);
-        bind(conn_id, std::string(v.at("user").as_string()), th);
-        reply(conn_id, rq, *res);
+        auto o = json::parse(*res, ec).as_object();
+        const std::int64_t last_used = o.at("last_used").as_int64();
+        if (common::wall_clock_ms() - last_used > cfg_.session_idle_timeout_ms) {
+          reply_error(conn_id, rq, "unauthenticated", "session expired (idle too long); log in again");
+          return;
+        }
+        o.erase("last_used");
+        bind(conn_id, std::string(o.at("user").as_string()), th, last_used);
+        session_alive(conn_id, rq);  // resuming is a use: record it if due
+        reply(conn_id, rq, json::serialize(o));
       });
 }
 
 void gateway_actor::op_delete_account(std::uint64_t conn_id, chat::request rq) {
   if (refuse_if_disk_refused(conn_id, rq)) return;
   rq.user = conns_[conn_id].user;
-  check_password(conn_id, std::move(rq), "wrong password", [this, conn_id](chat::request rq) {
+  check_password(conn_id, std::move(rq), "wrong password", [this, conn_id](chat::request rq, password_upgrade) {
     chat::cmd_delete_account c{rq.user};
     op_write(conn_id, std::move(rq), std::move(c));
   });

@@ -110,6 +110,11 @@ std::string gateway_actor::metrics_text() const {
   counter("qc_logins_rate_limited_total", "Password attempts refused by the login rate limits.",
           metrics_.logins_rate_limited);
   counter("qc_writes_storage_full_total", "Writes refused with storage_full.", metrics_.writes_storage_full);
+  gauge("qc_password_hashes_pending", "Password hashes queued or running.", hash_pool_.pending());
+  counter("qc_password_hashes_refused_total", "Password ops refused because the hash queue was full.",
+          hash_pool_.refused());
+  counter("qc_login_limiter_evicted_total", "Partial login counts forgotten to make room (table full).",
+          login_per_user_.evicted() + login_per_conn_.evicted());
   counter("qc_proposals_total", "Entries proposed by this node as leader.", metrics_.proposals);
   counter("qc_proposals_forwarded_total", "Proposals forwarded to the leader.", metrics_.proposals_forwarded);
   counter("qc_proposals_failed_total", "Writes not committed within the bound.", metrics_.proposals_failed);
@@ -126,12 +131,14 @@ net::http_reply gateway_actor::http_get(const std::string& target) {
   const std::string path = target.substr(0, target.find('?'));
   if (path == "/" || path == "/index.html")
     return {200, "text/html; charset=utf-8", std::string(web::index_html)};
-  if (path == "/status") return {200, "application/json", status_json()};
+  // Public, read-only, secret-free JSON: other origins (dashboards) may read it.
+  if (path == "/status") return {200, "application/json", status_json(), true};
   if (path == "/health") {
     const bool ok = healthy();
     return {ok ? 200u : 503u, "application/json",
             std::string("{\"healthy\":") + (ok ? "true" : "false") + ",\"node\":\"" + view_.id +
-                "\",\"leader\":" + (view_.leader.empty() ? "null" : "\"" + view_.leader + "\"") + "}"};
+                "\",\"leader\":" + (view_.leader.empty() ? "null" : "\"" + view_.leader + "\"") + "}",
+            true};
   }
   if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_text()};
   return {404, "text/plain; charset=utf-8", "not found\n"};

@@ -21,6 +21,7 @@
 #include "db/identity.h"
 #include "db/log_store.h"
 #include "db/snapshot_files.h"
+#include "net/fd_plan.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -269,6 +270,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   // must present a certificate that chains to tls.ca_file.
   net::server_tls server_tls;
   net::peer_limits peer_links;
+  peer_links.max_handshakes = cfg.max_peer_handshakes;
   if (cfg.tls.enabled()) {
     std::string tls_err;
     server_tls.context = net::make_server_context(cfg.tls, tls_err);
@@ -297,9 +299,15 @@ int run_node(const config::node_config& cfg, const char* version) {
   disk_monitor monitor_a(
       io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);
 
+  // Connection limits come from the descriptor limit (raised to the hard
+  // one), so they are reached before the process runs out of descriptors.
+  const auto fds = net::plan_descriptors(cfg.max_connections, cfg.max_peer_handshakes,
+                                         std::max(initial_config.members.size(), cfg.members.size()));
+  log::write(fds.error.empty() ? log::level::info : log::level::warn, net::describe(fds));
   net::server_limits limits;
   limits.max_frame_bytes = cfg.max_frame_bytes;
-  limits.max_connections = cfg.max_connections;
+  limits.max_connections = fds.clients;
+  limits.max_sockets = fds.sockets;
   limits.max_connections_per_ip = cfg.max_connections_per_ip;
   limits.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   net::server_handlers h;

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
 namespace qc::bench {
@@ -41,6 +42,20 @@ std::string error_of(const json::object& r) {
   if (auto* e = r.if_contains("error"); e && e->is_object())
     if (auto* c = e->as_object().if_contains("code"); c && c->is_string()) return std::string(c->as_string());
   return "unknown";
+}
+
+/// Sends `req` on `c`; a `rate_limited` reply (login budgets, a full
+/// password-hashing queue) is retried after the retry_after_ms the node
+/// asked for; any other reply goes to `cb`.
+void request_patiently(boost::asio::io_context& io, const std::shared_ptr<ws_conn>& c, json::object req,
+                       ws_conn::reply_cb cb) {
+  c->request(req, [&io, c, req, cb](json::object& r) {
+    if (error_of(r) != "rate_limited") return cb(r);
+    std::int64_t ms = 100;
+    if (auto* v = r.at("error").as_object().if_contains("retry_after_ms"); v && v->is_int64()) ms = v->as_int64();
+    auto t = std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds(std::max<std::int64_t>(1, ms)));
+    t->async_wait([&io, c, req, cb, t](boost::system::error_code) { request_patiently(io, c, req, cb); });
+  });
 }
 
 /// Sets up connections [0, n) with a per-index async chain and bounded concurrency.
@@ -88,11 +103,11 @@ std::vector<session> open_sessions(boost::asio::io_context& io, const session_op
     auto& s = out[i];
     s.conn->connect([&, i, fin](const std::string& e) {
       if (!e.empty()) return fin(e);
-      out[i].conn->request({{"op", "create_account"}, {"user", out[i].user}, {"password", o.password}},
+      request_patiently(io, out[i].conn, {{"op", "create_account"}, {"user", out[i].user}, {"password", o.password}},
                            [&, i, fin](json::object& r) {
                              if (!r["ok"].as_bool() && error_of(r) != "conflict")
                                return fin("create_account " + out[i].user + ": " + error_of(r));
-                             out[i].conn->request({{"op", "login"}, {"user", out[i].user}, {"password", o.password}},
+                             request_patiently(io, out[i].conn, {{"op", "login"}, {"user", out[i].user}, {"password", o.password}},
                                                   [&, i, fin](json::object& r2) {
                                                     if (!r2["ok"].as_bool())
                                                       return fin("login " + out[i].user + ": " + error_of(r2));

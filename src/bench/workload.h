@@ -1,4 +1,4 @@
-// The chatbench workload: a weighted mix of send / history / unread over
+// The chatbench workload: a weighted mix of send / history / unread / login over
 // logged-in sessions, closed loop (a fixed number of requests in flight per
 // connection) or open loop (a fixed total rate, latency measured from each
 // request's intended start so a stall is not hidden: no coordinated
@@ -23,6 +23,8 @@ namespace qc::bench {
 /// What to run.
 struct workload_options {
   double w_send = 1, w_history = 0, w_unread = 0;  ///< relative weights of the op kinds
+  double w_login = 0;  ///< login again as the connection's user (a password hash and a session write)
+  std::string password;                           ///< for login (the sessions' password)
   std::string consistency = "linearizable";       ///< for history / unread
   std::chrono::milliseconds duration{10'000};     ///< measured time (if ops == 0)
   std::uint64_t ops = 0;                          ///< measured op count (overrides duration)

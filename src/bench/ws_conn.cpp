@@ -3,6 +3,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 
+#include "common/host_port.h"
+
 namespace qc::bench {
 
 namespace beast = boost::beast;
@@ -21,11 +23,11 @@ ws_conn::ws_conn(boost::asio::io_context& io, std::string address)
     : io_(io), address_(std::move(address)), ws_(io) {}
 
 void ws_conn::connect(std::function<void(const std::string&)> done) {
-  const auto colon = address_.rfind(':');
+  const auto hp = common::parse_host_port(address_);
   beast::error_code ec;
-  auto ip = boost::asio::ip::make_address(address_.substr(0, colon), ec);
-  if (colon == std::string::npos || ec) return done("bad address " + address_ + " (want IP:PORT)");
-  tcp::endpoint ep(ip, static_cast<unsigned short>(std::stoi(address_.substr(colon + 1))));
+  auto ip = boost::asio::ip::make_address(hp ? hp->host : std::string(), ec);
+  if (!hp || ec) return done("bad address " + address_ + " (want IP:PORT)");
+  tcp::endpoint ep(ip, hp->port_number);
   auto& sock = beast::get_lowest_layer(ws_);
   sock.expires_after(std::chrono::seconds(10));
   sock.async_connect(ep, [self = shared_from_this(), done = std::move(done)](beast::error_code ec2) mutable {

@@ -55,6 +55,17 @@ std::string encode_command(const command& c) {
                    o["user"] = x.user;
                    o["token_hash"] = x.token_hash;
                    o["ts"] = x.ts;
+                   if (x.expire_before) o["expire_before"] = x.expire_before;
+                   if (!x.rehash_to.empty()) {
+                     o["rehash_from"] = x.rehash_from;
+                     o["rehash_to"] = x.rehash_to;
+                   }
+                 },
+                 [&](const cmd_touch_session& x) {
+                   o["t"] = "touch_session";
+                   o["user"] = x.user;
+                   o["token_hash"] = x.token_hash;
+                   o["ts"] = x.ts;
                  },
                  [&](const cmd_drop_session& x) {
                    o["t"] = "drop_session";
@@ -104,6 +115,14 @@ std::optional<command> decode_command(std::string_view data) {
   if (t == "create_session") {
     cmd_create_session c;
     if (!get_str(o, "user", c.user) || !get_str(o, "token_hash", c.token_hash) || !get_i64(o, "ts", c.ts)) return std::nullopt;
+    if (o.contains("expire_before") && !get_i64(o, "expire_before", c.expire_before)) return std::nullopt;
+    if (o.contains("rehash_to") && (!get_str(o, "rehash_from", c.rehash_from) || !get_str(o, "rehash_to", c.rehash_to)))
+      return std::nullopt;
+    return c;
+  }
+  if (t == "touch_session") {
+    cmd_touch_session c;
+    if (!get_str(o, "user", c.user) || !get_str(o, "token_hash", c.token_hash) || !get_i64(o, "ts", c.ts)) return std::nullopt;
     return c;
   }
   if (t == "drop_session") {
@@ -146,7 +165,8 @@ const char* command_name(const command& c) {
                                [](const cmd_send&) { return "send"; },
                                [](const cmd_mark_read&) { return "mark_read"; },
                                [](const cmd_delete_messages&) { return "delete_messages"; },
-                               [](const cmd_delete_account&) { return "delete_account"; }},
+                               [](const cmd_delete_account&) { return "delete_account"; },
+                               [](const cmd_touch_session&) { return "touch_session"; }},
                     c);
 }
 

@@ -31,17 +31,38 @@ struct message {
   friend bool operator==(const message&, const message&) = default;
 };
 
-/// create_account: `pw_hash` is a self-describing PBKDF2 string computed
-/// before proposing; the plaintext password never reaches the log.
+/// create_account: `pw_hash` is a self-describing hash string (argon2id or
+/// PBKDF2, chat/password.h) computed before proposing; the plaintext
+/// password never reaches the log.
 struct cmd_create_account {
   std::string user;
   std::string pw_hash;
   std::int64_t ts = 0;
 };
 
-/// login/resume bookkeeping: a new session for `user`, keyed by the SHA-256
-/// (hex) of the token. The token itself is never stored.
+/// login: a new session for `user`, keyed by the SHA-256 (hex) of the
+/// token. The token itself is never stored. `ts` is the session's creation
+/// and first use.
+///
+/// `expire_before` (fixed by the leader: ts - session idle timeout) drops
+/// the user's sessions last used before it, so expired sessions do not pile
+/// up. `rehash_from`/`rehash_to`: the login proved the password against
+/// `rehash_from`, which is weaker than (or different from) the node's hash
+/// parameters; the account's hash becomes `rehash_to` if it is still
+/// `rehash_from` (a password changed meanwhile is not overwritten).
 struct cmd_create_session {
+  std::string user;
+  std::string token_hash;
+  std::int64_t ts = 0;
+  std::int64_t expire_before = 0;
+  std::string rehash_from = {};
+  std::string rehash_to = {};
+};
+
+/// A session was used: its last use becomes `ts` (fixed by the leader).
+/// Written at most once per session refresh interval per session
+/// (config::node_config::session_refresh_ms), not per request.
+struct cmd_touch_session {
   std::string user;
   std::string token_hash;
   std::int64_t ts = 0;
@@ -83,7 +104,7 @@ struct cmd_delete_account {
 
 /// One replicated command.
 using command = std::variant<cmd_create_account, cmd_create_session, cmd_drop_session, cmd_send,
-                             cmd_mark_read, cmd_delete_messages, cmd_delete_account>;
+                             cmd_mark_read, cmd_delete_messages, cmd_delete_account, cmd_touch_session>;
 
 /// Encodes a command as the JSON text stored in a log entry. Deterministic.
 std::string encode_command(const command& c);

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/host_port.h"
+
 namespace qc::chat {
 
 namespace json = boost::json;
@@ -108,18 +110,6 @@ bool valid_pattern(std::string_view p) {
   return true;
 }
 
-bool valid_address(std::string_view a) {
-  auto colon = a.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 >= a.size() || a.size() > 255) return false;
-  auto port = a.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
-  int p = std::stoi(std::string(port));
-  if (p < 1 || p > 65535) return false;
-  for (char c : a.substr(0, colon))
-    if (c <= ' ' || c == '/' || c == '"') return false;
-  return true;
-}
-
 void decode_params(const json::object& o, request& r, const request_limits& limits) {
   if (auto c = opt_string(o, "consistency")) {
     if (*c == "linearizable") r.cons = consistency::linearizable;
@@ -210,7 +200,7 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
       if (r.kind == op::admin_add_node) {
         r.node_id = req_string(o, "id");
         r.address = req_string(o, "address");
-        if (!valid_address(r.address)) bad("'address' must be host:port");
+        if (!common::parse_host_port(r.address)) bad("'address' must be host:port");
       } else if (r.kind == op::admin_remove_node) {
         r.node_id = req_string(o, "id");
       } else if (r.kind == op::admin_transfer_leader) {

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -8,20 +9,13 @@
 #include <boost/program_options.hpp>
 #include <toml++/toml.h>
 
+#include "common/host_port.h"
+
 namespace qc::config {
 
 namespace po = boost::program_options;
 
 namespace {
-
-bool valid_host_port(const std::string& a) {
-  auto colon = a.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= a.size()) return false;
-  auto port = a.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
-  int p = std::stoi(port);
-  return p >= 1 && p <= 65535;
-}
 
 /// Reads typed keys from one table and remembers which it saw, so that any
 /// other key is reported by name.
@@ -157,11 +151,28 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
       !lim.integer("idle_timeout_ms", cfg.idle_timeout_ms, 1000, INT32_MAX) ||
       !lim.integer("login_failures_per_user", cfg.login_failures_per_user, 0, 1'000'000) ||
       !lim.integer("login_failures_per_connection", cfg.login_failures_per_connection, 0, 1'000'000) ||
-      !lim.integer("login_window_ms", cfg.login_window_ms, 1000, 86'400'000) || !lim.no_unknown())
+      !lim.integer("login_window_ms", cfg.login_window_ms, 1000, 86'400'000) ||
+      !lim.integer("login_tracked_keys", cfg.login_tracked_keys, 1, 100'000'000) ||
+      !lim.integer("create_account_per_connection", cfg.create_account_per_connection, 0, 1'000'000) ||
+      !lim.integer("create_account_per_address", cfg.create_account_per_address, 0, 1'000'000) ||
+      !lim.integer("create_account_window_ms", cfg.create_account_window_ms, 1000, 86'400'000) ||
+      !lim.integer("max_peer_handshakes", cfg.max_peer_handshakes, 1, 10'000) || !lim.no_unknown())
     return false;
 
   table_reader sec{section("security"), "security.", err, {}};
-  if (!sec.integer("pbkdf2_iterations", cfg.pbkdf2_iterations, 1, 10'000'000) || !sec.no_unknown()) return false;
+  auto& ph = cfg.password_hash;
+  std::string algorithm = ph.algorithm == chat::hash_algorithm::argon2id ? "argon2id" : "pbkdf2-sha256";
+  if (!sec.str("password_hash", algorithm) ||
+      !sec.integer("argon2id_passes", ph.argon2id_passes, 1, 10) ||
+      !sec.integer("argon2id_memory_kib", ph.argon2id_memory_kib, 8, 1 << 20) ||
+      !sec.integer("pbkdf2_iterations", ph.pbkdf2_iterations, 1, 10'000'000) ||
+      !sec.integer("hash_threads", cfg.hash_threads, 0, 256) ||
+      !sec.integer("hash_queue", cfg.hash_queue, 1, 1'000'000) ||
+      !sec.integer("session_idle_timeout_ms", cfg.session_idle_timeout_ms, 1000, 10LL * 365 * 86'400'000) ||
+      !sec.no_unknown())
+    return false;
+  if (!chat::parse_hash_algorithm(algorithm, ph.algorithm))
+    return err = "'security.password_hash' must be \"argon2id\" or \"pbkdf2-sha256\"", false;
 
   table_reader storage{section("storage"), "storage.", err, {}};
   if (!storage.integer("quota_bytes", cfg.quota_bytes, 1 << 20, INT64_MAX) || !storage.no_unknown()) return false;
@@ -182,6 +193,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
       !testing.integer("snapshot_chunk_delay_ms", cfg.testing_snapshot_chunk_delay_ms, 0, 60'000) ||
       !testing.integer("snapshot_stall_timeout_ms", cfg.testing_snapshot_stall_timeout_ms, 0, 600'000) ||
       !testing.integer("snapshot_lose_chunks", cfg.testing_snapshot_lose_chunks, 0, 1000) ||
+      !testing.boolean("allow_dev_credentials", cfg.testing_allow_dev_credentials) ||
       !testing.no_unknown())
     return false;
   return true;
@@ -192,9 +204,9 @@ bool validate(node_config& cfg, std::string& err) {
   if (cfg.id.size() > 64 || cfg.id.find_first_of(" \t\r\n\"") != std::string::npos)
     return err = "'node.id' must be 1-64 characters without spaces", false;
   if (cfg.listen.empty()) return err = "missing 'node.listen'", false;
-  if (!valid_host_port(cfg.listen)) return err = "'node.listen' must be host:port, got '" + cfg.listen + "'", false;
+  if (!common::parse_host_port(cfg.listen)) return err = "'node.listen' must be host:port, got '" + cfg.listen + "'", false;
   if (cfg.advertise.empty()) cfg.advertise = cfg.listen;
-  if (!valid_host_port(cfg.advertise)) return err = "'node.advertise' must be host:port", false;
+  if (!common::parse_host_port(cfg.advertise)) return err = "'node.advertise' must be host:port", false;
   if (cfg.data_dir.empty()) return err = "missing 'node.data_dir'", false;
   if (cfg.secret.empty()) return err = "missing 'cluster.secret'", false;
   static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
@@ -205,7 +217,7 @@ bool validate(node_config& cfg, std::string& err) {
   for (const auto& m : cfg.members) {
     if (!ids.insert(m.id).second) return err = "duplicate member id '" + m.id + "'", false;
     if (!addrs.insert(m.address).second) return err = "duplicate member address '" + m.address + "'", false;
-    if (!valid_host_port(m.address)) return err = "member '" + m.id + "' address must be host:port", false;
+    if (!common::parse_host_port(m.address)) return err = "member '" + m.id + "' address must be host:port", false;
   }
   // A node that joined later lists no founding members; once its data_dir
   // holds cluster state it restarts from that, with or without --join.
@@ -215,8 +227,22 @@ bool validate(node_config& cfg, std::string& err) {
       !std::filesystem::exists(dir / "raft.db", fs_ec))
     return err = "'cluster.members' is empty and " + cfg.data_dir +
                  " holds no cluster state: list the founding members, or start with --join HOST:PORT", false;
-  if (cfg.join && !valid_host_port(*cfg.join)) return err = "--join must be HOST:PORT", false;
+  if (cfg.join && !common::parse_host_port(*cfg.join)) return err = "--join must be HOST:PORT", false;
+  // The credentials shipped in config/ are public: fine on loopback, never
+  // on an address others can reach.
+  const bool dev_secret_used = cfg.secret == dev_secret, dev_admin_used = cfg.admin_token == dev_admin_token;
+  if ((dev_secret_used || dev_admin_used) && !cfg.testing_allow_dev_credentials &&
+      !common::is_loopback_host(common::parse_host_port(cfg.listen)->host))
+    return err = std::string("'node.listen' = '") + cfg.listen + "' is not loopback but '" +
+                 (dev_secret_used ? "cluster.secret" : "cluster.admin_token") + "' is the shipped development value '" +
+                 (dev_secret_used ? dev_secret : dev_admin_token) +
+                 "': set your own (or [testing] allow_dev_credentials = true)",
+           false;
   return true;
+}
+
+std::int64_t node_config::session_refresh_ms() const {
+  return std::clamp<std::int64_t>(session_idle_timeout_ms / 30, 1, 86'400'000);
 }
 
 cli_action parse_command_line(int argc, const char* const argv[], node_config& cfg, std::string& out_text,

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "chat/password.h"
 #include "net/tls_settings.h"
 #include "raft/types.h"
 
@@ -48,8 +49,30 @@ struct node_config {
   std::size_t login_failures_per_user = 20;
   std::size_t login_failures_per_connection = 10;
   int login_window_ms = 60'000;
+  /// Keys (user names, connections) each login limiter tracks at most;
+  /// when full it forgets partial counts, never refuses a new key.
+  std::size_t login_tracked_keys = 100'000;
+  /// create_account budgets per client connection and per source address
+  /// in each window (0 = off). Over either: `rate_limited`.
+  std::size_t create_account_per_connection = 20;
+  std::size_t create_account_per_address = 300;
+  int create_account_window_ms = 60'000;
+  /// /raft upgrades still proving the cluster secret, at once (more are
+  /// closed at once).
+  std::size_t max_peer_handshakes = 16;
   // [security]
-  int pbkdf2_iterations = 20'000;
+  /// Algorithm and cost of new password hashes; hashes of any supported
+  /// algorithm and cost keep verifying and are rewritten at the next login.
+  chat::hash_params password_hash;
+  /// Hashing worker threads (0 = half the cores, at least 1) and the bound
+  /// on hashes queued or running: beyond it, password ops get
+  /// `rate_limited` with `retry_after_ms`.
+  std::size_t hash_threads = 0;
+  std::size_t hash_queue = 64;
+  /// A session not used for this long is gone: `resume` answers
+  /// `unauthenticated`. Use is recorded through the log at most once per
+  /// session_refresh_ms() per session.
+  std::int64_t session_idle_timeout_ms = 30LL * 24 * 3600 * 1000;
   // [storage]
   /// The node's data (data_dir: log, chat.db, snapshots) may not grow past
   /// this: writes that would get `storage_full` (8 GiB).
@@ -72,7 +95,19 @@ struct node_config {
   /// [testing] enabled — allows the fault-injection op admin.net_filter
   /// (tests/faults); false by default, never for production.
   bool testing_enabled = false;
+  /// [testing] allow_dev_credentials — lets a node listen on a non-loopback
+  /// address with the shipped development secret or admin token.
+  bool testing_allow_dev_credentials = false;
+
+  /// How often a session's last use is written through the log: a 30th of
+  /// the idle timeout, at most a day (so "idle" is exact to ~3%).
+  std::int64_t session_refresh_ms() const;
 };
+
+/// The development credentials shipped in config/ (refused on a
+/// non-loopback listen address unless [testing] allow_dev_credentials).
+inline constexpr const char* dev_secret = "dev-secret";
+inline constexpr const char* dev_admin_token = "dev-admin";
 
 /// What parse_command_line decided.
 enum class cli_action { run, exit_ok, exit_error };

@@ -13,6 +13,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/hex.h"
 #include "common/log.h"
 #include "common/overloaded.h"
 #include "db/errc.h"
@@ -26,6 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// 2: sessions.last_used (idle expiry) and three secondary indexes fewer.
+// Version-1 files (data dirs and snapshots from older nodes) are upgraded
+// in place by upgrade_schema().
 constexpr int schema_version = 2;
 
 // Every B-tree a message touches is a page written at each commit, so a
@@ -36,7 +40,8 @@ constexpr int schema_version = 2;
 const char* schema_sql[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE accounts(name TEXT PRIMARY KEY, pw_hash TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE sessions(token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, created INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID",
     "CREATE INDEX sessions_by_user ON sessions(user)",
     // pa/pb: the conversation's two names in order, so a conversation is one index range.
     "CREATE TABLE messages(id INTEGER PRIMARY KEY, sender TEXT NOT NULL, recipient TEXT NOT NULL, body TEXT NOT NULL,"
@@ -51,10 +56,13 @@ const char* schema_sql[] = {
     "INSERT INTO meta VALUES ('schema_version', 2), ('applied_index', 0)",
 };
 
-// Schema 1 had three more secondary indexes (messages by sender,
-// conversations by recency and by peer) and a full unread index; the
-// tables are the same, so the upgrade only drops and rebuilds indexes.
+// Schema 1 had no sessions.last_used, three more secondary indexes
+// (messages by sender, conversations by recency and by peer) and a full
+// unread index; the upgrade adds the column (a session's last use taken to
+// be its creation) and drops and rebuilds indexes.
 const char* upgrade_from_1[] = {
+    "ALTER TABLE sessions ADD COLUMN last_used INTEGER NOT NULL DEFAULT 0",
+    "UPDATE sessions SET last_used = created",
     "DROP INDEX messages_sender",
     "DROP INDEX conversations_recent",
     "DROP INDEX conversations_by_peer",
@@ -68,14 +76,18 @@ const char* upgrade_from_1[] = {
 /// per checkpoint, not once per 1000 pages written.
 constexpr int wal_checkpoint_pages = 10'000;
 
-/// Reads the schema version of `db` (0 if missing).
+/// Reads the schema version of `db` (0 if it has none: not a chat.db).
 int schema_of(SQLite::Database& db) {
-  SQLite::Statement v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
-  return v.executeStep() ? v.getColumn(0).getInt() : 0;
+  try {
+    SQLite::Statement v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+    return v.executeStep() ? v.getColumn(0).getInt() : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
-/// Brings `db` (no transaction open) to schema_version. False if its
-/// version is not one this build knows.
+/// Brings `db` (no transaction open) to schema_version in one transaction.
+/// False if its version is not one this build knows.
 bool upgrade_schema(SQLite::Database& db, const fs::path& path) {
   const int v = schema_of(db);
   if (v == schema_version) return true;
@@ -84,7 +96,7 @@ bool upgrade_schema(SQLite::Database& db, const fs::path& path) {
   SQLite::Transaction tx(db);
   for (const char* sql : upgrade_from_1) db.exec(sql);
   tx.commit();
-  log::info(path.string(), ": upgraded the chat schema from version 1 to 2 (three indexes fewer) in ",
+  log::info(path.string(), ": upgraded the chat schema from version 1 to 2 in ",
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(), " ms");
   return true;
 }
@@ -273,13 +285,35 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               r.code = apply_code::not_found;
               return;
             }
-            auto& q = (*st)("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)");
+            if (c.expire_before > 0) {
+              auto& d = (*st)("DELETE FROM sessions WHERE user = ? AND last_used < ?");
+              d.bind(1, c.user);
+              d.bind(2, c.expire_before);
+              d.exec();
+            }
+            auto& q = (*st)("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)");
             q.bind(1, c.token_hash);
             q.bind(2, c.user);
             q.bind(3, c.ts);
+            q.bind(4, c.ts);
             q.exec();
+            if (!c.rehash_to.empty()) {
+              auto& u = (*st)("UPDATE accounts SET pw_hash = ? WHERE name = ? AND pw_hash = ?");
+              u.bind(1, c.rehash_to);
+              u.bind(2, c.user);
+              u.bind(3, c.rehash_from);
+              u.exec();
+            }
             const auto unread = scalar("SELECT COUNT(*) FROM messages WHERE recipient = ? AND read = 0", c.user);
             r.result_json = json::serialize(json::object{{"user", c.user}, {"unread", unread}});
+          },
+          [&](const chat::cmd_touch_session& c) {
+            auto& u = (*st)("UPDATE sessions SET last_used = MAX(last_used, ?) WHERE token_hash = ? AND user = ?");
+            u.bind(1, c.ts);
+            u.bind(2, c.token_hash);
+            u.bind(3, c.user);
+            if (u.exec() == 0) r.code = apply_code::not_found;
+            else r.result_json = json::serialize(json::object{{"last_used", c.ts}});
           },
           [&](const chat::cmd_drop_session& c) {
             auto& q = (*st)("DELETE FROM sessions WHERE token_hash = ? AND user = ?");
@@ -559,6 +593,14 @@ std::optional<std::string> chat_store::password_hash(const std::string& user) {
   return q.getColumn(0).getString();
 }
 
+std::optional<session_info> chat_store::session(const std::string& token_hash) {
+  auto reset_after = impl_->st->guard();
+  auto& q = (*impl_->st)("SELECT user, last_used FROM sessions WHERE token_hash = ?");
+  q.bind(1, token_hash);
+  if (!q.executeStep()) return std::nullopt;
+  return session_info{q.getColumn(0).getString(), q.getColumn(1).getInt64()};
+}
+
 std::optional<std::string> chat_store::session_user(const std::string& token_hash) {
   auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT user FROM sessions WHERE token_hash = ?");
@@ -648,7 +690,7 @@ std::string chat_store::state_digest() {
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   const char* dumps[] = {
       "SELECT name, pw_hash, created FROM accounts ORDER BY name",
-      "SELECT token_hash, user, created FROM sessions ORDER BY token_hash",
+      "SELECT token_hash, user, created, last_used FROM sessions ORDER BY token_hash",
       "SELECT id, sender, recipient, body, ts, read FROM messages ORDER BY id",
       "SELECT user, peer, last_id, unread FROM conversations ORDER BY user, peer",
       "SELECT sender, nonce, msg_id, recipient, ts FROM nonces ORDER BY sender, nonce",
@@ -670,13 +712,7 @@ std::string chat_store::state_digest() {
   unsigned int n = 0;
   EVP_DigestFinal_ex(ctx, d, &n);
   EVP_MD_CTX_free(ctx);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[d[i] >> 4];
-    out += hex[d[i] & 15];
-  }
-  return out;
+  return common::to_hex(d, n);
 }
 
 namespace {

@@ -59,6 +59,13 @@ struct conversation {
   std::uint64_t unread = 0;  ///< messages from `with` to me not yet read
 };
 
+/// A session as the state machine holds it (a query result, owned by the
+/// caller; the gateway reads it for `resume`).
+struct session_info {
+  std::string user;
+  std::int64_t last_used = 0;  ///< ms since the epoch, as fixed by the leader
+};
+
 /// A page of account names.
 struct account_page {
   std::vector<std::string> accounts;
@@ -113,8 +120,10 @@ class chat_store {
 
   // ---- queries (read applied state; `user` is the acting principal) ------
 
-  /// The stored PBKDF2 string of `user`, or nullopt.
+  /// The stored password hash string of `user`, or nullopt.
   std::optional<std::string> password_hash(const std::string& user);
+  /// The session with this token hash, or nullopt.
+  std::optional<session_info> session(const std::string& token_hash);
   /// The user owning the session with this token hash, or nullopt.
   std::optional<std::string> session_user(const std::string& token_hash);
   /// True if the account exists.

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <deque>
+#include <optional>
 #include <random>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -13,6 +14,10 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include "common/hex.h"
+#include "common/host_port.h"
+#include "common/log.h"
+#include "net/session_failure.h"
 #include "net/tls.h"
 
 namespace qc::net {
@@ -24,32 +29,25 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-std::string hex(const unsigned char* p, std::size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
-
-std::string nonce() {
+/// 16 random bytes as hex; nullopt if the generator fails.
+std::optional<std::string> nonce() {
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) std::abort();
-  return hex(b, sizeof b);
+  if (RAND_bytes(b, sizeof b) != 1) return std::nullopt;
+  return common::to_hex(b, sizeof b);
 }
 
+/// hex(HMAC-SHA256(secret, msg)); "" if OpenSSL fails (never equal to a MAC).
 std::string mac(const std::string& secret, const std::string& msg) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-       msg.size(), out, &n);
-  return hex(out, n);
+  if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+            reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &n))
+    return {};
+  return common::to_hex(out, n);
 }
 
 bool mac_equal(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string field(const json::value& v, const char* k) {
@@ -60,19 +58,7 @@ std::string field(const json::value& v, const char* k) {
 
 }  // namespace
 
-/// One authenticated (or authenticating) WebSocket to a peer.
-struct peer_link : std::enable_shared_from_this<peer_link> {
-  websocket::stream<net::stream> ws;
-  beast::flat_buffer buf;
-  std::string peer;    ///< proven id (after auth)
-  std::string dialer;  ///< id of the side that dialed
-  bool up = false, closed = false, writing = false;
-  std::deque<std::pair<std::shared_ptr<const std::string>, bool>> queue;
-  std::size_t queued = 0;
-
-  explicit peer_link(net::stream s) : ws(std::move(s)) {}
-  explicit peer_link(boost::asio::io_context& io) : ws(io) {}
-};
+class peer_link;
 
 struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl> {
   boost::asio::io_context& io;
@@ -81,251 +67,410 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   peer_handlers handlers;
   std::map<std::string, std::string> peers;                 ///< wanted: id -> address
   std::map<std::string, std::shared_ptr<peer_link>> links;  ///< usable link per peer
+  std::map<peer_link*, std::weak_ptr<peer_link>> all;       ///< every open link, for stop()
   std::map<std::string, bool> dialing;
   std::map<std::string, std::chrono::milliseconds> backoff;
   std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> timers;
   std::mt19937_64 rng{std::random_device{}()};
   std::set<std::string> drop_from;  ///< test-only fault filter (set_drop_from)
+  std::size_t handshaking = 0;      ///< accepted links not yet authenticated
+  bool handshakes_full = false;     ///< max_handshakes reached (logged once per episode)
   bool stopped = false;
 
   impl(boost::asio::io_context& i, std::string s, std::string sec, peer_limits l, peer_handlers h)
-      : io(i), self(std::move(s)), secret(std::move(sec)), limits(l), handlers(std::move(h)) {}
+      : io(i), self(std::move(s)), secret(std::move(sec)), limits(std::move(l)), handlers(std::move(h)) {}
 
-  // ---- link life cycle ----------------------------------------------------
-  void configure(peer_link& l) {
+  void accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req);
+  void schedule_dial(const std::string& id);
+  void dial_peer(const std::string& id);
+  void dial_address(const std::string& address, const std::string& expect);
+  /// A dial to `expect` ("" = a seed) finished, authenticated or not.
+  void dial_finished(const std::string& expect);
+  /// An authenticated link: keep one per peer (the one dialed by the lower
+  /// id). False if `l` lost to an existing link (it is closed).
+  bool register_link(const std::shared_ptr<peer_link>& l);
+  /// `l` closed: forget it; if it was the peer's link, the peer is down.
+  void link_closed(peer_link& l);
+  /// An accepted link left the handshake (authenticated or closed).
+  void handshake_done();
+};
+
+/// One WebSocket to a peer, dialed or accepted, from connect to close.
+/// Owned by: the loop thread (shared by its pending operations and, once
+/// authenticated, by the transport's `links`).
+class peer_link : public std::enable_shared_from_this<peer_link> {
+ public:
+  /// A link this node dials.
+  peer_link(std::shared_ptr<peer_transport::impl> t, std::string address, std::string expect)
+      : t_(std::move(t)), ws_(t_->io), deadline_(t_->io), remote_(std::move(address)), expect_(std::move(expect)),
+        dialed_(true) {
+    dialer_ = t_->self;
+  }
+  /// A link a peer dialed (an upgraded /raft stream).
+  peer_link(std::shared_ptr<peer_transport::impl> t, net::stream s)
+      : t_(std::move(t)), ws_(std::move(s)), deadline_(t_->io) {
+    beast::error_code ec;
+    auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  const std::string& peer() const { return peer_; }
+  const std::string& dialer() const { return dialer_; }
+  bool up() const { return up_; }
+  bool closed() const { return closed_; }
+  std::size_t queued() const { return queued_; }
+  bool counted_handshake = false;  ///< counts in impl::handshaking
+
+  // ---- dialing: resolve, connect, TLS, upgrade, then the secret ----------
+  void run_dial() {
+    start_deadline();
+    const auto hp = common::parse_host_port(remote_);
+    if (!hp) return refuse("not a host:port address");
+    if (t_->limits.tls) {
+      std::string err;
+      if (!start_client_tls(ws_.next_layer(), *t_->limits.tls, hp->host, err)) return refuse(err);
+    }
+    resolver_.emplace(t_->io);
+    resolver_->async_resolve(hp->host, hp->port, beast::bind_front_handler(&peer_link::on_resolve, shared_from_this()));
+  }
+
+  // ---- accepting: the upgrade, then the challenge ------------------------
+  void run_accept(boost::beast::http::request<boost::beast::http::string_body> req) {
+    start_deadline();
+    configure();
+    ws_.async_accept(req, beast::bind_front_handler(&peer_link::on_ws_accept, shared_from_this()));
+  }
+
+  /// Queues a frame; false if the queue is over its byte limit or closed.
+  bool send(std::shared_ptr<const std::string> frame, bool binary) {
+    if (closed_ || queued_ + frame->size() > t_->limits.max_queue_bytes) return false;
+    queued_ += frame->size();
+    queue_.emplace_back(std::move(frame), binary);
+    if (queue_.size() == 1) do_write();
+    return true;
+  }
+
+  /// Becomes the peer's link (impl::register_link).
+  void go_up() {
+    up_ = true;
+    deadline_.cancel();
+    ws_.read_message_max(t_->limits.max_frame_bytes);
+  }
+  /// Replaced by a duplicate: closes without reporting the peer down.
+  void retire() {
+    up_ = false;
+    close();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    deadline_.cancel();
+    if (resolver_) resolver_->cancel();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+    t_->link_closed(*this);
+  }
+
+ private:
+  enum class stage { connecting, await_challenge, await_auth, await_auth_ok, up };
+
+  // One deadline from the first byte to authenticated, by its own timer:
+  // the tcp_stream's expiry is never used, and the WebSocket's timeouts
+  // only cover the upgrade and, once up, idle links.
+  void start_deadline() {
+    deadline_.expires_after(t_->limits.handshake_timeout);
+    deadline_.async_wait(beast::bind_front_handler(&peer_link::on_deadline, shared_from_this()));
+  }
+  void on_deadline(beast::error_code ec) {
+    if (ec || up_ || closed_) return;
+    refuse("no authenticated link within " + std::to_string(t_->limits.handshake_timeout.count()) + " ms");
+  }
+
+  void configure() {
     // Raft appends and acks are latency-bound: no Nagle on peer links.
     beast::error_code ignored;
-    beast::get_lowest_layer(l.ws).socket().set_option(tcp::no_delay(true), ignored);
-    l.ws.read_message_max(limits.max_frame_bytes);
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+    ws_.read_message_max(peer_handshake_frame_bytes);
     websocket::stream_base::timeout t{};
-    t.handshake_timeout = limits.handshake_timeout;
+    t.handshake_timeout = t_->limits.handshake_timeout;
     t.idle_timeout = std::chrono::seconds(10);
     t.keep_alive_pings = true;
-    l.ws.set_option(t);
+    ws_.set_option(t);
   }
 
-  void fail(const std::shared_ptr<peer_link>& l, const std::string& remote, const std::string& why) {
-    if (!why.empty() && handlers.auth_failed) handlers.auth_failed(remote, why);
-    close_link(l);
+  void on_resolve(beast::error_code ec, tcp::resolver::results_type r) {
+    if (ec) return fail(ec, "resolve");
+    beast::get_lowest_layer(ws_).async_connect(r, beast::bind_front_handler(&peer_link::on_connect, shared_from_this()));
   }
 
-  void close_link(const std::shared_ptr<peer_link>& l) {
-    if (l->closed) return;
-    l->closed = true;
-    beast::error_code ec;
-    beast::get_lowest_layer(l->ws).socket().close(ec);
-    if (l->up) {
-      auto it = links.find(l->peer);
-      if (it != links.end() && it->second == l) {
-        links.erase(it);
-        if (handlers.down) handlers.down(l->peer);
-        schedule_dial(l->peer);
-      }
+  void on_connect(beast::error_code ec, const tcp::endpoint&) {
+    if (ec) return fail(ec, "connect");
+    configure();
+    if (!ws_.next_layer().is_tls()) return do_upgrade();
+    ws_.next_layer().tls().async_handshake(boost::asio::ssl::stream_base::client,
+                                           beast::bind_front_handler(&peer_link::on_tls_handshake, shared_from_this()));
+  }
+
+  void on_tls_handshake(beast::error_code ec) {
+    if (ec) return refuse("TLS handshake failed: " + ec.message());
+    do_upgrade();
+  }
+
+  void do_upgrade() {
+    ws_.async_handshake(remote_, "/raft", beast::bind_front_handler(&peer_link::on_upgrade, shared_from_this()));
+  }
+
+  void on_upgrade(beast::error_code ec) {
+    if (ec) return fail(ec, "upgrade");
+    stage_ = stage::await_challenge;
+    do_read();
+  }
+
+  void on_ws_accept(beast::error_code ec) {
+    if (ec) return fail(ec, "accept upgrade");
+    auto n1 = nonce();
+    if (!n1) return refuse("no random bytes for a challenge");
+    n1_ = *n1;
+    send_text(json::object{{"type", "challenge"}, {"nonce", n1_}, {"id", t_->self}});
+    stage_ = stage::await_auth;
+    do_read();
+  }
+
+  // ---- reading: handshake messages, then frames --------------------------
+  void do_read() { ws_.async_read(buf_, beast::bind_front_handler(&peer_link::on_read, shared_from_this())); }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) {
+      if (stage_ == stage::await_auth_ok) return refuse("peer closed during authentication (wrong cluster secret?)");
+      return fail(ec, "read");
     }
-  }
-
-  /// An authenticated link: keep one per peer (the one dialed by the lower id).
-  void register_link(const std::shared_ptr<peer_link>& l) {
-    auto it = links.find(l->peer);
-    if (it != links.end() && !it->second->closed) {
-      const std::string keep_dialer = std::min(self, l->peer);
-      if (l->dialer != keep_dialer) {
-        close_link(l);  // not marked up: no callbacks
-        return;
-      }
-      auto old = it->second;
-      old->up = false;  // replaced silently
-      links[l->peer] = l;
-      l->up = true;
-      close_link(old);
-      read_loop(l);
-      flush(l);
-      if (handlers.replaced) handlers.replaced(l->peer);
-      return;
+    if (closed_) return;
+    std::string frame = beast::buffers_to_string(buf_.data());
+    buf_.consume(buf_.size());
+    switch (stage_) {
+      case stage::up: on_frame(std::move(frame)); break;
+      case stage::await_challenge: on_challenge(frame); break;
+      case stage::await_auth: on_auth(frame); break;
+      case stage::await_auth_ok: on_auth_ok(frame); break;
+      case stage::connecting: return;
     }
-    links[l->peer] = l;
-    l->up = true;
-    backoff.erase(l->peer);
-    if (handlers.up) handlers.up(l->peer);
-    read_loop(l);
+    if (!closed_) do_read();
   }
 
-  void read_loop(const std::shared_ptr<peer_link>& l) {
-    l->ws.async_read(l->buf, [self_ = shared_from_this(), l](beast::error_code ec, std::size_t) {
-      if (ec || l->closed) return self_->close_link(l);
-      std::string frame = beast::buffers_to_string(l->buf.data());
-      l->buf.consume(l->buf.size());
-      const bool binary = !l->ws.got_text();
-      if (l->up && self_->handlers.frame && !self_->drop_from.count(l->peer))
-        self_->handlers.frame(l->peer, std::move(frame), binary);
-      if (!l->closed) self_->read_loop(l);
-    });
+  /// Dialer: the acceptor's challenge; answer with our proof.
+  void on_challenge(const std::string& text) {
+    json::error_code jec;
+    auto v = json::parse(text, jec);
+    const std::string n1 = field(v, "nonce"), server_id = field(v, "id");
+    if (jec || field(v, "type") != "challenge" || n1.empty() || server_id.empty()) return refuse("bad challenge");
+    auto n2 = nonce();
+    if (!n2) return refuse("no random bytes for a nonce");
+    n2_ = *n2;
+    server_id_ = server_id;
+    send_text(json::object{{"type", "auth"}, {"id", t_->self}, {"nonce", n2_},
+                           {"mac", mac(t_->secret, "dial|" + n1 + "|" + t_->self)}});
+    stage_ = stage::await_auth_ok;
   }
 
-  void flush(const std::shared_ptr<peer_link>& l) {
-    if (l->writing || l->queue.empty() || l->closed) return;
-    l->writing = true;
-    auto frame = l->queue.front().first;  // a structured binding cannot be captured (clang 14)
-    l->ws.binary(l->queue.front().second);
-    l->ws.async_write(boost::asio::buffer(*frame), [self_ = shared_from_this(), l, frame](beast::error_code ec, std::size_t) {
-      l->writing = false;
-      if (ec) return self_->close_link(l);
-      l->queued -= frame->size();
-      l->queue.pop_front();
-      self_->flush(l);
-    });
+  /// Acceptor: the dialer's proof; answer with ours and go up.
+  void on_auth(const std::string& text) {
+    json::error_code jec;
+    auto v = json::parse(text, jec);
+    const std::string id = field(v, "id"), n2 = field(v, "nonce");
+    if (jec || field(v, "type") != "auth" || id.empty() || n2.empty() || id == t_->self ||
+        !mac_equal(field(v, "mac"), mac(t_->secret, "dial|" + n1_ + "|" + id)))
+      return refuse("bad cluster secret (claimed id '" + id.substr(0, 64) + "')");
+    send_text(json::object{{"type", "auth_ok"}, {"mac", mac(t_->secret, "accept|" + n2 + "|" + t_->self)}});
+    peer_ = id;
+    dialer_ = id;
+    stage_ = stage::up;
+    t_->register_link(shared_from_this());
   }
 
-  // ---- dialing ------------------------------------------------------------
-  void schedule_dial(const std::string& id) {
-    if (stopped || !peers.count(id) || links.count(id) || dialing[id]) return;
-    auto& b = backoff[id];
-    b = b.count() == 0 ? limits.backoff_min : std::min(b * 2, limits.backoff_max);
-    const auto jitter = std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(b.count() + 1));
-    auto t = std::make_shared<boost::asio::steady_timer>(io, b / 2 + jitter / 2);
-    timers[id] = t;
-    t->async_wait([self_ = shared_from_this(), id](const boost::system::error_code& ec) {
-      if (!ec) self_->dial_peer(id);
-    });
+  /// Dialer: the acceptor's proof; go up.
+  void on_auth_ok(const std::string& text) {
+    json::error_code jec;
+    auto v = json::parse(text, jec);
+    if (jec || field(v, "type") != "auth_ok" ||
+        !mac_equal(field(v, "mac"), mac(t_->secret, "accept|" + n2_ + "|" + server_id_)))
+      return refuse("peer failed to prove the cluster secret");
+    peer_ = server_id_;
+    stage_ = stage::up;
+    t_->register_link(shared_from_this());
+    report_dial();
   }
 
-  void dial_peer(const std::string& id) {
-    auto it = peers.find(id);
-    if (stopped || it == peers.end() || links.count(id) || dialing[id]) return;
-    dialing[id] = true;
-    dial_address(it->second, id);
+  void on_frame(std::string frame) {
+    if (up_ && t_->handlers.frame && !t_->drop_from.count(peer_))
+      t_->handlers.frame(peer_, std::move(frame), !ws_.got_text());
   }
 
-  void dial_address(const std::string& address, const std::string& expect) {
-    auto l = std::make_shared<peer_link>(io);
-    l->dialer = self;
-    const auto colon = address.rfind(':');
-    if (colon == std::string::npos) return;
-    if (limits.tls) {
-      std::string err;
-      if (!start_client_tls(l->ws.next_layer(), *limits.tls, address.substr(0, colon), err)) {
-        if (handlers.auth_failed) handlers.auth_failed(address, err);
-        return;
-      }
-    }
-    auto resolver = std::make_shared<tcp::resolver>(io);
-    auto done = [self_ = shared_from_this(), expect](bool) {
-      if (!expect.empty()) {
-        self_->dialing[expect] = false;
-        if (!self_->links.count(expect)) self_->schedule_dial(expect);
-      }
-    };
-    resolver->async_resolve(
-        address.substr(0, colon), address.substr(colon + 1),
-        [self_ = shared_from_this(), l, resolver, address, done](beast::error_code ec, tcp::resolver::results_type r) {
-          if (ec) return done(false);
-          beast::get_lowest_layer(l->ws).expires_after(self_->limits.handshake_timeout);
-          beast::get_lowest_layer(l->ws).async_connect(r, [self_, l, address, done](beast::error_code ec2, const tcp::endpoint&) {
-            if (ec2) return done(false);
-            self_->configure(*l);
-            auto upgrade = [self_, l, address, done] {
-              beast::get_lowest_layer(l->ws).expires_never();
-              l->ws.async_handshake(address, "/raft", [self_, l, address, done](beast::error_code ec3) {
-                if (ec3) return done(false);
-                self_->dialer_read_challenge(l, address, done);
-              });
-            };
-            if (!l->ws.next_layer().is_tls()) return upgrade();
-            l->ws.next_layer().tls().async_handshake(
-                boost::asio::ssl::stream_base::client, [self_, l, address, done, upgrade](beast::error_code ec3) {
-                  if (ec3) {
-                    self_->fail(l, address, "TLS handshake failed: " + ec3.message());
-                    return done(false);
-                  }
-                  upgrade();
-                });
-          });
-        });
+  // ---- writing: one in flight, the rest queued ----------------------------
+  void send_text(const json::object& o) { send(std::make_shared<const std::string>(json::serialize(o)), false); }
+
+  void do_write() {
+    ws_.binary(queue_.front().second);
+    ws_.async_write(boost::asio::buffer(*queue_.front().first),
+                    beast::bind_front_handler(&peer_link::on_write, shared_from_this()));
   }
 
-  template <typename Done>
-  void dialer_read_challenge(const std::shared_ptr<peer_link>& l, const std::string& address, Done done) {
-    l->ws.async_read(l->buf, [self_ = shared_from_this(), l, address, done](beast::error_code ec, std::size_t) {
-      if (ec) return done(false);
-      json::error_code jec;
-      auto v = json::parse(beast::buffers_to_string(l->buf.data()), jec);
-      l->buf.consume(l->buf.size());
-      const std::string n1 = field(v, "nonce"), server_id = field(v, "id");
-      if (jec || field(v, "type") != "challenge" || n1.empty() || server_id.empty()) {
-        self_->fail(l, address, "bad challenge");
-        return done(false);
-      }
-      const std::string n2 = nonce();
-      json::object auth{{"type", "auth"}, {"id", self_->self}, {"nonce", n2},
-                        {"mac", mac(self_->secret, "dial|" + n1 + "|" + self_->self)}};
-      auto text = std::make_shared<std::string>(json::serialize(auth));
-      l->ws.text(true);
-      l->ws.async_write(boost::asio::buffer(*text), [self_, l, address, done, text, n2, server_id](beast::error_code ec2, std::size_t) {
-        if (ec2) return done(false);
-        l->ws.async_read(l->buf, [self_, l, address, done, n2, server_id](beast::error_code ec3, std::size_t) {
-          if (ec3) {
-            self_->fail(l, address, "peer closed during authentication (wrong cluster secret?)");
-            return done(false);
-          }
-          json::error_code jec2;
-          auto ok = json::parse(beast::buffers_to_string(l->buf.data()), jec2);
-          l->buf.consume(l->buf.size());
-          if (jec2 || field(ok, "type") != "auth_ok" ||
-              !mac_equal(field(ok, "mac"), mac(self_->secret, "accept|" + n2 + "|" + server_id))) {
-            self_->fail(l, address, "peer failed to prove the cluster secret");
-            return done(false);
-          }
-          l->peer = server_id;
-          done(true);
-          self_->register_link(l);
-        });
-      });
-    });
+  void on_write(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec, "write");
+    queued_ -= queue_.front().first->size();
+    queue_.pop_front();
+    if (!queue_.empty() && !closed_) do_write();
   }
 
-  // ---- accepting ----------------------------------------------------------
-  void accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
-    auto l = std::make_shared<peer_link>(std::move(stream));
-    std::string remote;
-    beast::error_code ec;
-    auto ep = beast::get_lowest_layer(l->ws).socket().remote_endpoint(ec);
-    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
-    configure(*l);
-    l->ws.async_accept(req, [self_ = shared_from_this(), l, remote](beast::error_code ec1) {
-      if (ec1) return self_->close_link(l);
-      const std::string n1 = nonce();
-      auto text = std::make_shared<std::string>(json::serialize(json::object{{"type", "challenge"}, {"nonce", n1}, {"id", self_->self}}));
-      l->ws.text(true);
-      l->ws.async_write(boost::asio::buffer(*text), [self_, l, remote, n1, text](beast::error_code ec2, std::size_t) {
-        if (ec2) return self_->close_link(l);
-        beast::get_lowest_layer(l->ws).expires_after(self_->limits.handshake_timeout);
-        l->ws.async_read(l->buf, [self_, l, remote, n1](beast::error_code ec3, std::size_t) {
-          beast::get_lowest_layer(l->ws).expires_never();
-          if (ec3) return self_->close_link(l);
-          json::error_code jec;
-          auto v = json::parse(beast::buffers_to_string(l->buf.data()), jec);
-          l->buf.consume(l->buf.size());
-          const std::string id = field(v, "id"), n2 = field(v, "nonce");
-          if (jec || field(v, "type") != "auth" || id.empty() || n2.empty() || id == self_->self ||
-              !mac_equal(field(v, "mac"), mac(self_->secret, "dial|" + n1 + "|" + id)))
-            return self_->fail(l, remote, "bad cluster secret (claimed id '" + id.substr(0, 64) + "')");
-          auto ok = std::make_shared<std::string>(
-              json::serialize(json::object{{"type", "auth_ok"}, {"mac", mac(self_->secret, "accept|" + n2 + "|" + self_->self)}}));
-          l->ws.async_write(boost::asio::buffer(*ok), [self_, l, id, ok](beast::error_code ec4, std::size_t) {
-            if (ec4) return self_->close_link(l);
-            l->peer = id;
-            l->dialer = id;
-            self_->register_link(l);
-          });
-        });
-      });
-    });
+  // ---- endings --------------------------------------------------------------
+  /// An I/O error: logged (session_failure.h), then closed.
+  void fail(beast::error_code ec, const char* what) {
+    if (closed_) return;
+    log_session_failure(ec, what, up_ ? ("peer " + peer_).c_str() : "peer link", remote_);
+    end();
   }
+  /// The other side did not prove the secret, or the handshake could not
+  /// run: reported as an authentication failure (the replicator warns).
+  void refuse(const std::string& why) {
+    if (closed_) return;
+    if (t_->handlers.auth_failed) t_->handlers.auth_failed(remote_, why);
+    end();
+  }
+  void end() {
+    close();
+    report_dial();
+  }
+  void report_dial() {
+    if (!dialed_ || dial_reported_) return;
+    dial_reported_ = true;
+    t_->dial_finished(expect_);
+  }
+
+  std::shared_ptr<peer_transport::impl> t_;
+  websocket::stream<net::stream> ws_;
+  std::optional<tcp::resolver> resolver_;
+  boost::asio::steady_timer deadline_;
+  beast::flat_buffer buf_;
+  std::deque<std::pair<std::shared_ptr<const std::string>, bool>> queue_;
+  std::size_t queued_ = 0;
+  std::string remote_;     ///< the address dialed, or the accepted peer's ip:port
+  std::string expect_;     ///< dialer: the configured id dialed ("" = a seed)
+  std::string peer_;       ///< proven id (after auth)
+  std::string dialer_;     ///< id of the side that dialed
+  std::string n1_, n2_, server_id_;  ///< handshake state
+  stage stage_ = stage::connecting;
+  bool dialed_ = false, dial_reported_ = false, up_ = false, closed_ = false;
 };
+
+// ---- the transport ---------------------------------------------------------------
+
+void peer_transport::impl::accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
+  auto l = std::make_shared<peer_link>(shared_from_this(), std::move(stream));
+  all[l.get()] = l;
+  if (handshaking >= limits.max_handshakes) {
+    if (!handshakes_full) {
+      handshakes_full = true;
+      log::warn("peer links: ", handshaking, " unauthenticated /raft links already (limit ", limits.max_handshakes,
+                "); further ones are closed until some finish");
+    }
+    l->close();
+    return;
+  }
+  ++handshaking;
+  l->counted_handshake = true;
+  l->run_accept(std::move(req));
+}
+
+void peer_transport::impl::handshake_done() {
+  --handshaking;
+  if (handshakes_full && handshaking < limits.max_handshakes) {
+    handshakes_full = false;
+    log::info("peer links: unauthenticated /raft links below the limit again");
+  }
+}
+
+bool peer_transport::impl::register_link(const std::shared_ptr<peer_link>& l) {
+  if (l->counted_handshake) {
+    l->counted_handshake = false;
+    handshake_done();
+  }
+  if (stopped) {
+    l->close();
+    return false;
+  }
+  auto it = links.find(l->peer());
+  if (it != links.end() && !it->second->closed()) {
+    const std::string keep_dialer = std::min(self, l->peer());
+    if (l->dialer() != keep_dialer) {
+      l->close();  // not up: no callbacks
+      return false;
+    }
+    auto old = it->second;
+    links[l->peer()] = l;
+    l->go_up();
+    old->retire();  // replaced silently
+    if (handlers.replaced) handlers.replaced(l->peer());
+    return true;
+  }
+  links[l->peer()] = l;
+  l->go_up();
+  backoff.erase(l->peer());
+  if (handlers.up) handlers.up(l->peer());
+  return true;
+}
+
+void peer_transport::impl::link_closed(peer_link& l) {
+  all.erase(&l);
+  if (l.counted_handshake) {
+    l.counted_handshake = false;
+    handshake_done();
+  }
+  if (!l.up()) return;
+  auto it = links.find(l.peer());
+  if (it != links.end() && it->second.get() == &l) {
+    const std::string id = l.peer();
+    links.erase(it);
+    if (handlers.down) handlers.down(id);
+    schedule_dial(id);
+  }
+}
+
+void peer_transport::impl::schedule_dial(const std::string& id) {
+  if (stopped || !peers.count(id) || links.count(id) || dialing[id]) return;
+  auto& b = backoff[id];
+  b = b.count() == 0 ? limits.backoff_min : std::min(b * 2, limits.backoff_max);
+  const auto jitter = std::chrono::milliseconds(rng() % static_cast<std::uint64_t>(b.count() + 1));
+  auto t = std::make_shared<boost::asio::steady_timer>(io, b / 2 + jitter / 2);
+  timers[id] = t;
+  t->async_wait([self_ = shared_from_this(), id](const boost::system::error_code& ec) {
+    if (!ec) self_->dial_peer(id);
+  });
+}
+
+void peer_transport::impl::dial_peer(const std::string& id) {
+  auto it = peers.find(id);
+  if (stopped || it == peers.end() || links.count(id) || dialing[id]) return;
+  dialing[id] = true;
+  dial_address(it->second, id);
+}
+
+void peer_transport::impl::dial_address(const std::string& address, const std::string& expect) {
+  auto l = std::make_shared<peer_link>(shared_from_this(), address, expect);
+  all[l.get()] = l;
+  l->run_dial();
+}
+
+void peer_transport::impl::dial_finished(const std::string& expect) {
+  if (expect.empty()) return;
+  dialing[expect] = false;
+  if (!links.count(expect)) schedule_dial(expect);
+}
+
+// ---- the public face -------------------------------------------------------------
 
 peer_transport::peer_transport(boost::asio::io_context& io, std::string self_id, std::string secret, peer_limits limits,
                                peer_handlers handlers)
-    : impl_(std::make_shared<impl>(io, std::move(self_id), std::move(secret), limits, std::move(handlers))) {}
+    : impl_(std::make_shared<impl>(io, std::move(self_id), std::move(secret), std::move(limits), std::move(handlers))) {}
 
 peer_transport::~peer_transport() { stop(); }
 
@@ -346,30 +491,25 @@ void peer_transport::accept(net::stream stream, boost::beast::http::request<boos
 
 bool peer_transport::send(const std::string& to, std::shared_ptr<const std::string> frame, bool binary) {
   auto it = impl_->links.find(to);
-  if (it == impl_->links.end() || it->second->closed) return false;
-  auto& l = it->second;
-  if (l->queued + frame->size() > impl_->limits.max_queue_bytes) return false;
-  l->queued += frame->size();
-  l->queue.emplace_back(std::move(frame), binary);
-  impl_->flush(l);
-  return true;
+  if (it == impl_->links.end() || it->second->closed()) return false;
+  return it->second->send(std::move(frame), binary);
 }
 
 bool peer_transport::connected(const std::string& id) const {
   auto it = impl_->links.find(id);
-  return it != impl_->links.end() && !it->second->closed;
+  return it != impl_->links.end() && !it->second->closed();
 }
 
 std::vector<std::string> peer_transport::connected_peers() const {
   std::vector<std::string> out;
   for (const auto& [id, l] : impl_->links)
-    if (!l->closed) out.push_back(id);
+    if (!l->closed()) out.push_back(id);
   return out;
 }
 
 std::size_t peer_transport::queued_bytes(const std::string& id) const {
   auto it = impl_->links.find(id);
-  return it == impl_->links.end() ? 0 : it->second->queued;
+  return it == impl_->links.end() ? 0 : it->second->queued();
 }
 
 void peer_transport::set_drop_from(std::set<std::string> ids) {
@@ -381,7 +521,7 @@ void peer_transport::set_drop_from(std::set<std::string> ids) {
   for (const auto& [id, l] : i.links)
     if (i.drop_from.count(id) != ids.count(id)) reset.push_back(l);
   i.drop_from = std::move(ids);
-  for (auto& l : reset) i.close_link(l);
+  for (auto& l : reset) l->close();
 }
 
 void peer_transport::stop() {
@@ -389,8 +529,10 @@ void peer_transport::stop() {
   if (i.stopped) return;
   i.stopped = true;
   for (auto& [id, t] : i.timers) t->cancel();
-  auto links = i.links;
-  for (auto& [id, l] : links) i.close_link(l);
+  std::vector<std::shared_ptr<peer_link>> open;
+  for (auto& [p, w] : i.all)
+    if (auto l = w.lock()) open.push_back(l);
+  for (auto& l : open) l->close();
 }
 
 }  // namespace qc::net

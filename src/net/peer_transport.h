@@ -16,6 +16,14 @@
 // certificate (chain to tls.ca_file, name = the host it dialed), and the
 // secret handshake above still runs inside, so a peer needs both.
 //
+// Before a link is authenticated it is cheap to hold and cheap to refuse:
+// frames of at most 4 KiB (the handshake's own are ~200 bytes; 64 MiB only
+// once authenticated), one deadline for the whole handshake (connect, TLS,
+// upgrade and the secret exchange: handshake_timeout), and at most
+// max_handshakes accepted links proving the secret at once (more are closed
+// on arrival). Each link is a session in Beast's shape (do_x/on_x pairs,
+// one write in flight, a bounded queue) and logs why it ends.
+//
 // Owned by: the loop thread; used by the replicator actor.
 #pragma once
 
@@ -37,19 +45,23 @@
 
 namespace qc::net {
 
-/// Tunables of the peer links.
+/// Largest frame read from a link that has not proven the secret yet.
+inline constexpr std::size_t peer_handshake_frame_bytes = 4096;
+
+/// Tunables of the peer links. Owned by: the loop thread.
 struct peer_limits {
-  std::size_t max_frame_bytes = 64 << 20;       ///< peer frames may carry batches/snapshot chunks
+  std::size_t max_frame_bytes = 64 << 20;       ///< once authenticated: frames may carry batches/snapshot chunks
   std::size_t max_queue_bytes = 256 << 20;      ///< per link; send() fails beyond it
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{2000};
-  std::chrono::milliseconds handshake_timeout{3000};
+  std::chrono::milliseconds handshake_timeout{3000};  ///< connect/accept to authenticated
+  std::size_t max_handshakes = 16;              ///< accepted links still proving the secret, at once
   /// With [tls]: dial peers over TLS with this client context (it verifies
   /// their certificates against tls.ca_file). nullptr: plain ws://.
   std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
-/// Callbacks into the node; all on the loop thread.
+/// Callbacks into the node; all on the loop thread, which owns them.
 struct peer_handlers {
   /// A frame from an authenticated peer. `binary` for binary frames.
   std::function<void(const std::string& from, std::string frame, bool binary)> frame;
@@ -64,7 +76,7 @@ struct peer_handlers {
   std::function<void(const std::string& remote, const std::string& why)> auth_failed;
 };
 
-/// The set of peer links of one node.
+/// The set of peer links of one node. Owned by: the loop thread.
 class peer_transport : public std::enable_shared_from_this<peer_transport> {
  public:
   peer_transport(boost::asio::io_context& io, std::string self_id, std::string secret,
@@ -96,8 +108,10 @@ class peer_transport : public std::enable_shared_from_this<peer_transport> {
   /// Closes every link and stops redialing.
   void stop();
 
- private:
+  /// Shared state of the transport and its links (defined in the .cpp).
   struct impl;
+
+ private:
   std::shared_ptr<impl> impl_;
 };
 

@@ -1,16 +1,25 @@
 #include "net/server.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <deque>
 #include <map>
 #include <set>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
 
+#include "common/host_port.h"
+#include "common/log.h"
+#include "net/session_failure.h"
 #include "net/tls.h"
 
 namespace qc::net {
@@ -18,9 +27,19 @@ namespace qc::net {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+namespace json = boost::json;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
+
+/// How long a WebSocket closing handshake may take before the socket is cut.
+constexpr std::chrono::seconds close_timeout{2};
+/// Accept pause after EMFILE/ENFILE: starts here, doubles up to the max.
+constexpr std::chrono::milliseconds accept_backoff_min{10};
+constexpr std::chrono::milliseconds accept_backoff_max{1000};
+/// Pending connections answered 503 per pause while out of descriptors.
+constexpr int shed_per_pause = 1024;
+
 /// "ip:port" of the other end ("" if unknown); `ip` gets the address alone.
 std::string remote_of(net::stream& s, std::string* ip = nullptr) {
   beast::error_code ec;
@@ -30,9 +49,47 @@ std::string remote_of(net::stream& s, std::string* ip = nullptr) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-std::string error_frame(const char* code, const std::string& message) {
-  return std::string("{\"ok\":false,\"error\":{\"code\":\"") + code + "\",\"message\":\"" + message + "\"}}";
+/// A reply frame built by the session itself (the node never saw the
+/// request): contract §4 error shape, with JSON escaping.
+std::string error_frame(std::string_view code, std::string_view message) {
+  return json::serialize(json::object{{"ok", false}, {"error", json::object{{"code", code}, {"message", message}}}});
 }
+
+/// The answer to a connection the node cannot take: written straight to the
+/// socket, no parsing, no allocation per connection.
+const std::string& overloaded_reply() {
+  static const std::string body = "node overloaded: too many connections\n";
+  static const std::string reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: " +
+                                   std::to_string(body.size()) +
+                                   "\r\nRetry-After: 1\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n" + body;
+  return reply;
+}
+
+/// Answers 503 on a freshly accepted descriptor and closes it, without
+/// waiting: the reply fits any socket buffer; what the client already sent
+/// is drained so the close is a FIN, not a reset that could eat the reply.
+void shed_fd(int fd) {
+  const auto& r = overloaded_reply();
+  [[maybe_unused]] auto sent = ::send(fd, r.data(), r.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  char drain[1024];
+  while (::recv(fd, drain, sizeof drain, MSG_DONTWAIT) > 0) {
+  }
+}
+
+/// The listener's count of accepted connections; a slot is held by the
+/// connection's stream (net::stream::hold) until it is destroyed.
+struct socket_count {
+  std::size_t open = 0;
+};
+struct socket_slot {
+  std::shared_ptr<socket_count> count;
+  explicit socket_slot(std::shared_ptr<socket_count> c) : count(std::move(c)) { ++count->open; }
+  ~socket_slot() { --count->open; }
+  socket_slot(const socket_slot&) = delete;
+  socket_slot& operator=(const socket_slot&) = delete;
+};
+
 }  // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
@@ -47,18 +104,43 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   /// Client WebSockets from upgrade to destruction, handshakes included
   /// (`sessions` only holds those past the handshake).
   std::size_t ws_count = 0;
+  /// Accepted connections of every kind (limits.max_sockets).
+  std::shared_ptr<socket_count> sockets = std::make_shared<socket_count>();
   bool stopped = false;
 
+  // Descriptor exhaustion (see server in server.h).
+  boost::asio::steady_timer accept_timer;
+  std::chrono::milliseconds accept_backoff{0};
+  bool starved = false;      ///< accept() is failing for want of descriptors
+  bool over_budget = false;  ///< max_sockets reached
+  std::chrono::steady_clock::time_point episode_start;
+  std::uint64_t episode_shed = 0;  ///< connections answered 503 in this episode
+  int reserve_fd = -1;             ///< spare descriptor given up to accept-and-shed
+
   impl(boost::asio::io_context& i, server_limits l, server_handlers h, server_tls t)
-      : io(i), limits(l), handlers(std::move(h)), tls(std::move(t)), acceptor(i) {}
+      : io(i), limits(l), handlers(std::move(h)), tls(std::move(t)), acceptor(i), accept_timer(i) {
+    take_reserve();
+  }
+  ~impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
+
+  void take_reserve() {
+    if (reserve_fd < 0) reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
 
   void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket s);
+  void on_no_descriptors(const beast::error_code& ec);
+  void shed_pending();
+  void end_episode(const char* what);
 };
 
 namespace {
 
 /// One client WebSocket (/ws): chat-multi style, one write in flight and a
 /// bounded queue; a slow reader is cut off instead of growing memory.
+/// Owned by: the loop thread (shared by its pending operations).
 class ws_session : public client_session, public std::enable_shared_from_this<ws_session> {
  public:
   ws_session(std::shared_ptr<server::impl> srv, net::stream stream, std::uint64_t id, std::string remote,
@@ -71,6 +153,8 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
   }
 
   void run(http::request<http::string_body> req) {
+    // Timeouts are the WebSocket's own from here on (the HTTP session set
+    // the tcp_stream to expires_never before the upgrade).
     websocket::stream_base::timeout t{};
     t.handshake_timeout = srv_->limits.handshake_timeout;
     t.idle_timeout = srv_->limits.idle_timeout;
@@ -78,7 +162,7 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
     ws_.set_option(t);
     // Read up to a hard cap so an over-limit frame can still get our reply.
     ws_.read_message_max(std::max<std::size_t>(srv_->limits.max_frame_bytes * 4, 1 << 20));
-    ws_.async_accept(req, [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    do_accept(std::move(req));
   }
 
   bool send(std::shared_ptr<const std::string> frame) override {
@@ -96,32 +180,40 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
   void close(std::uint16_t code, std::string reason) override {
     if (closing_ || closed_) return;
     closing_ = true;
-    websocket::close_reason cr(static_cast<websocket::close_code>(code), reason);
-    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(2));
-    ws_.async_close(cr, [self = shared_from_this()](beast::error_code) { self->finish(); });
+    // The closing handshake is bounded by the WebSocket's handshake timeout.
+    websocket::stream_base::timeout t{};
+    ws_.get_option(t);
+    t.handshake_timeout = close_timeout;
+    ws_.set_option(t);
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                    beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
   }
 
   std::uint64_t conn_id() const override { return id_; }
   const std::string& remote() const override { return remote_; }
+  const std::string& ip() const override { return ip_; }
 
  private:
+  void do_accept(http::request<http::string_body> req) {
+    ws_.async_accept(req, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+  }
+
   void on_accept(beast::error_code ec) {
-    if (ec) return finish();
+    if (ec) return fail(ec, "websocket accept");
     srv_->sessions[id_] = weak_from_this();
     opened_ = true;
     if (srv_->handlers.client_open) srv_->handlers.client_open(shared_from_this());
     do_read();
   }
 
-  void do_read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
-  }
+  void do_read() { ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this())); }
 
   void on_read(beast::error_code ec, std::size_t n) {
-    if (ec) {
-      if (ec == websocket::error::message_too_big) close(1009, "frame too large");
-      return finish();
+    if (ec == websocket::error::message_too_big) {
+      close(1009, "frame too large");
+      return fail(ec, "read");
     }
+    if (ec) return fail(ec, "read");
     std::string frame = beast::buffers_to_string(buffer_.data());
     buffer_.consume(buffer_.size());
     if (!ws_.got_text()) {
@@ -143,15 +235,26 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
   void do_write() {
     ws_.text(true);
     ws_.async_write(boost::asio::buffer(*queue_.front()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+                    beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
   }
 
-  void on_write(beast::error_code ec) {
-    if (ec) return finish();
+  void on_write(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec, "write");
     queued_bytes_ -= queue_.front()->size();
     queue_.pop_front();
     if (!queue_.empty()) return do_write();
     if (close_after_flush_) close(close_code_, "frame too large");
+  }
+
+  void on_close(beast::error_code ec) {
+    if (ec) return fail(ec, "close");
+    finish();
+  }
+
+  /// Logs why the session ends (session_failure.h) and ends it.
+  void fail(beast::error_code ec, const char* what) {
+    log_session_failure(ec, what, "client", remote_);
+    finish();
   }
 
   void finish() {
@@ -175,9 +278,12 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
 };
 
 /// One HTTP connection: GET routes, or the upgrade to /ws or /raft.
+/// Owned by: the loop thread (shared by its pending operations).
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(std::shared_ptr<server::impl> srv, tcp::socket s) : srv_(std::move(srv)), stream_(std::move(s)) {}
+  http_session(std::shared_ptr<server::impl> srv, net::stream s) : srv_(std::move(srv)), stream_(std::move(s)) {
+    remote_ = remote_of(stream_);
+  }
 
   void run() {
     if (!srv_->tls.context) return do_read();
@@ -191,11 +297,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   void do_detect() {
     stream_.next_layer().expires_after(srv_->limits.handshake_timeout);
     beast::async_detect_ssl(stream_.next_layer(), buffer_,
-                            [self = shared_from_this()](beast::error_code ec, bool tls) { self->on_detect(ec, tls); });
+                            beast::bind_front_handler(&http_session::on_detect, shared_from_this()));
   }
 
   void on_detect(beast::error_code ec, bool tls) {
-    if (ec) return close();
+    if (ec) return fail(ec, "detect TLS");
     if (!tls) {
       plaintext_refused_ = !srv_->tls.allow_plaintext;
       return do_read();
@@ -216,7 +322,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   void on_handshake(beast::error_code ec, std::size_t used) {
     if (ec) {
-      if (srv_->handlers.refused) srv_->handlers.refused(remote_of(stream_), "TLS handshake failed: " + ec.message());
+      if (srv_->handlers.refused) srv_->handlers.refused(remote_, "TLS handshake failed: " + ec.message());
       return close();
     }
     buffer_.consume(used);
@@ -227,73 +333,74 @@ class http_session : public std::enable_shared_from_this<http_session> {
     parser_.emplace();
     parser_->body_limit(16 * 1024);
     stream_.next_layer().expires_after(srv_->limits.handshake_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
-  void on_read(beast::error_code ec) {
-    if (ec) return close();
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec, "read request");
     auto req = parser_->release();
     if (plaintext_refused_) {
       req.keep_alive(false);
-      respond(req, {400, "text/plain", "this node requires TLS: connect with https:// or wss://\n"});
-      return;
+      return do_write(req, {400, "text/plain", "this node requires TLS: connect with https:// or wss://\n"});
     }
     const std::string target(req.target());
     const std::string path = target.substr(0, target.find('?'));
-    if (websocket::is_upgrade(req)) {
-      stream_.next_layer().expires_never();
-      if (path == "/raft" && srv_->handlers.peer_upgrade) {
-        if (srv_->tls.require_peer_cert && !peer_cert_verified(stream_)) {
-          if (srv_->handlers.refused)
-            srv_->handlers.refused(remote_of(stream_), "peer link without a TLS client certificate signed by tls.ca_file");
-          req.keep_alive(false);
-          respond(req, {403, "text/plain", "peer links need a TLS client certificate signed by the cluster CA\n"});
-          return;
-        }
-        srv_->handlers.peer_upgrade(std::move(stream_), std::move(req));
-        return;
-      }
-      if (path == "/ws") {
-        std::string ip;
-        const std::string remote = remote_of(stream_, &ip);
-        // Counted from the upgrade on, so a burst of handshakes cannot
-        // overshoot the limit before any of them completes.
-        auto pit = srv_->per_ip.find(ip);
-        const std::size_t from_ip = pit == srv_->per_ip.end() ? 0 : pit->second;
-        if (srv_->ws_count >= srv_->limits.max_connections || from_ip >= srv_->limits.max_connections_per_ip) {
-          respond(req, {503, "text/plain", "too many connections\n"});
-          return;
-        }
-        ++srv_->per_ip[ip];
-        ++srv_->ws_count;
-        auto s = std::make_shared<ws_session>(srv_, std::move(stream_), srv_->next_conn++, remote, ip);
-        s->run(std::move(req));
-        return;
-      }
-      respond(req, {404, "text/plain", "not found\n"});
-      return;
-    }
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      respond(req, {405, "text/plain", "method not allowed\n"});
-      return;
-    }
-    respond(req, srv_->handlers.http_get ? srv_->handlers.http_get(target) : http_reply{404, "text/plain", ""});
+    if (websocket::is_upgrade(req)) return upgrade(std::move(req), path);
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return do_write(req, {405, "text/plain", "method not allowed\n"});
+    do_write(req, srv_->handlers.http_get ? srv_->handlers.http_get(target) : http_reply{404, "text/plain", ""});
   }
 
-  void respond(const http::request<http::string_body>& req, http_reply r) {
+  void upgrade(http::request<http::string_body> req, const std::string& path) {
+    // From here on the WebSocket's own timeouts apply, never the tcp_stream's.
+    stream_.next_layer().expires_never();
+    if (path == "/raft" && srv_->handlers.peer_upgrade) {
+      if (srv_->tls.require_peer_cert && !peer_cert_verified(stream_)) {
+        if (srv_->handlers.refused)
+          srv_->handlers.refused(remote_, "peer link without a TLS client certificate signed by tls.ca_file");
+        req.keep_alive(false);
+        return do_write(req, {403, "text/plain", "peer links need a TLS client certificate signed by the cluster CA\n"});
+      }
+      // The stream carries its socket slot along (net::stream::hold).
+      srv_->handlers.peer_upgrade(std::move(stream_), std::move(req));
+      return;
+    }
+    if (path != "/ws") return do_write(req, {404, "text/plain", "not found\n"});
+    std::string ip;
+    const std::string remote = remote_of(stream_, &ip);
+    // Counted from the upgrade on, so a burst of handshakes cannot
+    // overshoot the limit before any of them completes.
+    auto pit = srv_->per_ip.find(ip);
+    const std::size_t from_ip = pit == srv_->per_ip.end() ? 0 : pit->second;
+    if (srv_->ws_count >= srv_->limits.max_connections || from_ip >= srv_->limits.max_connections_per_ip)
+      return do_write(req, {503, "text/plain", "too many connections\n"});
+    ++srv_->per_ip[ip];
+    ++srv_->ws_count;
+    std::make_shared<ws_session>(srv_, std::move(stream_), srv_->next_conn++, remote, ip)->run(std::move(req));
+  }
+
+  void do_write(const http::request<http::string_body>& req, http_reply r) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), req.version());
     res->set(http::field::server, "quorum-chat");
     res->set(http::field::content_type, r.content_type);
-    res->set(http::field::access_control_allow_origin, "*");
+    if (r.cors) res->set(http::field::access_control_allow_origin, "*");
     res->set(http::field::cache_control, "no-store");
     res->keep_alive(req.keep_alive());
     if (req.method() != http::verb::head) res->body() = std::move(r.body);
     res->prepare_payload();
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-      if (ec || !res->keep_alive()) return self->close();
-      self->do_read();
-    });
+    http::async_write(stream_, *res, beast::bind_front_handler(&http_session::on_write, shared_from_this(), res));
+  }
+
+  void on_write(std::shared_ptr<http::response<http::string_body>> res, beast::error_code ec, std::size_t) {
+    if (ec) return fail(ec, "write response");
+    if (!res->keep_alive()) return close();
+    do_read();
+  }
+
+  /// Logs why the connection ends (session_failure.h) and closes it.
+  void fail(beast::error_code ec, const char* what) {
+    log_session_failure(ec, what, "http", remote_);
+    close();
   }
 
   void close() {
@@ -303,6 +410,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   std::shared_ptr<server::impl> srv_;
   net::stream stream_;
+  std::string remote_;
   bool plaintext_refused_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -311,17 +419,82 @@ class http_session : public std::enable_shared_from_this<http_session> {
 }  // namespace
 
 void server::impl::do_accept() {
-  acceptor.async_accept(io, [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-    if (self->stopped) return;
-    if (!ec) {
-      // Small request/reply frames: no Nagle (with delayed ACKs it stalls
-      // a lone frame for ~40 ms).
-      beast::error_code ignored;
-      s.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<http_session>(self, std::move(s))->run();
+  acceptor.async_accept(io, beast::bind_front_handler(&server::impl::on_accept, shared_from_this()));
+}
+
+void server::impl::on_accept(beast::error_code ec, tcp::socket s) {
+  if (stopped) return;
+  if (ec == boost::asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+      ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory)
+    return on_no_descriptors(ec);
+  if (ec) {
+    // A connection that died in the backlog (ECONNABORTED, ...): next.
+    log::debug("accept: ", ec.message());
+    return do_accept();
+  }
+  if (starved) end_episode("descriptors available again");
+  if (sockets->open >= limits.max_sockets) {
+    if (!over_budget) {
+      over_budget = true;
+      episode_start = std::chrono::steady_clock::now();
+      episode_shed = 0;
+      log::warn("accept: ", sockets->open, " connections open, the limit for this node's descriptors; "
+                "new connections are answered 503 until some close");
     }
-    self->do_accept();
+    shed_fd(s.native_handle());
+    ++episode_shed;
+    return do_accept();  // `s` closes here
+  }
+  if (over_budget && sockets->open < limits.max_sockets * 9 / 10) end_episode("below the connection limit again");
+  // Small request/reply frames: no Nagle (with delayed ACKs it stalls a
+  // lone frame for ~40 ms).
+  beast::error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+  net::stream st(std::move(s));
+  st.hold(std::make_shared<socket_slot>(sockets));
+  std::make_shared<http_session>(shared_from_this(), std::move(st))->run();
+  do_accept();
+}
+
+void server::impl::on_no_descriptors(const beast::error_code& ec) {
+  if (!starved) {
+    starved = true;
+    episode_start = std::chrono::steady_clock::now();
+    episode_shed = 0;
+    accept_backoff = accept_backoff_min;
+    log::warn("accept: out of file descriptors (", ec.message(), ") with ", sockets->open,
+              " connections open; accepting pauses with backoff, pending connections are answered 503");
+  } else {
+    accept_backoff = std::min(accept_backoff * 2, accept_backoff_max);
+  }
+  shed_pending();
+  accept_timer.expires_after(accept_backoff);
+  accept_timer.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+    if (!e && !self->stopped) self->do_accept();
   });
+}
+
+void server::impl::shed_pending() {
+  // The reserve descriptor makes room for exactly one accept at a time.
+  if (reserve_fd < 0) return;
+  ::close(reserve_fd);
+  reserve_fd = -1;
+  for (int i = 0; i < shed_per_pause; ++i) {
+    const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) break;
+    shed_fd(fd);
+    ::close(fd);
+    ++episode_shed;
+  }
+  take_reserve();
+  if (reserve_fd < 0) log::warn("accept: the reserve descriptor was taken by another thread; shedding stops");
+}
+
+void server::impl::end_episode(const char* what) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - episode_start);
+  log::info("accept: ", what, " after ", ms.count(), " ms; ", episode_shed, " connections were answered 503 meanwhile");
+  starved = over_budget = false;
+  take_reserve();
 }
 
 server::server(boost::asio::io_context& io, server_limits limits, server_handlers handlers, server_tls tls)
@@ -330,16 +503,14 @@ server::server(boost::asio::io_context& io, server_limits limits, server_handler
 server::~server() = default;
 
 bool server::listen(const std::string& host_port, std::string& err) {
-  const auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) {
+  const auto hp = common::parse_host_port(host_port);
+  if (!hp) {
     err = "expected host:port";
     return false;
   }
   beast::error_code ec;
-  std::string host = host_port.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   tcp::resolver resolver(impl_->io);
-  auto results = resolver.resolve(host, host_port.substr(colon + 1), ec);
+  auto results = resolver.resolve(hp->host, hp->port, ec);
   if (ec || results.empty()) {
     err = "cannot resolve " + host_port + ": " + ec.message();
     return false;
@@ -349,6 +520,8 @@ bool server::listen(const std::string& host_port, std::string& err) {
   if (!ec) impl_->acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(ep, ec);
   if (!ec) impl_->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+  // Non-blocking, so shedding with the reserve descriptor never waits.
+  if (!ec) impl_->acceptor.native_non_blocking(true, ec);
   if (ec) {
     err = ec.message();
     return false;
@@ -361,6 +534,7 @@ void server::start() { impl_->do_accept(); }
 void server::stop() {
   impl_->stopped = true;
   beast::error_code ec;
+  impl_->accept_timer.cancel();
   impl_->acceptor.close(ec);
   auto sessions = impl_->sessions;
   for (auto& [id, w] : sessions)

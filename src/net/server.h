@@ -23,14 +23,19 @@
 namespace qc::net {
 
 /// Limits that protect the node from slow, dead or hostile clients.
+/// Owned by: the loop thread (copied into the server at construction).
 struct server_limits {
   std::size_t max_frame_bytes = 64 * 1024;        ///< larger frame: too_large reply, close 1009
   std::size_t max_send_queue = 4096;              ///< frames queued to a slow reader before it is dropped
   std::size_t max_send_queue_bytes = 16 << 20;    ///< bytes queued to a slow reader before it is dropped
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds idle_timeout{600'000};  ///< no frame from the client at all for this long
-  std::size_t max_connections = 20'000;           ///< per node
+  std::size_t max_connections = 20'000;           ///< client WebSockets per node
   std::size_t max_connections_per_ip = 20'000;
+  /// Accepted connections of every kind (HTTP, /ws, /raft) held at once;
+  /// beyond it a new connection gets a canned 503 and is closed at once.
+  /// Sized from the descriptor limit (net::plan_descriptors).
+  std::size_t max_sockets = 1'000'000;
 };
 
 /// TLS on the listener ([tls]): connections that open with a TLS
@@ -44,14 +49,18 @@ struct server_tls {
   bool require_peer_cert = false;
 };
 
-/// A minimal HTTP reply for GET handlers.
+/// A minimal HTTP reply for GET handlers. Owned by: the loop thread.
 struct http_reply {
   unsigned status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  /// Send `Access-Control-Allow-Origin: *`: only for public, read-only
+  /// data other origins may read (a dashboard polling /status).
+  bool cors = false;
 };
 
-/// One client WebSocket connection (/ws). Created by the server.
+/// One client WebSocket connection (/ws). Created by the server; owned by
+/// the loop thread.
 class client_session {
  public:
   virtual ~client_session() = default;
@@ -64,9 +73,12 @@ class client_session {
   virtual std::uint64_t conn_id() const = 0;
   /// Remote address "ip:port".
   virtual const std::string& remote() const = 0;
+  /// Remote IP address alone (the key of per-address limits).
+  virtual const std::string& ip() const = 0;
 };
 
-/// Callbacks from the network into the node. All run on the loop thread.
+/// Callbacks from the network into the node. All run on the loop thread,
+/// which owns them.
 struct server_handlers {
   /// GET of any path other than /ws and /raft.
   std::function<http_reply(const std::string& target)> http_get;
@@ -88,7 +100,15 @@ struct server_handlers {
   std::function<void(const std::string& remote, const std::string& why)> refused;
 };
 
-/// Accepts TCP connections and routes them. Loop thread only.
+/// Accepts TCP connections and routes them. Owned by the loop thread.
+///
+/// Descriptor exhaustion: connections beyond limits.max_sockets get a
+/// canned 503 and are closed. If accept() still fails for want of
+/// descriptors (EMFILE/ENFILE: files, peer dials, a limit lowered at run
+/// time), accepting pauses on a timer with backoff (10 ms doubling to 1 s)
+/// instead of spinning, one line is logged per episode, and each pause
+/// frees a reserve descriptor to accept-and-answer-503 pending connections,
+/// so clients and health checks get an answer instead of a hang.
 class server : public std::enable_shared_from_this<server> {
  public:
   server(boost::asio::io_context& io, server_limits limits, server_handlers handlers, server_tls tls = {});

@@ -48,6 +48,11 @@ class stream {
   /// The TLS layer; only when is_tls().
   tls_type& tls() { return *tls_; }
 
+  /// Ties `token` to this connection's lifetime: it is released when the
+  /// stream is destroyed, wherever the stream has moved to by then (the
+  /// listener counts accepted connections this way, peer links included).
+  void hold(std::shared_ptr<void> token) { token_ = std::move(token); }
+
   tcp_type& next_layer() { return tls_ ? tls_->next_layer() : *tcp_; }
   const tcp_type& next_layer() const { return tls_ ? tls_->next_layer() : *tcp_; }
   executor_type get_executor() { return next_layer().get_executor(); }
@@ -65,6 +70,7 @@ class stream {
   }
 
  private:
+  std::shared_ptr<void> token_;    ///< see hold(); declared first, so released after the socket closes
   std::optional<tcp_type> tcp_;     ///< set while plain
   std::unique_ptr<tls_type> tls_;  ///< set once TLS (owns the tcp_stream)
 };

@@ -7,6 +7,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include "common/host_port.h"
 #include "net/tls.h"
 
 namespace qc::net {
@@ -69,19 +70,19 @@ bool ws_client::connect(const std::string& address, std::string& err, const std:
   i.events.clear();
   i.close_code.reset();
   i.buf.consume(i.buf.size());
-  const auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) {
-    err = "expected host:port";
+  const auto hp = common::parse_host_port(host_port);
+  if (!hp) {
+    err = "expected host:port, got '" + host_port + "'";
     return false;
   }
-  const std::string host = host_port.substr(0, colon);
+  const std::string& host = hp->host;
   if (tls) {
     auto ctx = tool_client_context(err);
     if (!ctx || !start_client_tls(i.ws->next_layer(), *ctx, host, err)) return false;
   }
   tcp::resolver resolver(i.io);
   beast::error_code ec;
-  auto results = resolver.resolve(host, host_port.substr(colon + 1), ec);
+  auto results = resolver.resolve(host, hp->port, ec);
   if (ec) {
     err = ec.message();
     return false;

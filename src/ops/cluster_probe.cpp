@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include "common/host_port.h"
 #include "net/tls.h"
 #include "net/ws_client.h"
 
@@ -24,9 +25,9 @@ std::optional<std::pair<int, std::string>> http_get(const std::string& address, 
                                                     std::chrono::milliseconds timeout) {
   bool tls = false;
   const std::string host_port = net::strip_scheme(address, tls);
-  const auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  const std::string host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
+  const auto hp = common::parse_host_port(host_port);
+  if (!hp) return std::nullopt;
+  const std::string &host = hp->host, &port = hp->port;
   boost::asio::io_context io;
   net::stream s(io);
   std::string err;

@@ -3,6 +3,7 @@
 //   chatbench --nodes A,B,C [run]      workload mix, closed or open loop
 //   chatbench --nodes A,B,C failover   steady writes while killing the leader
 //   chatbench --nodes A capacity       C idle connections per node, RSS, burst
+//   chatbench hash                     what one password hash costs here (no node)
 //
 // Owned by: the main thread; all client I/O runs on one io_context thread.
 #include <sys/resource.h>
@@ -19,6 +20,7 @@
 
 #include "bench/capacity.h"
 #include "bench/failover.h"
+#include "bench/hash_cost.h"
 #include "bench/sessions.h"
 #include "bench/workload.h"
 
@@ -38,7 +40,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 /// "send=1,history=5" -> weights; false on a bad entry.
 bool parse_mix(const std::string& s, workload_options& w, std::string& err) {
-  w.w_send = w.w_history = w.w_unread = 0;
+  w.w_send = w.w_history = w.w_unread = w.w_login = 0;
   for (const auto& part : split(s, ',')) {
     const auto eq = part.find_first_of("=:");
     const std::string name = part.substr(0, eq);
@@ -47,9 +49,10 @@ bool parse_mix(const std::string& s, workload_options& w, std::string& err) {
     if (name == "send") w.w_send = v;
     else if (name == "history") w.w_history = v;
     else if (name == "unread") w.w_unread = v;
+    else if (name == "login") w.w_login = v;
     else return err = "unknown op in --mix: " + name, false;
   }
-  if (w.w_send + w.w_history + w.w_unread <= 0) return err = "--mix has no positive weight", false;
+  if (w.w_send + w.w_history + w.w_unread + w.w_login <= 0) return err = "--mix has no positive weight", false;
   return true;
 }
 
@@ -82,11 +85,11 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "chatbench: load generator for Quorum Chat\n"
       "usage: chatbench --nodes IP:PORT[,IP:PORT...] [run|failover|capacity] [options]\noptions");
-  desc.add_options()("help,h", "this help")("mode", po::value(&mode), "run | failover | capacity (or positional)")(
+  desc.add_options()("help,h", "this help")("mode", po::value(&mode), "run | failover | capacity | hash (or positional)")(
       "nodes", po::value(&nodes_s), "comma-separated IP:PORT of the nodes")(
       "connections,c", po::value(&so.connections)->default_value(64), "logged-in connections (K)")(
       "pin", po::value(&so.pin)->default_value(-1), "put every connection on node index N (default: round-robin)")(
-      "mix", po::value(&mix)->default_value("send=1"), "op weights, e.g. send=1,history=5,unread=1")(
+      "mix", po::value(&mix)->default_value("send=1"), "op weights, e.g. send=1,history=5,unread=1 (login=1: password logins)")(
       "consistency", po::value(&w.consistency)->default_value("linearizable"), "reads: linearizable | local")(
       "duration", po::value(&duration_s)->default_value(10), "measured seconds (run mode)")(
       "warmup", po::value(&warmup_s)->default_value(1), "unmeasured seconds before (run mode)")(
@@ -124,6 +127,17 @@ int main(int argc, char** argv) {
   }
   const auto nodes = split(nodes_s, ',');
   std::string err;
+  if (mode == "hash") {
+    // Password hashing alone, on this machine: no node involved.
+    const auto costs = measure_hash_costs(w.ops > 0 ? static_cast<int>(w.ops) : 10, err);
+    if (!err.empty()) {
+      std::cerr << "chatbench: " << err << "\n";
+      return 1;
+    }
+    std::cout << render(costs) << "(load average " << load_average() << ")\n";
+    if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(costs)) << "\n";
+    return 0;
+  }
   if (nodes.empty()) err = "--nodes is required";
   else if (mode != "run" && mode != "failover" && mode != "capacity") err = "unknown mode " + mode;
   else if (so.pin >= static_cast<int>(nodes.size())) err = "--pin is beyond the node list";
@@ -141,6 +155,7 @@ int main(int argc, char** argv) {
   w.timeout = std::chrono::milliseconds(timeout_ms);
   so.nodes = nodes;
   so.prefix = prefix.empty() ? random_prefix() : prefix;
+  w.password = so.password;
 
   json::object out;
   out["mode"] = mode;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark smoke run (seconds): chatbench's three modes against throwaway
+# Benchmark smoke run (seconds): chatbench's modes against throwaway
 # clusters, checking that each JSON report is complete and self-consistent.
 # No speed is asserted (benchmarks decide speed, not tests).
 set -euo pipefail
@@ -8,7 +8,7 @@ B=${QC_BUILD_DIR:-$ROOT/build}
 export BIN=$B/chatnode
 T=$(mktemp -d /tmp/qc-bench-smoke.XXXXXX)
 trap '"$ROOT/scripts/bench-cluster.sh" stop "$T/one" 2>/dev/null || true; "$ROOT/scripts/bench-cluster.sh" stop "$T/three" 2>/dev/null || true; rm -rf "$T"' EXIT
-printf '[security]\npbkdf2_iterations = 1000\n' >"$T/extra.toml"
+printf '[security]\nargon2id_passes = 1\nargon2id_memory_kib = 64\n' >"$T/extra.toml"
 
 check() {  # check NAME FILE PYTHON-EXPRESSION-ON-j
   python3 - "$2" "$3" "$1" <<'PY'
@@ -24,11 +24,11 @@ PY
 
 # 1. One node: a mixed closed-loop run of a fixed op count.
 N1=$("$ROOT/scripts/bench-cluster.sh" start "$T/one" 1 "$T/extra.toml")
-"$B/chatbench" --nodes "$N1" --connections 4 --inflight 2 --ops 300 --mix send=2,history=1,unread=1 \
+"$B/chatbench" --nodes "$N1" --connections 4 --inflight 2 --ops 300 --mix send=2,history=1,unread=1,login=1 \
   --json "$T/run.json" >/dev/null
 check "run: 300 ops, all ok, every op kind seen, quantiles ordered" "$T/run.json" '
 (r := j["result"]) and r["ok"] == 300 and r["error_count"] == 0 and r["timeouts"] == 0
-and set(r["by_op"]) == {"send", "history", "unread"}
+and set(r["by_op"]) == {"send", "history", "unread", "login"}
 and sum(v["ok"] for v in r["by_op"].values()) == 300
 and 0 < r["latency_ms"]["min"] <= r["latency_ms"]["p50"] <= r["latency_ms"]["p90"] <= r["latency_ms"]["p99"]
     <= r["latency_ms"]["p99_9"] <= r["latency_ms"]["max"]
@@ -56,4 +56,9 @@ check "failover: one kill, its window measured, writes acknowledged" "$T/fail.js
 (f := j["failover"]) and len(f["kills"]) == 1 and f["kills"][0]["leader"] in ("n1", "n2", "n3")
 and f["kills"][0]["window_ms"] > 0 and f["window_ms"]["measured"] == 1
 and f["writes"]["ok"] > 0 and "error" not in f'
+# 5. What a password hash costs here (no node).
+"$B/chatbench" hash --ops 2 --json "$T/hash.json" >/dev/null
+check "hash: three parameter sets timed, argon2id default first" "$T/hash.json" '
+len(j["hash_costs"]) == 3 and j["hash_costs"][0]["label"].startswith("argon2id")
+and all(c["hash_wall_ms"] > 0 and c["verify_wall_ms"] > 0 for c in j["hash_costs"])'
 echo "bench smoke: all passed"

@@ -1,5 +1,6 @@
 // chat::login_limiter: budgets per key, window expiry, refunds, clears,
-// the memory bound, and the "0 = off" setting. The clock is passed in.
+// the memory bound (which never locks out a key it has not seen), and the
+// "0 = off" setting. The clock is passed in.
 #include <doctest/doctest.h>
 
 #include "chat/login_limiter.h"
@@ -28,13 +29,13 @@ TEST_CASE("login_limiter: refund gives one attempt back, clear forgets the key")
   CHECK(l.try_acquire("k", t0) == 0ms);
   CHECK(l.try_acquire("k", t0) == 0ms);
   CHECK(l.try_acquire("k", t0) > 0ms);
-  l.refund("k");
+  l.refund("k", t0);
   CHECK(l.try_acquire("k", t0) == 0ms);
   CHECK(l.try_acquire("k", t0) > 0ms);
   l.clear("k");
   CHECK(l.size() == 0);
   CHECK(l.try_acquire("k", t0) == 0ms);
-  l.refund("absent");  // no effect, no crash
+  l.refund("absent", t0);  // no effect, no crash
   CHECK(l.size() == 1);
 }
 
@@ -46,15 +47,54 @@ TEST_CASE("login_limiter: limit 0 is off") {
   CHECK(l.size() == 0);
 }
 
-TEST_CASE("login_limiter: prune drops expired keys; a full table fails closed") {
-  login_limiter l(5, 10s, 3);
+TEST_CASE("login_limiter: a full table makes room from keys under their limit, never refuses a new key") {
+  login_limiter l(2, 10s, 3);
   const auto t0 = login_limiter::clock::time_point{} + 1h;
   CHECK(l.try_acquire("a", t0) == 0ms);
   CHECK(l.try_acquire("b", t0 + 1s) == 0ms);
   CHECK(l.try_acquire("c", t0 + 2s) == 0ms);
-  CHECK(l.try_acquire("d", t0 + 3s) > 0ms);  // full, nothing expired yet
-  CHECK(l.try_acquire("a", t0 + 3s) == 0ms);  // known keys still work
-  CHECK(l.try_acquire("d", t0 + 10s) == 0ms); // "a" expired and made room
+  CHECK(l.try_acquire("d", t0 + 3s) == 0ms);  // full: "a" (oldest under its limit) is forgotten
+  CHECK(l.size() == 3);
+  CHECK(l.evicted() == 1);
   l.prune(t0 + 100s);
   CHECK(l.size() == 0);
+}
+
+TEST_CASE("login_limiter: spraying new names neither unlocks a locked key nor locks out anyone else") {
+  login_limiter l(3, 60s, 100);
+  const auto t0 = login_limiter::clock::time_point{} + 1h;
+  // The victim's name is attacked until it is locked.
+  for (int i = 0; i < 3; ++i) CHECK(l.try_acquire("victim", t0) == 0ms);
+  CHECK(l.try_acquire("victim", t0) > 0ms);
+  // 10,000 sprayed names in the same window: far more than the table holds.
+  for (int i = 0; i < 10'000; ++i) CHECK(l.try_acquire("spray" + std::to_string(i), t0 + 1s) == 0ms);
+  CHECK(l.size() <= 100);
+  // The locked key stays locked until its window ends...
+  CHECK(l.try_acquire("victim", t0 + 2s) > 0ms);
+  // ...and a user the limiter never saw still gets in.
+  CHECK(l.try_acquire("alice", t0 + 2s) == 0ms);
+  CHECK(l.retry_after("victim", t0 + 60s) == 0ms);
+}
+
+TEST_CASE("login_limiter: a table full of locked keys lets new keys through untracked") {
+  login_limiter l(1, 60s, 2);
+  const auto t0 = login_limiter::clock::time_point{} + 1h;
+  CHECK(l.try_acquire("x", t0) == 0ms);
+  CHECK(l.try_acquire("y", t0) == 0ms);  // both now at their limit of 1
+  CHECK(l.try_acquire("x", t0) > 0ms);
+  CHECK(l.try_acquire("new", t0 + 1s) == 0ms);
+  CHECK(l.untracked() == 1);
+  CHECK(l.try_acquire("y", t0 + 1s) > 0ms);  // still locked
+  // Once a window ends its key is pruned and new keys are tracked again.
+  CHECK(l.try_acquire("z", t0 + 61s) == 0ms);
+  CHECK(l.try_acquire("z", t0 + 61s) > 0ms);
+}
+
+TEST_CASE("login_limiter: a refund moves a locked key back under its limit") {
+  login_limiter l(1, 60s, 2);
+  const auto t0 = login_limiter::clock::time_point{} + 1h;
+  CHECK(l.try_acquire("x", t0) == 0ms);
+  l.refund("x", t0);
+  CHECK(l.try_acquire("x", t0) == 0ms);
+  CHECK(l.try_acquire("x", t0) > 0ms);
 }

@@ -61,14 +61,7 @@ TEST_CASE("id is echoed verbatim, absent id stays absent") {
   CHECK(reply_ok(7, true, "{}") == R"({"id":7,"ok":true})");
 }
 
-TEST_CASE("passwords are salted slow hashes, verified in constant time") {
-  auto h1 = hash_password("secret", 1000), h2 = hash_password("secret", 1000);
-  CHECK(h1 != h2);  // salted
-  CHECK(h1.rfind("pbkdf2-sha256$1000$", 0) == 0);
-  CHECK(verify_password("secret", h1));
-  CHECK(!verify_password("Secret", h1));
-  for (const char* bad : {"", "pbkdf2-sha256$", "pbkdf2-sha256$x$aa$bb", "pbkdf2-sha256$99999999999$aa$bb", "md5$1$a$b"})
-    CHECK(!verify_password("secret", bad));
+TEST_CASE("session tokens are random; only their hash is kept") {
   auto t = new_token();
   CHECK(t.size() == 64);
   CHECK(t != new_token());

@@ -66,14 +66,17 @@ TEST_CASE("a token is valid on every replica: sessions are replicated state (als
 TEST_CASE("login inputs: only the hash is stored; it verifies the right password only; unknown users have none") {
   tmp_dir d;
   auto s = open(d.p / "chat.db");
-  const auto hash = chat::hash_password("correct horse", 1000);
+  std::error_code ec;
+  const auto hash = chat::hash_password("correct horse", {chat::hash_algorithm::argon2id, 1, 64, 1000}, ec);
+  REQUIRE(!ec);
   s->apply_batch({cmd(1, chat::cmd_create_account{"alice", hash, 1})});
   const auto stored = s->password_hash("alice");
   REQUIRE(stored);
   CHECK(stored->find("correct horse") == std::string::npos);
-  CHECK(chat::verify_password("correct horse", *stored));
-  CHECK(!chat::verify_password("correct hors", *stored));
-  CHECK(!chat::verify_password("", *stored));
+  CHECK(chat::verify_password("correct horse", *stored, ec));
+  CHECK(!chat::verify_password("correct hors", *stored, ec));
+  CHECK(!chat::verify_password("", *stored, ec));
+  CHECK(!ec);
   CHECK(!s->password_hash("bob"));  // the gateway answers invalid_credentials for both cases
   CHECK(!s->password_hash("Alice"));  // names are case-sensitive
 }

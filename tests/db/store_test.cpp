@@ -207,15 +207,15 @@ TEST_CASE("applies stay in one open transaction: this connection sees them, a co
 }
 
 namespace {
-/// Turns a chat.db of this version back into schema 1 (same tables; the
-/// indexes of schema 1), as an earlier version of the node left it.
+/// Turns a chat.db of this version back into schema 1 (sessions without
+/// last_used; the indexes of schema 1), as an earlier version of the node left it.
 void make_schema_1(const fs::path& file) {
   SQLite::Database db(file.string(), SQLite::OPEN_READWRITE);
   for (const char* sql : {"DROP INDEX messages_unread", "CREATE INDEX messages_unread ON messages(recipient, read, id)",
                           "CREATE INDEX messages_sender ON messages(sender)",
                           "CREATE INDEX conversations_recent ON conversations(user, last_id)",
                           "CREATE INDEX conversations_by_peer ON conversations(peer)",
-                          "UPDATE meta SET value = 1 WHERE key = 'schema_version'"})
+                          "ALTER TABLE sessions DROP COLUMN last_used", "UPDATE meta SET value = 1 WHERE key = 'schema_version'"})
     db.exec(sql);
 }
 std::vector<std::string> indexes(const fs::path& file) {

@@ -15,6 +15,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "integration/harness.h"
+#include "integration/probe.h"
 
 using namespace qc::test;
 
@@ -364,23 +365,6 @@ TEST_CASE("login rate limits: per user, per connection, pipelined, reset on succ
   }
 }
 
-namespace {
-/// A raw WebSocket handshake to 127.0.0.1:port from source address `from`
-/// (any 127.x.y.z works on Linux loopback). Null if refused.
-std::unique_ptr<boost::beast::websocket::stream<boost::asio::ip::tcp::socket>> ws_from(
-    boost::asio::io_context& io, const std::string& from, int port) {
-  namespace asio = boost::asio;
-  auto ws = std::make_unique<boost::beast::websocket::stream<asio::ip::tcp::socket>>(io);
-  auto& s = ws->next_layer();
-  s.open(asio::ip::tcp::v4());
-  s.bind({asio::ip::make_address(from), 0});
-  s.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-  boost::beast::error_code ec;
-  ws->handshake("127.0.0.1", "/ws", ec);
-  if (ec) return nullptr;
-  return ws;
-}
-}  // namespace
 
 TEST_CASE("connection limits hold per IP and per node, and free up on close") {
   cluster c(1, "[limits]\nmax_connections = 3\nmax_connections_per_ip = 2\n");

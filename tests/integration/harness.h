@@ -16,6 +16,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +103,14 @@ struct node_proc {
     args.insert(args.end(), extra.begin(), extra.end());
     pid = ops::spawn_process(args, log_file.string());
   }
+  /// Starts the process with its descriptor limit (soft and hard) set to
+  /// `nofile` first, as `ulimit -n` would (the shell execs the node, so
+  /// `pid` is the node's).
+  void start_with_nofile(int nofile) {
+    pid = ops::spawn_process({"/bin/sh", "-c", "ulimit -n " + std::to_string(nofile) + " && exec \"$0\" \"$@\"",
+                              std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()},
+                             log_file.string());
+  }
   /// Sends `sig` and, for KILL/TERM/INT, reaps the process.
   int signal(int sig) {
     if (pid <= 0) return -1;
@@ -129,11 +138,20 @@ struct node_proc {
     auto v = json::parse(body, ec);
     return ec ? json::value(nullptr) : v;
   }
+  /// True once GET /health answers 200 (a leader known, applying), within `timeout`.
+  bool wait_healthy(std::chrono::milliseconds timeout = std::chrono::seconds(15)) const;
   std::string log_text() const {
     std::ifstream in(log_file);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 };
+
+inline bool node_proc::wait_healthy(std::chrono::milliseconds timeout) const {
+  return eventually([&] { return http_get(port, "/health").first == 200; }, timeout);
+}
+
+/// [security] lines that make password hashing cheap (tests only).
+inline constexpr const char* cheap_hashes = "argon2id_passes = 1\nargon2id_memory_kib = 64\npbkdf2_iterations = 1000\n";
 
 /// A cluster of N nodes on loopback with generated configs.
 struct cluster {
@@ -141,8 +159,11 @@ struct cluster {
   std::vector<node_proc> nodes;
   std::string secret = "test-secret";
   std::string admin_token = "test-admin";
+  /// Extra lines inside [security] (the harness writes that section itself).
+  std::string security_toml;
 
-  explicit cluster(int n, const std::string& extra_toml = "") {
+  explicit cluster(int n, const std::string& extra_toml = "", std::string security_extra = "")
+      : security_toml(std::move(security_extra)) {
     std::random_device rd;
     root = fs::temp_directory_path() / ("qc-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     fs::create_directories(root);
@@ -176,7 +197,13 @@ struct cluster {
     if (founding)
       for (auto& m : nodes)
         f << "  { id = \"" << m.id << "\", address = \"" << m.address() << "\" },\n";
-    f << "]\n\n[security]\npbkdf2_iterations = 1000\n" << extra_toml;
+    // Cheap password hashes (tests log in thousands of times), except for
+    // the keys a test sets itself.
+    f << "]\n\n[security]\n" << security_toml << "\n";
+    std::istringstream cheap(cheap_hashes);
+    for (std::string line; std::getline(cheap, line);)
+      if (security_toml.find(line.substr(0, line.find(' '))) == std::string::npos) f << line << "\n";
+    f << extra_toml;
   }
 
   /// Adds a node that is not a founding member (it will --join).
@@ -191,6 +218,14 @@ struct cluster {
 
   void start_all() {
     for (auto& p : nodes) p.start();
+  }
+  /// start_all(), then waits until the first node answers /health (every
+  /// node's status and log go to stderr if it does not).
+  bool start_healthy() {
+    start_all();
+    if (nodes[0].wait_healthy()) return true;
+    dump_logs();
+    return false;
   }
   node_proc& node(const std::string& id) {
     for (auto& p : nodes)

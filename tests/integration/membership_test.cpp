@@ -177,7 +177,7 @@ TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, superviso
   {
     std::ofstream base(c.root / "base.toml");
     base << "[cluster]\nsecret = \"" << c.secret << "\"\nadmin_token = \"" << c.admin_token
-         << "\"\nmembers = []\n[security]\npbkdf2_iterations = 1000\n[raft]\nsnapshot_every = 300\n";
+         << "\"\nmembers = []\n[security]\n" << cheap_hashes << "[raft]\nsnapshot_every = 300\n";
   }
   const std::string tpl = std::string(QC_BINARY_DIR) + "/chatnode --config " + (c.root / "base.toml").string() +
                           " --id {id} --listen {address} --data-dir {data_dir} --join {join}";
@@ -396,7 +396,7 @@ TEST_CASE("restart: a member takes its membership from its data directory, not f
     f << "[node]\nid = \"n3\"\nlisten = \"" << c.node("n3").address() << "\"\ndata_dir = \""
       << c.node("n3").dir.string() << "\"\n[cluster]\nsecret = \"" << c.secret << "\"\nadmin_token = \""
       << c.admin_token << "\"\nmembers = [ { id = \"n3\", address = \"" << c.node("n3").address()
-      << "\" } ]\n[security]\npbkdf2_iterations = 1000\n";
+      << "\" } ]\n[security]\n" << cheap_hashes;
   }
   for (const char* id : {"n3", "n4", "n5"}) c.node(id).start();
   auto l = c.wait_leader(20s);

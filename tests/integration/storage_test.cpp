@@ -161,7 +161,7 @@ std::string expect_stopped_with_one_line(node_proc& n) {
 
 TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and deletes work; the alarm clears itself") {
   constexpr std::uint64_t quota = 24ull << 20;
-  cluster c(1, "[raft]\nsnapshot_every = 100\n[storage]\nquota_bytes = " + std::to_string(quota) + "\n");
+  cluster c(1, "[raft]\nsnapshot_every = 100\nlog_segment_bytes = 1048576\n[storage]\nquota_bytes = " + std::to_string(quota) + "\n");
   c.start_all();
   auto& n = c.nodes[0];
   REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
@@ -279,7 +279,7 @@ TEST_CASE("full disk (tmpfs) under sends: storage_full or one line and exit 3; n
   }
   cluster c(1);
   auto& n = c.nodes[0];
-  c.write_config(n, true, "[raft]\nsnapshot_every = 500\n", disk.dir() / "n1");
+  c.write_config(n, true, "[raft]\nsnapshot_every = 500\nlog_segment_bytes = 1048576\n", disk.dir() / "n1");
   n.start();
   REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
   constexpr int writers = 4;
@@ -335,7 +335,7 @@ TEST_CASE("full disk (tmpfs) under sends: storage_full or one line and exit 3; n
   CHECK(n.log_text().find("Aborted") == std::string::npos);
 }
 
-TEST_CASE("raft log on a full disk (tmpfs): one line naming raft.db, exit 3, no abort; restarted with room, nothing lost") {
+TEST_CASE("raft log on a full disk (tmpfs): one line naming its wal/ file, exit 3, no abort; restarted with room, nothing lost") {
   tmpfs disk(6 << 20, "logfull");
   if (!disk.mounted()) {
     MESSAGE("skipped: cannot mount a tmpfs (" << disk.error() << "); needs root");
@@ -351,7 +351,7 @@ TEST_CASE("raft log on a full disk (tmpfs): one line naming raft.db, exit 3, no 
   fs::create_directories(roomy / "snapshots");
   fs::create_symlink(roomy / "chat.db", log_dir / "chat.db");
   fs::create_directory_symlink(roomy / "snapshots", log_dir / "snapshots");
-  c.write_config(n, true, "", log_dir);
+  c.write_config(n, true, "[raft]\nlog_segment_bytes = 1048576\n", log_dir);
   n.start();
   REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
   constexpr int writers = 4;
@@ -363,7 +363,7 @@ TEST_CASE("raft log on a full disk (tmpfs): one line naming raft.db, exit 3, no 
   MESSAGE("acknowledged before the log's disk filled: " << s.acked.size());
   REQUIRE(eventually([&] { return !n.alive(); }, 20s));
   const auto line = expect_stopped_with_one_line(n);
-  CHECK(line.find((log_dir / "raft.db").string()) != std::string::npos);
+  CHECK(line.find((log_dir / "wal").string()) != std::string::npos);
   CHECK(line.find("full") != std::string::npos);
 
   REQUIRE(disk.resize(64 << 20));
