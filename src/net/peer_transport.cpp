@@ -86,6 +86,8 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   std::map<std::string, std::shared_ptr<boost::asio::steady_timer>> timers;
   std::mt19937_64 rng{std::random_device{}()};
   std::set<std::string> drop_from;  ///< test-only fault filter (set_drop_from)
+  bool paused = false;              ///< test-only: every frame in and out dropped (pause)
+  std::shared_ptr<boost::asio::steady_timer> pause_timer;
   bool stopped = false;
 
   impl(boost::asio::io_context& i, std::string s, std::string sec, peer_limits l, peer_handlers h)
@@ -124,6 +126,13 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
     }
   }
 
+  /// Closes every link (they redial): streams that counted on frames a
+  /// fault filter ate start over instead of waiting for them.
+  void reset_links() {
+    auto all = links;
+    for (auto& [id, l] : all) close_link(l);
+  }
+
   /// An authenticated link: keep one per peer (the one dialed by the lower id).
   void register_link(const std::shared_ptr<peer_link>& l) {
     auto it = links.find(l->peer);
@@ -156,7 +165,7 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
       std::string frame = beast::buffers_to_string(l->buf.data());
       l->buf.consume(l->buf.size());
       const bool binary = !l->ws.got_text();
-      if (l->up && self_->handlers.frame && !self_->drop_from.count(l->peer))
+      if (l->up && self_->handlers.frame && !self_->drop_from.count(l->peer) && !self_->paused)
         self_->handlers.frame(l->peer, std::move(frame), binary);
       if (!l->closed) self_->read_loop(l);
     });
@@ -349,6 +358,7 @@ bool peer_transport::send(const std::string& to, std::shared_ptr<const std::stri
   if (it == impl_->links.end() || it->second->closed) return false;
   auto& l = it->second;
   if (l->queued + frame->size() > impl_->limits.max_queue_bytes) return false;
+  if (impl_->paused) return true;  // lost on the way, as in a partition (pause)
   l->queued += frame->size();
   l->queue.emplace_back(std::move(frame), binary);
   impl_->flush(l);
@@ -384,13 +394,31 @@ void peer_transport::set_drop_from(std::set<std::string> ids) {
   for (auto& l : reset) i.close_link(l);
 }
 
+void peer_transport::pause(std::chrono::milliseconds d) {
+  auto& i = *impl_;
+  if (i.pause_timer) i.pause_timer->cancel();
+  i.pause_timer.reset();
+  const bool was = i.paused;
+  i.paused = d.count() > 0;
+  if (was != i.paused) i.reset_links();
+  if (!i.paused) return;
+  i.pause_timer = std::make_shared<boost::asio::steady_timer>(i.io, d);
+  i.pause_timer->async_wait([w = std::weak_ptr<impl>(impl_), t = i.pause_timer](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self || self->pause_timer != t) return;
+    self->pause_timer.reset();
+    self->paused = false;
+    self->reset_links();
+  });
+}
+
 void peer_transport::stop() {
   auto& i = *impl_;
   if (i.stopped) return;
   i.stopped = true;
   for (auto& [id, t] : i.timers) t->cancel();
-  auto links = i.links;
-  for (auto& [id, l] : links) i.close_link(l);
+  if (i.pause_timer) i.pause_timer->cancel();
+  i.reset_links();
 }
 
 }  // namespace qc::net
