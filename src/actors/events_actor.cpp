@@ -122,6 +122,7 @@ void events_actor::tick() {
   while (commits_.size() > 2 && now - commits_[1].first >= std::chrono::seconds(1)) commits_.pop_front();
   if (paused_until_ != steady::time_point{} && now >= paused_until_) {
     paused_until_ = {};
+    log::warn("testing: pause over: peer frames flow again");
     record({"heal", view_.term, "pause over: peer frames flow again", {{"op", "admin.pause"}}});
   }
   if (!subs_.empty()) broadcast(std::make_shared<const std::string>(progress_json()));

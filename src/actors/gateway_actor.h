@@ -28,7 +28,6 @@
 
 #include "actors/apply_actor.h"
 #include "actors/consensus_actor.h"
-#include "actors/events_actor.h"
 #include "actors/mailbox.h"
 #include "actors/metrics.h"
 #include "actors/raft_view.h"
@@ -41,6 +40,8 @@
 #include "raft/catch_up.h"
 
 namespace qc::actors {
+
+class events_actor;
 
 namespace gateway_msg {
 /// A new raft_view from the consensus actor.

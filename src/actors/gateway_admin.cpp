@@ -4,6 +4,7 @@
 // by handing leadership over first (§3.10).
 #include <boost/json.hpp>
 
+#include "actors/events_actor.h"
 #include "actors/gateway_actor.h"
 #include "chat/password.h"
 #include "common/log.h"

@@ -5,6 +5,7 @@
 // and appear on the live cluster view's timeline.
 #include <boost/json.hpp>
 
+#include "actors/events_actor.h"
 #include "actors/gateway_actor.h"
 #include "common/log.h"
 
@@ -35,7 +36,8 @@ void gateway_actor::op_fault(std::uint64_t conn_id, chat::request rq) {
     list += (list.empty() ? "" : ",") + id;
     ids.emplace_back(id);
   }
-  const std::string text = "testing: dropping peer frames from [" + list + "]";
+  const std::string text =
+      list.empty() ? std::string("testing: peer filter cleared") : "testing: dropping peer frames from [" + list + "]";
   log::warn(text);
   replicator_.set_drop_from({rq.drop_from.begin(), rq.drop_from.end()});
   if (events_) events_->tell(events_msg::action{name, text, rq.drop_from, std::nullopt});

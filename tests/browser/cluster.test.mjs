@@ -86,7 +86,10 @@ try {
   await page.locator("#pause-s").fill("2");
   await page.getByTestId(`pause-${follower}`).click();
   await page.locator(`[data-testid="event"][data-kind="action"][data-node="${follower}"]`).filter({ hasText: "pausing" }).first().waitFor({ timeout: 5000 });
+  // While paused, the leader stops hearing it; after the pause it hears it again.
+  await row(page, follower).filter({ hasText: "leader does not hear it" }).waitFor({ timeout: 2000 });
   await page.locator(`[data-testid="event"][data-kind="heal"][data-node="${follower}"]`).first().waitFor({ timeout: 6000 });
+  await row(page, follower).filter({ hasText: "leader hears it" }).waitFor({ timeout: 5000 });
 
   // The guided demo runs its six steps, each with a measured time.
   await page.getByTestId("demo").click();
