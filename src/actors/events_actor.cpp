@@ -145,7 +145,7 @@ std::string events_actor::progress_json() {
     const auto dt = std::chrono::duration<double>(commits_.back().first - commits_.front().first).count();
     if (dt > 0) cps = static_cast<double>(commits_.back().second - commits_.front().second) / dt;
   }
-  o["commits_per_s"] = std::round(cps * 10) / 10;
+  o["commits_per_s"] = std::llround(cps);  // an integer: Boost.JSON writes doubles as 1.76E1
   json::array members;
   for (const auto& m : view_.config.members) {
     json::object mo{{"id", m.id}, {"address", m.address}, {"voter", m.voter}};
