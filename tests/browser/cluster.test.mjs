@@ -4,8 +4,8 @@
 // while writes go on without the old one; Heal all must let the old leader
 // catch up its commit index; Pause must drop a follower's peer frames and
 // heal by itself; the guided demo must run every step. Screenshots:
-// cluster-view.png, cluster-isolated.png, cluster-healed.png and
-// cluster-demo.png in imgDir (lib.mjs).
+// cluster-view.png, cluster-view-isolated.png, cluster-view-healed.png and
+// cluster-view-demo.png in imgDir (lib.mjs).
 import { join } from "node:path";
 import { imgDir, launchBrowser } from "./lib.mjs";
 
@@ -54,10 +54,11 @@ try {
   const won = await page.waitForFunction(({ old, oldTerm }) => {
     const e = [...document.querySelectorAll('[data-testid="event"][data-kind="won"]')]
       .find((li) => li.dataset.node !== old && Number(li.dataset.term) > oldTerm);
-    return e && [e.dataset.node, Number(e.dataset.term)];
+    return e && [e.dataset.node, Number(e.dataset.term), Number(e.dataset.ts)];
   }, { old, oldTerm }, { timeout: 10000, polling: 20 });
   const electedMs = Date.now() - isolatedAt;
-  const [newLeader, newTerm] = await won.jsonValue();
+  const [newLeader, newTerm, wonTs] = await won.jsonValue();
+  const wonAtNodeMs = wonTs - isolatedAt;  // the node stamped it (same machine, same clock)
   if (electedMs > 5000) throw new Error(`new leader on the timeline only ${electedMs} ms after the isolation`);
   // Its row takes the lead with its next progress frame (every 250 ms).
   await page.locator(`tr.leader[data-testid="member-${newLeader}"]`).waitFor({ timeout: 3000 });
@@ -67,7 +68,7 @@ try {
   await page.waitForTimeout(500);
   const behind = await commitOf(page, old);
   if (!(behind < target)) throw new Error(`isolated ${old} has commit ${behind}, not behind ${newLeader}'s ${target}`);
-  await page.screenshot({ path: join(imgDir, "cluster-isolated.png") });
+  await page.screenshot({ path: join(imgDir, "cluster-view-isolated.png") });
 
   // Heal: the old leader follows the new one and catches up.
   const healedAt = Date.now();
@@ -79,7 +80,7 @@ try {
   }, { old, target }, { timeout: 15000 });
   const caughtUpMs = Date.now() - healedAt;
   await page.getByTestId(`drops-${old}`).waitFor({ state: "detached", timeout: 5000 });
-  await page.screenshot({ path: join(imgDir, "cluster-healed.png") });
+  await page.screenshot({ path: join(imgDir, "cluster-view-healed.png") });
 
   // Pause a follower for 2 s: the action and the self-heal both reach the timeline.
   const follower = ids.find((id) => id !== newLeader && id !== old);
@@ -96,9 +97,10 @@ try {
   await page.locator('[data-testid="demo-step"].done').nth(5).waitFor({ timeout: 40000 });
   if (await page.locator('[data-testid="demo-step"].failed').count()) throw new Error("a demo step failed");
   const steps = await page.locator('[data-testid="demo-step"]').allTextContents();
-  await page.screenshot({ path: join(imgDir, "cluster-demo.png") });
+  await page.screenshot({ path: join(imgDir, "cluster-view-demo.png") });
   if (errors.length) throw new Error("page errors: " + errors.join("; "));
-  console.log(`cluster view test: leader ${old} isolated, ${newLeader} won term ${newTerm} on the timeline ${electedMs} ms later;` +
+  console.log(`cluster view test: leader ${old} isolated, ${newLeader} won term ${newTerm} ${wonAtNodeMs} ms later (its stamp),` +
+              ` on the page's timeline ${electedMs} ms after the click;` +
               ` healed, ${old} caught up to commit ${target} in ${caughtUpMs} ms`);
   for (const s of steps) console.log("  demo: " + s);
   console.log("browser cluster view test: 1 passed, 0 failed");
