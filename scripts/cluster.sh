@@ -55,6 +55,7 @@ up() {
   if (( ok < need )); then echo "cluster.sh: only $ok healthy nodes; see $RUN/*.log" >&2; exit 1; fi
   echo
   echo "Cluster up: $ok/$n healthy. Web client: http://$(addr_of n1)/"
+  echo "Live view:  http://$(addr_of n1)/cluster"
   echo "By hand:    wscat -c ws://$(addr_of n1)/ws"
 }
 

@@ -33,6 +33,8 @@ scripts/cluster.sh down >/dev/null 2>&1 || true
 scripts/cluster.sh wipe >/dev/null 2>&1 || true
 scripts/cluster.sh up 5
 $CTL status --cluster "$CLUSTER"
+echo "   watch every step live in a browser: http://${NODES[0]}/cluster"
+echo "   (the page shows roles, terms, indexes and a timeline; the kills below are done by this script)"
 
 step "2. Create two accounts and chat"
 for u in alice bob; do

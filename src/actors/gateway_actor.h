@@ -42,6 +42,8 @@
 
 namespace qc::actors {
 
+class events_actor;
+
 namespace gateway_msg {
 /// A new raft_view from the consensus actor.
 struct view {
@@ -101,6 +103,10 @@ class gateway_actor {
   void client_close(const std::shared_ptr<net::client_session>& s);
   net::http_reply http_get(const std::string& target);
 
+  /// Where admin actions are reported for the live cluster view (the
+  /// events actor); set by the node before start. Optional.
+  void set_events(events_actor* e) { events_ = e; }
+
   /// Starts the deadline sweeper.
   void start();
   /// Fails every pending request with `unavailable` and stops timers.
@@ -159,6 +165,8 @@ class gateway_actor {
   void op_write(std::uint64_t conn_id, chat::request rq, chat::command cmd);
   void op_read(std::uint64_t conn_id, chat::request rq);
   void op_admin(std::uint64_t conn_id, chat::request rq);
+  /// admin.net_filter and admin.pause ([testing] only): this node's peer faults.
+  void op_fault(std::uint64_t conn_id, chat::request rq);
   void finish_write(std::uint64_t conn_id, const chat::request& rq, const write_outcome& out);
 
   // ---- the write path ----------------------------------------------------
@@ -287,6 +295,7 @@ class gateway_actor {
   std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
   std::uint64_t next_admin_rid_ = 1;
   boost::asio::steady_timer admin_timer_;
+  events_actor* events_ = nullptr;  ///< cluster view: admin actions go there (set_events)
 };
 
 }  // namespace qc::actors

@@ -4,6 +4,7 @@
 // by handing leadership over first (§3.10).
 #include <boost/json.hpp>
 
+#include "actors/events_actor.h"
 #include "actors/gateway_actor.h"
 #include "chat/password.h"
 #include "common/log.h"
@@ -50,23 +51,15 @@ void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
                 });
     return;
   }
-  if (rq.kind == chat::op::admin_net_filter) {
-    // Fault injection for tests/faults; refused unless [testing] enabled = true.
-    if (!cfg_.testing_enabled) {
-      reply_error(conn_id, rq, "forbidden", "admin.net_filter needs [testing] enabled = true in the config");
-      return;
-    }
-    log::warn("testing: dropping peer frames from [", [&] {
-      std::string s;
-      for (const auto& id : rq.drop_from) s += (s.empty() ? "" : ",") + id;
-      return s;
-    }(), "]");
-    json::array ids;
-    for (const auto& id : rq.drop_from) ids.emplace_back(id);
-    replicator_.set_drop_from({rq.drop_from.begin(), rq.drop_from.end()});
-    reply(conn_id, rq, json::serialize(json::object{{"drop_from", std::move(ids)}}));
+  if (rq.kind == chat::op::admin_net_filter || rq.kind == chat::op::admin_pause) {
+    op_fault(conn_id, std::move(rq));
     return;
   }
+  // Membership and leadership changes: on the live cluster view's timeline.
+  const std::string what = std::string(chat::to_string(rq.kind)) + " " + rq.node_id +
+                           (rq.address.empty() ? "" : " at " + rq.address);
+  log::info("admin: ", what, " requested by a client");
+  if (events_) events_->tell(events_msg::action{chat::to_string(rq.kind), what + " requested", {}, {}});
   json::object body;
   body["op"] = chat::to_string(rq.kind);
   body["id"] = rq.node_id;

@@ -8,6 +8,7 @@
 
 namespace qc::web {
 extern const std::string_view index_html;
+extern const std::string_view cluster_html;
 }
 
 namespace qc::actors {
@@ -131,6 +132,7 @@ net::http_reply gateway_actor::http_get(const std::string& target) {
   const std::string path = target.substr(0, target.find('?'));
   if (path == "/" || path == "/index.html")
     return {200, "text/html; charset=utf-8", std::string(web::index_html)};
+  if (path == "/cluster") return {200, "text/html; charset=utf-8", std::string(web::cluster_html)};
   // Public, read-only, secret-free JSON: other origins (dashboards) may read it.
   if (path == "/status") return {200, "application/json", status_json(), true};
   if (path == "/health") {

@@ -1,5 +1,6 @@
 #include "actors/node.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "actors/apply_actor.h"
 #include "actors/consensus_actor.h"
 #include "actors/disk_monitor.h"
+#include "actors/events_actor.h"
 #include "actors/gateway_actor.h"
 #include "actors/replicator_actor.h"
 #include "actors/storage_actor.h"
@@ -87,7 +89,10 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
     return false;
   }
   db::open_error oe;
-  out.chat = db::chat_store::open(dir / "chat.db", oe);
+  // chat.db's WAL counts toward the quota: at most a sixteenth of it.
+  out.chat = db::chat_store::open(dir / "chat.db", oe,
+                                  std::clamp<std::uint64_t>(cfg.quota_bytes / 16, 1ull << 20,
+                                                            db::chat_store::default_wal_bytes));
   if (!out.chat) {
     why = oe.message;
     return false;
@@ -167,6 +172,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   apply_actor* apply = nullptr;
   replicator_actor* replicator = nullptr;
   gateway_actor* gateway = nullptr;
+  events_actor* events = nullptr;  // the live cluster view's event source
 
   const raft::membership initial_config = [&] {
     raft::membership m = db.initial.snapshot.config;
@@ -201,6 +207,7 @@ int run_node(const config::node_config& cfg, const char* version) {
         log::warn("this node is not a member of the cluster configuration (removed); it takes no part");
     }
     if (gateway) gateway->tell(gateway_msg::view{v});
+    if (events) events->tell(events_msg::view{v});  // cluster view
   };
 
   storage_outputs sout;
@@ -218,6 +225,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   apply_outputs aout;
   aout.applied = [&](std::vector<db::apply_result> r, std::uint64_t applied) {
     gateway->tell(gateway_msg::applied{std::move(r), applied});
+    if (events) events->tell(events_msg::applied{applied});  // cluster view
   };
   aout.snapshot_taken = [&](std::uint64_t index, std::string handle) {
     consensus->tell(consensus_msg::snapshot_taken{index, std::move(handle)});
@@ -295,6 +303,11 @@ int run_node(const config::node_config& cfg, const char* version) {
 
   gateway_actor gateway_a(io, cfg, consensus_a, apply_a, replicator_a, version);
   gateway = &gateway_a;
+  // The live cluster view (GET /cluster): fed views, applied indexes and
+  // admin actions; serves /events.
+  events_actor events_a(io, cfg.id, cfg.testing_enabled);
+  events = &events_a;
+  gateway_a.set_events(&events_a);
 
   disk_monitor monitor_a(
       io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);
@@ -319,6 +332,9 @@ int run_node(const config::node_config& cfg, const char* version) {
   h.client_close = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.client_close(s); };
   h.peer_upgrade = [&](net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
     replicator_a.accept(std::move(stream), std::move(req));
+  };
+  h.events_upgrade = [&](net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
+    events_a.accept(std::move(stream), std::move(req));
   };
   h.refused = [](const std::string& remote, const std::string& why) {
     log::warn("connection from ", remote, " refused: ", why);
@@ -367,6 +383,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   replicator_a.set_peers(peers_of(initial_config, cfg.id));
   srv->start();
   gateway_a.start();
+  events_a.start();  // cluster view
   consensus_a.start();
   election.start();
   heartbeat.start();
@@ -386,6 +403,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (joiner) joiner->stop();
     srv->stop();
     gateway_a.stop();
+    events_a.stop();  // cluster view
     replicator_a.stop();
     signals.cancel();
     io.stop();

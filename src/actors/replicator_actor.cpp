@@ -100,6 +100,7 @@ void replicator_actor::accept(net::stream stream, boost::beast::http::request<bo
 }
 
 void replicator_actor::set_drop_from(std::set<std::string> ids) { transport_->set_drop_from(std::move(ids)); }
+void replicator_actor::pause(std::chrono::milliseconds d) { transport_->pause(d); }
 
 bool replicator_actor::reachable(const std::string& peer) const { return transport_->connected(peer); }
 

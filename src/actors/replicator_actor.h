@@ -95,6 +95,9 @@ class replicator_actor {
   /// Test-only fault filter (the [testing] section): drop every frame
   /// arriving from these peers. See net::peer_transport::set_drop_from.
   void set_drop_from(std::set<std::string> ids);
+  /// [testing] only (admin.pause): drop every peer frame in and out for
+  /// `d`, then heal. See net::peer_transport::pause.
+  void pause(std::chrono::milliseconds d);
   /// Every peer with a link up, members or not (a joining node's seed).
   std::vector<std::string> linked_peers() const;
   /// Closes all links.

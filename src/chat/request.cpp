@@ -34,6 +34,7 @@ constexpr op_name op_names[] = {
     {"admin.transfer_leader", op::admin_transfer_leader},
     {"admin.digest", op::admin_digest},
     {"admin.net_filter", op::admin_net_filter},
+    {"admin.pause", op::admin_pause},
 };
 
 constexpr std::size_t max_ids = 10'000;
@@ -185,7 +186,15 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
     case op::admin_transfer_leader:
     case op::admin_digest:
     case op::admin_net_filter:
+    case op::admin_pause:
       r.admin_token = req_string(o, "admin_token");
+      if (r.kind == op::admin_pause) {
+        auto* v = field(o, "seconds");
+        if (!v || !v->is_number() || v->to_number<double>() < 0 || v->to_number<double>() > 600)
+          bad("'seconds' must be a number 0..600");
+        r.pause_ms = static_cast<std::uint64_t>(v->to_number<double>() * 1000);
+        break;
+      }
       if (r.kind == op::admin_net_filter) {
         auto* d = field(o, "drop_from");
         if (!d || !d->is_array()) bad("'drop_from' must be a list of node ids");
@@ -255,6 +264,7 @@ bool needs_login(op o) {
     case op::admin_transfer_leader:
     case op::admin_digest:
     case op::admin_net_filter:
+    case op::admin_pause:
       return false;
     default:
       return true;

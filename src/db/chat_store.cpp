@@ -71,11 +71,6 @@ const char* upgrade_from_1[] = {
     "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
 };
 
-/// Pages the WAL may hold before a commit checkpoints it (SQLite's default
-/// is 1000): a page that changes in every commit is copied to chat.db once
-/// per checkpoint, not once per 1000 pages written.
-constexpr int wal_checkpoint_pages = 10'000;
-
 /// Reads the schema version of `db` (0 if it has none: not a chat.db).
 int schema_of(SQLite::Database& db) {
   try {
@@ -491,7 +486,7 @@ chat_store::~chat_store() {
   impl_->commit(ec, err);
 }
 
-std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err) {
+std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err, std::uint64_t wal_bytes) {
   auto i = std::make_unique<impl>();
   i->path = path;
   bool created = false;
@@ -502,7 +497,10 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
   i->db = open_database(path, created, err.message, false);
   if (!i->db) return nullptr;
   try {
-    i->db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(wal_checkpoint_pages));
+    const auto page = static_cast<std::uint64_t>(i->db->execAndGet("PRAGMA page_size").getInt64());
+    const auto pages = std::max<std::uint64_t>(wal_bytes / std::max<std::uint64_t>(page, 512), 16);
+    i->db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
+    i->db->exec("PRAGMA journal_size_limit = " + std::to_string(pages * page));
     // A file without a single table is one whose creation was cut short (a
     // kill between creating the file and committing the schema): nothing
     // was ever stored in it, so it is set up like a new one.

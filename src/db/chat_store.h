@@ -88,7 +88,14 @@ class chat_store {
   /// Opens (creating if absent) `path` (e.g. data_dir/chat.db). Runs
   /// PRAGMA integrity_check (quick_check) and checks the schema version; on
   /// any problem returns nullptr and fills `err` (never resets data).
-  static std::unique_ptr<chat_store> open(const std::filesystem::path& path, open_error& err);
+  /// `wal_bytes` bounds the WAL file beside it: a commit that finds more
+  /// checkpoints it into the database, and the file is cut back to this
+  /// size (a node with a small quota passes a small bound).
+  static std::unique_ptr<chat_store> open(const std::filesystem::path& path, open_error& err,
+                                          std::uint64_t wal_bytes = default_wal_bytes);
+  /// 40 MiB: a page that changes in every commit is copied to the database
+  /// once per checkpoint, not once per 1000 pages written (SQLite's default).
+  static constexpr std::uint64_t default_wal_bytes = 40ull << 20;
   ~chat_store();
 
   /// Index of the last applied entry (0 for a fresh store).

@@ -75,6 +75,8 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   std::set<std::string> drop_from;  ///< test-only fault filter (set_drop_from)
   std::size_t handshaking = 0;      ///< accepted links not yet authenticated
   bool handshakes_full = false;     ///< max_handshakes reached (logged once per episode)
+  bool paused = false;              ///< test-only: every frame in and out dropped (pause)
+  std::shared_ptr<boost::asio::steady_timer> pause_timer;
   bool stopped = false;
 
   impl(boost::asio::io_context& i, std::string s, std::string sec, peer_limits l, peer_handlers h)
@@ -93,6 +95,9 @@ struct peer_transport::impl : std::enable_shared_from_this<peer_transport::impl>
   void link_closed(peer_link& l);
   /// An accepted link left the handshake (authenticated or closed).
   void handshake_done();
+  /// Closes every authenticated link (they redial): streams that counted on
+  /// frames a fault filter ate start over instead of waiting for them.
+  void reset_links();
 };
 
 /// One WebSocket to a peer, dialed or accepted, from connect to close.
@@ -302,7 +307,7 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
   }
 
   void on_frame(std::string frame) {
-    if (up_ && t_->handlers.frame && !t_->drop_from.count(peer_))
+    if (up_ && t_->handlers.frame && !t_->drop_from.count(peer_) && !t_->paused)
       t_->handlers.frame(peer_, std::move(frame), !ws_.got_text());
   }
 
@@ -492,6 +497,7 @@ void peer_transport::accept(net::stream stream, boost::beast::http::request<boos
 bool peer_transport::send(const std::string& to, std::shared_ptr<const std::string> frame, bool binary) {
   auto it = impl_->links.find(to);
   if (it == impl_->links.end() || it->second->closed()) return false;
+  if (impl_->paused) return true;  // lost on the way, as in a partition (pause)
   return it->second->send(std::move(frame), binary);
 }
 
@@ -524,11 +530,35 @@ void peer_transport::set_drop_from(std::set<std::string> ids) {
   for (auto& l : reset) l->close();
 }
 
+void peer_transport::impl::reset_links() {
+  auto open = links;
+  for (auto& [id, l] : open) l->close();
+}
+
+void peer_transport::pause(std::chrono::milliseconds d) {
+  auto& i = *impl_;
+  if (i.pause_timer) i.pause_timer->cancel();
+  i.pause_timer.reset();
+  const bool was = i.paused;
+  i.paused = d.count() > 0;
+  if (was != i.paused) i.reset_links();
+  if (!i.paused) return;
+  i.pause_timer = std::make_shared<boost::asio::steady_timer>(i.io, d);
+  i.pause_timer->async_wait([w = std::weak_ptr<impl>(impl_), t = i.pause_timer](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self || self->pause_timer != t) return;
+    self->pause_timer.reset();
+    self->paused = false;
+    self->reset_links();
+  });
+}
+
 void peer_transport::stop() {
   auto& i = *impl_;
   if (i.stopped) return;
   i.stopped = true;
   for (auto& [id, t] : i.timers) t->cancel();
+  if (i.pause_timer) i.pause_timer->cancel();
   std::vector<std::shared_ptr<peer_link>> open;
   for (auto& [p, w] : i.all)
     if (auto l = w.lock()) open.push_back(l);

@@ -105,6 +105,11 @@ class peer_transport : public std::enable_shared_from_this<peer_transport> {
   /// stay up. A one-way partition A->B is B dropping from A; a full one is
   /// both. An empty set heals. Loop thread only.
   void set_drop_from(std::set<std::string> ids);
+  /// Fault injection for the live cluster view (admin.pause, [testing]
+  /// only): for `d`, every frame from and to every peer is discarded, as if
+  /// this node had left the network; then it heals itself. Links are reset
+  /// at both ends of the pause, like set_drop_from. Zero heals now. Loop thread only.
+  void pause(std::chrono::milliseconds d);
   /// Closes every link and stops redialing.
   void stop();
 

@@ -365,6 +365,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
       srv_->handlers.peer_upgrade(std::move(stream_), std::move(req));
       return;
     }
+    if (path == "/events" && srv_->handlers.events_upgrade) {
+      srv_->handlers.events_upgrade(std::move(stream_), std::move(req));
+      return;
+    }
     if (path != "/ws") return do_write(req, {404, "text/plain", "not found\n"});
     std::string ip;
     const std::string remote = remote_of(stream_, &ip);

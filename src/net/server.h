@@ -1,5 +1,6 @@
-// The node's one listening port: HTTP (/, /status, /health, /metrics),
-// client WebSockets (/ws) and peer WebSockets (/raft).
+// The node's one listening port: HTTP (/, /cluster, /status, /health,
+// /metrics), client WebSockets (/ws), the event stream (/events) and peer
+// WebSockets (/raft).
 //
 // Owned by: the loop thread (one io_context). Sessions follow Boost.Beast's
 // websocket/server/chat-multi example: enable_shared_from_this, do_x/on_x
@@ -93,6 +94,10 @@ struct server_handlers {
   /// opened it. The peer transport takes it from here.
   std::function<void(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req)>
       peer_upgrade;
+  /// An /events WebSocket upgrade (the live cluster view's event stream),
+  /// handed over with its request; the events actor takes it from here.
+  std::function<void(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req)>
+      events_upgrade;
   /// A connection refused by the listener itself: a failed TLS handshake
   /// (e.g. a client certificate the CA did not sign) or a /raft upgrade
   /// without a verified client certificate. Remote address, reason; for

@@ -46,6 +46,14 @@ TEST_CASE("validation maps bad input onto the contract's codes") {
       {R"({"op":"admin.net_filter","admin_token":"t","drop_from":[2]})", "bad_request"},
       {R"({"op":"admin.net_filter","admin_token":"t","drop_from":[""]})", "bad_request"},
       {R"({"op":"admin.net_filter","drop_from":[]})", "bad_request"},
+      {R"({"op":"admin.pause","admin_token":"t","seconds":5})", "ok"},
+      {R"({"op":"admin.pause","admin_token":"t","seconds":0.5})", "ok"},
+      {R"({"op":"admin.pause","admin_token":"t","seconds":0})", "ok"},
+      {R"({"op":"admin.pause","admin_token":"t","seconds":601})", "bad_request"},
+      {R"({"op":"admin.pause","admin_token":"t","seconds":-1})", "bad_request"},
+      {R"({"op":"admin.pause","admin_token":"t","seconds":"5"})", "bad_request"},
+      {R"({"op":"admin.pause","admin_token":"t"})", "bad_request"},
+      {R"({"op":"admin.pause","seconds":5})", "bad_request"},
   };
   for (const auto& r : rows) CHECK_MESSAGE(code_of(r.frame) == r.code, r.frame);
   CHECK(code_of(std::string(100, '[') + std::string(100, ']')) == "bad_request");
@@ -68,4 +76,15 @@ TEST_CASE("session tokens are random; only their hash is kept") {
   CHECK(token_hash(t).size() == 64);
   CHECK(constant_time_equal("abc", "abc"));
   CHECK(!constant_time_equal("abc", "abd"));
+}
+
+TEST_CASE("admin.pause carries its seconds as milliseconds") {
+  auto r = decode_request(R"({"op":"admin.pause","admin_token":"t","seconds":2.5})", {});
+  auto* rq = std::get_if<request>(&r);
+  REQUIRE(rq);
+  CHECK(rq->kind == op::admin_pause);
+  CHECK(rq->pause_ms == 2500);
+  CHECK(std::string(to_string(op::admin_pause)) == "admin.pause");
+  CHECK_FALSE(needs_login(op::admin_pause));
+  CHECK_FALSE(is_write(op::admin_pause));
 }

@@ -209,6 +209,9 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   }
   const bool cleared = eventually([&] { return !status_flag(n, "storage_full"); }, 30s);
   MESSAGE("after the deletes: used " << status_number(n, "storage_used_bytes") << " of " << quota);
+  if (!cleared)
+    for (const auto& de : fs::recursive_directory_iterator(n.dir))
+      if (de.is_regular_file()) MESSAGE(de.path().string() << ": " << de.file_size() << " bytes");
   REQUIRE(cleared);
   CHECK(client::ok(sink.call({{"op", "send"}, {"to", "w0"}, {"body", "room again"}})));
   CHECK(http_get(n.port, "/metrics").second.find("\nqc_storage_full 0\n") != std::string::npos);
