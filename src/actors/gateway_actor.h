@@ -70,11 +70,17 @@ struct disk_full {
   std::string source;
   std::string error;
 };
+/// A stall measurement for GET /metrics (node_metrics).
+struct timing {
+  enum class what { loop_lag, log_persist, persist_round_trip };
+  what w = what::loop_lag;
+  double ms = 0;
+};
 }  // namespace gateway_msg
 
 /// What other actors tell the gateway.
 using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
-                                     gateway_msg::appended, gateway_msg::disk_full>;
+                                     gateway_msg::appended, gateway_msg::disk_full, gateway_msg::timing>;
 
 /// The outcome of a write: the apply result at the proposal's index, or a
 /// contract error code when it could not be committed in time.

@@ -44,6 +44,9 @@ using storage_message = std::variant<storage_msg::persist, storage_msg::compact,
 struct storage_outputs {
   /// Batch `seq` is durable.
   std::function<void(std::uint64_t seq)> persisted;
+  /// Optional: one log record took `ms` to write and sync (`entries`
+  /// entries, `bytes` of entry data); runs on the loop before its acks.
+  std::function<void(double ms, std::size_t entries, std::uint64_t bytes)> wrote;
   /// A write or sync of the log failed (the error names the file). Nothing
   /// is acknowledged after it: the log is the node's promise to its peers
   /// and its state on disk is unknown, so the node must stop.
