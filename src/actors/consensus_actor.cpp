@@ -119,7 +119,9 @@ void consensus_actor::handle(consensus_message&& m) {
 
 void consensus_actor::on_peer_messages(std::vector<raft::message>&& msgs) {
   constexpr std::size_t held_max = 4096;  // per peer; Raft tolerates what is dropped beyond
+  const auto now = std::chrono::steady_clock::now();
   for (auto& msg : msgs) {
+    last_heard_[msg.from] = now;
     if (refused_.count(msg.from)) continue;
     if (!greeted_.count(msg.from)) held_.try_emplace(msg.from);  // its hello comes first on every link
     if (auto h = held_.find(msg.from); h != held_.end()) {
@@ -300,6 +302,23 @@ void consensus_actor::publish() {
     if (view_.member && !v.member)
       log::warn("this node was removed from the cluster configuration: it takes no further part "
                 "(stop it; to come back it must be added again)");
+  }
+  if (view_.state == raft::role::leader && v.state != raft::role::leader && v.term == view_.term && v.member) {
+    // No newer term: check-quorum (dissertation §6.2) found no majority of
+    // voters heard from within an election timeout.
+    std::string heard;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& mb : v.config.members) {
+      if (!mb.voter || mb.id == v.id) continue;
+      auto it = last_heard_.find(mb.id);
+      heard += " " + mb.id + " " +
+               (it == last_heard_.end()
+                    ? std::string("never")
+                    : std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count()) +
+                          " ms ago");
+    }
+    log::warn("stepped down as leader of term ", v.term,
+              ": no majority of voters answered within an election timeout; last heard from:", heard);
   }
   if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
   // Once a removal commits, the removed member may come back (added again,

@@ -186,6 +186,9 @@ class consensus_actor {
     std::size_t msgs = 0, sent_entries = 0, persisted_entries = 0;
   } work_;
   void count_sent(const std::vector<raft::message>& msgs);
+  /// When each peer's last Raft message arrived (for the line logged when
+  /// this leader steps down without a newer term: check-quorum).
+  std::map<std::string, std::chrono::steady_clock::time_point> last_heard_;
 
   // ReadIndex batching: one round in flight, the rest wait for the next.
   std::vector<read_index_cb> waiting_reads_;
