@@ -107,6 +107,10 @@ class gateway_actor {
   void client_close(const std::shared_ptr<net::client_session>& s);
   net::http_reply http_get(const std::string& target);
 
+  /// Where admin.disk_stall ([testing] enabled) sends its delay: the
+  /// storage actor. Set once by the node before start().
+  void set_testing_disk_stall(std::function<void(std::chrono::milliseconds)> f) { testing_disk_stall_ = std::move(f); }
+
   /// Starts the deadline sweeper.
   void start();
   /// Fails every pending request with `unavailable` and stops timers.
@@ -227,6 +231,7 @@ class gateway_actor {
   consensus_actor& consensus_;
   apply_actor& apply_;
   replicator_actor& replicator_;
+  std::function<void(std::chrono::milliseconds)> testing_disk_stall_;
   std::string version_;
   chat::request_limits limits_;
   std::chrono::milliseconds timeout_;

@@ -305,6 +305,8 @@ int run_node(const config::node_config& cfg, const char* version) {
 
   gateway_actor gateway_a(io, cfg, consensus_a, apply_a, replicator_a, version);
   gateway = &gateway_a;
+  if (cfg.testing_enabled)
+    gateway_a.set_testing_disk_stall([&storage_a](std::chrono::milliseconds d) { storage_a.set_testing_delay(d); });
 
   disk_monitor monitor_a(
       io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);

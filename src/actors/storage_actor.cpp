@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 
@@ -45,6 +46,8 @@ bool storage_actor::write(db::log_batch& batch, std::vector<std::uint64_t>& acks
     fail(e);
     return false;
   }
+  if (const auto d = testing_delay_ms_.load(std::memory_order_relaxed); d > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(d));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::uint64_t bytes = 0;
   for (const auto& e : batch.entries) bytes += e.data.size();

@@ -34,6 +34,7 @@ constexpr op_name op_names[] = {
     {"admin.transfer_leader", op::admin_transfer_leader},
     {"admin.digest", op::admin_digest},
     {"admin.net_filter", op::admin_net_filter},
+    {"admin.disk_stall", op::admin_disk_stall},
 };
 
 constexpr std::size_t max_ids = 10'000;
@@ -185,7 +186,18 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
     case op::admin_transfer_leader:
     case op::admin_digest:
     case op::admin_net_filter:
+    case op::admin_disk_stall:
       r.admin_token = req_string(o, "admin_token");
+      if (r.kind == op::admin_disk_stall) {
+        auto* d = field(o, "delay_ms");
+        if (!d) bad("missing field 'delay_ms'");
+        if (!(d->is_int64() && d->as_int64() == 0)) {
+          auto n = as_positive(*d);
+          if (!n || *n > 60'000) bad("'delay_ms' must be an integer 0..60000");
+          r.delay_ms = *n;
+        }
+        break;
+      }
       if (r.kind == op::admin_net_filter) {
         auto* d = field(o, "drop_from");
         if (!d || !d->is_array()) bad("'drop_from' must be a list of node ids");
@@ -255,6 +267,7 @@ bool needs_login(op o) {
     case op::admin_transfer_leader:
     case op::admin_digest:
     case op::admin_net_filter:
+    case op::admin_disk_stall:
       return false;
     default:
       return true;
