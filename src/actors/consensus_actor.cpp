@@ -1,6 +1,7 @@
 #include "actors/consensus_actor.h"
 
 #include <cstdio>
+#include <iterator>
 #include <random>
 #include <utility>
 
@@ -38,7 +39,26 @@ void consensus_actor::start() {
   publish();
 }
 
+namespace {
+const char* message_name(const consensus_message& m) {
+  static constexpr const char* names[] = {"tick_election", "tick_heartbeat", "peer_messages", "propose",
+                                          "propose_conf", "read_index", "transfer", "persisted",
+                                          "snapshot_taken", "snapshot_status", "unreachable", "link_down",
+                                          "link_replaced", "peer_hello", "peers_recorded"};
+  static_assert(std::size(names) == std::variant_size_v<consensus_message>);
+  return names[m.index()];
+}
+}  // namespace
+
+void consensus_actor::count_sent(const std::vector<raft::message>& msgs) {
+  work_.msgs += msgs.size();
+  for (const auto& x : msgs) work_.sent_entries += x.entries.size();
+}
+
 void consensus_actor::handle(consensus_message&& m) {
+  const auto t0 = std::chrono::steady_clock::now();
+  work_ = {};
+  const char* what = message_name(m);
   std::visit(
       overloaded{
           [&](consensus_msg::tick_election&) {
@@ -66,6 +86,9 @@ void consensus_actor::handle(consensus_message&& m) {
             }
             raft::ready rd = std::move(*in_flight_);
             in_flight_.reset();
+            if (out_.persist_round_trip)
+              out_.persist_round_trip(
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - in_flight_since_).count());
             finish(rd);
           },
           [&](consensus_msg::snapshot_taken& s) {
@@ -88,11 +111,17 @@ void consensus_actor::handle(consensus_message&& m) {
       },
       m);
   pump();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (ms >= 50)
+    log::debug("consensus: ", what, " took ", ms, " ms (sent ", work_.msgs, " messages with ", work_.sent_entries,
+               " entries, persisting ", work_.persisted_entries, ")");
 }
 
 void consensus_actor::on_peer_messages(std::vector<raft::message>&& msgs) {
   constexpr std::size_t held_max = 4096;  // per peer; Raft tolerates what is dropped beyond
+  const auto now = std::chrono::steady_clock::now();
   for (auto& msg : msgs) {
+    last_heard_[msg.from] = now;
     if (refused_.count(msg.from)) continue;
     if (!greeted_.count(msg.from)) held_.try_emplace(msg.from);  // its hello comes first on every link
     if (auto h = held_.find(msg.from); h != held_.end()) {
@@ -203,6 +232,7 @@ void consensus_actor::pump() {
     // Replicate new proposals while our own fsync runs (leader only; the
     // core hands out nothing whose safety rests on the pending batch).
     auto early = core_.take_early_messages();
+    count_sent(early);
     if (!early.empty()) out_.send(std::move(early));
   }
   while (!in_flight_ && core_.has_ready()) {
@@ -212,10 +242,13 @@ void consensus_actor::pump() {
       log::info("role ", role, " term ", core_.term(), " leader ",
                 rd.soft->leader.empty() ? "(none)" : rd.soft->leader);
     }
+    count_sent(rd.early_messages);
     if (!rd.early_messages.empty()) out_.send(std::move(rd.early_messages));
     if (rd.must_persist()) {
       persist_request req{next_seq_++, rd.hard, rd.snapshot, rd.entries};
+      work_.persisted_entries += rd.entries.size();
       in_flight_ = std::move(rd);
+      in_flight_since_ = std::chrono::steady_clock::now();
       out_.persist(std::move(req));
       return;  // finish() runs when the storage actor acks
     }
@@ -225,6 +258,7 @@ void consensus_actor::pump() {
 }
 
 void consensus_actor::finish(raft::ready& rd) {
+  count_sent(rd.messages);
   if (!rd.messages.empty()) out_.send(std::move(rd.messages));
   if (rd.snapshot || !rd.committed.empty()) out_.apply(rd.snapshot, rd.committed);
   for (const auto& rs : rd.read_states) {
@@ -268,6 +302,23 @@ void consensus_actor::publish() {
     if (view_.member && !v.member)
       log::warn("this node was removed from the cluster configuration: it takes no further part "
                 "(stop it; to come back it must be added again)");
+  }
+  if (view_.state == raft::role::leader && v.state != raft::role::leader && v.term == view_.term && v.member) {
+    // No newer term: check-quorum (dissertation §6.2) found no majority of
+    // voters heard from within an election timeout.
+    std::string heard;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& mb : v.config.members) {
+      if (!mb.voter || mb.id == v.id) continue;
+      auto it = last_heard_.find(mb.id);
+      heard += " " + mb.id + " " +
+               (it == last_heard_.end()
+                    ? std::string("never")
+                    : std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count()) +
+                          " ms ago");
+    }
+    log::warn("stepped down as leader of term ", v.term,
+              ": no majority of voters answered within an election timeout; last heard from:", heard);
   }
   if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
   // Once a removal commits, the removed member may come back (added again,

@@ -13,6 +13,7 @@
 // Owned by: the loop thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -132,6 +133,8 @@ struct consensus_outputs {
   std::function<void(db::peer_incarnations)> record_peers;
   /// Tell `peer` it is refused: it came back without its data (replicator).
   std::function<void(const std::string& peer, const std::string& reason)> refuse;
+  /// Optional: a batch took `ms` from persist() to its ack (metrics).
+  std::function<void(double ms)> persist_round_trip;
 };
 
 /// The actor. Construct, set outputs, then push messages.
@@ -175,7 +178,17 @@ class consensus_actor {
   raft_view view_;
 
   std::optional<raft::ready> in_flight_;  ///< batch being persisted
+  std::chrono::steady_clock::time_point in_flight_since_;
   std::uint64_t next_seq_ = 1;
+  /// What the message being handled made the actor do (for the debug line
+  /// about a slow handler): messages and entries sent, entries persisted.
+  struct handled_work {
+    std::size_t msgs = 0, sent_entries = 0, persisted_entries = 0;
+  } work_;
+  void count_sent(const std::vector<raft::message>& msgs);
+  /// When each peer's last Raft message arrived (for the line logged when
+  /// this leader steps down without a newer term: check-quorum).
+  std::map<std::string, std::chrono::steady_clock::time_point> last_heard_;
 
   // ReadIndex batching: one round in flight, the rest wait for the next.
   std::vector<read_index_cb> waiting_reads_;

@@ -293,6 +293,13 @@ void gateway_actor::handle(gateway_message&& m) {
                         [&](gateway_msg::peer& p) { on_peer(p.from, p.frame); },
                         [&](gateway_msg::usage& u) { on_usage(u.u); },
                         [&](gateway_msg::appended& a) { alarm_.on_appended(a.bytes); },
+                        [&](gateway_msg::timing& t) {
+                          using w = gateway_msg::timing::what;
+                          (t.w == w::loop_lag         ? metrics_.loop_lag
+                           : t.w == w::log_persist    ? metrics_.log_persist
+                                                      : metrics_.persist_round_trip)
+                              .observe(t.ms);
+                        },
                         [&](gateway_msg::disk_full& d) { alarm_.on_disk_full(d.source, d.error); }},
              m);
 }

@@ -72,11 +72,17 @@ struct disk_full {
   std::string source;
   std::string error;
 };
+/// A stall measurement for GET /metrics (node_metrics).
+struct timing {
+  enum class what { loop_lag, log_persist, persist_round_trip };
+  what w = what::loop_lag;
+  double ms = 0;
+};
 }  // namespace gateway_msg
 
 /// What other actors tell the gateway.
 using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
-                                     gateway_msg::appended, gateway_msg::disk_full>;
+                                     gateway_msg::appended, gateway_msg::disk_full, gateway_msg::timing>;
 
 /// The outcome of a write: the apply result at the proposal's index, or a
 /// contract error code when it could not be committed in time.
@@ -106,6 +112,9 @@ class gateway_actor {
   /// Where admin actions are reported for the live cluster view (the
   /// events actor); set by the node before start. Optional.
   void set_events(events_actor* e) { events_ = e; }
+  /// Where admin.disk_stall ([testing] enabled) sends its delay: the
+  /// storage actor. Set once by the node before start().
+  void set_testing_disk_stall(std::function<void(std::chrono::milliseconds)> f) { testing_disk_stall_ = std::move(f); }
 
   /// Starts the deadline sweeper.
   void start();
@@ -229,6 +238,7 @@ class gateway_actor {
   consensus_actor& consensus_;
   apply_actor& apply_;
   replicator_actor& replicator_;
+  std::function<void(std::chrono::milliseconds)> testing_disk_stall_;
   std::string version_;
   chat::request_limits limits_;
   std::chrono::milliseconds timeout_;

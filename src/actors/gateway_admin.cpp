@@ -55,6 +55,18 @@ void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
     op_fault(conn_id, std::move(rq));
     return;
   }
+  if (rq.kind == chat::op::admin_disk_stall) {
+    // Fault injection: every Raft log write of this node takes delay_ms
+    // longer, as on a disk shared with a large write (a joiner's snapshot).
+    if (!cfg_.testing_enabled) {
+      reply_error(conn_id, rq, "forbidden", "admin.disk_stall needs [testing] enabled = true in the config");
+      return;
+    }
+    log::warn("testing: every Raft log write now takes ", rq.delay_ms, " ms longer");
+    if (testing_disk_stall_) testing_disk_stall_(std::chrono::milliseconds(rq.delay_ms));
+    reply(conn_id, rq, json::serialize(json::object{{"delay_ms", rq.delay_ms}}));
+    return;
+  }
   // Membership and leadership changes: on the live cluster view's timeline.
   const std::string what = std::string(chat::to_string(rq.kind)) + " " + rq.node_id +
                            (rq.address.empty() ? "" : " at " + rq.address);

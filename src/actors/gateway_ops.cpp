@@ -133,6 +133,7 @@ void gateway_actor::dispatch(std::uint64_t conn_id, chat::request rq) {
     case op::admin_digest:
     case op::admin_net_filter:
     case op::admin_pause: op_admin(conn_id, std::move(rq)); return;
+    case op::admin_disk_stall: op_admin(conn_id, std::move(rq)); return;
   }
   reply_error(conn_id, rq, "unknown_op", "op not handled");
 }

@@ -125,6 +125,12 @@ std::string gateway_actor::metrics_text() const {
   counter("qc_clients_dropped_total", "Slow clients disconnected.", metrics_.clients_dropped);
   metrics_.commit_latency.render(os, "qc_commit_latency_seconds",
                                  "Client write latency, received to applied on this node.");
+  metrics_.loop_lag.render(os, "qc_loop_lag_seconds",
+                           "How late the event loop ran a timer due every 50 ms (every actor but storage and apply runs there).");
+  metrics_.log_persist.render(os, "qc_log_persist_seconds",
+                              "One Raft log record written and fdatasynced (storage thread).");
+  metrics_.persist_round_trip.render(os, "qc_persist_round_trip_seconds",
+                                     "A ready batch handed to the storage thread until its ack is back on the loop.");
   return os.str();
 }
 

@@ -15,6 +15,7 @@
 #include "actors/disk_monitor.h"
 #include "actors/events_actor.h"
 #include "actors/gateway_actor.h"
+#include "actors/loop_monitor.h"
 #include "actors/replicator_actor.h"
 #include "actors/storage_actor.h"
 #include "actors/ticker.h"
@@ -198,6 +199,9 @@ int run_node(const config::node_config& cfg, const char* version) {
     storage->tell(storage_msg::record_peers{fs::path(cfg.data_dir), std::move(p)});
   };
   cout.refuse = [&](const std::string& peer, const std::string& reason) { replicator->refuse(peer, reason); };
+  cout.persist_round_trip = [&](double ms) {
+    if (gateway) gateway->tell(gateway_msg::timing{gateway_msg::timing::what::persist_round_trip, ms});
+  };
   raft::membership known_config = initial_config;
   cout.publish = [&](const raft_view& v) {
     if (!(v.config == known_config)) {
@@ -212,6 +216,12 @@ int run_node(const config::node_config& cfg, const char* version) {
 
   storage_outputs sout;
   sout.persisted = [&](std::uint64_t seq) { consensus->tell(consensus_msg::persisted{seq}); };
+  sout.wrote = [&](double ms, std::size_t entries, std::uint64_t bytes) {
+    if (ms > 200)
+      log::debug("storage: a log record of ", entries, " entries (", bytes, " bytes) took ",
+                 static_cast<long long>(ms), " ms to write and sync");
+    if (gateway) gateway->tell(gateway_msg::timing{gateway_msg::timing::what::log_persist, ms});
+  };
   sout.failed = [&](const db::log_error& e) {
     log::error("cannot write the Raft log: ", e.what, "; stopping (nothing after the last acknowledged write is lost)");
     exit_code = 3;
@@ -308,6 +318,8 @@ int run_node(const config::node_config& cfg, const char* version) {
   events_actor events_a(io, cfg.id, cfg.testing_enabled);
   events = &events_a;
   gateway_a.set_events(&events_a);
+  if (cfg.testing_enabled)
+    gateway_a.set_testing_disk_stall([&storage_a](std::chrono::milliseconds d) { storage_a.set_testing_delay(d); });
 
   disk_monitor monitor_a(
       io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);
@@ -350,6 +362,9 @@ int run_node(const config::node_config& cfg, const char* version) {
   ticker heartbeat(io, "heartbeat", std::chrono::milliseconds(cfg.heartbeat_ms),
                    [&] { consensus_a.tell(consensus_msg::tick_heartbeat{}); });
   ticker measure(io, "disk", std::chrono::milliseconds(500), [&] { monitor_a.tell(disk_monitor_msg::measure{}); });
+  loop_monitor lag(io, std::chrono::milliseconds(50), [&](double ms) {
+    gateway_a.tell(gateway_msg::timing{gateway_msg::timing::what::loop_lag, ms});
+  });
 
   // A node outside any configuration asks to be added through a seed, and
   // keeps asking (any member relays to the leader) until it is a voter.
@@ -388,6 +403,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   election.start();
   heartbeat.start();
   measure.start();
+  lag.start();
   monitor_a.tell(disk_monitor_msg::measure{});
   if (joiner) joiner->start();
   log::info("listening on ", cfg.listen, " (clients ws://", cfg.advertise, "/ws, peers /raft)");
@@ -400,6 +416,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     election.stop();
     heartbeat.stop();
     measure.stop();
+    lag.stop();
     if (joiner) joiner->stop();
     srv->stop();
     gateway_a.stop();

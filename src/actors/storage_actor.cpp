@@ -1,6 +1,8 @@
 #include "actors/storage_actor.h"
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include <boost/asio/post.hpp>
 
@@ -39,12 +41,19 @@ void storage_actor::fail(const db::log_error& e) {
 
 bool storage_actor::write(db::log_batch& batch, std::vector<std::uint64_t>& acks) {
   if (acks.empty()) return true;
+  const auto t0 = std::chrono::steady_clock::now();
   if (auto e = store_->save(batch)) {
     fail(e);
     return false;
   }
+  if (const auto d = testing_delay_ms_.load(std::memory_order_relaxed); d > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(d));
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::uint64_t bytes = 0;
+  for (const auto& e : batch.entries) bytes += e.data.size();
   // One hand-off to the loop for every request the record covered.
-  boost::asio::post(io_, [this, seqs = std::move(acks)] {
+  boost::asio::post(io_, [this, seqs = std::move(acks), ms, n = batch.entries.size(), bytes] {
+    if (out_.wrote) out_.wrote(ms, n, bytes);
     for (auto seq : seqs) out_.persisted(seq);
   });
   acks.clear();

@@ -8,6 +8,8 @@
 // Owned by: its worker thread (the log_store); tell() from the loop thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <variant>
@@ -44,6 +46,9 @@ using storage_message = std::variant<storage_msg::persist, storage_msg::compact,
 struct storage_outputs {
   /// Batch `seq` is durable.
   std::function<void(std::uint64_t seq)> persisted;
+  /// Optional: one log record took `ms` to write and sync (`entries`
+  /// entries, `bytes` of entry data); runs on the loop before its acks.
+  std::function<void(double ms, std::size_t entries, std::uint64_t bytes)> wrote;
   /// A write or sync of the log failed (the error names the file). Nothing
   /// is acknowledged after it: the log is the node's promise to its peers
   /// and its state on disk is unknown, so the node must stop.
@@ -67,6 +72,10 @@ class storage_actor {
   /// Writes everything queued, then stops the thread.
   void stop() { inbox_->stop(); }
 
+  /// [testing] only (admin.disk_stall): every log record takes `d` longer
+  /// to write, as on a disk shared with a large write. Any thread.
+  void set_testing_delay(std::chrono::milliseconds d) { testing_delay_ms_ = d.count(); }
+
  private:
   void handle_batch(std::vector<storage_message>&& batch);
   /// Writes `batch` (if not empty) and acks `acks`; false after a failure.
@@ -77,6 +86,7 @@ class storage_actor {
   std::unique_ptr<db::log_store> store_;
   storage_outputs out_;
   bool failed_ = false;  ///< worker thread only: a write failed, nothing more is written
+  std::atomic<std::int64_t> testing_delay_ms_{0};
   std::unique_ptr<thread_mailbox<storage_message>> inbox_;  // last: its thread uses the above
 };
 

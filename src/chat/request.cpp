@@ -35,6 +35,7 @@ constexpr op_name op_names[] = {
     {"admin.digest", op::admin_digest},
     {"admin.net_filter", op::admin_net_filter},
     {"admin.pause", op::admin_pause},
+    {"admin.disk_stall", op::admin_disk_stall},
 };
 
 constexpr std::size_t max_ids = 10'000;
@@ -187,12 +188,23 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
     case op::admin_digest:
     case op::admin_net_filter:
     case op::admin_pause:
+    case op::admin_disk_stall:
       r.admin_token = req_string(o, "admin_token");
       if (r.kind == op::admin_pause) {
         auto* v = field(o, "seconds");
         if (!v || !v->is_number() || v->to_number<double>() < 0 || v->to_number<double>() > 600)
           bad("'seconds' must be a number 0..600");
         r.pause_ms = static_cast<std::uint64_t>(v->to_number<double>() * 1000);
+        break;
+      }
+      if (r.kind == op::admin_disk_stall) {
+        auto* d = field(o, "delay_ms");
+        if (!d) bad("missing field 'delay_ms'");
+        if (!(d->is_int64() && d->as_int64() == 0)) {
+          auto n = as_positive(*d);
+          if (!n || *n > 60'000) bad("'delay_ms' must be an integer 0..60000");
+          r.delay_ms = *n;
+        }
         break;
       }
       if (r.kind == op::admin_net_filter) {
@@ -265,6 +277,7 @@ bool needs_login(op o) {
     case op::admin_digest:
     case op::admin_net_filter:
     case op::admin_pause:
+    case op::admin_disk_stall:
       return false;
     default:
       return true;

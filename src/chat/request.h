@@ -38,6 +38,7 @@ enum class op : std::uint8_t {
   admin_digest,  ///< our addition: state digest of this replica (tests, demo)
   admin_net_filter,  ///< our addition, [testing] only: peer frames to drop (tests/faults)
   admin_pause,       ///< our addition, [testing] only: drop all peer frames for a while (cluster view)
+  admin_disk_stall,  ///< our addition, [testing] only: slow this node's Raft log writes (tests)
 };
 
 /// Wire name of an op ("admin.add_node", ...).
@@ -79,6 +80,7 @@ struct request {
   std::string address;                  ///< admin.add_node
   std::vector<std::string> drop_from;   ///< admin.net_filter: peer ids whose frames this node drops
   std::uint64_t pause_ms = 0;           ///< admin.pause: `seconds` (0..600) in milliseconds
+  std::uint64_t delay_ms = 0;           ///< admin.disk_stall: added to every log write (0 = none)
 };
 
 /// A frame that could not be decoded into a request.

@@ -92,8 +92,8 @@ struct node_config {
   /// A receiver discards this many snapshot chunks (past the first) without
   /// a word, as a link that lost them would; 0 = off.
   int testing_snapshot_lose_chunks = 0;
-  /// [testing] enabled — allows the fault-injection op admin.net_filter
-  /// (tests/faults); false by default, never for production.
+  /// [testing] enabled — allows the fault-injection ops admin.net_filter
+  /// (tests/faults) and admin.disk_stall; false by default, never for production.
   bool testing_enabled = false;
   /// [testing] allow_dev_credentials — lets a node listen on a non-loopback
   /// address with the shipped development secret or admin token.

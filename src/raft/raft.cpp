@@ -46,6 +46,18 @@ bool is_leader_output(msg_type t) {
          t == msg_type::timeout_now || t == msg_type::read_index_resp;
 }
 
+/// May `t`, sent by a node in role `r`, leave before the batch being
+/// persisted (types.h `ready`, step 1)? A leader's output, and any node's
+/// answer to a heartbeat: it promises nothing about the log, only that the
+/// sender, in its current term, still follows that leader — and the core
+/// hands out early messages only while term and vote are durable. Without
+/// the latter, a follower whose log fsync stalls (a disk shared with a
+/// snapshot being written) answers no heartbeat until it returns, and the
+/// leader's check-quorum steps down after one election timeout of that.
+bool leaves_early(role r, msg_type t) {
+  return (r == role::leader && is_leader_output(t)) || t == msg_type::heartbeat_resp;
+}
+
 }  // namespace
 
 const char* to_string(msg_type t) {
@@ -321,7 +333,7 @@ struct raft_node::impl {
   void send(message m) {
     m.from = cfg.id;
     if (m.term == 0) m.term = term;
-    if (state == role::leader && is_leader_output(m.type)) early_out.push_back(std::move(m));
+    if (leaves_early(state, m.type)) early_out.push_back(std::move(m));
     else out.push_back(std::move(m));
   }
 
@@ -956,8 +968,21 @@ struct raft_node::impl {
 
   /// True while term and vote equal what the shell made durable: only then
   /// may a leader's output leave before the batch in flight (types.h).
-  bool term_and_vote_durable() const {
-    return cfg.testing_bugs.early_messages_before_durable || (term == prev_hard.term && vote == prev_hard.vote);
+  bool term_and_vote_durable() const { return term == prev_hard.term && vote == prev_hard.vote; }
+  /// The early output that may leave now: all of it while term and vote are
+  /// durable, else nothing — or, with the planted bug, a leader's output
+  /// (heartbeat answers still wait: the bug is about the leader).
+  std::vector<message> take_early_out() {
+    std::vector<message> now;
+    if (term_and_vote_durable()) {
+      now = std::move(early_out);
+      early_out.clear();
+    } else if (cfg.testing_bugs.early_messages_before_durable) {
+      std::vector<message> keep;
+      for (auto& m : early_out) (is_leader_output(m.type) ? now : keep).push_back(std::move(m));
+      early_out = std::move(keep);
+    }
+    return now;
   }
 
   // ---- invariants (LogCabin's checkInvariants) -------------------------------------
@@ -1194,15 +1219,12 @@ ready raft_node::get_ready() noexcept {
   rd.snapshot = s.pending_snap;
   const std::uint64_t from = std::max(s.stable + 1, s.first_index());
   for (std::uint64_t i = from; i <= s.last_index(); ++i) rd.entries.push_back(s.at(i));
-  if (s.term_and_vote_durable()) {
-    rd.early_messages = std::move(s.early_out);
-    rd.messages = std::move(s.out);
-  } else {
-    // This batch makes a new term or vote durable: the leader's output
-    // depends on it, so it leaves with the rest, after the fsync.
-    rd.messages = std::move(s.early_out);
-    rd.messages.insert(rd.messages.end(), std::make_move_iterator(s.out.begin()), std::make_move_iterator(s.out.end()));
-  }
+  // Early output that may not leave yet (this batch makes a new term or
+  // vote durable, and the output depends on it) leaves with the rest,
+  // after the fsync.
+  rd.early_messages = s.take_early_out();
+  rd.messages = std::move(s.early_out);
+  rd.messages.insert(rd.messages.end(), std::make_move_iterator(s.out.begin()), std::make_move_iterator(s.out.end()));
   s.early_out.clear();
   s.out.clear();
   const std::uint64_t base = std::max(s.applied, s.snap.index);
@@ -1215,10 +1237,7 @@ ready raft_node::get_ready() noexcept {
 std::vector<message> raft_node::take_early_messages() noexcept {
   auto& s = *impl_;
   s.flush_bcast();
-  if (!s.term_and_vote_durable()) return {};  // they wait for the batch in flight
-  auto out = std::move(s.early_out);
-  s.early_out.clear();
-  return out;
+  return s.take_early_out();  // without a durable term and vote: nothing, they wait for the batch in flight
 }
 
 void raft_node::advance(const ready& rd) noexcept {

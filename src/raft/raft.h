@@ -197,9 +197,10 @@ class raft_node {
   /// Takes the next batch. Call advance() with it before the next call.
   ready get_ready() noexcept;
   /// While a batch from get_ready() is still being persisted: the leader's
-  /// appends/heartbeats that may go out at once (types.h contract step 1,
-  /// dissertation §10.2.1), including appends of proposals made since that
-  /// batch. Owned by the consensus actor like every other call here.
+  /// appends/heartbeats, and any node's heartbeat answers, that may go out
+  /// at once (types.h contract step 1, dissertation §10.2.1), including
+  /// appends of proposals made since that batch. Owned by the consensus
+  /// actor like every other call here.
   std::vector<message> take_early_messages() noexcept;
   /// The shell finished the batch per the contract in types.h: entries and
   /// hard state are durable, messages sent, committed entries applied.

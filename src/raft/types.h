@@ -140,10 +140,14 @@ struct read_state {
 ///      They are a leader's appends, heartbeats and snapshots whose term and
 ///      vote are already durable: the leader writes its log in parallel with
 ///      replication (dissertation §10.2.1) and counts itself toward commit
-///      only after advance(). Safety rests on that durability: a leader that
+///      only after advance(). And any node's heartbeat answers: they promise
+///      nothing about the log (only that the sender, in a term already
+///      durable, follows that leader), so a follower whose fsync stalls still
+///      answers its leader's heartbeats and check-quorum keeps counting it.
+///      Safety rests on that durability: a leader that
 ///      crashed before its new term reached the disk could win the same term
 ///      again and send a different entry at the same index. So whenever a
-///      batch changes term or vote, the core moves that batch's leader
+///      batch changes term or vote, the core moves that batch's early
 ///      output into `messages` instead, and take_early_messages() hands out
 ///      nothing until advance() (etcd's rule: no message leaves before the
 ///      hard state it depends on is durable).

@@ -54,6 +54,13 @@ TEST_CASE("validation maps bad input onto the contract's codes") {
       {R"({"op":"admin.pause","admin_token":"t","seconds":"5"})", "bad_request"},
       {R"({"op":"admin.pause","admin_token":"t"})", "bad_request"},
       {R"({"op":"admin.pause","seconds":5})", "bad_request"},
+      {R"({"op":"admin.disk_stall","admin_token":"t","delay_ms":500})", "ok"},
+      {R"({"op":"admin.disk_stall","admin_token":"t","delay_ms":0})", "ok"},
+      {R"({"op":"admin.disk_stall","admin_token":"t"})", "bad_request"},
+      {R"({"op":"admin.disk_stall","admin_token":"t","delay_ms":-1})", "bad_request"},
+      {R"({"op":"admin.disk_stall","admin_token":"t","delay_ms":60001})", "bad_request"},
+      {R"({"op":"admin.disk_stall","admin_token":"t","delay_ms":"5"})", "bad_request"},
+      {R"({"op":"admin.disk_stall","delay_ms":5})", "bad_request"},
   };
   for (const auto& r : rows) CHECK_MESSAGE(code_of(r.frame) == r.code, r.frame);
   CHECK(code_of(std::string(100, '[') + std::string(100, ']')) == "bad_request");

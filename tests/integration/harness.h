@@ -85,6 +85,13 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
   return pred();
 }
 
+/// The chatnode binary the tests start: this build's, or QC_CHATNODE (to
+/// run a case against another build of the node, e.g. before a change).
+inline std::string chatnode_binary() {
+  const char* other = std::getenv("QC_CHATNODE");
+  return other && *other ? std::string(other) : std::string(QC_BINARY_DIR) + "/chatnode";
+}
+
 /// One chatnode process.
 struct node_proc {
   std::string id;
@@ -99,7 +106,7 @@ struct node_proc {
   /// Starts the process (extra args appended, e.g. --join); its output is
   /// appended to log_file.
   void start(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()};
+    std::vector<std::string> args = {chatnode_binary(), "--config", config.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     pid = ops::spawn_process(args, log_file.string());
   }
@@ -108,7 +115,7 @@ struct node_proc {
   /// `pid` is the node's).
   void start_with_nofile(int nofile) {
     pid = ops::spawn_process({"/bin/sh", "-c", "ulimit -n " + std::to_string(nofile) + " && exec \"$0\" \"$@\"",
-                              std::string(QC_BINARY_DIR) + "/chatnode", "--config", config.string()},
+                              chatnode_binary(), "--config", config.string()},
                              log_file.string());
   }
   /// Sends `sig` and, for KILL/TERM/INT, reaps the process.

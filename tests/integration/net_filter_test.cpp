@@ -1,6 +1,6 @@
 // The [testing] peer fault filter (admin.net_filter) that the fault suite
 // (tests/faults) uses for partitions: refused unless [testing] enabled =
-// true; when on, a leader that drops every peer's frames loses its
+// true (as admin.disk_stall is); when on, a leader that drops every peer's frames loses its
 // majority and the others elect a new leader; healing brings it back.
 #include <doctest/doctest.h>
 
@@ -23,6 +23,9 @@ TEST_CASE("net_filter: forbidden without [testing] enabled, and with a bad token
   auto r = filter(a, c.admin_token, {});
   CHECK(client::code(r) == "forbidden");
   r = a.call({{"op", "admin.net_filter"}, {"admin_token", "wrong"}, {"drop_from", json::array{}}});
+  CHECK(client::code(r) == "forbidden");
+  // The log-write stall (catchup_test.cpp) is refused the same way.
+  r = a.call({{"op", "admin.disk_stall"}, {"admin_token", c.admin_token}, {"delay_ms", 100}});
   CHECK(client::code(r) == "forbidden");
 }
 

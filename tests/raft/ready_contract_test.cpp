@@ -1,7 +1,8 @@
 // The persistence contract of the ready batch (types.h), checked on every
 // batch of a churny run of five cores through the in-memory network:
 //   - early messages are only a leader's outputs (appends, heartbeats,
-//     snapshots, timeout_now, read_index answers), never a promise;
+//     snapshots, timeout_now, read_index answers) and heartbeat answers
+//     in a term already durable, never a promise;
 //   - every message in `messages` promises only what the disk already holds
 //     after stage 2 (a granted vote: that vote in that term; an append ack:
 //     that entry; a vote request: the candidate's own vote);
@@ -34,11 +35,19 @@ const raft::entry* on_disk(const qc::test::test_node& n, std::uint64_t index) {
 }
 
 /// Checks one batch against the contract; returns "" or what broke.
+/// `durable_term`: the node's durable term before this batch.
 std::string check_batch(const std::string& id, const raft::ready& rd, const qc::test::test_node& n,
-                        std::uint64_t& last_applied) {
+                        std::uint64_t& last_applied, std::uint64_t durable_term) {
   std::ostringstream bad;
-  for (const auto& m : rd.early_messages)
-    if (!leader_output(m.type)) bad << id << " sent " << raft::to_string(m.type) << " before persisting; ";
+  for (const auto& m : rd.early_messages) {
+    if (m.type == msg_type::heartbeat_resp) {
+      if (m.term != durable_term)
+        bad << id << " answered a heartbeat in term " << m.term << " before that term was durable (" << durable_term
+            << "); ";
+    } else if (!leader_output(m.type)) {
+      bad << id << " sent " << raft::to_string(m.type) << " before persisting; ";
+    }
+  }
   for (const auto& m : rd.messages) {
     if (m.type == msg_type::vote_resp && !m.reject && !(n.hard.term == m.term && n.hard.vote == m.to))
       bad << id << " granted a vote to " << m.to << " in term " << m.term << " that is not durable; ";
@@ -65,14 +74,16 @@ std::string check_batch(const std::string& id, const raft::ready& rd, const qc::
 
 TEST_CASE("ready contract: every batch of a churny run promises only what is durable") {
   network net(5);
-  std::map<std::string, std::uint64_t> applied;
+  std::map<std::string, std::uint64_t> applied, durable_term;
   std::string broken;
-  std::uint64_t batches = 0, promises = 0, applies = 0;
+  std::uint64_t batches = 0, promises = 0, applies = 0, early_heartbeat_answers = 0;
   net.on_persisted = [&](const std::string& id, const raft::ready& rd, const qc::test::test_node& n) {
     ++batches;
     promises += rd.messages.size();
     applies += rd.committed.size();
-    if (broken.empty()) broken = check_batch(id, rd, n, applied[id]);
+    for (const auto& m : rd.early_messages) early_heartbeat_answers += m.type == msg_type::heartbeat_resp;
+    if (broken.empty()) broken = check_batch(id, rd, n, applied[id], durable_term[id]);
+    durable_term[id] = n.hard.term;
   };
   // A fixed schedule of faults, driven by a small LCG (deterministic).
   std::uint64_t s = 12345;
@@ -115,8 +126,9 @@ TEST_CASE("ready contract: every batch of a churny run promises only what is dur
   CHECK(batches > 1000);
   CHECK(promises > 1000);
   CHECK(applies > 100);
+  CHECK(early_heartbeat_answers > 100);
   MESSAGE(batches << " batches, " << promises << " promises, " << applies << " applies checked; " << proposed
-                  << " proposals");
+                  << " proposals; " << early_heartbeat_answers << " heartbeat answers sent early");
 }
 
 TEST_CASE("ready contract: a committed entry is handed out for apply exactly once, after it is durable") {

@@ -3,7 +3,7 @@
 //   QC_SIM_SEEDS=n       number of seeds (default 2000)
 //   QC_SIM_SEED_BASE=n   first seed (default 1)
 //   QC_SIM_CHURN_SEEDS=n seeds of the Figure-8 churn mode run (default 300)
-//   QC_SIM_TEETH_SEEDS=n bound for the commit-by-counting teeth test (default 200)
+//   QC_SIM_TEETH_SEEDS=n bound for the commit-by-counting teeth test (default 500)
 //   QC_SIM_TEETH_ALL=1   teeth test: run all of them and count the seeds that catch it
 #include <doctest/doctest.h>
 
@@ -121,9 +121,11 @@ TEST_CASE("simulation has teeth: committing an old-term entry by counting loses 
   // fault rate), three nodes, no membership changes or snapshots: the
   // schedules of the Raft paper's Figure 8 become common. The limit is small
   // on purpose: if a harness change makes the bug hard to find again, this
-  // fails instead of silently taking minutes.
+  // fails instead of silently taking minutes. (About 1 seed in 55 catches
+  // it: 28 of 1,500 before heartbeat answers left early, 27 after, when the
+  // first catch moved from seed 16 to 257; hence 500, not 200.)
   const auto t0 = std::chrono::steady_clock::now();
-  const auto limit = env_u64("QC_SIM_TEETH_SEEDS", 200);
+  const auto limit = env_u64("QC_SIM_TEETH_SEEDS", 500);
   std::uint64_t caught_at = 0, caught = 0;
   const bool all = std::getenv("QC_SIM_TEETH_ALL") != nullptr;  // experiment: count every seed that catches it
   for (std::uint64_t s = 1; s <= limit && (all || !caught_at); ++s) {
