@@ -229,8 +229,9 @@ void consensus_actor::fail_reads(std::error_code ec) {
 
 void consensus_actor::pump() {
   if (in_flight_) {
-    // Replicate new proposals while our own fsync runs (leader only; the
-    // core hands out nothing whose safety rests on the pending batch).
+    // Replicate new proposals while our own fsync runs, and answer the
+    // leader's heartbeats meanwhile (the core hands out nothing whose
+    // safety rests on the pending batch).
     auto early = core_.take_early_messages();
     count_sent(early);
     if (!early.empty()) out_.send(std::move(early));

@@ -967,7 +967,7 @@ struct raft_node::impl {
   }
 
   /// True while term and vote equal what the shell made durable: only then
-  /// may a leader's output leave before the batch in flight (types.h).
+  /// may early output leave before the batch in flight (types.h).
   bool term_and_vote_durable() const { return term == prev_hard.term && vote == prev_hard.vote; }
   /// The early output that may leave now: all of it while term and vote are
   /// durable, else nothing — or, with the planted bug, a leader's output
