@@ -4,6 +4,9 @@
 // turns reads into ReadIndex + query, answers each client from this node's
 // own state machine once it has applied the entry, and pushes live events.
 // It also serves /status, /health and /metrics from the latest raft_view.
+// It is reached only through its mailbox (gateway_message): the network's
+// callbacks, other actors' results and the consensus actor's replies all
+// arrive there; it reaches the others only through gateway_outputs.
 //
 // Owned by: the loop thread. Its password-hashing jobs run on a bounded
 // worker pool (chat::hash_pool) and post their results back.
@@ -27,6 +30,7 @@
 
 #include "actors/apply_actor.h"
 #include "actors/consensus_actor.h"
+#include "actors/events_actor.h"
 #include "actors/mailbox.h"
 #include "actors/metrics.h"
 #include "actors/raft_view.h"
@@ -42,8 +46,7 @@
 
 namespace qc::actors {
 
-class events_actor;
-
+/// Messages the gateway actor accepts. Owned by the gateway actor.
 namespace gateway_msg {
 /// A new raft_view from the consensus actor.
 struct view {
@@ -72,40 +75,80 @@ struct disk_full {
   std::string source;
   std::string error;
 };
+/// The peers with a link up (the replicator publishes it on every change).
+struct links {
+  std::set<std::string> linked;
+};
+/// A frame sent through the replicator found no link to `to`: it comes back.
+struct undelivered {
+  std::string to;
+  net::peer_frame frame;
+};
+/// A reply of the consensus actor to a tagged request.
+struct consensus {
+  consensus_reply r;
+};
+/// The result of apply query `tag` (a read's id).
+struct query_done {
+  std::uint64_t tag = 0;
+  std::string result;
+};
+/// A client connection completed its WebSocket handshake (network).
+struct client_open {
+  std::shared_ptr<net::client_session> s;
+};
+/// A text frame from a client (network).
+struct client_frame {
+  std::shared_ptr<net::client_session> s;
+  std::string frame;
+};
+/// The client connection is gone (network; exactly once per open).
+struct client_close {
+  std::shared_ptr<net::client_session> s;
+};
+/// GET of /status, /health, /metrics, ... (network); the answer goes to
+/// `respond`, the HTTP session's reply address.
+struct http_get {
+  std::string target;
+  std::function<void(net::http_reply)> respond;
+};
 }  // namespace gateway_msg
 
-/// What other actors tell the gateway.
-using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
-                                     gateway_msg::appended, gateway_msg::disk_full>;
+/// Everything the gateway accepts. Owned by the gateway actor.
+using gateway_message =
+    std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
+                 gateway_msg::appended, gateway_msg::disk_full, gateway_msg::links, gateway_msg::undelivered,
+                 gateway_msg::consensus, gateway_msg::query_done, gateway_msg::client_open,
+                 gateway_msg::client_frame, gateway_msg::client_close, gateway_msg::http_get>;
+
+/// Where the gateway's requests go (each pushes into another actor's
+/// mailbox). Owned by the gateway actor; set once by the node.
+struct gateway_outputs {
+  std::function<void(consensus_message)> consensus;
+  std::function<void(apply_message)> apply;
+  std::function<void(replicator_message)> replicator;
+  /// The live cluster view's timeline (events actor). Optional.
+  std::function<void(events_message)> events;
+};
 
 /// The outcome of a write: the apply result at the proposal's index, or a
-/// contract error code when it could not be committed in time.
+/// contract error code when it could not be committed in time. Owned by the
+/// gateway actor.
 struct write_outcome {
   std::optional<db::apply_result> result;
   std::string error_code;  ///< set when !result ("unavailable", "internal")
   std::string error_message;
 };
 
-/// The actor.
+/// The gateway actor. Owned by the node; reached only through tell().
 class gateway_actor {
  public:
-  gateway_actor(boost::asio::io_context& io, const config::node_config& cfg,
-                consensus_actor& consensus, apply_actor& apply, replicator_actor& replicator,
+  gateway_actor(boost::asio::io_context& io, const config::node_config& cfg, gateway_outputs out,
                 const char* version);
   ~gateway_actor();
 
-  /// Queues a message from another actor. Loop thread only.
+  /// Queues a message from another actor or the network. Loop thread only.
   void tell(gateway_message m) { inbox_.push(std::move(m)); }
-
-  // Network callbacks (net::server_handlers), loop thread.
-  void client_open(const std::shared_ptr<net::client_session>& s);
-  void client_frame(const std::shared_ptr<net::client_session>& s, std::string frame);
-  void client_close(const std::shared_ptr<net::client_session>& s);
-  net::http_reply http_get(const std::string& target);
-
-  /// Where admin actions are reported for the live cluster view (the
-  /// events actor); set by the node before start. Optional.
-  void set_events(events_actor* e) { events_ = e; }
 
   /// Starts the deadline sweeper.
   void start();
@@ -113,6 +156,12 @@ class gateway_actor {
   void stop();
 
  private:
+  // Network callbacks, as they arrive through the mailbox.
+  void client_open(const std::shared_ptr<net::client_session>& s);
+  void client_frame(const std::shared_ptr<net::client_session>& s, std::string frame);
+  void client_close(const std::shared_ptr<net::client_session>& s);
+  net::http_reply http_get(const std::string& target);
+
   // ---- connections -------------------------------------------------------
   struct connection {
     std::shared_ptr<net::client_session> session;
@@ -208,8 +257,18 @@ class gateway_actor {
 
   // ---- inbound from other actors ------------------------------------------
   void handle(gateway_message&& m);
+  void on_reply(consensus_reply& r);
+  void on_undelivered(const std::string& to, net::peer_frame& f);
+  /// Sends `f` to `to` through the replicator if a link to it is up (as
+  /// last published); false otherwise. A frame the link then loses comes
+  /// back as gateway_msg::undelivered.
+  bool send_peer(const std::string& to, net::peer_frame f);
+  bool reachable(const std::string& peer) const { return linked_.count(peer) > 0; }
   void on_applied(std::vector<db::apply_result>& results, std::uint64_t applied);
   void on_peer(const std::string& from, net::peer_frame& f);
+  void on_peer_propose(const std::string& from, net::peer_propose& p);
+  void on_peer_admin(const std::string& from, net::peer_admin& a);
+  void on_peer_propose_resp(net::peer_propose_resp& r);
   void on_view(raft_view v);
   void on_usage(const db::disk_usage& u);
   /// Why the write `data` (conf: a membership change) is refused with
@@ -226,9 +285,7 @@ class gateway_actor {
 
   boost::asio::io_context& io_;
   config::node_config cfg_;
-  consensus_actor& consensus_;
-  apply_actor& apply_;
-  replicator_actor& replicator_;
+  gateway_outputs out_;
   std::string version_;
   chat::request_limits limits_;
   std::chrono::milliseconds timeout_;
@@ -236,6 +293,20 @@ class gateway_actor {
   loop_mailbox<gateway_message> inbox_;
   raft_view view_;
   std::uint64_t applied_index_ = 0;
+  std::set<std::string> linked_;  ///< peers with a link up, as the replicator last published
+
+  /// Whose proposal a consensus reply answers (by tag).
+  struct local_proposal {
+    std::uint64_t wid = 0;
+  };
+  struct peer_proposal {
+    std::string from;
+    std::uint64_t rid = 0;
+  };
+  std::uint64_t next_tag_ = 1;
+  std::map<std::uint64_t, std::variant<local_proposal, peer_proposal>> proposals_;  ///< tag -> asker
+  /// Tags of transfer requests: the admin task's (its failure ends the task) or one to ignore.
+  static constexpr std::uint64_t admin_transfer_tag = 1, ignored_transfer_tag = 0;
 
   std::unordered_map<std::uint64_t, connection> conns_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
@@ -295,7 +366,6 @@ class gateway_actor {
   std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
   std::uint64_t next_admin_rid_ = 1;
   boost::asio::steady_timer admin_timer_;
-  events_actor* events_ = nullptr;  ///< cluster view: admin actions go there (set_events)
 };
 
 }  // namespace qc::actors

@@ -59,7 +59,7 @@ void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
   const std::string what = std::string(chat::to_string(rq.kind)) + " " + rq.node_id +
                            (rq.address.empty() ? "" : " at " + rq.address);
   log::info("admin: ", what, " requested by a client");
-  if (events_) events_->tell(events_msg::action{chat::to_string(rq.kind), what + " requested", {}, {}});
+  if (out_.events) out_.events(events_msg::action{chat::to_string(rq.kind), what + " requested", {}, {}});
   json::object body;
   body["op"] = chat::to_string(rq.kind);
   body["id"] = rq.node_id;
@@ -91,7 +91,7 @@ void gateway_actor::run_admin(json::object body, admin_cb done, clock::time_poin
     json::object req = body;
     req["deadline_ms"] =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-    if (replicator_.send_frame(view_.leader, net::peer_admin{rid, false, json::serialize(req)})) {
+    if (send_peer(view_.leader, net::peer_admin{rid, false, json::serialize(req)})) {
       admin_forwards_[rid] = {std::move(done), deadline};
       return;
     }
@@ -205,13 +205,7 @@ void gateway_actor::admin_step() {
   if (op == "admin.transfer_leader") {
     if (t.stage == 0) {
       t.stage = 1;
-      consensus_.tell(consensus_msg::transfer{id, [this](std::error_code ec) {
-        if (ec && admin_) {
-          auto task = std::move(*admin_);
-          admin_.reset();
-          task.done("unavailable", "leadership transfer refused: " + ec.message(), {});
-        }
-      }});
+      out_.consensus(consensus_msg::transfer{id, admin_transfer_tag});  // a refusal ends the task (on_reply)
     } else if (t.stage == 1 && clock::now() - t.round_start > std::chrono::milliseconds(4 * cfg_.election_timeout_ms) &&
                t.round_start != clock::time_point{}) {
       finish("unavailable", "leadership transfer did not complete", {});
@@ -245,7 +239,7 @@ void gateway_actor::admin_step() {
         }
         t.stage = 1;
         log::info("admin: removing the leader; transferring leadership to ", best, " first");
-        consensus_.tell(consensus_msg::transfer{best, [](std::error_code) {}});
+        out_.consensus(consensus_msg::transfer{best, ignored_transfer_tag});
       }
       again();
       return;
