@@ -36,8 +36,7 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
       alarm_(cfg.quota_bytes, cfg.max_body_bytes + 512),
       sweeper_(io),
       hash_pool_(cfg.hash_threads ? cfg.hash_threads : std::max(1u, std::thread::hardware_concurrency() / 2),
-                 cfg.hash_queue),
-      admin_timer_(io) {
+                 cfg.hash_queue) {
   limits_.max_body_bytes = cfg.max_body_bytes;
 }
 
@@ -295,14 +294,8 @@ void gateway_actor::on_reply(consensus_reply& r) {
                    if (!it->second.fn) return;  // already with the apply actor (a duplicate answer)
                    run_read(rid, rp.index);
                  },
-                 [&](consensus_reply_msg::transferred& t) {
-                   const auto* op = admin_ ? admin_->body.if_contains("op") : nullptr;
-                   if (t.tag == admin_transfer_tag && t.ec && op && *op == "admin.transfer_leader") {
-                     auto task = std::move(*admin_);
-                     admin_.reset();
-                     task.done("unavailable", "leadership transfer refused: " + t.ec.message(), {});
-                   }
-                 },
+                 // Transfers are the membership actor's: the node routes their answers there.
+                 [&](consensus_reply_msg::transferred&) {},
              },
              r);
 }
@@ -372,7 +365,22 @@ void gateway_actor::handle(gateway_message&& m) {
                         [&](gateway_msg::client_open& c) { client_open(c.s); },
                         [&](gateway_msg::client_frame& c) { client_frame(c.s, std::move(c.frame)); },
                         [&](gateway_msg::client_close& c) { client_close(c.s); },
-                        [&](gateway_msg::http_get& h) { h.respond(http_get(h.target)); }},
+                        [&](gateway_msg::http_get& h) { h.respond(http_get(h.target)); },
+                        [&](gateway_msg::admin_done& a) {
+                          auto it = admin_local_.find(a.tag);
+                          if (it == admin_local_.end()) return;
+                          auto done = std::move(it->second);
+                          admin_local_.erase(it);
+                          done(std::move(a.code), std::move(a.message), std::move(a.result));
+                        },
+                        [&](gateway_msg::admin_elsewhere& a) {
+                          auto it = admin_local_.find(a.tag);
+                          if (it == admin_local_.end()) return;
+                          auto done = std::move(it->second);
+                          admin_local_.erase(it);
+                          run_admin(std::move(a.body), std::move(done), a.deadline);
+                        },
+                        [&](gateway_msg::propose_conf& p) { propose_conf(p.tag, std::move(p.change)); }},
              m);
 }
 

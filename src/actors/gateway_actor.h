@@ -32,6 +32,7 @@
 #include "actors/consensus_actor.h"
 #include "actors/events_actor.h"
 #include "actors/mailbox.h"
+#include "actors/membership_actor.h"
 #include "actors/metrics.h"
 #include "actors/raft_view.h"
 #include "actors/replicator_actor.h"
@@ -42,7 +43,6 @@
 #include "config/config.h"
 #include "db/chat_store.h"
 #include "net/server.h"
-#include "raft/catch_up.h"
 
 namespace qc::actors {
 
@@ -106,6 +106,26 @@ struct client_frame {
 struct client_close {
   std::shared_ptr<net::client_session> s;
 };
+/// The membership actor's answer to admin op `tag`: empty `code` = ok with
+/// `result` (a JSON object text).
+struct admin_done {
+  std::uint64_t tag = 0;
+  std::string code;
+  std::string message;
+  std::string result;
+};
+/// This node stopped leading while running admin op `tag`: forward it.
+struct admin_elsewhere {
+  std::uint64_t tag = 0;
+  boost::json::object body;
+  std::chrono::steady_clock::time_point deadline;
+};
+/// The membership actor proposes a configuration change for its op `tag`
+/// (answered with membership_msg::conf_done once applied or failed).
+struct propose_conf {
+  std::uint64_t tag = 0;
+  raft::conf_change change;
+};
 /// GET of /status, /health, /metrics, ... (network); the answer goes to
 /// `respond`, the HTTP session's reply address.
 struct http_get {
@@ -119,7 +139,8 @@ using gateway_message =
     std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
                  gateway_msg::appended, gateway_msg::disk_full, gateway_msg::links, gateway_msg::undelivered,
                  gateway_msg::consensus, gateway_msg::query_done, gateway_msg::client_open,
-                 gateway_msg::client_frame, gateway_msg::client_close, gateway_msg::http_get>;
+                 gateway_msg::client_frame, gateway_msg::client_close, gateway_msg::http_get,
+                 gateway_msg::admin_done, gateway_msg::admin_elsewhere, gateway_msg::propose_conf>;
 
 /// Where the gateway's requests go (each pushes into another actor's
 /// mailbox). Owned by the gateway actor; set once by the node.
@@ -127,6 +148,8 @@ struct gateway_outputs {
   std::function<void(consensus_message)> consensus;
   std::function<void(apply_message)> apply;
   std::function<void(replicator_message)> replicator;
+  /// Admin ops this node runs as the leader (membership actor).
+  std::function<void(membership_message)> membership;
   /// The live cluster view's timeline (events actor). Optional.
   std::function<void(events_message)> events;
 };
@@ -245,15 +268,14 @@ class gateway_actor {
                    std::function<void(std::optional<std::string> result, std::string error)> done);
   void try_read_index(std::uint64_t rid);
 
-  // ---- admin ops and membership (gateway_admin.cpp) -----------------------
+  // ---- admin ops (gateway_admin.cpp) ---------------------------------------
   /// Answer of an admin op: empty code = ok with `result` (a JSON object text).
   using admin_cb = std::function<void(std::string code, std::string message, std::string result)>;
-  /// Runs an admin request ({"op":...}) on the leader, forwarding if needed.
+  /// Runs an admin request ({"op":...}) on the leader: this node's
+  /// membership actor if it leads, else forwarded to the leader.
   void run_admin(boost::json::object body, admin_cb done, std::chrono::steady_clock::time_point deadline);
-  void start_admin_task(boost::json::object body, admin_cb done, std::chrono::steady_clock::time_point deadline);
-  void admin_step();
-  void propose_conf(raft::conf_change cc, std::function<void(write_outcome)> done);
-  std::string members_json() const;
+  /// Proposes the membership actor's change for its op `tag`; answers it with conf_done.
+  void propose_conf(std::uint64_t tag, raft::conf_change cc);
 
   // ---- inbound from other actors ------------------------------------------
   void handle(gateway_message&& m);
@@ -305,8 +327,7 @@ class gateway_actor {
   };
   std::uint64_t next_tag_ = 1;
   std::map<std::uint64_t, std::variant<local_proposal, peer_proposal>> proposals_;  ///< tag -> asker
-  /// Tags of transfer requests: the admin task's (its failure ends the task) or one to ignore.
-  static constexpr std::uint64_t admin_transfer_tag = 1, ignored_transfer_tag = 0;
+
 
   std::unordered_map<std::uint64_t, connection> conns_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
@@ -352,20 +373,12 @@ class gateway_actor {
   chat::hash_pool hash_pool_;
   bool stopped_ = false;
 
-  // The one membership change this leader is driving, if any.
-  struct admin_task {
-    boost::json::object body;
-    admin_cb done;
-    std::chrono::steady_clock::time_point deadline;
-    int stage = 0;
-    bool busy = false;  ///< a proposal of this task is in flight
-    std::chrono::steady_clock::time_point round_start;  ///< transfer_leader: when it began
-    std::optional<raft::catch_up_rounds> rounds;         ///< add/join: §4.2.1 catch-up rounds
-  };
-  std::optional<admin_task> admin_;
+  /// Admin ops with this node's membership actor (by tag), and ops
+  /// forwarded to the leader (by request id), each with its answer.
+  std::map<std::uint64_t, admin_cb> admin_local_;
+  std::uint64_t next_admin_tag_ = 1;
   std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
   std::uint64_t next_admin_rid_ = 1;
-  boost::asio::steady_timer admin_timer_;
 };
 
 }  // namespace qc::actors

@@ -14,12 +14,14 @@
 #include "actors/consensus_actor.h"
 #include "actors/disk_monitor.h"
 #include "actors/events_actor.h"
-#include "actors/join_actor.h"
 #include "actors/gateway_actor.h"
+#include "actors/join_actor.h"
+#include "actors/membership_actor.h"
 #include "actors/replicator_actor.h"
 #include "actors/storage_actor.h"
 #include "actors/ticker.h"
 #include "common/log.h"
+#include "common/overloaded.h"
 #include "db/chat_store.h"
 #include "db/identity.h"
 #include "db/log_store.h"
@@ -175,6 +177,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   gateway_actor* gateway = nullptr;
   events_actor* events = nullptr;  // the live cluster view's event source
   join_actor* joiner = nullptr;    // a node started with --join, until it is a voter
+  membership_actor* membership = nullptr;  // the membership change this node leads, if any
 
   const raft::membership initial_config = [&] {
     raft::membership m = db.initial.snapshot.config;
@@ -202,7 +205,15 @@ int run_node(const config::node_config& cfg, const char* version) {
   cout.refuse = [&](const std::string& peer, const std::string& reason) {
     replicator->tell(replicator_msg::refuse{peer, reason});
   };
-  cout.reply = [&](consensus_reply r) { gateway->tell(gateway_msg::consensus{std::move(r)}); };
+  // A reply goes to whoever asks that kind of question: transfers are the
+  // membership actor's, proposals and read points the gateway's.
+  cout.reply = [&](consensus_reply r) {
+    std::visit(overloaded{[&](consensus_reply_msg::transferred& t) {
+                            membership->tell(membership_msg::transferred{t.tag, t.ec});
+                          },
+                          [&](auto&) { gateway->tell(gateway_msg::consensus{std::move(r)}); }},
+               r);
+  };
   raft::membership known_config = initial_config;
   cout.publish = [&](const raft_view& v) {
     if (!(v.config == known_config)) {
@@ -214,6 +225,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (gateway) gateway->tell(gateway_msg::view{v});
     if (events) events->tell(events_msg::view{v});  // cluster view
     if (joiner) joiner->tell(join_msg::view{v});
+    if (membership) membership->tell(membership_msg::view{v});
   };
 
   storage_outputs sout;
@@ -319,11 +331,28 @@ int run_node(const config::node_config& cfg, const char* version) {
   events_actor events_a(io, cfg.id, cfg.testing_enabled);
   events = &events_a;
 
+  membership_outputs mout;
+  mout.done = [&](std::uint64_t tag, std::string code, std::string message, std::string result) {
+    gateway->tell(gateway_msg::admin_done{tag, std::move(code), std::move(message), std::move(result)});
+  };
+  mout.elsewhere = [&](std::uint64_t tag, boost::json::object body, std::chrono::steady_clock::time_point deadline) {
+    gateway->tell(gateway_msg::admin_elsewhere{tag, std::move(body), deadline});
+  };
+  mout.propose_conf = [&](std::uint64_t tag, raft::conf_change cc) {
+    gateway->tell(gateway_msg::propose_conf{tag, std::move(cc)});
+  };
+  mout.transfer = [&](std::uint64_t tag, std::string to) {
+    consensus->tell(consensus_msg::transfer{std::move(to), tag});
+  };
+  membership_actor membership_a(io, std::chrono::milliseconds(cfg.election_timeout_ms), std::move(mout));
+  membership = &membership_a;
+
   gateway_outputs gout;
   gout.consensus = [&](consensus_message m) { consensus->tell(std::move(m)); };
   gout.apply = [&](apply_message m) { apply->tell(std::move(m)); };
   gout.replicator = [&](replicator_message m) { replicator->tell(std::move(m)); };
   gout.events = [&](events_message m) { events->tell(std::move(m)); };
+  gout.membership = [&](membership_message m) { membership->tell(std::move(m)); };
   gateway_actor gateway_a(io, cfg, std::move(gout), version);
   gateway = &gateway_a;
 
@@ -404,6 +433,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (join_a) join_a->stop();
     srv->stop();
     gateway_a.stop();
+    membership_a.stop();
     events_a.stop();  // cluster view
     replicator_a.stop();
     signals.cancel();
