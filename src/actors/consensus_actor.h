@@ -8,7 +8,8 @@
 //   read states -> replies to the waiting readers; advance().
 // Requests (proposals, read points, transfers) carry a tag chosen by the
 // asker; the answer is a typed consensus_reply message with that tag, sent
-// through outputs.reply into the gateway's mailbox. Nothing of the asker
+// through outputs.reply into the asker's mailbox (proposals and read points:
+// the gateway's; transfers: the membership actor's). Nothing of the asker
 // runs on this actor's stack.
 // At most one batch is being persisted at a time; whatever arrives meanwhile
 // accumulates in the core and becomes the next batch: one transaction for
@@ -47,7 +48,7 @@ struct persist_request {
 };
 
 /// Replies of the consensus actor, each naming its request's tag. Owned by
-/// the consensus actor; they travel to the asker's mailbox (the gateway's).
+/// the consensus actor; they travel to the asker's mailbox.
 namespace consensus_reply_msg {
 /// Answer to propose / propose_conf: the index and term given, or an error.
 struct proposed {
@@ -160,7 +161,8 @@ struct consensus_outputs {
   std::function<void(db::peer_incarnations)> record_peers;
   /// Tell `peer` it is refused: it came back without its data (replicator).
   std::function<void(const std::string& peer, const std::string& reason)> refuse;
-  /// Answers to proposals, reads and transfers (the gateway's mailbox).
+  /// Answers to proposals and reads (the gateway's mailbox) and to
+  /// transfers (the membership actor's); the node routes them by kind.
   std::function<void(consensus_reply)> reply;
 };
 
