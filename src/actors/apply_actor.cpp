@@ -10,7 +10,9 @@
 #include <boost/asio/post.hpp>
 
 #include "common/log.h"
+#include "common/overloaded.h"
 #include "db/errc.h"
+#include "db/fsync.h"
 #include "db/snapshot_files.h"
 #include "db/sqlite_util.h"
 
@@ -47,27 +49,32 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
   // Gather every entry in the batch into one transaction; a snapshot to
   // install splits the batch (it replaces the state wholesale).
   for (auto& m : batch) {
-    if (auto* a = std::get_if<apply_msg::apply>(&m)) {
-      if (a->install) {
-        if (!apply_full_) apply_waiting();
-        install(*a->install);
-      }
-      for (auto& e : a->entries) waiting_.push_back(std::move(e));
-    } else if (auto* q = std::get_if<apply_msg::query>(&m)) {
-      if (!apply_full_) apply_waiting();  // queries see every entry that arrived before them
-      parked_.push_back(std::move(*q));
-    } else if (std::holds_alternative<apply_msg::snapshot_done>(m)) {
-      poll_snapshot(false);
-    } else if (std::holds_alternative<apply_msg::retry>(m)) {
-      retry_armed_ = false;
-      apply_waiting();
-      // The alarm clears once a write goes through: the applies above, and
-      // their commit (a failed apply rolled back and left them waiting).
-      if (apply_full_ && waiting_.empty()) commit();
-    } else if (std::holds_alternative<apply_msg::commit_due>(m)) {
-      commit_timer_armed_ = false;
-      commit();
-    }
+    std::visit(overloaded{
+                   [&](apply_msg::apply& a) {
+                     if (a.install) {
+                       if (!apply_full_) apply_waiting();
+                       install(*a.install);
+                     }
+                     for (auto& e : a.entries) waiting_.push_back(std::move(e));
+                   },
+                   [&](apply_msg::query& q) {
+                     if (!apply_full_) apply_waiting();  // queries see every entry that arrived before them
+                     parked_.push_back(std::move(q));
+                   },
+                   [&](apply_msg::snapshot_done&) { poll_snapshot(false); },
+                   [&](apply_msg::retry&) {
+                     retry_armed_ = false;
+                     apply_waiting();
+                     // The alarm clears once a write goes through: the applies above, and
+                     // their commit (a failed apply rolled back and left them waiting).
+                     if (apply_full_ && waiting_.empty()) commit();
+                   },
+                   [&](apply_msg::commit_due&) {
+                     commit_timer_armed_ = false;
+                     commit();
+                   },
+               },
+               m);
   }
   // While chat.db is full, only the retry timer tries again (a failing
   // transaction per incoming batch would only burn the disk).
@@ -175,7 +182,9 @@ void apply_actor::run_ready_queries() {
                                          [&](const apply_msg::query& q) { return q.min_index <= applied; });
   for (auto it = parked_.begin(); it != ready_end; ++it) {
     std::string result = it->fn(*store_);
-    boost::asio::post(io_, [done = std::move(it->done), r = std::move(result)]() mutable { done(std::move(r)); });
+    boost::asio::post(io_, [this, tag = it->tag, r = std::move(result)]() mutable {
+      if (out_.query_done) out_.query_done(tag, std::move(r));
+    });
   }
   parked_.erase(parked_.begin(), ready_end);
 }
@@ -243,8 +252,8 @@ std::error_code apply_actor::name_copy() {
   ::unlink(snap_tmp_.c_str());
   // The name must be durable before the log is compacted to this snapshot:
   // after a power loss raft.db would name a file not there.
-  if (!db::fsync_dir(snapshot_dir_)) {
-    const int e = errno;
+  if (auto ec = db::fsync_dir(snapshot_dir_)) {
+    const int e = ec.value();
     snap_err_ = "cannot fsync " + snapshot_dir_.string() + ": " + std::strerror(e);
     ::unlink(final_file.c_str());
     return db::from_errno(e);

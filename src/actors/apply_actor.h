@@ -48,11 +48,12 @@ struct apply {
   std::optional<raft::snapshot_meta> install;
   std::vector<raft::entry> entries;
 };
-/// Run `fn` once applied_index >= min_index; `done` gets its result on the loop.
+/// Run `fn` once applied_index >= min_index; its result goes back to the
+/// asker (the gateway) as outputs.query_done with `tag`.
 struct query {
   std::uint64_t min_index = 0;
   query_fn fn;
-  std::function<void(std::string)> done;
+  std::uint64_t tag = 0;
 };
 /// Wake-up: the background snapshot thread finished (its result is in the actor).
 struct snapshot_done {};
@@ -76,9 +77,11 @@ struct apply_outputs {
   /// Writes of `source` ("chat.db", "snapshot") fail for lack of space,
   /// with `error` naming the file; an empty `error`: they work again.
   std::function<void(std::string source, std::string error)> disk_full;
+  /// The result of query `tag` (the gateway's mailbox).
+  std::function<void(std::uint64_t tag, std::string result)> query_done;
 };
 
-/// The actor.
+/// The apply actor. Owned by the node; reached only through tell().
 class apply_actor {
  public:
   /// Entries applied in one transaction before it is committed.
@@ -99,10 +102,9 @@ class apply_actor {
   /// Waits for a running snapshot, finishes queued work, then stops the thread.
   void stop();
 
+ private:
   /// Path of the snapshot file named `handle`.
   std::filesystem::path snapshot_path(const std::string& handle) const { return snapshot_dir_ / handle; }
-
- private:
   void handle_batch(std::vector<apply_message>&& batch);
   /// Applies every waiting entry into the open transaction; while chat.db
   /// is full they keep waiting (apply_full_).

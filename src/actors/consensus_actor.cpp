@@ -34,7 +34,9 @@ consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config
 
 void consensus_actor::start() {
   const auto& cfg = core_.config();
-  if (raft::voter_count(cfg) == 1 && raft::is_voter(cfg, core_.id())) (void)core_.campaign();  // a sole voter: no one to wait for
+  if (raft::voter_count(cfg) == 1 && raft::is_voter(cfg, core_.id())) {  // a sole voter: no one to wait for
+    if (auto ec = core_.campaign()) log::warn("consensus: a sole voter cannot campaign: ", ec.message());
+  }
   pump();
   publish();
 }
@@ -68,17 +70,22 @@ void consensus_actor::handle(consensus_message&& m) {
               // fail it so the gateway retries, and start a fresh one.
               auto lost = std::move(round_reads_);
               round_reads_.clear();
-              for (auto& [ctx, cbs] : lost)
-                for (auto& cb : cbs) cb(raft::errc::unavailable, 0);
+              for (auto& [ctx, tags] : lost) answer_reads(tags, raft::errc::unavailable, 0);
               start_read_round();
             }
           },
           [&](consensus_msg::tick_heartbeat&) { core_.tick_heartbeat(); },
           [&](consensus_msg::peer_messages& pm) { on_peer_messages(std::move(pm.msgs)); },
-          [&](consensus_msg::propose& p) { p.done(core_.propose(std::move(p.data))); },
-          [&](consensus_msg::propose_conf& p) { p.done(core_.propose_conf_change(p.change)); },
-          [&](consensus_msg::read_index& r) { on_read_index(std::move(r.done)); },
-          [&](consensus_msg::transfer& t) { t.done(core_.transfer_leadership(t.to)); },
+          [&](consensus_msg::propose& p) {
+            out_.reply(consensus_reply_msg::proposed{p.tag, core_.propose(std::move(p.data))});
+          },
+          [&](consensus_msg::propose_conf& p) {
+            out_.reply(consensus_reply_msg::proposed{p.tag, core_.propose_conf_change(p.change)});
+          },
+          [&](consensus_msg::read_index& r) { on_read_index(r.tag); },
+          [&](consensus_msg::transfer& t) {
+            out_.reply(consensus_reply_msg::transferred{t.tag, core_.transfer_leadership(t.to)});
+          },
           [&](consensus_msg::persisted& p) {
             if (!in_flight_ || p.seq + 1 != next_seq_) {
               log::error("consensus: persisted ack ", p.seq, " does not match the batch in flight");
@@ -128,8 +135,10 @@ void consensus_actor::on_peer_messages(std::vector<raft::message>&& msgs) {
       if (h->second.size() < held_max) h->second.push_back(std::move(msg));
       continue;
     }
-    if (auto ec = core_.step(msg); ec && ec != raft::errc::stale_message)
+    if (auto ec = core_.step(msg); ec && ec != raft::errc::stale_message) {
       log::debug("consensus: ", raft::to_string(msg.type), " from ", msg.from, " ignored: ", ec.message());
+      ++steps_refused_;
+    }
   }
 }
 
@@ -204,8 +213,12 @@ void consensus_actor::release_held(const std::string& peer) {
   on_peer_messages(std::move(msgs));
 }
 
-void consensus_actor::on_read_index(read_index_cb done) {
-  waiting_reads_.push_back(std::move(done));
+void consensus_actor::answer_reads(const std::vector<std::uint64_t>& tags, std::error_code ec, std::uint64_t index) {
+  for (auto tag : tags) out_.reply(consensus_reply_msg::read_point{tag, ec, index});
+}
+
+void consensus_actor::on_read_index(std::uint64_t tag) {
+  waiting_reads_.push_back(tag);
   if (round_reads_.empty()) start_read_round();
 }
 
@@ -222,9 +235,9 @@ void consensus_actor::start_read_round() {
 }
 
 void consensus_actor::fail_reads(std::error_code ec) {
-  auto cbs = std::move(waiting_reads_);
+  auto tags = std::move(waiting_reads_);
   waiting_reads_.clear();
-  for (auto& cb : cbs) cb(ec, 0);
+  answer_reads(tags, ec, 0);
 }
 
 void consensus_actor::pump() {
@@ -265,9 +278,9 @@ void consensus_actor::finish(raft::ready& rd) {
   for (const auto& rs : rd.read_states) {
     auto it = round_reads_.find(rs.context);
     if (it == round_reads_.end()) continue;
-    auto cbs = std::move(it->second);
+    auto tags = std::move(it->second);
     round_reads_.erase(it);
-    for (auto& cb : cbs) cb({}, rs.index);
+    answer_reads(tags, {}, rs.index);
   }
   core_.advance(rd);
   if (round_reads_.empty()) start_read_round();
@@ -275,8 +288,7 @@ void consensus_actor::finish(raft::ready& rd) {
   if (core_.state() != raft::role::leader && core_.leader().empty() && !round_reads_.empty()) {
     auto lost = std::move(round_reads_);
     round_reads_.clear();
-    for (auto& [ctx, cbs] : lost)
-      for (auto& cb : cbs) cb(raft::errc::not_leader, 0);
+    for (auto& [ctx, tags] : lost) answer_reads(tags, raft::errc::not_leader, 0);
   }
 }
 
@@ -292,6 +304,7 @@ void consensus_actor::publish() {
   v.last_index = core_.last_index();
   v.snapshot_index = core_.snapshot_index();
   v.conf_change_pending = core_.conf_change_pending();
+  v.steps_refused = steps_refused_;
   v.config = core_.config();
   if (v.state == raft::role::leader) v.progress = core_.progress();
   const bool changed_membership = !(v.config == view_.config);

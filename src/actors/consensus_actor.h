@@ -5,7 +5,12 @@
 //   early messages -> replicator, at once
 //   hard state + entries -> storage actor (fsync on its thread)
 //   ... persisted -> messages -> replicator; committed -> apply actor;
-//   read states -> waiting readers; advance().
+//   read states -> replies to the waiting readers; advance().
+// Requests (proposals, read points, transfers) carry a tag chosen by the
+// asker; the answer is a typed consensus_reply message with that tag, sent
+// through outputs.reply into the asker's mailbox (proposals and read points:
+// the gateway's; transfers: the membership actor's). Nothing of the asker
+// runs on this actor's stack.
 // At most one batch is being persisted at a time; whatever arrives meanwhile
 // accumulates in the core and becomes the next batch: one transaction for
 // many proposals (group commit).
@@ -35,7 +40,7 @@
 
 namespace qc::actors {
 
-/// Work the consensus actor hands to the storage actor.
+/// Work the consensus actor hands to the storage actor. Owned by the consensus actor.
 struct persist_request {
   std::uint64_t seq = 0;
   std::optional<raft::hard_state> hard;
@@ -43,13 +48,36 @@ struct persist_request {
   std::vector<raft::entry> entries;
 };
 
-/// Callback types (a reply is a message back to the asking actor).
-using proposal_cb = std::function<void(raft::proposal)>;
-using read_index_cb = std::function<void(std::error_code, std::uint64_t index)>;
-using error_cb = std::function<void(std::error_code)>;
+/// Replies of the consensus actor, each naming its request's tag. Owned by
+/// the consensus actor; they travel to the asker's mailbox.
+namespace consensus_reply_msg {
+/// Answer to propose / propose_conf: the index and term given, or an error.
+struct proposed {
+  std::uint64_t tag = 0;
+  raft::proposal p;
+};
+/// Answer to read_index: a linearizable read point, or an error (retry).
+struct read_point {
+  std::uint64_t tag = 0;
+  std::error_code ec;
+  std::uint64_t index = 0;
+};
+/// Answer to transfer: whether the core started the leadership transfer.
+struct transferred {
+  std::uint64_t tag = 0;
+  std::error_code ec;
+};
+}  // namespace consensus_reply_msg
 
+/// Every reply the consensus actor sends. Owned by the consensus actor.
+using consensus_reply = std::variant<consensus_reply_msg::proposed, consensus_reply_msg::read_point,
+                                     consensus_reply_msg::transferred>;
+
+/// Messages the consensus actor accepts. Owned by the consensus actor.
 namespace consensus_msg {
+/// From the election ticker.
 struct tick_election {};
+/// From the heartbeat ticker.
 struct tick_heartbeat {};
 /// Raft messages from a peer.
 struct peer_messages {
@@ -58,21 +86,21 @@ struct peer_messages {
 /// Propose a normal entry (data = encoded chat command).
 struct propose {
   std::string data;
-  proposal_cb done;
+  std::uint64_t tag = 0;  ///< comes back in consensus_reply_msg::proposed
 };
 /// Propose a membership change.
 struct propose_conf {
   raft::conf_change change;
-  proposal_cb done;
+  std::uint64_t tag = 0;  ///< comes back in consensus_reply_msg::proposed
 };
 /// Ask for a linearizable read point; batched into ReadIndex rounds.
 struct read_index {
-  read_index_cb done;
+  std::uint64_t tag = 0;  ///< comes back in consensus_reply_msg::read_point
 };
 /// Start a leadership transfer.
 struct transfer {
   std::string to;
-  error_cb done;
+  std::uint64_t tag = 0;  ///< comes back in consensus_reply_msg::transferred
 };
 /// The storage actor made batch `seq` durable (or failed: the node stops).
 struct persisted {
@@ -110,7 +138,7 @@ struct peer_hello {
 struct peers_recorded {};
 }  // namespace consensus_msg
 
-/// Everything the consensus actor accepts.
+/// Everything the consensus actor accepts. Owned by the consensus actor.
 using consensus_message =
     std::variant<consensus_msg::tick_election, consensus_msg::tick_heartbeat,
                  consensus_msg::peer_messages, consensus_msg::propose, consensus_msg::propose_conf,
@@ -120,7 +148,8 @@ using consensus_message =
                  consensus_msg::peer_hello, consensus_msg::peers_recorded>;
 
 /// Where the consensus actor's output goes (each pushes into another
-/// actor's mailbox). Set once by the node before start().
+/// actor's mailbox). Owned by the consensus actor; set once by the node
+/// before start().
 struct consensus_outputs {
   std::function<void(persist_request)> persist;
   std::function<void(std::vector<raft::message>)> send;
@@ -135,9 +164,12 @@ struct consensus_outputs {
   std::function<void(const std::string& peer, const std::string& reason)> refuse;
   /// Optional: a batch took `ms` from persist() to its ack (metrics).
   std::function<void(double ms)> persist_round_trip;
+  /// Answers to proposals and reads (the gateway's mailbox) and to
+  /// transfers (the membership actor's); the node routes them by kind.
+  std::function<void(consensus_reply)> reply;
 };
 
-/// The actor. Construct, set outputs, then push messages.
+/// The consensus actor. Owned by the node; reached only through tell().
 class consensus_actor {
  public:
   /// `peers`: the incarnations recorded in the data directory (db/identity.h).
@@ -150,12 +182,11 @@ class consensus_actor {
   /// Starts the core: a sole voter campaigns at once; publishes a view.
   void start();
 
-  /// The latest published view (also pushed through outputs.publish).
-  const raft_view& view() const { return view_; }
-
  private:
   void handle(consensus_message&& m);
-  void on_read_index(read_index_cb done);
+  void on_read_index(std::uint64_t tag);
+  /// Answers every reader of `tags` with `ec` / `index`.
+  void answer_reads(const std::vector<std::uint64_t>& tags, std::error_code ec, std::uint64_t index);
   void start_read_round();
   void fail_reads(std::error_code ec);
   void pump();  ///< take and dispatch ready batches while possible
@@ -189,10 +220,11 @@ class consensus_actor {
   /// When each peer's last Raft message arrived (for the line logged when
   /// this leader steps down without a newer term: check-quorum).
   std::map<std::string, std::chrono::steady_clock::time_point> last_heard_;
+  std::uint64_t steps_refused_ = 0;  ///< core.step() results other than ok / stale (raft_view)
 
   // ReadIndex batching: one round in flight, the rest wait for the next.
-  std::vector<read_index_cb> waiting_reads_;
-  std::map<std::string, std::vector<read_index_cb>> round_reads_;
+  std::vector<std::uint64_t> waiting_reads_;                       ///< tags
+  std::map<std::string, std::vector<std::uint64_t>> round_reads_;  ///< context -> tags
   std::string read_prefix_;  ///< unique per node and process (see read_context_prefix)
   std::uint64_t read_ctx_ = 0;
   int round_age_ticks_ = 0;

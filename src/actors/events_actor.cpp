@@ -57,6 +57,7 @@ void events_actor::handle(events_message&& m) {
                  [this](events_msg::action& a) { on_action(std::move(a)); },
                  [this](events_msg::subscribed& s) { on_subscribed(std::move(s.s)); },
                  [this](events_msg::unsubscribed& s) { subs_.erase(s.s); },
+                 [this](events_msg::accept& a) { accept(std::move(a.stream), std::move(a.req)); },
              },
              m);
 }

@@ -55,11 +55,16 @@ struct subscribed {
 struct unsubscribed {
   std::shared_ptr<net::push_session> s;
 };
+/// An upgraded /events stream from the server (network callback).
+struct accept {
+  net::stream stream;
+  net::push_session::request req;
+};
 }  // namespace events_msg
 
 /// Everything the events actor accepts.
 using events_message = std::variant<events_msg::view, events_msg::applied, events_msg::action,
-                                    events_msg::subscribed, events_msg::unsubscribed>;
+                                    events_msg::subscribed, events_msg::unsubscribed, events_msg::accept>;
 
 /// Tunables of the event stream.
 struct events_options {
@@ -76,8 +81,6 @@ class events_actor {
 
   /// Queues a message. Loop thread only.
   void tell(events_message m) { inbox_.push(std::move(m)); }
-  /// Takes an upgraded /events stream from the server (network callback).
-  void accept(net::stream stream, net::push_session::request req);
   /// Starts the progress ticker.
   void start();
   /// Closes every subscriber and stops the ticker.
@@ -85,6 +88,8 @@ class events_actor {
 
  private:
   void handle(events_message&& m);
+  /// Takes an upgraded /events stream from the server.
+  void accept(net::stream stream, net::push_session::request req);
   void on_view(raft_view&& v);
   void on_action(events_msg::action&& a);
   void on_subscribed(std::shared_ptr<net::push_session> s);

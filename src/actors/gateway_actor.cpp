@@ -18,14 +18,11 @@ constexpr std::chrono::milliseconds retry_delay{25};
 constexpr std::size_t recent_results_kept = 4096;
 }  // namespace
 
-gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_config& cfg,
-                             consensus_actor& consensus, apply_actor& apply,
-                             replicator_actor& replicator, const char* version)
+gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_config& cfg, gateway_outputs out,
+                             const char* version)
     : io_(io),
       cfg_(cfg),
-      consensus_(consensus),
-      apply_(apply),
-      replicator_(replicator),
+      out_(std::move(out)),
       version_(version),
       timeout_(cfg.request_timeout_ms),
       inbox_(io, [this](gateway_message&& m) { handle(std::move(m)); }),
@@ -39,8 +36,7 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
       alarm_(cfg.quota_bytes, cfg.max_body_bytes + 512),
       sweeper_(io),
       hash_pool_(cfg.hash_threads ? cfg.hash_threads : std::max(1u, std::thread::hardware_concurrency() / 2),
-                 cfg.hash_queue),
-      admin_timer_(io) {
+                 cfg.hash_queue) {
   limits_.max_body_bytes = cfg.max_body_bytes;
 }
 
@@ -172,22 +168,24 @@ void gateway_actor::try_propose(std::uint64_t wid) {
   }
   if (view_.state == raft::role::leader) {
     ++metrics_.proposals;
-    auto cb = [this, wid](raft::proposal p) { on_proposed(wid, p); };
+    const auto tag = next_tag_++;
     if (w.conf) {
       auto ce = raft::decode_conf_entry(w.data);
       if (!ce) {
         complete_write(wid, {std::nullopt, "internal", "undecodable membership change"});
         return;
       }
-      consensus_.tell(consensus_msg::propose_conf{ce->change, std::move(cb)});
+      proposals_[tag] = local_proposal{wid};
+      out_.consensus(consensus_msg::propose_conf{ce->change, tag});
     } else {
-      consensus_.tell(consensus_msg::propose{stamp(w.data), std::move(cb)});
+      proposals_[tag] = local_proposal{wid};
+      out_.consensus(consensus_msg::propose{stamp(w.data), tag});
     }
   } else if (!view_.leader.empty() && view_.leader != view_.id) {
     const auto rid = wid;  // write ids are unique per node: reuse as the request id
     forwarded_[rid] = wid;
     ++metrics_.proposals_forwarded;
-    if (!replicator_.send_frame(view_.leader, net::peer_propose{rid, w.data, w.conf})) {
+    if (!send_peer(view_.leader, net::peer_propose{rid, w.data, w.conf})) {
       forwarded_.erase(rid);
       retry_later(wid);
     }
@@ -260,29 +258,89 @@ void gateway_actor::run_read(std::uint64_t rid, std::uint64_t min_index) {
   if (it == reads_.end()) return;
   query_fn fn = std::move(it->second.fn);
   it->second.fn = nullptr;  // marks it as handed over
-  apply_.tell(apply_msg::query{min_index, std::move(fn), [this, rid](std::string res) {
-                                 auto r = reads_.find(rid);
-                                 if (r == reads_.end()) return;  // answered by the sweep meanwhile
-                                 auto done = std::move(r->second.done);
-                                 reads_.erase(r);
-                                 done(std::move(res), {});
-                               }});
+  out_.apply(apply_msg::query{min_index, std::move(fn), rid});
 }
 
-void gateway_actor::try_read_index(std::uint64_t rid) {
-  consensus_.tell(consensus_msg::read_index{[this, rid](std::error_code ec, std::uint64_t index) {
-    auto it = reads_.find(rid);
-    if (it == reads_.end()) return;
-    if (ec) {
-      auto t = std::make_shared<boost::asio::steady_timer>(io_, retry_delay);
-      t->async_wait([this, t, rid](const boost::system::error_code& e) {
-        if (!e && !stopped_ && reads_.count(rid)) try_read_index(rid);
-      });
-      return;
-    }
-    if (!it->second.fn) return;  // already with the apply actor (a duplicate answer)
-    run_read(rid, index);
-  }});
+void gateway_actor::try_read_index(std::uint64_t rid) { out_.consensus(consensus_msg::read_index{rid}); }
+
+void gateway_actor::on_reply(consensus_reply& r) {
+  std::visit(overloaded{
+                 [&](consensus_reply_msg::proposed& p) {
+                   auto it = proposals_.find(p.tag);
+                   if (it == proposals_.end()) return;
+                   auto asker = std::move(it->second);
+                   proposals_.erase(it);
+                   std::visit(overloaded{
+                                  [&](local_proposal& l) { on_proposed(l.wid, p.p); },
+                                  [&](peer_proposal& f) {
+                                    net::peer_propose_resp resp{f.rid, p.p.index, p.p.term, {}, p.p.leader};
+                                    if (p.p.ec) resp.error = p.p.ec == raft::errc::not_leader ? "not_leader" : "unavailable";
+                                    send_peer(f.from, resp);
+                                  },
+                              },
+                              asker);
+                 },
+                 [&](consensus_reply_msg::read_point& rp) {
+                   const auto rid = rp.tag;
+                   auto it = reads_.find(rid);
+                   if (it == reads_.end()) return;
+                   if (rp.ec) {
+                     auto t = std::make_shared<boost::asio::steady_timer>(io_, retry_delay);
+                     t->async_wait([this, t, rid](const boost::system::error_code& e) {
+                       if (!e && !stopped_ && reads_.count(rid)) try_read_index(rid);
+                     });
+                     return;
+                   }
+                   if (!it->second.fn) return;  // already with the apply actor (a duplicate answer)
+                   run_read(rid, rp.index);
+                 },
+                 // Transfers are the membership actor's: the node routes their answers there.
+                 [&](consensus_reply_msg::transferred&) {},
+             },
+             r);
+}
+
+bool gateway_actor::send_peer(const std::string& to, net::peer_frame f) {
+  if (!reachable(to)) return false;
+  out_.replicator(replicator_msg::send_frame{to, std::move(f)});
+  return true;
+}
+
+void gateway_actor::on_undelivered(const std::string& to, net::peer_frame& f) {
+  // The link went down after it was last published: act as if the send
+  // had been refused at once.
+  std::visit(overloaded{
+                 [&](net::peer_propose& p) {
+                   auto it = forwarded_.find(p.rid);
+                   if (it == forwarded_.end()) return;
+                   const auto wid = it->second;
+                   forwarded_.erase(it);
+                   retry_later(wid);
+                 },
+                 [&](net::peer_admin& a) {
+                   if (a.response) return;  // the asker's own deadline answers its client
+                   boost::json::error_code ec;
+                   auto v = boost::json::parse(a.body, ec);
+                   if (a.rid == 0) {  // a storage alarm report: the leader did not hear it
+                     auto* full = !ec && v.is_object() ? v.as_object().if_contains("full") : nullptr;
+                     // A lost "cleared" must go again (as if "full" had been the last one heard).
+                     alarm_reported_ = !(full && full->is_bool() && full->as_bool());
+                     return;
+                   }
+                   auto it = admin_forwards_.find(a.rid);
+                   if (it == admin_forwards_.end()) return;
+                   auto [done, deadline] = std::move(it->second);
+                   admin_forwards_.erase(it);
+                   if (ec || !v.is_object()) return done("internal", "undeliverable admin request", {});
+                   auto t = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(100));
+                   t->async_wait([this, t, body = std::move(v.as_object()), done = std::move(done),
+                                  deadline](const boost::system::error_code& e) mutable {
+                     if (!e) run_admin(std::move(body), std::move(done), deadline);
+                   });
+                 },
+                 [&](auto&) { log::debug("gateway: frame to ", to, " undelivered (no link)"); },
+             },
+             f);
 }
 
 // ---- inbound ---------------------------------------------------------------------
@@ -300,7 +358,36 @@ void gateway_actor::handle(gateway_message&& m) {
                                                       : metrics_.persist_round_trip)
                               .observe(t.ms);
                         },
-                        [&](gateway_msg::disk_full& d) { alarm_.on_disk_full(d.source, d.error); }},
+                        [&](gateway_msg::disk_full& d) { alarm_.on_disk_full(d.source, d.error); },
+                        [&](gateway_msg::links& l) { linked_ = std::move(l.linked); },
+                        [&](gateway_msg::undelivered& u) { on_undelivered(u.to, u.frame); },
+                        [&](gateway_msg::consensus& c) { on_reply(c.r); },
+                        [&](gateway_msg::query_done& q) {
+                          auto r = reads_.find(q.tag);
+                          if (r == reads_.end()) return;  // answered by the sweep meanwhile
+                          auto done = std::move(r->second.done);
+                          reads_.erase(r);
+                          done(std::move(q.result), {});
+                        },
+                        [&](gateway_msg::client_open& c) { client_open(c.s); },
+                        [&](gateway_msg::client_frame& c) { client_frame(c.s, std::move(c.frame)); },
+                        [&](gateway_msg::client_close& c) { client_close(c.s); },
+                        [&](gateway_msg::http_get& h) { h.respond(http_get(h.target)); },
+                        [&](gateway_msg::admin_done& a) {
+                          auto it = admin_local_.find(a.tag);
+                          if (it == admin_local_.end()) return;
+                          auto done = std::move(it->second);
+                          admin_local_.erase(it);
+                          done(std::move(a.code), std::move(a.message), std::move(a.result));
+                        },
+                        [&](gateway_msg::admin_elsewhere& a) {
+                          auto it = admin_local_.find(a.tag);
+                          if (it == admin_local_.end()) return;
+                          auto done = std::move(it->second);
+                          admin_local_.erase(it);
+                          run_admin(std::move(a.body), std::move(done), a.deadline);
+                        },
+                        [&](gateway_msg::propose_conf& p) { propose_conf(p.tag, std::move(p.change)); }},
              m);
 }
 
@@ -319,8 +406,7 @@ void gateway_actor::on_usage(const db::disk_usage& u) {
   // forgets a report after storage_alarm::peer_report_ttl.
   if (view_.state == raft::role::leader || view_.leader.empty() || (!full && !alarm_reported_)) return;
   boost::json::object body{{"op", "storage_alarm"}, {"full", full}};
-  if (replicator_.send_frame(view_.leader, net::peer_admin{0, false, boost::json::serialize(body)}))
-    alarm_reported_ = full;
+  if (send_peer(view_.leader, net::peer_admin{0, false, boost::json::serialize(body)})) alarm_reported_ = full;
 }
 
 void gateway_actor::on_view(raft_view v) {
@@ -372,88 +458,103 @@ void gateway_actor::on_applied(std::vector<db::apply_result>& results, std::uint
 }
 
 void gateway_actor::on_peer(const std::string& from, net::peer_frame& f) {
-  if (auto* p = std::get_if<net::peer_propose>(&f)) {
-    // A follower forwards a proposal: only the leader may take it.
-    if (view_.state != raft::role::leader) {
-      replicator_.send_frame(from, net::peer_propose_resp{p->rid, 0, 0, "not_leader", view_.leader});
-      return;
-    }
-    const auto rid = p->rid;
-    if (auto why = storage_refusal(p->data, p->conf, false); !why.empty()) {
-      ++metrics_.writes_storage_full;
-      replicator_.send_frame(from, net::peer_propose_resp{rid, 0, 0, "storage_full", {}});
-      return;
-    }
-    ++metrics_.proposals;
-    auto cb = [this, from, rid](raft::proposal pr) {
-      net::peer_propose_resp resp{rid, pr.index, pr.term, {}, pr.leader};
-      if (pr.ec) resp.error = pr.ec == raft::errc::not_leader ? "not_leader" : "unavailable";
-      replicator_.send_frame(from, resp);
-    };
-    if (p->conf) {
-      auto cc = raft::decode_conf_entry(p->data);
-      if (!cc) {
-        replicator_.send_frame(from, net::peer_propose_resp{rid, 0, 0, "bad_request", {}});
-        return;
-      }
-      consensus_.tell(consensus_msg::propose_conf{cc->change, std::move(cb)});
-    } else {
-      consensus_.tell(consensus_msg::propose{stamp(p->data), std::move(cb)});
-    }
-  } else if (auto* a = std::get_if<net::peer_admin>(&f)) {
-    boost::json::error_code ec;
-    auto v = boost::json::parse(a->body, ec);
-    if (ec || !v.is_object()) return;
-    auto& body = v.as_object();
-    if (auto* op = body.if_contains("op"); !a->response && op && *op == "storage_alarm") {
-      auto* full = body.if_contains("full");
-      alarm_.on_peer_report(from, full && full->is_bool() && full->as_bool(), std::chrono::steady_clock::now());
-      return;
-    }
-    if (a->response) {
-      auto it = admin_forwards_.find(a->rid);
-      if (it == admin_forwards_.end()) return;
-      auto done = std::move(it->second.first);
-      admin_forwards_.erase(it);
-      auto field = [&](const char* k) {
-        auto* x = body.if_contains(k);
-        return x && x->is_string() ? std::string(x->as_string()) : std::string();
-      };
-      auto* res = body.if_contains("result");
-      done(field("code"), field("message"), res ? boost::json::serialize(*res) : "{}");
-      return;
-    }
-    // A peer (a member relaying a client, or a node asking to join) asks the
-    // leader to run an admin op. Peers hold the cluster secret: trusted.
-    std::int64_t ms = 5000;
-    if (auto* d = body.if_contains("deadline_ms"); d && d->is_int64()) ms = std::clamp<std::int64_t>(d->as_int64(), 0, 600'000);
-    const auto rid = a->rid;
-    run_admin(std::move(body),
-              [this, from, rid](std::string code, std::string message, std::string result) {
-                boost::json::object resp{{"code", code}, {"message", message}};
-                boost::json::error_code e;
-                auto rv = boost::json::parse(result.empty() ? "{}" : result, e);
-                resp["result"] = e ? boost::json::value(boost::json::object{}) : rv;
-                replicator_.send_frame(from, net::peer_admin{rid, true, boost::json::serialize(resp)});
-              },
-              std::chrono::steady_clock::now() + std::chrono::milliseconds(ms));
-  } else if (auto* r = std::get_if<net::peer_propose_resp>(&f)) {
-    auto it = forwarded_.find(r->rid);
-    if (it == forwarded_.end()) return;
-    const auto wid = it->second;
-    forwarded_.erase(it);
-    if (r->error == "storage_full") {
-      ++metrics_.writes_storage_full;
-      complete_write(wid, {std::nullopt, "storage_full",
-                           "the leader refuses writes: a member's data is at its storage quota or its disk is full"});
-      return;
-    }
-    raft::proposal p;
-    p.index = r->index;
-    p.term = r->term;
-    if (!r->error.empty()) p.ec = raft::errc::not_leader;
-    on_proposed(wid, p);
+  std::visit(overloaded{
+                 [&](net::peer_propose& p) { on_peer_propose(from, p); },
+                 [&](net::peer_admin& a) { on_peer_admin(from, a); },
+                 [&](net::peer_propose_resp& r) { on_peer_propose_resp(r); },
+                 // Raft traffic, snapshot acks, hellos and refusals stay with the replicator.
+                 [&](net::peer_raft&) {}, [&](net::peer_snap_ack&) {}, [&](net::peer_hello&) {},
+                 [&](net::peer_refused&) {},
+             },
+             f);
+}
+
+void gateway_actor::on_peer_propose(const std::string& from, net::peer_propose& pp) {
+  auto* p = &pp;
+  // A follower forwards a proposal: only the leader may take it.
+  if (view_.state != raft::role::leader) {
+    send_peer(from, net::peer_propose_resp{p->rid, 0, 0, "not_leader", view_.leader});
+    return;
   }
+  const auto rid = p->rid;
+  if (auto why = storage_refusal(p->data, p->conf, false); !why.empty()) {
+    ++metrics_.writes_storage_full;
+    send_peer(from, net::peer_propose_resp{rid, 0, 0, "storage_full", {}});
+    return;
+  }
+  ++metrics_.proposals;
+  const auto tag = next_tag_++;
+  if (p->conf) {
+    auto cc = raft::decode_conf_entry(p->data);
+    if (!cc) {
+      send_peer(from, net::peer_propose_resp{rid, 0, 0, "bad_request", {}});
+      return;
+    }
+    proposals_[tag] = peer_proposal{from, rid};
+    out_.consensus(consensus_msg::propose_conf{cc->change, tag});
+  } else {
+    proposals_[tag] = peer_proposal{from, rid};
+    out_.consensus(consensus_msg::propose{stamp(p->data), tag});
+  }
+}
+
+void gateway_actor::on_peer_admin(const std::string& from, net::peer_admin& aa) {
+  auto* a = &aa;
+  boost::json::error_code ec;
+  auto v = boost::json::parse(a->body, ec);
+  if (ec || !v.is_object()) return;
+  auto& body = v.as_object();
+  if (auto* op = body.if_contains("op"); !a->response && op && *op == "storage_alarm") {
+    auto* full = body.if_contains("full");
+    alarm_.on_peer_report(from, full && full->is_bool() && full->as_bool(), std::chrono::steady_clock::now());
+    return;
+  }
+  if (a->response) {
+    auto it = admin_forwards_.find(a->rid);
+    if (it == admin_forwards_.end()) return;
+    auto done = std::move(it->second.first);
+    admin_forwards_.erase(it);
+    auto field = [&](const char* k) {
+      auto* x = body.if_contains(k);
+      return x && x->is_string() ? std::string(x->as_string()) : std::string();
+    };
+    auto* res = body.if_contains("result");
+    done(field("code"), field("message"), res ? boost::json::serialize(*res) : "{}");
+    return;
+  }
+  // A peer (a member relaying a client, or a node asking to join) asks the
+  // leader to run an admin op. Peers hold the cluster secret: trusted.
+  std::int64_t ms = 5000;
+  if (auto* d = body.if_contains("deadline_ms"); d && d->is_int64()) ms = std::clamp<std::int64_t>(d->as_int64(), 0, 600'000);
+  const auto rid = a->rid;
+  run_admin(std::move(body),
+            [this, from, rid](std::string code, std::string message, std::string result) {
+              boost::json::object resp{{"code", code}, {"message", message}};
+              boost::json::error_code e;
+              auto rv = boost::json::parse(result.empty() ? "{}" : result, e);
+              resp["result"] = e ? boost::json::value(boost::json::object{}) : rv;
+              send_peer(from, net::peer_admin{rid, true, boost::json::serialize(resp)});
+            },
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(ms));
+}
+
+void gateway_actor::on_peer_propose_resp(net::peer_propose_resp& rr) {
+  auto* r = &rr;
+  auto it = forwarded_.find(r->rid);
+  if (it == forwarded_.end()) return;
+  const auto wid = it->second;
+  forwarded_.erase(it);
+  if (r->error == "storage_full") {
+    ++metrics_.writes_storage_full;
+    complete_write(wid, {std::nullopt, "storage_full",
+                         "the leader refuses writes: a member's data is at its storage quota or its disk is full"});
+    return;
+  }
+  raft::proposal p;
+  p.index = r->index;
+  p.term = r->term;
+  if (!r->error.empty()) p.ec = raft::errc::not_leader;
+  on_proposed(wid, p);
 }
 
 void gateway_actor::sweep() {

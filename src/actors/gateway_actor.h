@@ -4,6 +4,9 @@
 // turns reads into ReadIndex + query, answers each client from this node's
 // own state machine once it has applied the entry, and pushes live events.
 // It also serves /status, /health and /metrics from the latest raft_view.
+// It is reached only through its mailbox (gateway_message): the network's
+// callbacks, other actors' results and the consensus actor's replies all
+// arrive there; it reaches the others only through gateway_outputs.
 //
 // Owned by: the loop thread. Its password-hashing jobs run on a bounded
 // worker pool (chat::hash_pool) and post their results back.
@@ -27,10 +30,13 @@
 
 #include "actors/apply_actor.h"
 #include "actors/consensus_actor.h"
+#include "actors/events_actor.h"
 #include "actors/mailbox.h"
+#include "actors/membership_actor.h"
 #include "actors/metrics.h"
 #include "actors/raft_view.h"
 #include "actors/replicator_actor.h"
+#include "actors/storage_actor.h"
 #include "actors/storage_alarm.h"
 #include "chat/hash_pool.h"
 #include "chat/login_limiter.h"
@@ -38,12 +44,10 @@
 #include "config/config.h"
 #include "db/chat_store.h"
 #include "net/server.h"
-#include "raft/catch_up.h"
 
 namespace qc::actors {
 
-class events_actor;
-
+/// Messages the gateway actor accepts. Owned by the gateway actor.
 namespace gateway_msg {
 /// A new raft_view from the consensus actor.
 struct view {
@@ -78,43 +82,106 @@ struct timing {
   what w = what::loop_lag;
   double ms = 0;
 };
+/// The peers with a link up (the replicator publishes it on every change).
+struct links {
+  std::set<std::string> linked;
+};
+/// A frame sent through the replicator found no link to `to`: it comes back.
+struct undelivered {
+  std::string to;
+  net::peer_frame frame;
+};
+/// A reply of the consensus actor to a tagged request.
+struct consensus {
+  consensus_reply r;
+};
+/// The result of apply query `tag` (a read's id).
+struct query_done {
+  std::uint64_t tag = 0;
+  std::string result;
+};
+/// A client connection completed its WebSocket handshake (network).
+struct client_open {
+  std::shared_ptr<net::client_session> s;
+};
+/// A text frame from a client (network).
+struct client_frame {
+  std::shared_ptr<net::client_session> s;
+  std::string frame;
+};
+/// The client connection is gone (network; exactly once per open).
+struct client_close {
+  std::shared_ptr<net::client_session> s;
+};
+/// The membership actor's answer to admin op `tag`: empty `code` = ok with
+/// `result` (a JSON object text).
+struct admin_done {
+  std::uint64_t tag = 0;
+  std::string code;
+  std::string message;
+  std::string result;
+};
+/// This node stopped leading while running admin op `tag`: forward it.
+struct admin_elsewhere {
+  std::uint64_t tag = 0;
+  boost::json::object body;
+  std::chrono::steady_clock::time_point deadline;
+};
+/// The membership actor proposes a configuration change for its op `tag`
+/// (answered with membership_msg::conf_done once applied or failed).
+struct propose_conf {
+  std::uint64_t tag = 0;
+  raft::conf_change change;
+};
+/// GET of /status, /health, /metrics, ... (network); the answer goes to
+/// `respond`, the HTTP session's reply address.
+struct http_get {
+  std::string target;
+  std::function<void(net::http_reply)> respond;
+};
 }  // namespace gateway_msg
 
-/// What other actors tell the gateway.
-using gateway_message = std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
-                                     gateway_msg::appended, gateway_msg::disk_full, gateway_msg::timing>;
+/// Everything the gateway accepts. Owned by the gateway actor.
+using gateway_message =
+    std::variant<gateway_msg::view, gateway_msg::applied, gateway_msg::peer, gateway_msg::usage,
+                 gateway_msg::appended, gateway_msg::disk_full, gateway_msg::links, gateway_msg::undelivered,
+                 gateway_msg::consensus, gateway_msg::query_done, gateway_msg::client_open,
+                 gateway_msg::client_frame, gateway_msg::client_close, gateway_msg::http_get,
+                 gateway_msg::admin_done, gateway_msg::admin_elsewhere, gateway_msg::propose_conf,
+                 gateway_msg::timing>;
+
+/// Where the gateway's requests go (each pushes into another actor's
+/// mailbox). Owned by the gateway actor; set once by the node.
+struct gateway_outputs {
+  std::function<void(consensus_message)> consensus;
+  std::function<void(apply_message)> apply;
+  std::function<void(replicator_message)> replicator;
+  /// Admin ops this node runs as the leader (membership actor).
+  std::function<void(membership_message)> membership;
+  /// The live cluster view's timeline (events actor). Optional.
+  std::function<void(events_message)> events;
+  /// admin.disk_stall ([testing] enabled): the storage actor's mailbox.
+  std::function<void(storage_message)> storage;
+};
 
 /// The outcome of a write: the apply result at the proposal's index, or a
-/// contract error code when it could not be committed in time.
+/// contract error code when it could not be committed in time. Owned by the
+/// gateway actor.
 struct write_outcome {
   std::optional<db::apply_result> result;
   std::string error_code;  ///< set when !result ("unavailable", "internal")
   std::string error_message;
 };
 
-/// The actor.
+/// The gateway actor. Owned by the node; reached only through tell().
 class gateway_actor {
  public:
-  gateway_actor(boost::asio::io_context& io, const config::node_config& cfg,
-                consensus_actor& consensus, apply_actor& apply, replicator_actor& replicator,
+  gateway_actor(boost::asio::io_context& io, const config::node_config& cfg, gateway_outputs out,
                 const char* version);
   ~gateway_actor();
 
-  /// Queues a message from another actor. Loop thread only.
+  /// Queues a message from another actor or the network. Loop thread only.
   void tell(gateway_message m) { inbox_.push(std::move(m)); }
-
-  // Network callbacks (net::server_handlers), loop thread.
-  void client_open(const std::shared_ptr<net::client_session>& s);
-  void client_frame(const std::shared_ptr<net::client_session>& s, std::string frame);
-  void client_close(const std::shared_ptr<net::client_session>& s);
-  net::http_reply http_get(const std::string& target);
-
-  /// Where admin actions are reported for the live cluster view (the
-  /// events actor); set by the node before start. Optional.
-  void set_events(events_actor* e) { events_ = e; }
-  /// Where admin.disk_stall ([testing] enabled) sends its delay: the
-  /// storage actor. Set once by the node before start().
-  void set_testing_disk_stall(std::function<void(std::chrono::milliseconds)> f) { testing_disk_stall_ = std::move(f); }
 
   /// Starts the deadline sweeper.
   void start();
@@ -122,6 +189,12 @@ class gateway_actor {
   void stop();
 
  private:
+  // Network callbacks, as they arrive through the mailbox.
+  void client_open(const std::shared_ptr<net::client_session>& s);
+  void client_frame(const std::shared_ptr<net::client_session>& s, std::string frame);
+  void client_close(const std::shared_ptr<net::client_session>& s);
+  net::http_reply http_get(const std::string& target);
+
   // ---- connections -------------------------------------------------------
   struct connection {
     std::shared_ptr<net::client_session> session;
@@ -205,20 +278,29 @@ class gateway_actor {
                    std::function<void(std::optional<std::string> result, std::string error)> done);
   void try_read_index(std::uint64_t rid);
 
-  // ---- admin ops and membership (gateway_admin.cpp) -----------------------
+  // ---- admin ops (gateway_admin.cpp) ---------------------------------------
   /// Answer of an admin op: empty code = ok with `result` (a JSON object text).
   using admin_cb = std::function<void(std::string code, std::string message, std::string result)>;
-  /// Runs an admin request ({"op":...}) on the leader, forwarding if needed.
+  /// Runs an admin request ({"op":...}) on the leader: this node's
+  /// membership actor if it leads, else forwarded to the leader.
   void run_admin(boost::json::object body, admin_cb done, std::chrono::steady_clock::time_point deadline);
-  void start_admin_task(boost::json::object body, admin_cb done, std::chrono::steady_clock::time_point deadline);
-  void admin_step();
-  void propose_conf(raft::conf_change cc, std::function<void(write_outcome)> done);
-  std::string members_json() const;
+  /// Proposes the membership actor's change for its op `tag`; answers it with conf_done.
+  void propose_conf(std::uint64_t tag, raft::conf_change cc);
 
   // ---- inbound from other actors ------------------------------------------
   void handle(gateway_message&& m);
+  void on_reply(consensus_reply& r);
+  void on_undelivered(const std::string& to, net::peer_frame& f);
+  /// Sends `f` to `to` through the replicator if a link to it is up (as
+  /// last published); false otherwise. A frame the link then loses comes
+  /// back as gateway_msg::undelivered.
+  bool send_peer(const std::string& to, net::peer_frame f);
+  bool reachable(const std::string& peer) const { return linked_.count(peer) > 0; }
   void on_applied(std::vector<db::apply_result>& results, std::uint64_t applied);
   void on_peer(const std::string& from, net::peer_frame& f);
+  void on_peer_propose(const std::string& from, net::peer_propose& p);
+  void on_peer_admin(const std::string& from, net::peer_admin& a);
+  void on_peer_propose_resp(net::peer_propose_resp& r);
   void on_view(raft_view v);
   void on_usage(const db::disk_usage& u);
   /// Why the write `data` (conf: a membership change) is refused with
@@ -235,10 +317,7 @@ class gateway_actor {
 
   boost::asio::io_context& io_;
   config::node_config cfg_;
-  consensus_actor& consensus_;
-  apply_actor& apply_;
-  replicator_actor& replicator_;
-  std::function<void(std::chrono::milliseconds)> testing_disk_stall_;
+  gateway_outputs out_;
   std::string version_;
   chat::request_limits limits_;
   std::chrono::milliseconds timeout_;
@@ -246,6 +325,19 @@ class gateway_actor {
   loop_mailbox<gateway_message> inbox_;
   raft_view view_;
   std::uint64_t applied_index_ = 0;
+  std::set<std::string> linked_;  ///< peers with a link up, as the replicator last published
+
+  /// Whose proposal a consensus reply answers (by tag).
+  struct local_proposal {
+    std::uint64_t wid = 0;
+  };
+  struct peer_proposal {
+    std::string from;
+    std::uint64_t rid = 0;
+  };
+  std::uint64_t next_tag_ = 1;
+  std::map<std::uint64_t, std::variant<local_proposal, peer_proposal>> proposals_;  ///< tag -> asker
+
 
   std::unordered_map<std::uint64_t, connection> conns_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_user_;
@@ -291,21 +383,12 @@ class gateway_actor {
   chat::hash_pool hash_pool_;
   bool stopped_ = false;
 
-  // The one membership change this leader is driving, if any.
-  struct admin_task {
-    boost::json::object body;
-    admin_cb done;
-    std::chrono::steady_clock::time_point deadline;
-    int stage = 0;
-    bool busy = false;  ///< a proposal of this task is in flight
-    std::chrono::steady_clock::time_point round_start;  ///< transfer_leader: when it began
-    std::optional<raft::catch_up_rounds> rounds;         ///< add/join: §4.2.1 catch-up rounds
-  };
-  std::optional<admin_task> admin_;
+  /// Admin ops with this node's membership actor (by tag), and ops
+  /// forwarded to the leader (by request id), each with its answer.
+  std::map<std::uint64_t, admin_cb> admin_local_;
+  std::uint64_t next_admin_tag_ = 1;
   std::map<std::uint64_t, std::pair<admin_cb, std::chrono::steady_clock::time_point>> admin_forwards_;
   std::uint64_t next_admin_rid_ = 1;
-  boost::asio::steady_timer admin_timer_;
-  events_actor* events_ = nullptr;  ///< cluster view: admin actions go there (set_events)
 };
 
 }  // namespace qc::actors

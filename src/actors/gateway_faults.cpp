@@ -25,8 +25,8 @@ void gateway_actor::op_fault(std::uint64_t conn_id, chat::request rq) {
                                                  std::to_string(d.count()) + " ms"
                                            : std::string("testing: pause lifted");
     log::warn(text);
-    replicator_.pause(d);
-    if (events_) events_->tell(events_msg::action{name, text, std::nullopt, d});
+    out_.replicator(replicator_msg::pause{d});
+    if (out_.events) out_.events(events_msg::action{name, text, std::nullopt, d});
     reply(conn_id, rq, json::serialize(json::object{{"paused_ms", d.count()}}));
     return;
   }
@@ -39,8 +39,8 @@ void gateway_actor::op_fault(std::uint64_t conn_id, chat::request rq) {
   const std::string text =
       list.empty() ? std::string("testing: peer filter cleared") : "testing: dropping peer frames from [" + list + "]";
   log::warn(text);
-  replicator_.set_drop_from({rq.drop_from.begin(), rq.drop_from.end()});
-  if (events_) events_->tell(events_msg::action{name, text, rq.drop_from, std::nullopt});
+  out_.replicator(replicator_msg::set_drop_from{{rq.drop_from.begin(), rq.drop_from.end()}});
+  if (out_.events) out_.events(events_msg::action{name, text, rq.drop_from, std::nullopt});
   reply(conn_id, rq, json::serialize(json::object{{"drop_from", std::move(ids)}}));
 }
 

@@ -41,7 +41,7 @@ std::string gateway_actor::status_json() const {
     mo["id"] = m.id;
     mo["address"] = m.address;
     mo["voter"] = m.voter;
-    mo["reachable"] = m.id == view_.id || replicator_.reachable(m.id);
+    mo["reachable"] = m.id == view_.id || reachable(m.id);
     json::value match = nullptr;
     for (const auto& p : view_.progress)
       if (p.id == m.id) match = p.match;
@@ -91,10 +91,10 @@ std::string gateway_actor::metrics_text() const {
   gauge("qc_applied_index", "Highest log index applied to the state machine.", applied_index_);
   gauge("qc_last_index", "Last index in the local log.", view_.last_index);
   gauge("qc_snapshot_index", "Index of the latest snapshot.", view_.snapshot_index);
-  std::size_t reachable = 0;
+  std::size_t linked = 0;
   for (const auto& m : view_.config.members)
-    if (m.id != view_.id && replicator_.reachable(m.id)) ++reachable;
-  gauge("qc_peers_reachable", "Peers with a live authenticated link.", reachable);
+    if (m.id != view_.id && reachable(m.id)) ++linked;
+  gauge("qc_peers_reachable", "Peers with a live authenticated link.", linked);
   gauge("qc_members", "Members in the configuration.", view_.config.members.size());
   gauge("qc_clients_connected", "Client WebSocket connections.", conns_.size());
   gauge("qc_pending_writes", "Client writes waiting for commit.", writes_.size());
@@ -107,6 +107,8 @@ std::string gateway_actor::metrics_text() const {
   gauge("qc_storage_full_members", "Members whose storage alarm this node knows to be up.",
         alarm_.full_members(view_.id, view_.config, std::chrono::steady_clock::now()).size());
   counter("qc_requests_total", "Client requests received.", metrics_.requests);
+  counter("qc_raft_steps_refused_total", "Peer messages the Raft core refused (other than stale ones).",
+          view_.steps_refused);
   counter("qc_request_errors_total", "Client requests answered with an error.", metrics_.request_errors);
   counter("qc_logins_rate_limited_total", "Password attempts refused by the login rate limits.",
           metrics_.logins_rate_limited);
@@ -144,8 +146,10 @@ net::http_reply gateway_actor::http_get(const std::string& target) {
   if (path == "/health") {
     const bool ok = healthy();
     return {ok ? 200u : 503u, "application/json",
-            std::string("{\"healthy\":") + (ok ? "true" : "false") + ",\"node\":\"" + view_.id +
-                "\",\"leader\":" + (view_.leader.empty() ? "null" : "\"" + view_.leader + "\"") + "}",
+            boost::json::serialize(boost::json::object{
+                {"healthy", ok},
+                {"node", view_.id},
+                {"leader", view_.leader.empty() ? boost::json::value(nullptr) : boost::json::value(view_.leader)}}),
             true};
   }
   if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_text()};

@@ -16,10 +16,13 @@
 #include "actors/events_actor.h"
 #include "actors/gateway_actor.h"
 #include "actors/loop_monitor.h"
+#include "actors/join_actor.h"
+#include "actors/membership_actor.h"
 #include "actors/replicator_actor.h"
 #include "actors/storage_actor.h"
 #include "actors/ticker.h"
 #include "common/log.h"
+#include "common/overloaded.h"
 #include "db/chat_store.h"
 #include "db/identity.h"
 #include "db/log_store.h"
@@ -174,6 +177,8 @@ int run_node(const config::node_config& cfg, const char* version) {
   replicator_actor* replicator = nullptr;
   gateway_actor* gateway = nullptr;
   events_actor* events = nullptr;  // the live cluster view's event source
+  join_actor* joiner = nullptr;    // a node started with --join, until it is a voter
+  membership_actor* membership = nullptr;  // the membership change this node leads, if any
 
   const raft::membership initial_config = [&] {
     raft::membership m = db.initial.snapshot.config;
@@ -190,7 +195,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (bytes > 0 && gateway) gateway->tell(gateway_msg::appended{bytes});  // the storage quota's estimate
     storage->tell(storage_msg::persist{std::move(r)});
   };
-  cout.send = [&](std::vector<raft::message> m) { replicator->send(std::move(m)); };
+  cout.send = [&](std::vector<raft::message> m) { replicator->tell(replicator_msg::send{std::move(m)}); };
   cout.apply = [&](std::optional<raft::snapshot_meta> s, std::vector<raft::entry> e) {
     apply->tell(apply_msg::apply{std::move(s), std::move(e)});
   };
@@ -198,20 +203,33 @@ int run_node(const config::node_config& cfg, const char* version) {
   cout.record_peers = [&](db::peer_incarnations p) {
     storage->tell(storage_msg::record_peers{fs::path(cfg.data_dir), std::move(p)});
   };
-  cout.refuse = [&](const std::string& peer, const std::string& reason) { replicator->refuse(peer, reason); };
+  cout.refuse = [&](const std::string& peer, const std::string& reason) {
+    replicator->tell(replicator_msg::refuse{peer, reason});
+  };
   cout.persist_round_trip = [&](double ms) {
     if (gateway) gateway->tell(gateway_msg::timing{gateway_msg::timing::what::persist_round_trip, ms});
+  };
+  // A reply goes to whoever asks that kind of question: transfers are the
+  // membership actor's, proposals and read points the gateway's.
+  cout.reply = [&](consensus_reply r) {
+    std::visit(overloaded{[&](consensus_reply_msg::transferred& t) {
+                            membership->tell(membership_msg::transferred{t.tag, t.ec});
+                          },
+                          [&](auto&) { gateway->tell(gateway_msg::consensus{std::move(r)}); }},
+               r);
   };
   raft::membership known_config = initial_config;
   cout.publish = [&](const raft_view& v) {
     if (!(v.config == known_config)) {
       known_config = v.config;
-      replicator->set_peers(peers_of(v.config, cfg.id));
+      replicator->tell(replicator_msg::set_peers{peers_of(v.config, cfg.id)});
       if (!raft::find_member(v.config, cfg.id) && !v.config.members.empty())
         log::warn("this node is not a member of the cluster configuration (removed); it takes no part");
     }
     if (gateway) gateway->tell(gateway_msg::view{v});
     if (events) events->tell(events_msg::view{v});  // cluster view
+    if (joiner) joiner->tell(join_msg::view{v});
+    if (membership) membership->tell(membership_msg::view{v});
   };
 
   storage_outputs sout;
@@ -243,6 +261,9 @@ int run_node(const config::node_config& cfg, const char* version) {
   aout.disk_full = [&](std::string source, std::string error) {
     gateway->tell(gateway_msg::disk_full{std::move(source), std::move(error)});
   };
+  aout.query_done = [&](std::uint64_t tag, std::string result) {
+    gateway->tell(gateway_msg::query_done{tag, std::move(result)});
+  };
   apply_actor apply_a(io, std::move(db.chat), snap_dir, cfg.snapshot_every, aout, fail_node);
   apply = &apply_a;
 
@@ -258,6 +279,10 @@ int run_node(const config::node_config& cfg, const char* version) {
     gateway->tell(gateway_msg::peer{from, std::move(f)});
   };
   rout.disk_full = [&](const std::string& error) { gateway->tell(gateway_msg::disk_full{"snapshot transfer", error}); };
+  rout.links = [&](std::set<std::string> linked) { gateway->tell(gateway_msg::links{std::move(linked)}); };
+  rout.undelivered = [&](const std::string& to, net::peer_frame f) {
+    gateway->tell(gateway_msg::undelivered{to, std::move(f)});
+  };
   rout.hello = [&](const std::string& peer, const std::string& incarnation) {
     consensus->tell(consensus_msg::peer_hello{peer, incarnation});
   };
@@ -311,15 +336,36 @@ int run_node(const config::node_config& cfg, const char* version) {
   consensus_actor consensus_a(io, rc, std::move(db.initial), cout, std::move(db.peers));
   consensus = &consensus_a;
 
-  gateway_actor gateway_a(io, cfg, consensus_a, apply_a, replicator_a, version);
-  gateway = &gateway_a;
   // The live cluster view (GET /cluster): fed views, applied indexes and
   // admin actions; serves /events.
   events_actor events_a(io, cfg.id, cfg.testing_enabled);
   events = &events_a;
-  gateway_a.set_events(&events_a);
-  if (cfg.testing_enabled)
-    gateway_a.set_testing_disk_stall([&storage_a](std::chrono::milliseconds d) { storage_a.set_testing_delay(d); });
+
+  membership_outputs mout;
+  mout.done = [&](std::uint64_t tag, std::string code, std::string message, std::string result) {
+    gateway->tell(gateway_msg::admin_done{tag, std::move(code), std::move(message), std::move(result)});
+  };
+  mout.elsewhere = [&](std::uint64_t tag, boost::json::object body, std::chrono::steady_clock::time_point deadline) {
+    gateway->tell(gateway_msg::admin_elsewhere{tag, std::move(body), deadline});
+  };
+  mout.propose_conf = [&](std::uint64_t tag, raft::conf_change cc) {
+    gateway->tell(gateway_msg::propose_conf{tag, std::move(cc)});
+  };
+  mout.transfer = [&](std::uint64_t tag, std::string to) {
+    consensus->tell(consensus_msg::transfer{std::move(to), tag});
+  };
+  membership_actor membership_a(io, std::chrono::milliseconds(cfg.election_timeout_ms), std::move(mout));
+  membership = &membership_a;
+
+  gateway_outputs gout;
+  gout.consensus = [&](consensus_message m) { consensus->tell(std::move(m)); };
+  gout.apply = [&](apply_message m) { apply->tell(std::move(m)); };
+  gout.replicator = [&](replicator_message m) { replicator->tell(std::move(m)); };
+  gout.events = [&](events_message m) { events->tell(std::move(m)); };
+  gout.membership = [&](membership_message m) { membership->tell(std::move(m)); };
+  gout.storage = [&](storage_message m) { storage_a.tell(std::move(m)); };
+  gateway_actor gateway_a(io, cfg, std::move(gout), version);
+  gateway = &gateway_a;
 
   disk_monitor monitor_a(
       io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);
@@ -336,17 +382,20 @@ int run_node(const config::node_config& cfg, const char* version) {
   limits.max_connections_per_ip = cfg.max_connections_per_ip;
   limits.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   net::server_handlers h;
-  h.http_get = [&](const std::string& target) { return gateway_a.http_get(target); };
-  h.client_open = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.client_open(s); };
-  h.client_frame = [&](const std::shared_ptr<net::client_session>& s, std::string f) {
-    gateway_a.client_frame(s, std::move(f));
+  // The network reaches the actors through their mailboxes too.
+  h.http_get = [&](const std::string& target, std::function<void(net::http_reply)> respond) {
+    gateway_a.tell(gateway_msg::http_get{target, std::move(respond)});
   };
-  h.client_close = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.client_close(s); };
+  h.client_open = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.tell(gateway_msg::client_open{s}); };
+  h.client_frame = [&](const std::shared_ptr<net::client_session>& s, std::string f) {
+    gateway_a.tell(gateway_msg::client_frame{s, std::move(f)});
+  };
+  h.client_close = [&](const std::shared_ptr<net::client_session>& s) { gateway_a.tell(gateway_msg::client_close{s}); };
   h.peer_upgrade = [&](net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
-    replicator_a.accept(std::move(stream), std::move(req));
+    replicator_a.tell(replicator_msg::accept{std::move(stream), std::move(req)});
   };
   h.events_upgrade = [&](net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
-    events_a.accept(std::move(stream), std::move(req));
+    events_a.tell(events_msg::accept{std::move(stream), std::move(req)});
   };
   h.refused = [](const std::string& remote, const std::string& why) {
     log::warn("connection from ", remote, " refused: ", why);
@@ -368,34 +417,14 @@ int run_node(const config::node_config& cfg, const char* version) {
 
   // A node outside any configuration asks to be added through a seed, and
   // keeps asking (any member relays to the leader) until it is a voter.
-  std::unique_ptr<ticker> joiner;
+  std::unique_ptr<join_actor> join_a;
   if (joining) {
-    log::info("joining the cluster through ", *cfg.join);
-    replicator_a.dial(*cfg.join);
-    joiner = std::make_unique<ticker>(io, "join", std::chrono::milliseconds(250), [&] {
-      const auto& v = consensus_a.view();
-      if (raft::is_voter(v.config, cfg.id)) {
-        log::info("joined the cluster as a voter");
-        joiner->stop();
-        return;
-      }
-      boost::json::object body{{"op", "join"}, {"id", cfg.id}, {"address", cfg.advertise}, {"deadline_ms", 300000}};
-      // Before the first append arrives the node knows no configuration:
-      // ask whoever it is linked to (the seed it dialed, then members).
-      // Once a leader is known, ask it alone (repeats while the change is
-      // running get `conflict` and are ignored; one after a failed or
-      // expired attempt starts it again).
-      bool sent = false;
-      if (!v.leader.empty() && v.leader != cfg.id && replicator_a.reachable(v.leader))
-        sent = replicator_a.send_frame(v.leader, net::peer_admin{1, false, boost::json::serialize(body)});
-      for (const auto& id : replicator_a.linked_peers())
-        if (!sent && id != cfg.id)
-          sent = replicator_a.send_frame(id, net::peer_admin{1, false, boost::json::serialize(body)});
-      if (!sent) replicator_a.dial(*cfg.join);
-    });
+    join_a = std::make_unique<join_actor>(io, cfg.id, cfg.advertise, *cfg.join,
+                                          [&](replicator_message m) { replicator_a.tell(std::move(m)); });
+    joiner = join_a.get();
   }
 
-  replicator_a.set_peers(peers_of(initial_config, cfg.id));
+  replicator_a.tell(replicator_msg::set_peers{peers_of(initial_config, cfg.id)});
   srv->start();
   gateway_a.start();
   events_a.start();  // cluster view
@@ -405,7 +434,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   measure.start();
   lag.start();
   monitor_a.tell(disk_monitor_msg::measure{});
-  if (joiner) joiner->start();
+  if (join_a) join_a->start();
   log::info("listening on ", cfg.listen, " (clients ws://", cfg.advertise, "/ws, peers /raft)");
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -417,9 +446,10 @@ int run_node(const config::node_config& cfg, const char* version) {
     heartbeat.stop();
     measure.stop();
     lag.stop();
-    if (joiner) joiner->stop();
+    if (join_a) join_a->stop();
     srv->stop();
     gateway_a.stop();
+    membership_a.stop();
     events_a.stop();  // cluster view
     replicator_a.stop();
     signals.cancel();

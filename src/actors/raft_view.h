@@ -25,6 +25,7 @@ struct raft_view {
   std::uint64_t last_index = 0;
   std::uint64_t snapshot_index = 0;
   bool conf_change_pending = false;
+  std::uint64_t steps_refused = 0;  ///< peer messages the core refused (not stale), since start
   raft::membership config;
   std::vector<raft::peer_progress> progress;  ///< leader only
 

@@ -3,6 +3,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/log.h"
+#include "common/overloaded.h"
 #include "db/errc.h"
 #include "db/snapshot_files.h"
 
@@ -48,7 +49,8 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
       snap_(snap),
       snapshot_dir_(std::move(snapshot_dir)),
       out_(std::move(out)),
-      disk_full_timer_(io) {
+      disk_full_timer_(io),
+      inbox_(io, [this](replicator_message&& m) { handle(std::move(m)); }) {
   if (snap_.chunk_delay.count() > 0) snap_.chunk_bytes = snap_.window_bytes = 64 << 10;
   // (Transfers a crash cut off are dealt with at start-up: db::recover_snapshot_dir.)
   net::peer_handlers h;
@@ -58,10 +60,12 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
   h.up = [this](const std::string& id) {
     log::info("peer ", id, " up");
     if (!incarnation_.empty()) send_frame(id, net::peer_hello{incarnation_});  // before anything else
+    publish_links();
   };
   h.down = [this](const std::string& id) {
     log::info("peer ", id, " down");
     on_down(id);
+    publish_links();
   };
   h.replaced = [this](const std::string& id) {
     // The new link starts like any other: hello first, checked again.
@@ -89,22 +93,39 @@ void replicator_actor::stop() {
   io_worker_->stop();
 }
 
-void replicator_actor::set_peers(const std::map<std::string, std::string>& peers) {
-  transport_->set_peers(peers);
+void replicator_actor::handle(replicator_message&& m) {
+  std::visit(overloaded{
+                 [&](replicator_msg::send& s) { send(std::move(s.msgs)); },
+                 [&](replicator_msg::send_frame& f) {
+                   if (!send_frame(f.to, f.frame) && out_.undelivered) out_.undelivered(f.to, std::move(f.frame));
+                 },
+                 [&](replicator_msg::send_join& j) { send_join(j); },
+                 [&](replicator_msg::refuse& r) { send_frame(r.peer, net::peer_refused{r.reason}); },
+                 [&](replicator_msg::set_peers& p) { transport_->set_peers(p.peers); },
+                 [&](replicator_msg::dial& d) { transport_->dial(d.address); },
+                 [&](replicator_msg::accept& a) { transport_->accept(std::move(a.stream), std::move(a.req)); },
+                 [&](replicator_msg::set_drop_from& d) { transport_->set_drop_from(std::move(d.ids)); },
+                 [&](replicator_msg::pause& p) { transport_->pause(p.d); },
+             },
+             m);
 }
 
-void replicator_actor::dial(const std::string& address) { transport_->dial(address); }
-
-void replicator_actor::accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req) {
-  transport_->accept(std::move(stream), std::move(req));
+void replicator_actor::send_join(replicator_msg::send_join& j) {
+  // Before the first append arrives a joining node knows no configuration:
+  // it asks whoever it is linked to (the seed it dialed, then members).
+  // Once a leader is known, it asks that one alone.
+  if (!j.leader.empty() && j.leader != self_ && transport_->connected(j.leader) && send_frame(j.leader, j.frame))
+    return;
+  for (const auto& id : transport_->connected_peers())
+    if (id != self_ && send_frame(id, j.frame)) return;
+  transport_->dial(j.seed);
 }
 
-void replicator_actor::set_drop_from(std::set<std::string> ids) { transport_->set_drop_from(std::move(ids)); }
-void replicator_actor::pause(std::chrono::milliseconds d) { transport_->pause(d); }
-
-bool replicator_actor::reachable(const std::string& peer) const { return transport_->connected(peer); }
-
-std::vector<std::string> replicator_actor::linked_peers() const { return transport_->connected_peers(); }
+void replicator_actor::publish_links() {
+  if (!out_.links) return;
+  const auto peers = transport_->connected_peers();
+  out_.links(std::set<std::string>(peers.begin(), peers.end()));
+}
 
 void replicator_actor::send(std::vector<raft::message> msgs) {
   std::map<std::string, net::peer_raft> batches;
@@ -135,22 +156,28 @@ void replicator_actor::on_frame(const std::string& from, std::string frame, bool
     log::warn("peer ", from, ": malformed frame dropped (", frame.size(), " bytes)");
     return;
   }
-  if (auto* r = std::get_if<net::peer_raft>(&*decoded)) {
-    // A peer may only speak for itself.
-    std::vector<raft::message> msgs;
-    msgs.reserve(r->msgs.size());
-    for (auto& m : r->msgs)
-      if (m.from == from && m.to == self_) msgs.push_back(std::move(m));
-    if (!msgs.empty()) out_.raft_in(std::move(msgs));
-  } else if (auto* a = std::get_if<net::peer_snap_ack>(&*decoded)) {
-    on_snapshot_ack(from, *a);
-  } else if (auto* h = std::get_if<net::peer_hello>(&*decoded)) {
-    if (out_.hello) out_.hello(from, h->incarnation);
-  } else if (auto* r = std::get_if<net::peer_refused>(&*decoded)) {
-    if (out_.refused) out_.refused(from, r->reason);
-  } else {
-    out_.gateway_in(from, std::move(*decoded));
-  }
+  std::visit(overloaded{
+                 [&](net::peer_raft& r) {
+                   // A peer may only speak for itself.
+                   std::vector<raft::message> msgs;
+                   msgs.reserve(r.msgs.size());
+                   for (auto& m : r.msgs)
+                     if (m.from == from && m.to == self_) msgs.push_back(std::move(m));
+                   if (!msgs.empty()) out_.raft_in(std::move(msgs));
+                 },
+                 [&](net::peer_snap_ack& a) { on_snapshot_ack(from, a); },
+                 [&](net::peer_hello& h) {
+                   if (out_.hello) out_.hello(from, h.incarnation);
+                 },
+                 [&](net::peer_refused& r) {
+                   if (out_.refused) out_.refused(from, r.reason);
+                 },
+                 // Forwarded proposals, their answers and admin ops: the gateway's.
+                 [&](net::peer_propose& f) { out_.gateway_in(from, std::move(f)); },
+                 [&](net::peer_propose_resp& f) { out_.gateway_in(from, std::move(f)); },
+                 [&](net::peer_admin& f) { out_.gateway_in(from, std::move(f)); },
+             },
+             *decoded);
 }
 
 void replicator_actor::on_down(const std::string& peer) {

@@ -6,6 +6,10 @@
 // decides anything about terms or logs: raft messages go to the core as is.
 // Snapshot files are read and written by its snapshot I/O worker
 // (snapshot_io.h), never on the loop.
+// It is reached only through its mailbox (replicator_message); what it
+// learns goes out as messages to the other actors' mailboxes
+// (replicator_outputs), including the set of linked peers, which it
+// publishes whenever a link comes up or goes down.
 //
 // Owned by: the loop thread.
 #pragma once
@@ -18,11 +22,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "actors/mailbox.h"
 #include "actors/snapshot_io.h"
 #include "net/peer_codec.h"
 #include "net/peer_transport.h"
@@ -30,7 +36,61 @@
 
 namespace qc::actors {
 
+/// Messages the replicator actor accepts (owned by the replicator actor).
+namespace replicator_msg {
+/// Raft messages to send, batched per destination (from the consensus actor).
+struct send {
+  std::vector<raft::message> msgs;
+};
+/// A non-raft frame for `to` (from the gateway). With no usable link the
+/// frame comes back to the gateway as gateway_msg::undelivered.
+struct send_frame {
+  std::string to;
+  net::peer_frame frame;
+};
+/// A joining node's request (from the join actor): to `leader` if linked,
+/// else to any linked peer, else the seed `seed` is dialed again.
+struct send_join {
+  std::string leader;
+  net::peer_frame frame;
+  std::string seed;
+};
+/// Tell `peer` it is refused: it came back without its data (from the consensus actor).
+struct refuse {
+  std::string peer;
+  std::string reason;
+};
+/// The members to keep links to (id -> address), self excluded (from the node, on a new configuration).
+struct set_peers {
+  std::map<std::string, std::string> peers;
+};
+/// Dial a seed address once (a joining node).
+struct dial {
+  std::string address;
+};
+/// An upgraded /raft stream from the server.
+struct accept {
+  net::stream stream;
+  boost::beast::http::request<boost::beast::http::string_body> req;
+};
+/// [testing] only: drop every frame arriving from these peers (net::peer_transport::set_drop_from).
+struct set_drop_from {
+  std::set<std::string> ids;
+};
+/// [testing] only (admin.pause): drop every peer frame in and out for `d`, then heal.
+struct pause {
+  std::chrono::milliseconds d{0};
+};
+}  // namespace replicator_msg
+
+/// Everything the replicator actor accepts (owned by the replicator actor).
+using replicator_message =
+    std::variant<replicator_msg::send, replicator_msg::send_frame, replicator_msg::send_join,
+                 replicator_msg::refuse, replicator_msg::set_peers, replicator_msg::dial, replicator_msg::accept,
+                 replicator_msg::set_drop_from, replicator_msg::pause>;
+
 /// Where inbound traffic goes (each pushes into another actor's mailbox).
+/// Owned by the replicator actor; set once by the node.
 struct replicator_outputs {
   std::function<void(std::vector<raft::message>)> raft_in;
   std::function<void(const std::string& peer, bool ok)> snapshot_status;
@@ -48,9 +108,13 @@ struct replicator_outputs {
   std::function<void(const std::string& peer, const std::string& incarnation)> hello;
   /// `peer` refuses us: it knew this node with another data directory.
   std::function<void(const std::string& peer, const std::string& reason)> refused;
+  /// The peers with a link up changed (the gateway's copy, for routing and /status).
+  std::function<void(std::set<std::string> linked)> links;
+  /// A send_frame found no usable link: the frame goes back to its sender (the gateway).
+  std::function<void(const std::string& to, net::peer_frame frame)> undelivered;
 };
 
-/// How snapshots are streamed.
+/// How snapshots are streamed. Owned by the replicator actor.
 struct snapshot_stream_options {
   std::size_t chunk_bytes = 1 << 20;   ///< one binary frame of snapshot data
   std::size_t window_bytes = 8 << 20;  ///< unacknowledged bytes in flight
@@ -68,7 +132,7 @@ struct snapshot_stream_options {
   int lose_chunks = 0;
 };
 
-/// The actor.
+/// The replicator actor. Owned by the node; reached only through tell().
 class replicator_actor {
  public:
   /// `on_failure`: see thread_mailbox (of its snapshot I/O worker).
@@ -78,34 +142,21 @@ class replicator_actor {
                    snapshot_stream_options snap = {}, net::peer_limits links = {}, std::string incarnation = {});
   ~replicator_actor();
 
-  /// Sends raft messages (batched per destination). Loop thread only.
-  void send(std::vector<raft::message> msgs);
-  /// Sends a non-raft frame to `to`; false if there is no usable link.
-  bool send_frame(const std::string& to, const net::peer_frame& f);
-  /// Tells `peer` it is refused (it came back without its data).
-  void refuse(const std::string& peer, const std::string& reason) { send_frame(peer, net::peer_refused{reason}); }
-  /// The members to keep links to (id -> address), self excluded.
-  void set_peers(const std::map<std::string, std::string>& peers);
-  /// Dials a seed address once (a joining node).
-  void dial(const std::string& address);
-  /// Takes an upgraded /raft stream from the server.
-  void accept(net::stream stream, boost::beast::http::request<boost::beast::http::string_body> req);
-  /// True if the link to `peer` is up.
-  bool reachable(const std::string& peer) const;
-  /// Test-only fault filter (the [testing] section): drop every frame
-  /// arriving from these peers. See net::peer_transport::set_drop_from.
-  void set_drop_from(std::set<std::string> ids);
-  /// [testing] only (admin.pause): drop every peer frame in and out for
-  /// `d`, then heal. See net::peer_transport::pause.
-  void pause(std::chrono::milliseconds d);
-  /// Every peer with a link up, members or not (a joining node's seed).
-  std::vector<std::string> linked_peers() const;
+  /// Queues a message. Loop thread only.
+  void tell(replicator_message m) { inbox_.push(std::move(m)); }
   /// Closes all links.
   void stop();
 
  private:
   struct outgoing_snapshot;
   struct incoming_snapshot;
+
+  void handle(replicator_message&& m);
+  void send(std::vector<raft::message> msgs);
+  bool send_frame(const std::string& to, const net::peer_frame& f);
+  void send_join(replicator_msg::send_join& j);
+  /// Publishes the set of linked peers (outputs.links).
+  void publish_links();
 
   void on_frame(const std::string& from, std::string frame, bool binary);
   void on_down(const std::string& peer);
@@ -140,7 +191,8 @@ class replicator_actor {
   std::map<std::uint64_t, std::pair<std::string, bool>> streams_;  ///< id -> (peer, outgoing)
   boost::asio::steady_timer disk_full_timer_;
   bool disk_full_ = false;
-  std::unique_ptr<snapshot_io> io_worker_;  // last: its results use the above
+  std::unique_ptr<snapshot_io> io_worker_;  // its results use the above
+  loop_mailbox<replicator_message> inbox_;
 };
 
 }  // namespace qc::actors

@@ -11,6 +11,7 @@
 
 #include "common/overloaded.h"
 #include "db/errc.h"
+#include "db/fsync.h"
 #include "db/sqlite_util.h"
 
 namespace qc::actors {
@@ -160,8 +161,8 @@ void snapshot_io::handle(snapshot_io_message& msg) {
               fail(m.stream, e, "cannot rename " + part.string() + " to " + m.final_file.string());
               return;
             }
-            if (!db::fsync_dir(m.final_file.parent_path())) {
-              fail(m.stream, errno, "cannot fsync the directory of " + m.final_file.string());
+            if (auto ec = db::fsync_dir(m.final_file.parent_path())) {
+              fail(m.stream, ec.value(), "cannot fsync the directory of " + m.final_file.string());
               return;
             }
             post({m.stream, kind::finished, 0, nullptr, {}, {}});

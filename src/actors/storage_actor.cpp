@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "common/overloaded.h"
+
 namespace qc::actors {
 
 namespace {
@@ -46,8 +48,7 @@ bool storage_actor::write(db::log_batch& batch, std::vector<std::uint64_t>& acks
     fail(e);
     return false;
   }
-  if (const auto d = testing_delay_ms_.load(std::memory_order_relaxed); d > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(d));
+  if (testing_delay_.count() > 0) std::this_thread::sleep_for(testing_delay_);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::uint64_t bytes = 0;
   for (const auto& e : batch.entries) bytes += e.data.size();
@@ -66,18 +67,35 @@ void storage_actor::handle_batch(std::vector<storage_message>&& batch) {
   std::vector<std::uint64_t> acks;
   db::log_batch record;
   for (auto& m : batch) {
-    if (auto* p = std::get_if<storage_msg::persist>(&m)) {
-      if (p->req.snapshot && !write(record, acks)) return;
-      acks.push_back(p->req.seq);
-      fold(record, std::move(p->req));
-    } else if (auto* c = std::get_if<storage_msg::compact>(&m)) {
-      if (!write(record, acks)) return;
-      if (auto e = store_->compact(c->snap)) return fail(e);
-    } else if (auto* r = std::get_if<storage_msg::record_peers>(&m)) {
-      std::string err;
-      if (!db::save_peer_incarnations(r->dir, r->peers, err)) throw std::runtime_error(err);
-      boost::asio::post(io_, [this] { out_.peers_recorded(); });
-    }
+    const bool go_on = std::visit(overloaded{
+                                      [&](storage_msg::persist& p) {
+                                        if (p.req.snapshot && !write(record, acks)) return false;
+                                        acks.push_back(p.req.seq);
+                                        fold(record, std::move(p.req));
+                                        return true;
+                                      },
+                                      [&](storage_msg::compact& c) {
+                                        if (!write(record, acks)) return false;
+                                        if (auto e = store_->compact(c.snap)) {
+                                          fail(e);
+                                          return false;
+                                        }
+                                        return true;
+                                      },
+                                      [&](storage_msg::record_peers& r) {
+                                        std::string err;
+                                        if (!db::save_peer_incarnations(r.dir, r.peers, err))
+                                          throw std::runtime_error(err);
+                                        boost::asio::post(io_, [this] { out_.peers_recorded(); });
+                                        return true;
+                                      },
+                                      [&](storage_msg::testing_delay& t) {
+                                        testing_delay_ = t.delay;
+                                        return true;
+                                      },
+                                  },
+                                  m);
+    if (!go_on) return;
   }
   write(record, acks);
 }

@@ -37,10 +37,16 @@ struct record_peers {
   std::filesystem::path dir;
   db::peer_incarnations peers;
 };
+/// [testing] only (admin.disk_stall): from now on every log record takes
+/// `delay` longer to write, as on a disk shared with a large write.
+struct testing_delay {
+  std::chrono::milliseconds delay{0};
+};
 }  // namespace storage_msg
 
 /// Everything the storage actor accepts.
-using storage_message = std::variant<storage_msg::persist, storage_msg::compact, storage_msg::record_peers>;
+using storage_message =
+    std::variant<storage_msg::persist, storage_msg::compact, storage_msg::record_peers, storage_msg::testing_delay>;
 
 /// Where the storage actor's results go (each runs on the loop thread).
 struct storage_outputs {
@@ -72,10 +78,6 @@ class storage_actor {
   /// Writes everything queued, then stops the thread.
   void stop() { inbox_->stop(); }
 
-  /// [testing] only (admin.disk_stall): every log record takes `d` longer
-  /// to write, as on a disk shared with a large write. Any thread.
-  void set_testing_delay(std::chrono::milliseconds d) { testing_delay_ms_ = d.count(); }
-
  private:
   void handle_batch(std::vector<storage_message>&& batch);
   /// Writes `batch` (if not empty) and acks `acks`; false after a failure.
@@ -86,7 +88,7 @@ class storage_actor {
   std::unique_ptr<db::log_store> store_;
   storage_outputs out_;
   bool failed_ = false;  ///< worker thread only: a write failed, nothing more is written
-  std::atomic<std::int64_t> testing_delay_ms_{0};
+  std::chrono::milliseconds testing_delay_{0};  ///< storage_msg::testing_delay (worker thread)
   std::unique_ptr<thread_mailbox<storage_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/overloaded.h"
 #include "db/errc.h"
+#include "db/fsync.h"
 #include "db/sqlite_util.h"
 #include "raft/membership.h"
 
@@ -724,8 +725,8 @@ std::error_code vacuum_into(SQLite::Database& db, const fs::path& file, std::str
     err = file.string() + ": " + e.what();
     return storage_error(e, db);
   }
-  if (!fsync_path(file)) {
-    const int e = errno;
+  if (auto fe = fsync_path(file)) {
+    const int e = fe.value();
     err = "fsync of " + file.string() + " failed: " + std::strerror(e);
     return from_errno(e);
   }

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "db/fsync.h"
 #include "db/sqlite_util.h"
 
 namespace qc::db {
@@ -40,8 +41,8 @@ bool replace_file(const fs::path& file, const std::string& text, std::string& er
     }
   }
   std::error_code ec;
-  if (!fsync_path(tmp)) {
-    err = "cannot fsync " + tmp.string() + ": " + std::strerror(errno);
+  if (auto e = fsync_path(tmp)) {
+    err = "cannot fsync " + tmp.string() + ": " + e.message();
     return false;
   }
   fs::rename(tmp, file, ec);
@@ -49,8 +50,8 @@ bool replace_file(const fs::path& file, const std::string& text, std::string& er
     err = "cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message();
     return false;
   }
-  if (!fsync_path(file)) {  // the rename: the directory entry
-    err = "cannot fsync " + file.string() + ": " + std::strerror(errno);
+  if (auto e = fsync_path(file)) {  // the rename: the directory entry
+    err = "cannot fsync " + file.string() + ": " + e.message();
     return false;
   }
   return true;

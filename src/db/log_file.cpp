@@ -1,5 +1,7 @@
 #include "db/log_file.h"
 
+#include "db/fsync.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -66,12 +68,7 @@ log_error preallocate(int fd, const std::filesystem::path& file, std::uint64_t f
 }
 
 log_error sync_dir(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error(errno, dir, "cannot open directory");
-  const int r = ::fsync(fd);
-  const int e = errno;
-  ::close(fd);
-  if (r != 0) return io_error(e, dir, "fsync of the directory failed");
+  if (auto ec = fsync_dir(dir)) return io_error(ec.value(), dir, "fsync of the directory failed");
   return {};
 }
 

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "db/chat_store.h"
+#include "db/fsync.h"
 #include "db/sqlite_util.h"
 
 namespace qc::db {
@@ -122,7 +123,8 @@ std::vector<std::string> recover_snapshot_dir(const fs::path& dir) {
     fs::remove(f, ec);
     lines.push_back("removed " + f.filename().string() + " (left by an interrupted snapshot copy)");
   }
-  if (renamed && !fsync_dir(dir)) lines.push_back("warning: cannot fsync " + dir.string());
+  if (renamed)
+    if (auto e = fsync_dir(dir)) lines.push_back("warning: cannot fsync " + dir.string() + ": " + e.message());
   return lines;
 }
 

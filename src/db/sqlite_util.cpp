@@ -51,22 +51,6 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
   }
 }
 
-bool fsync_path(const fs::path& file) {
-  int fd = ::open(file.c_str(), O_RDONLY);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return fsync_dir(file.parent_path().empty() ? fs::path(".") : file.parent_path()) && ok;
-}
-
-bool fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
 std::error_code storage_error(const std::exception& e, SQLite::Database& db) {
   const auto* se = dynamic_cast<const SQLite::Exception*>(&e);
   if (se && (se->getErrorCode() == SQLITE_FULL)) return errc::disk_full;

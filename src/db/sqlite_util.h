@@ -25,12 +25,6 @@ namespace qc::db {
 std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err,
                                                 bool full_sync = true);
 
-/// fsyncs a file and its directory entry.
-bool fsync_path(const std::filesystem::path& file);
-
-/// fsyncs a directory, so that renames and deletions in it are durable.
-bool fsync_dir(const std::filesystem::path& dir);
-
 /// The storage error (db/errc.h) behind an exception thrown by `db`:
 /// disk_full for SQLITE_FULL or an errno of ENOSPC/EDQUOT, io_error else.
 std::error_code storage_error(const std::exception& e, SQLite::Database& db);

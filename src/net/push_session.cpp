@@ -4,6 +4,8 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "net/session_failure.h"
+
 namespace qc::net {
 
 namespace beast = boost::beast;
@@ -22,10 +24,17 @@ void push_session::run(request req, callback open, callback closed) {
 }
 
 void push_session::on_accept(beast::error_code ec) {
-  if (ec) return finish();
+  if (ec) return fail(ec, "accept");
   opened_ = true;
   if (open_) open_(shared_from_this());
   do_read();
+}
+
+void push_session::fail(beast::error_code ec, const char* what) {
+  beast::error_code ignored;
+  const auto ep = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored);
+  log_session_failure(ec, what, "events subscriber", ignored ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port()));
+  finish();
 }
 
 void push_session::do_read() {
@@ -33,7 +42,7 @@ void push_session::do_read() {
 }
 
 void push_session::on_read(beast::error_code ec) {
-  if (ec) return finish();
+  if (ec) return fail(ec, "read");
   in_.consume(in_.size());  // the stream is one way: what the reader says is ignored
   do_read();
 }
@@ -58,7 +67,7 @@ void push_session::do_write() {
 }
 
 void push_session::on_write(beast::error_code ec) {
-  if (ec) return finish();
+  if (ec) return fail(ec, "write");
   queued_bytes_ -= queue_.front()->size();
   queue_.pop_front();
   if (queue_.empty() && dropped_ > 0 && !closing_) {

@@ -62,6 +62,8 @@ class push_session : public std::enable_shared_from_this<push_session> {
   void on_read(boost::beast::error_code ec);
   void do_write();
   void on_write(boost::beast::error_code ec);
+  /// Logs why the session ends (session_failure.h), then finishes it.
+  void fail(boost::beast::error_code ec, const char* what);
   void finish();
 
   boost::beast::websocket::stream<net::stream> ws_;

@@ -348,7 +348,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (websocket::is_upgrade(req)) return upgrade(std::move(req), path);
     if (req.method() != http::verb::get && req.method() != http::verb::head)
       return do_write(req, {405, "text/plain", "method not allowed\n"});
-    do_write(req, srv_->handlers.http_get ? srv_->handlers.http_get(target) : http_reply{404, "text/plain", ""});
+    if (!srv_->handlers.http_get) return do_write(req, http_reply{404, "text/plain", ""});
+    auto held = std::make_shared<http::request<http::string_body>>(std::move(req));
+    srv_->handlers.http_get(target, [self = shared_from_this(), held](http_reply r) { self->do_write(*held, std::move(r)); });
   }
 
   void upgrade(http::request<http::string_body> req, const std::string& path) {

@@ -81,8 +81,9 @@ class client_session {
 /// Callbacks from the network into the node. All run on the loop thread,
 /// which owns them.
 struct server_handlers {
-  /// GET of any path other than /ws and /raft.
-  std::function<http_reply(const std::string& target)> http_get;
+  /// GET of any path other than /ws and /raft. The answer goes to
+  /// `respond` (exactly once, on the loop thread, now or later).
+  std::function<void(const std::string& target, std::function<void(http_reply)> respond)> http_get;
   /// A client connection completed its WebSocket handshake.
   std::function<void(const std::shared_ptr<client_session>&)> client_open;
   /// A text frame arrived (at most max_frame_bytes). Frames over the limit

@@ -201,10 +201,11 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
     results += r.size();
   };
   out.snapshot_taken = [&](std::uint64_t, std::string handle) { snapshots.push_back(std::move(handle)); };
+  std::atomic<int> answered{0};
+  out.query_done = [&](std::uint64_t, std::string) { ++answered; };  // on the loop thread
 
   constexpr std::uint64_t sends = 2000;
   const std::uint64_t total = 2 + sends;
-  std::atomic<int> answered{0};
   std::atomic<bool> stale_read{false};
   {
     // A snapshot every 200 entries: VACUUM INTO on its own thread and
@@ -232,7 +233,7 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
               if (s.applied_index() < min_index) stale_read = true;
               return std::to_string(s.unread_count("bob"));
             },
-            [&answered](std::string) { ++answered; }});
+            k});
       }
     });
     feeder.join();

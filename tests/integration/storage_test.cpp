@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/tmpfs.h"
+#include "db/snapshot_files.h"
 #include "integration/harness.h"
 
 using namespace qc::test;
@@ -392,12 +393,11 @@ TEST_CASE("a snapshot whose rename a power loss undid is renamed into place at s
   std::uint64_t newest = 0;
   for (auto& de : fs::directory_iterator(snaps)) {
     const auto name = de.path().filename().string();
-    if (name.rfind("snap-", 0) == 0 && name.size() > 8 && name.substr(name.size() - 3) == ".db")
-      newest = std::max<std::uint64_t>(newest, std::stoull(name.substr(5)));
+    if (auto index = qc::db::snapshot_name_index(name)) newest = std::max(newest, *index);
   }
   REQUIRE(newest >= 100);
-  const auto handle = "snap-" + std::to_string(newest) + ".db";
-  fs::rename(snaps / handle, snaps / ("snap-at-" + std::to_string(newest - 3) + ".db.tmp"));
+  const auto handle = qc::db::snapshot_name(newest);
+  fs::rename(snaps / handle, snaps / qc::db::copy_name(newest - 3));
   n.start();
   REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
   CHECK(fs::exists(snaps / handle));
