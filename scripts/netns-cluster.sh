@@ -33,11 +33,12 @@ write_config() {  # K N
     echo "data_dir = \"$RUN/data/h$k\""
     echo "[cluster]"
     echo "secret = \"netns-secret\""
-    echo "admin_token = \"dev-admin\""
+    echo "admin_token = \"netns-admin\""
     echo "members = ["
     for i in $(seq 1 "$n"); do echo "  { id = \"h$i\", address = \"$NET.$i:7001\" },"; done
     echo "]"
     echo "[security]"
+    echo "password_hash = \"pbkdf2-sha256\""
     echo "pbkdf2_iterations = 1000"
   } >"$RUN/h$k.toml"
 }

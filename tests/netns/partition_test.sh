@@ -61,7 +61,7 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 [[ $ok == 1 ]] || fail "replicas did not converge"
-d=$(for k in 1 2 3 4 5; do call "$k" '{"op":"admin.digest","admin_token":"dev-admin","consistency":"local"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["digest"])'; done | sort -u | wc -l)
+d=$(for k in 1 2 3 4 5; do call "$k" '{"op":"admin.digest","admin_token":"netns-admin","consistency":"local"}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["digest"])'; done | sort -u | wc -l)
 [[ $d == 1 ]] || fail "replicas differ after heal"
 out=$(call "$NEW" '{"op":"list_accounts","pattern":"mallory"}' 2>&1)
 call "$M" '{"op":"login","user":"alice","password":"pw"}' '{"op":"list_accounts","pattern":"mallory"}' | tail -1 | grep -q '"accounts":\[\]' || fail "a write refused by the old leader appeared"
