@@ -38,7 +38,7 @@ std::uint64_t sqlite_free_bytes(const fs::path& file) {
 disk_usage measure_data_dir(const fs::path& dir) {
   disk_usage u;
   std::error_code ec;
-  std::uint64_t newest_index = 0, newest_size = 0, copying = 0, state = 0;
+  std::uint64_t newest_index = 0, newest_size = 0, copying = 0, state = 0, wal = 0;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     std::error_code fe;
@@ -50,6 +50,8 @@ disk_usage measure_data_dir(const fs::path& dir) {
     const auto name = it->path().filename().string();
     if (name == "chat.db" && it.depth() == 0) {
       state = live;
+    } else if (name == "chat.db-wal" && it.depth() == 0) {
+      wal = size;
     } else if (auto index = snapshot_name_index(name); index && *index >= newest_index) {
       newest_index = *index;
       newest_size = size;
@@ -58,8 +60,10 @@ disk_usage measure_data_dir(const fs::path& dir) {
     }
   }
   // The next copy holds chat.db's live pages (VACUUM INTO drops the free
-  // ones), and never less than the newest snapshot unless rows were deleted.
-  const auto next_copy = std::max(newest_size, state);
+  // ones) and the newer versions of pages its WAL holds (at most the WAL's
+  // size: commits land there between checkpoints), and never less than the
+  // newest snapshot unless rows were deleted.
+  const auto next_copy = std::max(newest_size, state + wal);
   u.snapshot_reserve_bytes = next_copy - std::min(next_copy, copying);
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) == 0) u.available_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;

@@ -44,6 +44,7 @@ TEST_CASE("hashes: argon2id at the configured cost on every replica; PBKDF2 ones
   cluster c(3, "", "password_hash = \"pbkdf2-sha256\"\n");
   c.start_all();
   REQUIRE(c.wait_leader(15s));
+  REQUIRE(c.nodes[1].wait_healthy());  // on a loaded machine its listener may still be starting
   client a;
   REQUIRE(a.connect(c.nodes[1].port));  // a follower hashes, the leader commits
   REQUIRE(client::ok(a.call({{"op", "create_account"}, {"user", "olga"}, {"password", "old-pw"}})));
