@@ -4,6 +4,7 @@
 // Owned by: main() at start-up; read-only afterwards.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +78,11 @@ struct node_config {
   /// The node's data (data_dir: log, chat.db, snapshots) may not grow past
   /// this: writes that would get `storage_full` (8 GiB).
   std::uint64_t quota_bytes = 8ull << 30;
+  /// chat.db's WAL bound under this quota: a sixteenth of it, at least
+  /// 1 MiB, at most 40 MiB (checkpointed and cut back past it).
+  std::uint64_t chat_wal_bytes() const {
+    return std::min<std::uint64_t>(std::max<std::uint64_t>(quota_bytes / 16, 1ull << 20), 40ull << 20);
+  }
   // [tls] — optional https/wss for clients and peers
   net::tls_settings tls;
   // command line only
