@@ -290,34 +290,7 @@ void run_catchup(const catchup_case& k) {
   CHECK(failures_before == 0);
 
   // Every acknowledged write is readable, once, with the id it was acked with.
-  auto nl = c.wait_leader(15s);
-  REQUIRE(nl);
-  client sink;
-  REQUIRE(sink.connect(c.node(*nl).port));
-  REQUIRE(client::ok(sink.call({{"op", "login"}, {"user", "sink"}, {"password", "pw"}})));
-  for (auto& w : ws) {
-    std::map<std::string, int> seen;
-    std::map<std::string, std::int64_t> ids;
-    std::optional<std::int64_t> before;
-    for (;;) {
-      json::object q{{"op", "history"}, {"with", w->user}, {"limit", 1000}};
-      if (before) q["before"] = *before;
-      auto h = sink.call(q);
-      REQUIRE(client::ok(h));
-      auto& msgs = h.at("messages").as_array();
-      for (auto& m : msgs) {
-        std::string b(m.at("body").as_string());
-        ++seen[b];
-        ids[b] = m.at("id").as_int64();
-      }
-      if (msgs.size() < 1000) break;
-      before = msgs.front().at("id").as_int64();
-    }
-    for (const auto& [nonce, id] : w->acked) {
-      CHECK_MESSAGE(seen[nonce] == 1, "acked " << nonce << " seen " << seen[nonce] << " times");
-      CHECK_MESSAGE(ids[nonce] == id, nonce);
-    }
-  }
+  check_exactly_once(c, ws);
   // The joiner holds the same state as the others.
   auto d = converged_digests(c);
   REQUIRE(d.size() == 4);

@@ -128,7 +128,8 @@ inline std::vector<std::string> converged_digests(cluster& c) {
   return out;
 }
 
-inline void check_exactly_once(cluster& c, std::vector<std::unique_ptr<resilient_writer>>& ws) {
+template <class Writer>  // resilient_writer, or any writer with `user` and `acked` (nonce -> id)
+void check_exactly_once(cluster& c, std::vector<std::unique_ptr<Writer>>& ws) {
   auto l = c.wait_leader(15s);
   REQUIRE(l);
   client sink;
