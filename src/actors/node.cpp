@@ -1,10 +1,12 @@
 #include "actors/node.h"
 
+#include <cerrno>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <system_error>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -239,7 +241,9 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (gateway) gateway->tell(gateway_msg::timing{gateway_msg::timing::what::log_persist, ms});
   };
   sout.failed = [&](const db::log_error& e) {
-    log::error("cannot write the Raft log: ", e.what, "; stopping (nothing after the last acknowledged write is lost)");
+    const bool disk_full = e.code == std::errc::no_space_on_device || e.code == std::error_code(EDQUOT, std::generic_category());
+    log::error("cannot write the Raft log", disk_full ? " (its disk is full)" : "", ": ", e.what,
+               "; stopping (nothing after the last acknowledged write is lost)");
     exit_code = 3;
     if (stop_node) stop_node();
   };

@@ -21,8 +21,8 @@ bool grows_data(std::string_view data) {
                  std::holds_alternative<chat::cmd_mark_read>(*cmd));
 }
 
-storage_alarm::storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_bytes)
-    : quota_(quota_bytes), headroom_(max_write_bytes * write_amplification) {}
+storage_alarm::storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_bytes, std::uint64_t step_bytes)
+    : quota_(quota_bytes), headroom_(max_write_bytes * write_amplification + step_bytes) {}
 
 void storage_alarm::on_usage(const db::disk_usage& u) {
   measured_ = u.used_bytes;

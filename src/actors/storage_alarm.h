@@ -44,8 +44,11 @@ class storage_alarm {
   /// measurement sees it (log + its WAL, chat.db + its WAL; NOTEBOOK).
   static constexpr std::uint64_t write_amplification = 4;
 
-  /// `max_write_bytes`: the largest entry a client write makes.
-  storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_bytes);
+  /// `max_write_bytes`: the largest entry a client write makes (it costs
+  /// write_amplification times its size on disk); `step_bytes`: what grows
+  /// in steps the disk monitor sees only once taken (a new log segment,
+  /// chat.db's WAL up to its bound), counted once.
+  storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_bytes, std::uint64_t step_bytes);
 
   /// A fresh measurement of the data directory.
   void on_usage(const db::disk_usage& u);
@@ -82,7 +85,7 @@ class storage_alarm {
 
  private:
   std::uint64_t quota_;
-  std::uint64_t headroom_;  ///< the cost of the largest write
+  std::uint64_t headroom_;  ///< the cost of the largest write, plus the steps
   std::uint64_t measured_ = 0;
   std::uint64_t reserve_ = 0;
   std::uint64_t appended_ = 0;  ///< log bytes since the measurement

@@ -307,7 +307,7 @@ TEST_CASE("full disk (tmpfs) under sends: storage_full or one line and exit 3; n
   if (!n.alive()) {
     const auto line = expect_stopped_with_one_line(n);
     CHECK(line.find(disk.dir().string()) != std::string::npos);
-    CHECK(line.find("full") != std::string::npos);
+    CHECK(line.find("disk is full") != std::string::npos);
     REQUIRE(disk.resize(64 << 20));
     n.start();
     REQUIRE(eventually([&] { return http_get(n.port, "/health").first == 200; }, 15s));
@@ -368,7 +368,7 @@ TEST_CASE("raft log on a full disk (tmpfs): one line naming its wal/ file, exit 
   REQUIRE(eventually([&] { return !n.alive(); }, 20s));
   const auto line = expect_stopped_with_one_line(n);
   CHECK(line.find((log_dir / "wal").string()) != std::string::npos);
-  CHECK(line.find("full") != std::string::npos);
+  CHECK(line.find("disk is full") != std::string::npos);
 
   REQUIRE(disk.resize(64 << 20));
   n.start();
