@@ -142,8 +142,7 @@ void apply_actor::apply_waiting() {
 
 void apply_actor::install(const raft::snapshot_meta& snap) {
   const auto file = snapshot_path(snap.handle);
-  std::string err;
-  if (!store_->install_snapshot(file, err)) throw std::runtime_error("cannot install snapshot " + err);
+  if (auto e = store_->install_snapshot(file)) throw std::runtime_error("cannot install snapshot " + e.what);
   uncommitted_.clear();  // the snapshot replaced the state wholesale (install commits first)
   last_snapshot_ = store_->applied_index();
   reported_ = std::max(reported_, last_snapshot_);
@@ -225,38 +224,33 @@ void apply_actor::maybe_snapshot() {
   snap_busy_ = true;
   snap_running_ = true;
   snap_thread_ = std::thread([this, db = store_->path()] {
-    snap_err_.clear();
     snap_index_ = 0;
-    snap_ec_ = db::chat_store::snapshot_file_to(db, snap_tmp_, snap_err_);
-    if (!snap_ec_) snap_ec_ = name_copy();
+    snap_error_ = db::chat_store::snapshot_file_to(db, snap_tmp_);
+    if (!snap_error_) snap_error_ = name_copy();
     snap_running_ = false;
     inbox_->push(apply_msg::snapshot_done{});
   });
 }
 
-std::error_code apply_actor::name_copy() {
+qc::error apply_actor::name_copy() {
   // The copy holds the state as committed when it began: name it by the
   // applied index inside it, never by the index that triggered it.
   const auto index = db::chat_store::snapshot_applied_index(snap_tmp_);
-  if (index == 0) {
-    snap_err_ = snap_tmp_.string() + ": the copy has no applied index";
-    return db::errc::io_error;
-  }
+  if (index == 0) return {db::errc::io_error, snap_tmp_.string() + ": the copy has no applied index"};
   const auto final_file = snapshot_dir_ / db::snapshot_name(index);
   if (::link(snap_tmp_.c_str(), final_file.c_str()) != 0) {
     const int e = errno;
     if (e == EEXIST) return {};  // a received snapshot of the same state: it stays
-    snap_err_ = "cannot name " + snap_tmp_.string() + " " + final_file.filename().string() + ": " + std::strerror(e);
-    return db::from_errno(e);
+    return {db::from_errno(e),
+            "cannot name " + snap_tmp_.string() + " " + final_file.filename().string() + ": " + std::strerror(e)};
   }
   ::unlink(snap_tmp_.c_str());
   // The name must be durable before the log is compacted to this snapshot:
   // after a power loss raft.db would name a file not there.
   if (auto ec = db::fsync_dir(snapshot_dir_)) {
     const int e = ec.value();
-    snap_err_ = "cannot fsync " + snapshot_dir_.string() + ": " + std::strerror(e);
     ::unlink(final_file.c_str());
-    return db::from_errno(e);
+    return {db::from_errno(e), "cannot fsync " + snapshot_dir_.string() + ": " + std::strerror(e)};
   }
   snap_index_ = index;
   return {};
@@ -267,13 +261,13 @@ void apply_actor::poll_snapshot(bool wait) {
   snap_thread_.join();
   snap_busy_ = false;
   std::error_code ec;
-  if (snap_ec_) {
+  if (snap_error_) {
     fs::remove(snap_tmp_, ec);
     next_snapshot_try_ = std::chrono::steady_clock::now() + snapshot_retry;
-    if (snap_ec_ == db::errc::disk_full)
-      set_disk_full(snap_full_, "snapshot", snap_err_);
+    if (snap_error_.code == db::errc::disk_full)
+      set_disk_full(snap_full_, "snapshot", snap_error_.what);
     else
-      log::warn("apply: snapshot failed: ", snap_err_, "; next attempt in ", snapshot_retry.count(), " s");
+      log::warn("apply: snapshot failed: ", snap_error_.what, "; next attempt in ", snapshot_retry.count(), " s");
     return;
   }
   const auto applied = snap_index_;

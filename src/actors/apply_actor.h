@@ -123,7 +123,7 @@ class apply_actor {
   void poll_snapshot(bool wait);
   /// The snapshot thread, after the copy: names it snap-<index inside>.db
   /// and fsyncs the directory (sets snap_index_; 0 if that name existed).
-  std::error_code name_copy();
+  qc::error name_copy();
   /// Reports a change of a disk-full condition and arms the retry timer.
   void set_disk_full(bool& flag, const char* source, const std::string& error);
   void arm_retry();
@@ -158,8 +158,7 @@ class apply_actor {
   std::atomic<bool> snap_running_{false};  ///< the thread has not finished yet
   std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
   std::uint64_t snap_index_ = 0;           ///< the finished snapshot's index (thread; read after join)
-  std::error_code snap_ec_;
-  std::string snap_err_;
+  qc::error snap_error_;                   ///< the copy's failure (thread; read after join)
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -107,10 +107,9 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
   if (st.snapshot.index > applied) {
     // Crashed between recording a received snapshot and installing it.
     const fs::path file = dir / "snapshots" / st.snapshot.handle;
-    std::string err;
-    if (!out.chat->install_snapshot(file, err)) {
+    if (auto e = out.chat->install_snapshot(file)) {
       why = "the Raft log records a snapshot at index " + std::to_string(st.snapshot.index) +
-            " but it cannot be installed from " + file.string() + ": " + err;
+            " but it cannot be installed from " + file.string() + ": " + e.what;
       return false;
     }
     applied = out.chat->applied_index();
@@ -403,8 +402,8 @@ int run_node(const config::node_config& cfg, const char* version) {
     log::warn("connection from ", remote, " refused: ", why);
   };
   auto srv = std::make_shared<net::server>(io, limits, std::move(h), std::move(server_tls));
-  if (!srv->listen(cfg.listen, why)) {
-    log::error("cannot start: cannot listen on ", cfg.listen, ": ", why);
+  if (auto e = srv->listen(cfg.listen)) {
+    log::error("cannot start: cannot listen on ", e.what);
     return 1;
   }
 

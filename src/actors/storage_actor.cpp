@@ -83,9 +83,8 @@ void storage_actor::handle_batch(std::vector<storage_message>&& batch) {
                                         return true;
                                       },
                                       [&](storage_msg::record_peers& r) {
-                                        std::string err;
-                                        if (!db::save_peer_incarnations(r.dir, r.peers, err))
-                                          throw std::runtime_error(err);
+                                        if (auto e = db::save_peer_incarnations(r.dir, r.peers))
+                                          throw std::runtime_error(e.what);
                                         boost::asio::post(io_, [this] { out_.peers_recorded(); });
                                         return true;
                                       },

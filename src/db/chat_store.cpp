@@ -716,41 +716,38 @@ std::string chat_store::state_digest() {
 
 namespace {
 /// VACUUM INTO `file` from `db`, then fsync the copy.
-std::error_code vacuum_into(SQLite::Database& db, const fs::path& file, std::string& err) {
+qc::error vacuum_into(SQLite::Database& db, const fs::path& file) {
   try {
     SQLite::Statement q(db, "VACUUM INTO ?");
     q.bind(1, file.string());
     q.exec();
   } catch (const std::exception& e) {
-    err = file.string() + ": " + e.what();
-    return storage_error(e, db);
+    return {storage_error(e, db), file.string() + ": " + e.what()};
   }
   if (auto fe = fsync_path(file)) {
     const int e = fe.value();
-    err = "fsync of " + file.string() + " failed: " + std::strerror(e);
-    return from_errno(e);
+    return {from_errno(e), "fsync of " + file.string() + " failed: " + std::strerror(e)};
   }
   return {};
 }
 }  // namespace
 
-bool chat_store::snapshot_to(const fs::path& file, std::string& err) {
-  std::error_code ec;
-  impl_->commit(ec, err);
-  if (ec) return false;
+qc::error chat_store::snapshot_to(const fs::path& file) {
+  qc::error out;
+  impl_->commit(out.code, out.what);
+  if (out) return out;
   impl_->st->clear();  // no statement may be mid-read during VACUUM
-  return !vacuum_into(*impl_->db, file, err);
+  return vacuum_into(*impl_->db, file);
 }
 
 const fs::path& chat_store::path() const { return impl_->path; }
 
-std::error_code chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file, std::string& err) {
+qc::error chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file) {
   try {
     SQLite::Database db(db_file.string(), SQLite::OPEN_READONLY);
-    return vacuum_into(db, file, err);
+    return vacuum_into(db, file);
   } catch (const std::exception& e) {
-    err = db_file.string() + ": " + e.what();
-    return errc::io_error;
+    return {errc::io_error, db_file.string() + ": " + e.what()};
   }
 }
 
@@ -766,45 +763,36 @@ std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {
 
 namespace {
 /// The checks of verify_snapshot on an open snapshot.
-bool check_snapshot(SQLite::Database& src, const fs::path& file, std::uint64_t& applied, std::string& err) {
+qc::error check_snapshot(SQLite::Database& src, const fs::path& file, std::uint64_t& applied) {
   SQLite::Statement chk(src, "PRAGMA quick_check");
-  if (!chk.executeStep() || chk.getColumn(0).getString() != "ok") {
-    err = file.string() + ": snapshot fails its integrity check";
-    return false;
-  }
+  if (!chk.executeStep() || chk.getColumn(0).getString() != "ok")
+    return {errc::corrupt, file.string() + ": snapshot fails its integrity check"};
   const int version = schema_of(src);  // schema 1: from a node of an earlier version, upgraded on install
-  if (version != 1 && version != schema_version) {
-    err = file.string() + ": not a chat snapshot";
-    return false;
-  }
+  if (version != 1 && version != schema_version) return {errc::corrupt, file.string() + ": not a chat snapshot"};
   SQLite::Statement a(src, "SELECT value FROM meta WHERE key = 'applied_index'");
-  if (!a.executeStep()) {
-    err = file.string() + ": snapshot has no applied_index";
-    return false;
-  }
+  if (!a.executeStep()) return {errc::corrupt, file.string() + ": snapshot has no applied_index"};
   applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
-  return true;
+  return {};
 }
 }  // namespace
 
-bool chat_store::verify_snapshot(const fs::path& file, std::uint64_t& applied, std::string& err) {
+qc::error chat_store::verify_snapshot(const fs::path& file, std::uint64_t& applied) {
   try {
     SQLite::Database src(file.string(), SQLite::OPEN_READONLY);
-    return check_snapshot(src, file, applied, err);
+    return check_snapshot(src, file, applied);
   } catch (const std::exception& e) {
-    err = file.string() + ": " + e.what();
-    return false;
+    return {errc::corrupt, file.string() + ": " + e.what()};
   }
 }
 
-bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
+qc::error chat_store::install_snapshot(const fs::path& file) {
   try {
     SQLite::Database src(file.string(), SQLite::OPEN_READONLY);
     std::uint64_t snap_applied = 0;
-    if (!check_snapshot(src, file, snap_applied, err)) return false;
-    std::error_code ec;
-    impl_->commit(ec, err);
-    if (ec) return false;
+    if (auto bad = check_snapshot(src, file, snap_applied)) return bad;
+    qc::error out;
+    impl_->commit(out.code, out.what);
+    if (out) return out;
     impl_->st->clear();
     SQLite::Backup backup(*impl_->db, src);
     backup.executeStep(-1);
@@ -812,10 +800,9 @@ bool chat_store::install_snapshot(const fs::path& file, std::string& err) {
     SQLite::Statement a(*impl_->db, "SELECT value FROM meta WHERE key = 'applied_index'");
     a.executeStep();
     impl_->applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
-    return true;
+    return {};
   } catch (const std::exception& e) {
-    err = file.string() + ": " + e.what();
-    return false;
+    return {storage_error(e, *impl_->db), file.string() + ": " + e.what()};
   }
 }
 

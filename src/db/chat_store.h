@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chat/command.h"
+#include "common/error.h"
 #include "raft/types.h"
 
 namespace qc::db {
@@ -159,20 +160,22 @@ class chat_store {
   // ---- snapshots (§7) -----------------------------------------------------
 
   /// Writes a consistent copy of the state (as of applied_index) to `file`
-  /// with VACUUM INTO, then fsyncs it. Returns false and fills `err` on error.
-  bool snapshot_to(const std::filesystem::path& file, std::string& err);
+  /// with VACUUM INTO, then fsyncs it. A failure is errc::disk_full or
+  /// errc::io_error.
+  qc::error snapshot_to(const std::filesystem::path& file);
 
   /// Replaces this store's contents with the snapshot `file` (which must be a
   /// valid chat.db; verified first). On success applied_index() is the
-  /// snapshot's. On failure the current contents are untouched.
-  bool install_snapshot(const std::filesystem::path& file, std::string& err);
+  /// snapshot's. On failure (errc::corrupt for a file that fails the checks
+  /// of verify_snapshot) the current contents are untouched.
+  qc::error install_snapshot(const std::filesystem::path& file);
 
   /// Reads the applied_index recorded inside a snapshot file (0 on error).
   static std::uint64_t snapshot_applied_index(const std::filesystem::path& file);
 
   /// Checks that `file` is a whole snapshot (quick_check, schema version)
-  /// and sets `applied` to the index inside; false and `err` otherwise.
-  static bool verify_snapshot(const std::filesystem::path& file, std::uint64_t& applied, std::string& err);
+  /// and sets `applied` to the index inside; errc::corrupt otherwise.
+  static qc::error verify_snapshot(const std::filesystem::path& file, std::uint64_t& applied);
 
   /// The database file (for a second, read-only connection).
   const std::filesystem::path& path() const;
@@ -180,9 +183,8 @@ class chat_store {
   /// so any thread may run it while the owner keeps applying (WAL readers do
   /// not block the writer). The copy's applied index is whatever was
   /// committed when it began: read it back with snapshot_applied_index.
-  /// A failure is errc::disk_full or errc::io_error, with `err` saying why.
-  static std::error_code snapshot_file_to(const std::filesystem::path& db_file, const std::filesystem::path& file,
-                                          std::string& err);
+  /// A failure is errc::disk_full or errc::io_error.
+  static qc::error snapshot_file_to(const std::filesystem::path& db_file, const std::filesystem::path& file);
 
   /// The EXPLAIN QUERY PLAN text of each contract query, for tests proving
   /// every query uses an index (no "SCAN messages").

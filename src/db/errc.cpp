@@ -13,6 +13,7 @@ struct category : std::error_category {
       case errc::success: return "success";
       case errc::disk_full: return "disk full";
       case errc::io_error: return "I/O error";
+      case errc::corrupt: return "damaged or foreign file";
     }
     return "unknown storage error";
   }

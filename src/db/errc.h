@@ -15,6 +15,7 @@ enum class errc : int {
   success = 0,
   disk_full,  ///< ENOSPC / EDQUOT / SQLITE_FULL: retry once space is back
   io_error,   ///< any other I/O or database error: the file is not trusted
+  corrupt,    ///< a snapshot file fails its checks (integrity, schema, applied index)
 };
 
 /// The category for errc; name() is "storage".

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "db/errc.h"
 #include "db/fsync.h"
 #include "db/sqlite_util.h"
 
@@ -29,32 +30,24 @@ std::string random_hex16() {
 }
 
 /// Writes `text` to `file` atomically and durably.
-bool replace_file(const fs::path& file, const std::string& text, std::string& err) {
+qc::error replace_file(const fs::path& file, const std::string& text) {
   const fs::path tmp = file.string() + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << text;
     out.flush();
     if (!out) {
-      err = "cannot write " + tmp.string() + ": " + std::strerror(errno);
-      return false;
+      const int e = errno;
+      return {from_errno(e ? e : EIO), "cannot write " + tmp.string() + ": " + std::strerror(e ? e : EIO)};
     }
   }
+  if (auto e = fsync_path(tmp)) return {from_errno(e.value()), "cannot fsync " + tmp.string() + ": " + e.message()};
   std::error_code ec;
-  if (auto e = fsync_path(tmp)) {
-    err = "cannot fsync " + tmp.string() + ": " + e.message();
-    return false;
-  }
   fs::rename(tmp, file, ec);
-  if (ec) {
-    err = "cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message();
-    return false;
-  }
-  if (auto e = fsync_path(file)) {  // the rename: the directory entry
-    err = "cannot fsync " + file.string() + ": " + e.message();
-    return false;
-  }
-  return true;
+  if (ec) return {from_errno(ec.value()), "cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message()};
+  if (auto e = fsync_path(file))  // the rename: the directory entry
+    return {from_errno(e.value()), "cannot fsync " + file.string() + ": " + e.message()};
+  return {};
 }
 
 }  // namespace
@@ -70,7 +63,10 @@ std::optional<node_identity> load_or_create_identity(const fs::path& dir, const 
       return std::nullopt;
     }
     node_identity id{node_id, random_hex16(), true};
-    if (!replace_file(file, "node " + node_id + "\nincarnation " + id.incarnation + "\n", err)) return std::nullopt;
+    if (auto e = replace_file(file, "node " + node_id + "\nincarnation " + id.incarnation + "\n")) {
+      err = e.what;
+      return std::nullopt;
+    }
     return id;
   }
   node_identity id;
@@ -109,10 +105,10 @@ std::optional<peer_incarnations> load_peer_incarnations(const fs::path& dir, std
   return out;
 }
 
-bool save_peer_incarnations(const fs::path& dir, const peer_incarnations& peers, std::string& err) {
+qc::error save_peer_incarnations(const fs::path& dir, const peer_incarnations& peers) {
   std::string text;
   for (const auto& [id, inc] : peers) text += id + " " + inc + "\n";
-  return replace_file(dir / "peers", text, err);
+  return replace_file(dir / "peers", text);
 }
 
 }  // namespace qc::db

@@ -23,6 +23,8 @@
 #include <optional>
 #include <string>
 
+#include "common/error.h"
+
 namespace qc::db {
 
 /// Peer id -> the incarnation first seen for it.
@@ -44,8 +46,8 @@ std::optional<node_identity> load_or_create_identity(const std::filesystem::path
 /// Reads data_dir/peers (empty if absent). nullopt and a reason if malformed.
 std::optional<peer_incarnations> load_peer_incarnations(const std::filesystem::path& dir, std::string& err);
 
-/// Replaces data_dir/peers with `peers`, durably. False and a reason naming
-/// the file on an I/O error.
-bool save_peer_incarnations(const std::filesystem::path& dir, const peer_incarnations& peers, std::string& err);
+/// Replaces data_dir/peers with `peers`, durably. On an I/O error,
+/// errc::disk_full or errc::io_error and a reason naming the file.
+qc::error save_peer_incarnations(const std::filesystem::path& dir, const peer_incarnations& peers);
 
 }  // namespace qc::db

@@ -10,6 +10,8 @@
 #include <string>
 #include <system_error>
 
+#include "common/error.h"
+
 namespace qc::db {
 
 /// Why the log store refused to open or to write. Zero is success.
@@ -28,15 +30,10 @@ const std::error_category& log_category() noexcept;
 /// Makes an error_code from a log_errc (enables implicit conversion).
 std::error_code make_error_code(log_errc e) noexcept;
 
-/// An error at the store's edge: `code` says what kind (a log_errc or an
-/// errno), `what` is one line naming the file, the byte offset where it
-/// matters, and the cause. Empty code = success.
-struct log_error {
-  std::error_code code;
-  std::string what;
-
-  explicit operator bool() const { return static_cast<bool>(code); }
-};
+/// An error at the store's edge (common/error.h): `code` says what kind (a
+/// log_errc or an errno), `what` is one line naming the file, the byte
+/// offset where it matters, and the cause. Empty code = success.
+using log_error = qc::error;
 
 }  // namespace qc::db
 

@@ -86,7 +86,9 @@ std::vector<std::string> recover_snapshot_dir(const fs::path& dir) {
       l.why = "its copy was still running (journal present)";
       continue;
     }
-    l.whole = chat_store::verify_snapshot(l.file, l.index, l.why);
+    const auto bad = chat_store::verify_snapshot(l.file, l.index);
+    l.whole = !bad;
+    l.why = bad.what;
     if (l.whole && l.transfer && l.index != l.named) {
       l.whole = false;
       l.why = "it holds index " + std::to_string(l.index) + ", not the one in its name";

@@ -131,10 +131,8 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
     start_deadline();
     const auto hp = common::parse_host_port(remote_);
     if (!hp) return refuse("not a host:port address");
-    if (t_->limits.tls) {
-      std::string err;
-      if (!start_client_tls(ws_.next_layer(), *t_->limits.tls, hp->host, err)) return refuse(err);
-    }
+    if (t_->limits.tls)
+      if (auto e = start_client_tls(ws_.next_layer(), *t_->limits.tls, hp->host)) return refuse(e.what);
     resolver_.emplace(t_->io);
     resolver_->async_resolve(hp->host, hp->port, beast::bind_front_handler(&peer_link::on_resolve, shared_from_this()));
   }

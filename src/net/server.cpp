@@ -508,19 +508,15 @@ server::server(boost::asio::io_context& io, server_limits limits, server_handler
 
 server::~server() = default;
 
-bool server::listen(const std::string& host_port, std::string& err) {
+qc::error server::listen(const std::string& host_port) {
   const auto hp = common::parse_host_port(host_port);
-  if (!hp) {
-    err = "expected host:port";
-    return false;
-  }
+  if (!hp) return {std::make_error_code(std::errc::invalid_argument), host_port + ": expected host:port"};
   beast::error_code ec;
   tcp::resolver resolver(impl_->io);
   auto results = resolver.resolve(hp->host, hp->port, ec);
-  if (ec || results.empty()) {
-    err = "cannot resolve " + host_port + ": " + ec.message();
-    return false;
-  }
+  if (ec || results.empty())
+    return {ec ? std::error_code(ec) : std::make_error_code(std::errc::address_not_available),
+            "cannot resolve " + host_port + ": " + ec.message()};
   const tcp::endpoint ep = results.begin()->endpoint();
   impl_->acceptor.open(ep.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
@@ -528,11 +524,8 @@ bool server::listen(const std::string& host_port, std::string& err) {
   if (!ec) impl_->acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
   // Non-blocking, so shedding with the reserve descriptor never waits.
   if (!ec) impl_->acceptor.native_non_blocking(true, ec);
-  if (ec) {
-    err = ec.message();
-    return false;
-  }
-  return true;
+  if (ec) return {ec, host_port + ": " + ec.message()};
+  return {};
 }
 
 void server::start() { impl_->do_accept(); }

@@ -19,6 +19,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "common/error.h"
 #include "net/stream.h"
 
 namespace qc::net {
@@ -119,8 +120,8 @@ class server : public std::enable_shared_from_this<server> {
  public:
   server(boost::asio::io_context& io, server_limits limits, server_handlers handlers, server_tls tls = {});
   ~server();
-  /// Binds and listens on "host:port". Returns false and fills `err` on error.
-  bool listen(const std::string& host_port, std::string& err);
+  /// Binds and listens on "host:port"; the error names the address and cause.
+  qc::error listen(const std::string& host_port);
   /// Starts accepting.
   void start();
   /// Stops accepting and closes every client session.

@@ -93,7 +93,7 @@ std::shared_ptr<ssl::context> tool_client_context(std::string& err) {
   return made.first;
 }
 
-bool start_client_tls(stream& s, ssl::context& ctx, const std::string& host, std::string& err) {
+qc::error start_client_tls(stream& s, ssl::context& ctx, const std::string& host) {
   s.start_tls(ctx);
   std::string name = host;
   if (name.size() > 2 && name.front() == '[') name = name.substr(1, name.size() - 2);
@@ -101,13 +101,11 @@ bool start_client_tls(stream& s, ssl::context& ctx, const std::string& host, std
   // certificate's IP SANs by host_name_verification.
   boost::system::error_code ec;
   (void)boost::asio::ip::make_address(name, ec);
-  if (ec && SSL_set_tlsext_host_name(s.tls().native_handle(), name.c_str()) != 1) {
-    err = "cannot set TLS server name " + name;
-    return false;
-  }
+  if (ec && SSL_set_tlsext_host_name(s.tls().native_handle(), name.c_str()) != 1)
+    return {std::make_error_code(std::errc::invalid_argument), "cannot set TLS server name " + name};
   if (SSL_CTX_get_verify_mode(ctx.native_handle()) != SSL_VERIFY_NONE)
     s.tls().set_verify_callback(ssl::host_name_verification(name));
-  return true;
+  return {};
 }
 
 std::string strip_scheme(const std::string& address, bool& tls) {

@@ -12,6 +12,7 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "common/error.h"
 #include "net/stream.h"
 #include "net/tls_settings.h"
 
@@ -45,8 +46,8 @@ std::shared_ptr<boost::asio::ssl::context> tool_client_context(std::string& err)
 
 /// Switches a not-yet-connected stream to TLS for dialing `host`: sets SNI
 /// and, when the context verifies, checks the certificate names `host`
-/// (a DNS name or an IP address). False and `err` on failure.
-bool start_client_tls(stream& s, boost::asio::ssl::context& ctx, const std::string& host, std::string& err);
+/// (a DNS name or an IP address).
+qc::error start_client_tls(stream& s, boost::asio::ssl::context& ctx, const std::string& host);
 
 /// Splits an address that may carry a scheme: "wss://h:p" or "https://h:p"
 /// sets `tls` and strips it; "ws://" and "http://" clear it; a bare "h:p"

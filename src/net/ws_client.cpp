@@ -58,8 +58,7 @@ struct ws_client::impl {
 ws_client::ws_client() : impl_(std::make_unique<impl>()) {}
 ws_client::~ws_client() { close(); }
 
-bool ws_client::connect(const std::string& address, std::string& err, const std::string& path,
-                        std::chrono::milliseconds timeout) {
+qc::error ws_client::connect(const std::string& address, const std::string& path, std::chrono::milliseconds timeout) {
   close();
   auto& i = *impl_;
   i.io.restart();
@@ -71,22 +70,18 @@ bool ws_client::connect(const std::string& address, std::string& err, const std:
   i.close_code.reset();
   i.buf.consume(i.buf.size());
   const auto hp = common::parse_host_port(host_port);
-  if (!hp) {
-    err = "expected host:port, got '" + host_port + "'";
-    return false;
-  }
+  if (!hp) return {std::make_error_code(std::errc::invalid_argument), "expected host:port, got '" + host_port + "'"};
   const std::string& host = hp->host;
   if (tls) {
-    auto ctx = tool_client_context(err);
-    if (!ctx || !start_client_tls(i.ws->next_layer(), *ctx, host, err)) return false;
+    std::string why;
+    auto ctx = tool_client_context(why);
+    if (!ctx) return {std::make_error_code(std::errc::invalid_argument), why};
+    if (auto e = start_client_tls(i.ws->next_layer(), *ctx, host)) return e;
   }
   tcp::resolver resolver(i.io);
   beast::error_code ec;
   auto results = resolver.resolve(host, hp->port, ec);
-  if (ec) {
-    err = ec.message();
-    return false;
-  }
+  if (ec) return {ec, host_port + ": " + ec.message()};
   bool done = false;
   beast::get_lowest_layer(*i.ws).expires_after(timeout);
   beast::get_lowest_layer(*i.ws).async_connect(results, [&](beast::error_code e, const tcp::endpoint&) {
@@ -116,12 +111,12 @@ bool ws_client::connect(const std::string& address, std::string& err, const std:
     });
   });
   if (!i.run_until([&] { return done; }, timeout + std::chrono::milliseconds(200)) || ec) {
-    err = ec ? ec.message() : "connect timed out";
     i.ws.reset();
-    return false;
+    if (!ec) return {std::make_error_code(std::errc::timed_out), host_port + ": connect timed out"};
+    return {ec, host_port + ": " + ec.message()};
   }
   i.open = true;
-  return true;
+  return {};
 }
 
 bool ws_client::is_open() const { return impl_->open; }
@@ -139,12 +134,9 @@ void ws_client::close() {
   i.ws.reset();
 }
 
-bool ws_client::send_raw(const std::string& frame, std::string& err) {
+qc::error ws_client::send_raw(const std::string& frame) {
   auto& i = *impl_;
-  if (!i.open) {
-    err = "not connected";
-    return false;
-  }
+  if (!i.open) return {std::make_error_code(std::errc::not_connected), "not connected"};
   bool done = false;
   beast::error_code ec;
   i.ws->text(true);
@@ -153,17 +145,17 @@ bool ws_client::send_raw(const std::string& frame, std::string& err) {
     done = true;
   });
   if (!i.run_until([&] { return done; }, std::chrono::seconds(10)) || ec) {
-    err = ec ? ec.message() : "write timed out";
     i.open = false;
-    return false;
+    if (!ec) return {std::make_error_code(std::errc::timed_out), "write timed out"};
+    return {ec, ec.message()};
   }
-  return true;
+  return {};
 }
 
 json::value ws_client::send(json::object req, std::string& err) {
   if (!req.contains("id")) req["id"] = impl_->next_id++;
   json::value id = req["id"];
-  send_raw(json::serialize(req), err);
+  if (auto e = send_raw(json::serialize(req))) err = e.what;
   return id;
 }
 

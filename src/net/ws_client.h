@@ -13,6 +13,8 @@
 
 #include <boost/json/value.hpp>
 
+#include "common/error.h"
+
 namespace qc::net {
 
 /// A connected client. Not thread-safe; one per thread.
@@ -24,15 +26,15 @@ class ws_client {
   ws_client& operator=(const ws_client&) = delete;
 
   /// Connects to ws://host:port/path; "wss://host:port" connects over TLS
-  /// (net::tool_client_context: $QC_TLS_CA). False (and `err`) on failure
-  /// or timeout.
-  bool connect(const std::string& address, std::string& err, const std::string& path = "/ws",
-               std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+  /// (net::tool_client_context: $QC_TLS_CA). The error names the address
+  /// and the cause (std::errc::timed_out past `timeout`).
+  qc::error connect(const std::string& address, const std::string& path = "/ws",
+                    std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
   bool is_open() const;
   void close();
 
   /// Sends one text frame as is (may be invalid JSON: for bad-input tests).
-  bool send_raw(const std::string& frame, std::string& err);
+  qc::error send_raw(const std::string& frame);
   /// Sends `req` (an object); if it has no "id", assigns a fresh integer id.
   /// Returns the id used.
   boost::json::value send(boost::json::object req, std::string& err);

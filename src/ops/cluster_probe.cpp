@@ -33,7 +33,7 @@ std::optional<std::pair<int, std::string>> http_get(const std::string& address, 
   std::string err;
   if (tls) {
     auto ctx = net::tool_client_context(err);
-    if (!ctx || !net::start_client_tls(s, *ctx, host, err)) return std::nullopt;
+    if (!ctx || net::start_client_tls(s, *ctx, host)) return std::nullopt;
   }
   boost::beast::flat_buffer buf;
   http::response<http::string_body> res;
@@ -199,7 +199,10 @@ std::optional<json::object> admin_call(const std::vector<std::string>& seeds, js
                                        std::chrono::milliseconds timeout) {
   for (const auto& s : seeds) {
     net::ws_client c;
-    if (!c.connect(s, err)) continue;
+    if (auto e = c.connect(s)) {
+      err = e.what;
+      continue;
+    }
     auto r = c.request(req, err, timeout);
     if (r) return r;
   }

@@ -96,11 +96,11 @@ bool parse(int argc, char** argv, args& a) {
 
 int cmd_call(const args& a) {
   qc::net::ws_client c;
-  std::string err;
-  if (!c.connect(a.node, err)) {
-    std::fprintf(stderr, "chatctl: cannot connect to %s: %s\n", a.node.c_str(), err.c_str());
+  if (auto e = c.connect(a.node)) {
+    std::fprintf(stderr, "chatctl: cannot connect to %s: %s\n", a.node.c_str(), e.what.c_str());
     return 1;
   }
+  std::string err;
   int rc = 0;
   for (const auto& text : a.positional) {
     json::error_code ec;

@@ -30,8 +30,8 @@ void make_snapshot(const fs::path& scratch, std::uint64_t applied, const fs::pat
   for (std::uint64_t i = 2; i <= applied; ++i)
     es.push_back(test::command_entry(i, chat::cmd_send{"a", "a", "m" + std::to_string(i), {}, 1}));
   store->apply_batch(es);
-  std::string err;
-  REQUIRE_MESSAGE(store->snapshot_to(file, err), err);
+  const auto e = store->snapshot_to(file);
+  REQUIRE_MESSAGE(!e, e.what);
 }
 
 void write_text(const fs::path& file, const std::string& text) { std::ofstream(file) << text; }

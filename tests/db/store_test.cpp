@@ -129,10 +129,9 @@ TEST_CASE("snapshot round trip and continued applies") {
   auto a = db::chat_store::open(dir / "a.db", err);
   auto b = db::chat_store::open(dir / "b.db", err);
   a->apply_batch(workload(1, 200));
-  std::string e;
-  REQUIRE(a->snapshot_to(dir / "snap.db", e));
+  REQUIRE_FALSE(a->snapshot_to(dir / "snap.db"));
   CHECK(db::chat_store::snapshot_applied_index(dir / "snap.db") == 200);
-  REQUIRE(b->install_snapshot(dir / "snap.db", e));
+  REQUIRE_FALSE(b->install_snapshot(dir / "snap.db"));
   CHECK(b->applied_index() == 200);
   CHECK(a->state_digest() == b->state_digest());
   a->apply_batch(workload(201, 50));
@@ -191,13 +190,12 @@ TEST_CASE("applies stay in one open transaction: this connection sees them, a co
   CHECK(s->uncommitted() == 50);
   CHECK(s->applied_index() == 150);
   CHECK(s->message_count() > 100);  // queries see the uncommitted applies
-  std::string e;
   // The background snapshot copies through its own connection.
-  REQUIRE_FALSE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "a.db", e));
+  REQUIRE_FALSE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "a.db"));
   CHECK(db::chat_store::snapshot_applied_index(dir / "a.db") == 100);
   s->commit();
   CHECK(s->uncommitted() == 0);
-  REQUIRE_FALSE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "b.db", e));
+  REQUIRE_FALSE(db::chat_store::snapshot_file_to(dir / "chat.db", dir / "b.db"));
   CHECK(db::chat_store::snapshot_applied_index(dir / "b.db") == 150);
   // A copy at 100 holds exactly the state of the first 100 entries.
   auto ref = qc::test::open_store(dir / "ref.db");
@@ -255,11 +253,11 @@ TEST_CASE("a chat.db of schema 1 (and a snapshot of one) is upgraded in place; s
   CHECK(indexes(dir / "old.db") == v2);
   // A snapshot written by a node of the earlier version installs and is upgraded.
   ref->commit();
-  std::string e;
-  REQUIRE(ref->snapshot_to(dir / "snap.db", e));
+  REQUIRE_FALSE(ref->snapshot_to(dir / "snap.db"));
   make_schema_1(dir / "snap.db");
   auto fresh = qc::test::open_store(dir / "fresh.db");
-  REQUIRE_MESSAGE(fresh->install_snapshot(dir / "snap.db", e), e);
+  const auto e = fresh->install_snapshot(dir / "snap.db");
+  REQUIRE_MESSAGE(!e, e.what);
   CHECK(fresh->applied_index() == 304);
   CHECK(fresh->state_digest() == ref->state_digest());
   fresh->commit();

@@ -105,7 +105,7 @@ TEST_CASE("10,000 hostile frames: errors, no crash, state unchanged") {
   for (int i = 0; i < 10'000; ++i) {
     const std::string frame = make_frame(rng);
     std::string err;
-    if (!fz.ws.send_raw(frame, err)) {
+    if (fz.ws.send_raw(frame)) {
       ++closes;
       REQUIRE(fz.connect(n.port));
       continue;

@@ -277,7 +277,13 @@ struct client {
   net::ws_client ws;
   std::string err;
 
-  bool connect(int port) { return ws.connect("127.0.0.1:" + std::to_string(port), err); }
+  bool connect(int port) { return connect_to("127.0.0.1:" + std::to_string(port)); }
+  /// Connects to `address` ("host:port", "wss://host:port"); false and `err` on failure.
+  bool connect_to(const std::string& address, const std::string& path = "/ws") {
+    const auto e = ws.connect(address, path);
+    err = e.what;
+    return !e;
+  }
   /// Sends a request and returns the reply object (empty object on timeout).
   json::object call(json::object req, std::chrono::milliseconds timeout = 10s) {
     auto r = ws.request(std::move(req), err, timeout);

@@ -36,7 +36,7 @@ std::pair<int, std::string> https_get(int port, const std::string& target) {
   if (!ctx) return {0, err};
   boost::asio::io_context io;
   qc::net::stream s(io);
-  if (!qc::net::start_client_tls(s, *ctx, "127.0.0.1", err)) return {0, err};
+  if (auto e = qc::net::start_client_tls(s, *ctx, "127.0.0.1")) return {0, e.what};
   beast::error_code ec;
   s.next_layer().socket().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
   if (ec) return {0, ec.message()};
@@ -58,7 +58,7 @@ std::string tls_leader(cluster& c) {
   for (auto& p : c.nodes) {
     if (p.pid <= 0) continue;
     client k;
-    if (!k.ws.connect(wss(p), k.err)) return {};
+    if (!k.connect_to(wss(p))) return {};
     auto r = k.call({{"op", "hello"}});
     auto* l = r.if_contains("leader");
     if (!l || !l->is_string() || l->as_string().empty()) return {};
@@ -82,8 +82,8 @@ TEST_CASE("TLS: wss clients and mutually verified wss peers; plain and untrusted
   // Writes replicate over the TLS peer links (the only links there are:
   // the listeners refuse plain /raft) and read back on another node.
   client alice, bob;
-  REQUIRE(alice.ws.connect(wss(c.nodes[0]), alice.err));
-  REQUIRE(bob.ws.connect(wss(c.nodes[2]), bob.err));
+  REQUIRE(alice.connect_to(wss(c.nodes[0])));
+  REQUIRE(bob.connect_to(wss(c.nodes[2])));
   REQUIRE(!alice.signup("alice").empty());
   REQUIRE(!bob.signup("bob").empty());
   auto sent = alice.call({{"op", "send"}, {"to", "bob"}, {"body", "over tls"}});
@@ -103,10 +103,10 @@ TEST_CASE("TLS: wss clients and mutually verified wss peers; plain and untrusted
   CHECK(plain_code == 400);
   CHECK(plain_body.find("TLS") != std::string::npos);
   client plain;
-  CHECK_FALSE(plain.ws.connect("ws://" + c.nodes[1].address(), plain.err));
+  CHECK_FALSE(plain.connect_to("ws://" + c.nodes[1].address()));
   // TLS without a client certificate may be a client, never a peer.
   client no_cert;
-  CHECK_FALSE(no_cert.ws.connect(wss(c.nodes[1]), no_cert.err, "/raft"));
+  CHECK_FALSE(no_cert.connect_to(wss(c.nodes[1]), "/raft"));
   CHECK(eventually([&] { return c.nodes[1].log_text().find("peer link without a TLS client certificate") != std::string::npos; }, 5s));
 
   // A node with the right secret but a certificate from another CA cannot

@@ -64,7 +64,8 @@ std::vector<std::string> create_users(const address_book& book, int n, const std
         return {};
       }
       net::ws_client ws;
-      if (!ws.connect(book.pick(rng), err)) {
+      if (auto e = ws.connect(book.pick(rng))) {
+        err = e.what;
         std::this_thread::sleep_for(200ms);
         continue;
       }
@@ -124,7 +125,7 @@ void workload::run_client(int i) {
     ws.close();
     while (!stop_) {
       const std::string addr = book_.pick(rng, node);
-      if (!addr.empty() && ws.connect(addr, err, "/ws", 2000ms)) {
+      if (!addr.empty() && !ws.connect(addr, "/ws", 2000ms)) {
         auto r = ws.request({{"op", "resume"}, {"token", tokens_[i]}}, err, 5s);
         if (r && is_ok(*r)) {
           node = addr;
