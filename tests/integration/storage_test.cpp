@@ -188,9 +188,28 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   REQUIRE(a.connect(n.port));
   auto login = a.call({{"op", "login"}, {"user", "w0"}, {"password", "pw"}});
   REQUIRE_MESSAGE(client::ok(login), json::serialize(login));
-  CHECK(client::code(a.call({{"op", "send"}, {"to", "sink"}, {"body", "one more"}})) == "storage_full");
-  CHECK(client::code(a.call({{"op", "create_account"}, {"user", "late"}, {"password", "pw"}})) == "storage_full");
-  CHECK(client::code(a.call({{"op", "mark_read"}, {"with", "sink"}})) == "storage_full");
+  // The alarm may also come down by itself for a moment: a snapshot copy
+  // finishes and the oldest snapshot is pruned, which gives room back, and
+  // then a write is rightly accepted. So each kind of write is tried until
+  // refused; the sends that get through are counted as acknowledged.
+  int extra = 0, accepted = 0;
+  auto refused = [&](auto make) {
+    return eventually([&] {
+      auto r = a.call(make());
+      if (client::code(r) == "storage_full") return true;
+      REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
+      ++accepted;
+      if (auto* m = r.if_contains("message")) s.acked["w0-extra" + std::to_string(extra - 1)] = m->as_object().at("id").as_int64();
+      return false;
+    }, 20s);
+  };
+  CHECK(refused([&] {
+    const std::string nonce = "w0-extra" + std::to_string(extra++);
+    return json::object{{"op", "send"}, {"to", "sink"}, {"body", nonce + " one more"}, {"nonce", nonce}};
+  }));
+  CHECK(refused([&] { return json::object{{"op", "create_account"}, {"user", "late" + std::to_string(accepted)}, {"password", "pw"}}; }));
+  CHECK(refused([&] { return json::object{{"op", "mark_read"}, {"with", "sink"}}; }));
+  MESSAGE("writes accepted while the alarm was down for a moment: " << accepted);
   CHECK(client::ok(a.call({{"op", "history"}, {"with", "sink"}, {"limit", 5}})));
   CHECK(client::ok(a.call({{"op", "logout"}})));
   check_acked(n.port, s, writers);
