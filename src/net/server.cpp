@@ -162,6 +162,9 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
     ws_.set_option(t);
     // Read up to a hard cap so an over-limit frame can still get our reply.
     ws_.read_message_max(std::max<std::size_t>(srv_->limits.max_frame_bytes * 4, 1 << 20));
+    // One frame per reply: Beast's default splits a 20 KiB history page into
+    // five 4 KiB frames, each its own write.
+    ws_.auto_fragment(false);
     do_accept(std::move(req));
   }
 
