@@ -1,6 +1,5 @@
 #include "actors/node.h"
 
-#include <cerrno>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +25,7 @@
 #include "common/log.h"
 #include "common/overloaded.h"
 #include "db/chat_store.h"
+#include "db/errc.h"
 #include "db/identity.h"
 #include "db/log_store.h"
 #include "db/snapshot_files.h"
@@ -240,7 +240,10 @@ int run_node(const config::node_config& cfg, const char* version) {
     if (gateway) gateway->tell(gateway_msg::timing{gateway_msg::timing::what::log_persist, ms});
   };
   sout.failed = [&](const db::log_error& e) {
-    const bool disk_full = e.code == std::errc::no_space_on_device || e.code == std::error_code(EDQUOT, std::generic_category());
+    // The log reports I/O failures with the system's errno; db::from_errno
+    // says which of those mean a full disk.
+    const bool disk_full =
+        e.code.category() == std::generic_category() && db::from_errno(e.code.value()) == db::errc::disk_full;
     log::error("cannot write the Raft log", disk_full ? " (its disk is full)" : "", ": ", e.what,
                "; stopping (nothing after the last acknowledged write is lost)");
     exit_code = 3;

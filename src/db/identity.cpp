@@ -37,8 +37,8 @@ qc::error replace_file(const fs::path& file, const std::string& text) {
     out << text;
     out.flush();
     if (!out) {
-      const int e = errno;
-      return {from_errno(e ? e : EIO), "cannot write " + tmp.string() + ": " + std::strerror(e ? e : EIO)};
+      const int e = errno ? errno : EIO;  // a stream may fail without setting errno
+      return {from_errno(e), "cannot write " + tmp.string() + ": " + std::strerror(e)};
     }
   }
   if (auto e = fsync_path(tmp)) return {from_errno(e.value()), "cannot fsync " + tmp.string() + ": " + e.message()};

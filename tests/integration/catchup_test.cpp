@@ -104,25 +104,6 @@ struct steady_writer {
   }
 };
 
-/// Sends `n` messages of `bytes` bytes to `to`, pipelined, `window` at a time.
-void bulk_load(client& cl, const std::string& to, int n, std::size_t bytes, int window = 64) {
-  std::string err;
-  const std::string pad(bytes, 'x');
-  int sent = 0, got = 0, ok = 0;
-  while (got < n) {
-    while (sent < n && sent - got < window) {
-      const std::string nonce = "pre" + std::to_string(sent++);
-      cl.ws.send({{"op", "send"}, {"to", to}, {"body", nonce + pad}, {"nonce", nonce}}, err);
-    }
-    auto v = cl.ws.recv(30s, err);
-    REQUIRE(v);
-    if (!v->is_object() || v->as_object().contains("event")) continue;
-    ++got;
-    ok += client::ok(v->as_object());
-  }
-  REQUIRE(ok == n);
-}
-
 std::map<std::string, std::int64_t> terms_of(cluster& c, const std::vector<std::string>& ids) {
   std::map<std::string, std::int64_t> t;
   for (const auto& id : ids) {
@@ -187,7 +168,7 @@ void run_catchup(const catchup_case& k) {
     client b;
     REQUIRE(b.connect(c.node(*l).port));
     REQUIRE(!b.signup("bulk").empty());
-    bulk_load(b, "bulk", k.preload, k.body);
+    bulk_send(b, "bulk", k.preload, k.body, "pre", 64, 30s);
   }
   // Every member has snapshotted past the load (the joiner needs a snapshot).
   REQUIRE(eventually([&] {

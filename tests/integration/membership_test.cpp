@@ -53,23 +53,6 @@ pid_t pid_with_cmdline(const std::string& needle) {
   return found;
 }
 
-/// Sends `n` messages of `bytes` bytes to `to`, pipelined on one connection.
-void bulk_send(client& cl, const std::string& to, int n, std::size_t bytes, const std::string& tag) {
-  std::string err;
-  for (int i = 0; i < n; ++i)
-    cl.ws.send({{"op", "send"}, {"to", to}, {"body", tag + std::to_string(i) + std::string(bytes, 'x')},
-                {"nonce", tag + std::to_string(i)}}, err);
-  int ok = 0;
-  for (int got = 0; got < n;) {
-    auto v = cl.ws.recv(20s, err);
-    REQUIRE(v);
-    if (!v->is_object() || v->as_object().contains("event")) continue;
-    ++got;
-    ok += client::ok(v->as_object());
-  }
-  REQUIRE(ok == n);
-}
-
 }  // namespace
 
 TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, supervisor replaces a dead member") {
@@ -256,7 +239,7 @@ TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch 
   REQUIRE(!cl.signup("bulk").empty());
   std::int64_t worst_log = 0;
   for (int round = 0; round < 12; ++round) {
-    bulk_send(cl, "bulk", 100, 1000, "r" + std::to_string(round) + "-");
+    bulk_send(cl, "bulk", 100, 1000, "r" + std::to_string(round) + "-", 100, 20s);
     for (auto& n : c.nodes) {
       auto s = n.status();
       if (!s.is_object()) continue;
@@ -334,7 +317,7 @@ TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch 
   const auto leader_log = c.node(*l).log_text();
   CHECK(leader_log.find("admin: learner n4 caught up: round") != std::string::npos);
   CHECK(leader_log.find("(over the election timeout)") != std::string::npos);  // the snapshot round was slow
-  bulk_send(cl, "bulk", 10, 10, "after-");
+  bulk_send(cl, "bulk", 10, 10, "after-", 10, 20s);
   d = converged_digests(c);
   REQUIRE(d.size() == 4);
   CHECK(d[0] == d[3]);
@@ -356,7 +339,7 @@ TEST_CASE("snapshots: a stream that loses a chunk with its link still up starts 
   client cl;
   REQUIRE(cl.connect(c.node(*l).port));
   REQUIRE(!cl.signup("bulk").empty());
-  for (int round = 0; round < 3; ++round) bulk_send(cl, "bulk", 100, 1000, "r" + std::to_string(round) + "-");
+  for (int round = 0; round < 3; ++round) bulk_send(cl, "bulk", 100, 1000, "r" + std::to_string(round) + "-", 100, 20s);
 
   auto& j = c.add_joiner("n4", toml + "snapshot_lose_chunks = 1\n");
   j.start({"--join", c.node(*l).address()});

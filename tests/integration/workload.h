@@ -18,6 +18,28 @@
 
 namespace qc::test {
 
+/// Sends `n` messages of `bytes` bytes (after a nonce `tag` + i) to `to`,
+/// pipelined on one connection with at most `window` in flight, and
+/// requires every reply (each within `reply_timeout`) to be ok.
+inline void bulk_send(client& cl, const std::string& to, int n, std::size_t bytes, const std::string& tag,
+                      int window, std::chrono::seconds reply_timeout) {
+  std::string err;
+  const std::string pad(bytes, 'x');
+  int sent = 0, got = 0, ok = 0;
+  while (got < n) {
+    while (sent < n && sent - got < window) {
+      const std::string nonce = tag + std::to_string(sent++);
+      cl.ws.send({{"op", "send"}, {"to", to}, {"body", nonce + pad}, {"nonce", nonce}}, err);
+    }
+    auto v = cl.ws.recv(reply_timeout, err);
+    REQUIRE(v);
+    if (!v->is_object() || v->as_object().contains("event")) continue;
+    ++got;
+    ok += client::ok(v->as_object());
+  }
+  REQUIRE(ok == n);
+}
+
 /// A writer that keeps sending with nonces, and on any failure reconnects
 /// to another node, resumes with its token and retries the same nonce.
 struct resilient_writer {
