@@ -19,6 +19,7 @@
 #include "db/errc.h"
 #include "db/fsync.h"
 #include "db/sqlite_util.h"
+#include "db/write_combining_vfs.h"
 #include "raft/membership.h"
 
 namespace qc::db {
@@ -495,13 +496,19 @@ std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& e
   // every committed entry after the last snapshot, and a chat.db rolled
   // back by a crash or a power loss is re-applied from there at start
   // (node.cpp). So no fsync per commit: it is off the write path.
-  i->db = open_database(path, created, err.message, false);
+  i->db = open_database(path, created, err.message, false, write_combining_vfs());
   if (!i->db) return nullptr;
   try {
     const auto page = static_cast<std::uint64_t>(i->db->execAndGet("PRAGMA page_size").getInt64());
     const auto pages = std::max<std::uint64_t>(wal_bytes / std::max<std::uint64_t>(page, 512), 16);
     i->db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
     i->db->exec("PRAGMA journal_size_limit = " + std::to_string(pages * page));
+    // One transaction holds up to a second of writes (apply_actor). Pages it
+    // dirties past the page cache are spilled into the WAL mid-transaction
+    // and read back: measured at 0.5 pwrite and 0.5 pread per write per
+    // member with SQLite's 2 MiB default. 64 MiB holds a second at 5,000
+    // writes/s with room to spare.
+    i->db->exec("PRAGMA cache_size = -65536");
     // A file without a single table is one whose creation was cut short (a
     // kill between creating the file and committing the schema): nothing
     // was ever stored in it, so it is set up like a new one.
@@ -715,6 +722,9 @@ std::string chat_store::state_digest() {
 }
 
 namespace {
+/// The most of chat.db a snapshot copy reads through a memory mapping.
+constexpr std::int64_t snapshot_mmap_bytes = std::int64_t{1} << 40;
+
 /// VACUUM INTO `file` from `db`, then fsync the copy.
 qc::error vacuum_into(SQLite::Database& db, const fs::path& file) {
   try {
@@ -744,7 +754,11 @@ const fs::path& chat_store::path() const { return impl_->path; }
 
 qc::error chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file) {
   try {
-    SQLite::Database db(db_file.string(), SQLite::OPEN_READONLY);
+    SQLite::Database db(db_file.c_str(), SQLite::OPEN_READONLY, 0, write_combining_copy_vfs());
+    // Read the pages through a mapping instead of a pread each. chat.db
+    // only shrinks at a checkpoint that no reader still needs pages past
+    // (SQLite's WAL rules), so the mapping never loses a page we read.
+    db.exec("PRAGMA mmap_size = " + std::to_string(snapshot_mmap_bytes));
     return vacuum_into(db, file);
   } catch (const std::exception& e) {
     return {errc::io_error, db_file.string() + ": " + e.what()};

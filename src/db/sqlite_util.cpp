@@ -12,7 +12,7 @@ namespace qc::db {
 namespace fs = std::filesystem;
 
 std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& created, std::string& err,
-                                                bool full_sync) {
+                                                bool full_sync, const char* vfs) {
   std::error_code ec;
   created = !fs::exists(path, ec);
   if (!created) {
@@ -28,7 +28,7 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
   }
   try {
     auto db = std::make_unique<SQLite::Database>(
-        path.string(), created ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) : SQLite::OPEN_READWRITE);
+        path.c_str(), created ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) : SQLite::OPEN_READWRITE, 0, vfs);
     db->exec("PRAGMA journal_mode=WAL");
     db->exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=OFF");
