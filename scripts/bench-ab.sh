@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Two or more chatnode builds, compared in interleaved rounds on this machine:
+#   scripts/bench-ab.sh ROUNDS BIN_A BIN_B [BIN...]
+# Each round starts, for each build in turn, a fresh 3-member cluster
+# (scripts/bench-cluster.sh), runs chatbench with CLIENTS (default 64)
+# connections of 256-byte sends, and over a WINDOW-second window (default
+# 8 s, after the logins and a 1 s warm-up) counts the system calls of every
+# thread of the three nodes (perf stat -e raw_syscalls:sys_enter), their CPU
+# (utime + stime from /proc/PID/stat) and the entries committed (commit_index
+# from /status before and after). It prints one line per build and round:
+# writes/s, CPU µs and system calls per committed write, all 3 members.
+# Interleaving puts the machine's drift into every build alike; compare the
+# counts, and the CPU over several rounds.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+(( $# >= 3 )) || { sed -n '2,13p' "$0"; exit 2; }
+ROUNDS=$1; shift
+CLIENTS=${CLIENTS:-64}
+WINDOW=${WINDOW:-8}
+OUT=${OUT:-/tmp/bench-ab}
+[[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
+command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
+
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+commit_index() { curl -s "http://$1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commit_index"])'; }
+
+for r in $(seq 1 "$ROUNDS"); do
+  for bin in "$@"; do
+    d="$OUT/$(basename "$bin")-r$r"
+    rm -rf "$d"
+    nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
+    pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "$d" "n$i"; done)
+    first=${nodes%%,*}
+    build/chatbench --nodes "$nodes" --connections "$CLIENTS" --duration $((WINDOW + 4)) --body 256 \
+      >"$d/chatbench.txt" 2>&1 &
+    bench=$!
+    # Wait for the logins and the warm-up: the first commits of sends.
+    for _ in $(seq 1 300); do grep -q "logged in" "$d/chatbench.txt" 2>/dev/null && break; sleep 0.1; done
+    sleep 2
+    c0=$(commit_index "$first"); t0=$(cpu_ticks $pids)
+    perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
+    c1=$(commit_index "$first"); t1=$(cpu_ticks $pids)
+    wait "$bench" || true
+    calls=$(grep raw_syscalls "$d/perf.txt" | cut -d, -f1)
+    hz=$(getconf CLK_TCK)
+    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" <<'PY'
+import sys
+name, r, c0, c1, t0, t1, calls, window, hz = sys.argv[1:]
+w = int(c1) - int(c0)
+print(f"round {r}  {name:<28} {w / float(window):7.0f} writes/s  "
+      f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write")
+PY
+    scripts/bench-cluster.sh stop "$d" >/dev/null 2>&1 || true
+  done
+done
