@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -10,176 +9,138 @@ namespace qc::db {
 
 namespace {
 
-constexpr const char *wal_vfs_name = "qc-write-combining";
-constexpr const char *copy_vfs_name = "qc-write-combining-copy";
+constexpr const char* wal_vfs_name = "qc-write-combining";
+constexpr const char* copy_vfs_name = "qc-write-combining-copy";
 
 /// What the VFS object carries (its pAppData).
 struct vfs_data {
-  sqlite3_vfs *real; ///< the wrapped VFS
-  bool every_file;   ///< gather the writes of every file, not only WAL files
+  sqlite3_vfs* real;  ///< the wrapped VFS
+  bool every_file;    ///< gather the writes of every file, not only WAL files
 };
-constexpr int frame_header_bytes =
-    24; ///< SQLite's WAL format: every frame starts with it
+constexpr int frame_header_bytes = 24;  ///< SQLite's WAL format: every frame starts with it
 
-/// What a WAL file has been given but the kernel has not: `bytes` belong
-/// at file offset `offset`.
+/// What a file has been given but the kernel has not: `bytes` belong at
+/// file offset `offset`.
 struct pending_writes {
   std::vector<char> bytes;
   sqlite3_int64 offset = 0;
-  bool commit_page_next = false; ///< the last write was a commit frame's header
+  bool commit_page_next = false;  ///< the last write was a commit frame's header
 };
 
 /// The file object SQLite allocates (szOsFile bytes): ours, then the
 /// wrapped VFS's own right after it.
 struct file {
   sqlite3_file base;
-  sqlite3_file *real;
-  pending_writes *wal; ///< null for every file but a WAL
+  sqlite3_file* real;
+  pending_writes* pending;  ///< null where writes pass straight through
 };
 
 constexpr std::size_t real_offset = (sizeof(file) + 7) & ~std::size_t{7};
 
-sqlite3_vfs *real_vfs(sqlite3_vfs *vfs) {
-  return static_cast<vfs_data *>(vfs->pAppData)->real;
-}
-file *as_file(sqlite3_file *f) { return reinterpret_cast<file *>(f); }
-sqlite3_file *real_of(sqlite3_file *f) { return as_file(f)->real; }
-const sqlite3_io_methods &real_io(sqlite3_file *f) {
-  return *real_of(f)->pMethods;
-}
+sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) { return static_cast<vfs_data*>(vfs->pAppData)->real; }
+file* as_file(sqlite3_file* f) { return reinterpret_cast<file*>(f); }
+sqlite3_file* real_of(sqlite3_file* f) { return as_file(f)->real; }
+const sqlite3_io_methods& real_io(sqlite3_file* f) { return *real_of(f)->pMethods; }
 
 /// Writes out what is pending; SQLITE_OK or the wrapped VFS's error
 /// (SQLITE_FULL for a full disk, with sqlite3_system_errno set as usual).
-int flush(sqlite3_file *f) {
-  auto *w = as_file(f)->wal;
-  if (!w)
-    return SQLITE_OK;
+int flush(sqlite3_file* f) {
+  auto* w = as_file(f)->pending;
+  if (!w) return SQLITE_OK;
   w->commit_page_next = false;
-  if (w->bytes.empty())
-    return SQLITE_OK;
-  const int rc =
-      real_io(f).xWrite(real_of(f), w->bytes.data(),
-                        static_cast<int>(w->bytes.size()), w->offset);
+  if (w->bytes.empty()) return SQLITE_OK;
+  const int rc = real_io(f).xWrite(real_of(f), w->bytes.data(), static_cast<int>(w->bytes.size()), w->offset);
   w->bytes.clear();
   return rc;
 }
 
-int x_close(sqlite3_file *f) {
+int x_close(sqlite3_file* f) {
   const int flushed = flush(f);
   const int rc = real_io(f).xClose(real_of(f));
-  delete as_file(f)->wal;
-  as_file(f)->wal = nullptr;
+  delete as_file(f)->pending;
+  as_file(f)->pending = nullptr;
   return flushed != SQLITE_OK ? flushed : rc;
 }
 
-int x_read(sqlite3_file *f, void *out, int amount, sqlite3_int64 offset) {
-  if (const int rc = flush(f))
-    return rc;
+int x_read(sqlite3_file* f, void* out, int amount, sqlite3_int64 offset) {
+  if (const int rc = flush(f)) return rc;
   return real_io(f).xRead(real_of(f), out, amount, offset);
 }
 
 /// Whether `header` (a WAL frame header) ends a transaction: its second
 /// big-endian word, the database size after the commit, is non-zero only then.
-bool is_commit_frame(const void *header) {
-  const auto *b = static_cast<const unsigned char *>(header);
+bool is_commit_frame(const void* header) {
+  const auto* b = static_cast<const unsigned char*>(header);
   return (b[4] | b[5] | b[6] | b[7]) != 0;
 }
 
-int x_write(sqlite3_file *f, const void *data, int amount,
-            sqlite3_int64 offset) {
-  auto *w = as_file(f)->wal;
-  if (!w)
-    return real_io(f).xWrite(real_of(f), data, amount, offset);
+int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
+  auto* w = as_file(f)->pending;
+  if (!w) return real_io(f).xWrite(real_of(f), data, amount, offset);
   const auto n = static_cast<std::size_t>(amount);
-  const bool continues =
-      !w->bytes.empty() &&
-      offset == w->offset + static_cast<sqlite3_int64>(w->bytes.size());
+  const bool continues = !w->bytes.empty() && offset == w->offset + static_cast<sqlite3_int64>(w->bytes.size());
   if (!continues || w->bytes.size() + n > write_combining_limit) {
-    if (const int rc = flush(f))
-      return rc;
+    if (const int rc = flush(f)) return rc;
   }
   const bool commit_page = w->commit_page_next;
-  if (w->bytes.empty())
-    w->offset = offset;
-  const auto *p = static_cast<const char *>(data);
+  if (w->bytes.empty()) w->offset = offset;
+  const auto* p = static_cast<const char*>(data);
   w->bytes.insert(w->bytes.end(), p, p + n);
   w->commit_page_next = amount == frame_header_bytes && is_commit_frame(data);
   // The commit frame's page is the last write of a commit: the commit
   // returns, and its error is reported, only with everything written.
-  if (commit_page || w->bytes.size() >= write_combining_limit)
-    return flush(f);
+  if (commit_page || w->bytes.size() >= write_combining_limit) return flush(f);
   return SQLITE_OK;
 }
 
-int x_truncate(sqlite3_file *f, sqlite3_int64 size) {
-  if (const int rc = flush(f))
-    return rc;
+int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  if (const int rc = flush(f)) return rc;
   return real_io(f).xTruncate(real_of(f), size);
 }
 
-int x_sync(sqlite3_file *f, int flags) {
-  if (const int rc = flush(f))
-    return rc;
+int x_sync(sqlite3_file* f, int flags) {
+  if (const int rc = flush(f)) return rc;
   return real_io(f).xSync(real_of(f), flags);
 }
 
-int x_file_size(sqlite3_file *f, sqlite3_int64 *size) {
-  if (const int rc = flush(f))
-    return rc;
+int x_file_size(sqlite3_file* f, sqlite3_int64* size) {
+  if (const int rc = flush(f)) return rc;
   return real_io(f).xFileSize(real_of(f), size);
 }
 
-int x_lock(sqlite3_file *f, int level) {
-  return real_io(f).xLock(real_of(f), level);
-}
-int x_unlock(sqlite3_file *f, int level) {
-  return real_io(f).xUnlock(real_of(f), level);
-}
-int x_check_reserved_lock(sqlite3_file *f, int *out) {
-  return real_io(f).xCheckReservedLock(real_of(f), out);
-}
+int x_lock(sqlite3_file* f, int level) { return real_io(f).xLock(real_of(f), level); }
+int x_unlock(sqlite3_file* f, int level) { return real_io(f).xUnlock(real_of(f), level); }
+int x_check_reserved_lock(sqlite3_file* f, int* out) { return real_io(f).xCheckReservedLock(real_of(f), out); }
 
-int x_file_control(sqlite3_file *f, int op, void *arg) {
-  if (const int rc = flush(f))
-    return rc;
+int x_file_control(sqlite3_file* f, int op, void* arg) {
+  if (const int rc = flush(f)) return rc;
   return real_io(f).xFileControl(real_of(f), op, arg);
 }
 
-int x_sector_size(sqlite3_file *f) {
-  return real_io(f).xSectorSize(real_of(f));
-}
-int x_device_characteristics(sqlite3_file *f) {
-  return real_io(f).xDeviceCharacteristics(real_of(f));
-}
+int x_sector_size(sqlite3_file* f) { return real_io(f).xSectorSize(real_of(f)); }
+int x_device_characteristics(sqlite3_file* f) { return real_io(f).xDeviceCharacteristics(real_of(f)); }
 
-int x_shm_map(sqlite3_file *f, int page, int page_size, int extend,
-              void volatile **out) {
-  if (real_io(f).iVersion < 2)
-    return SQLITE_IOERR;
+int x_shm_map(sqlite3_file* f, int page, int page_size, int extend, void volatile** out) {
+  if (real_io(f).iVersion < 2) return SQLITE_IOERR;
   return real_io(f).xShmMap(real_of(f), page, page_size, extend, out);
 }
 
 // Shared memory belongs to the database file, never to a WAL.
-int x_shm_lock(sqlite3_file *f, int offset, int n, int flags) {
+int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
   return real_io(f).xShmLock(real_of(f), offset, n, flags);
 }
-void x_shm_barrier(sqlite3_file *f) { real_io(f).xShmBarrier(real_of(f)); }
-int x_shm_unmap(sqlite3_file *f, int delete_flag) {
-  return real_io(f).xShmUnmap(real_of(f), delete_flag);
-}
+void x_shm_barrier(sqlite3_file* f) { real_io(f).xShmBarrier(real_of(f)); }
+int x_shm_unmap(sqlite3_file* f, int delete_flag) { return real_io(f).xShmUnmap(real_of(f), delete_flag); }
 
-int x_fetch(sqlite3_file *f, sqlite3_int64 offset, int amount, void **out) {
+int x_fetch(sqlite3_file* f, sqlite3_int64 offset, int amount, void** out) {
   *out = nullptr;
-  if (const int rc = flush(f))
-    return rc;
-  if (real_io(f).iVersion < 3)
-    return SQLITE_OK;
+  if (const int rc = flush(f)) return rc;
+  if (real_io(f).iVersion < 3) return SQLITE_OK;
   return real_io(f).xFetch(real_of(f), offset, amount, out);
 }
 
-int x_unfetch(sqlite3_file *f, sqlite3_int64 offset, void *p) {
-  if (real_io(f).iVersion < 3)
-    return SQLITE_OK;
+int x_unfetch(sqlite3_file* f, sqlite3_int64 offset, void* p) {
+  if (real_io(f).iVersion < 3) return SQLITE_OK;
   return real_io(f).xUnfetch(real_of(f), offset, p);
 }
 
@@ -205,68 +166,46 @@ const sqlite3_io_methods io_methods = {
     x_unfetch,
 };
 
-int x_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
-           int *out_flags) {
-  auto *me = as_file(f);
-  me->real = reinterpret_cast<sqlite3_file *>(reinterpret_cast<char *>(f) +
-                                              real_offset);
+int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* out_flags) {
+  auto* me = as_file(f);
+  me->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + real_offset);
   me->real->pMethods = nullptr;
-  me->wal = nullptr;
-  const int rc =
-      real_vfs(vfs)->xOpen(real_vfs(vfs), name, me->real, flags, out_flags);
+  me->pending = nullptr;
+  const int rc = real_vfs(vfs)->xOpen(real_vfs(vfs), name, me->real, flags, out_flags);
   // SQLite calls xClose whenever pMethods is set, even after a failed open.
   me->base.pMethods = me->real->pMethods ? &io_methods : nullptr;
-  if (rc == SQLITE_OK && ((flags & SQLITE_OPEN_WAL) ||
-                          static_cast<vfs_data *>(vfs->pAppData)->every_file)) {
-    me->wal = new pending_writes;
-    me->wal->bytes.reserve(write_combining_limit);
+  if (rc == SQLITE_OK && ((flags & SQLITE_OPEN_WAL) || static_cast<vfs_data*>(vfs->pAppData)->every_file)) {
+    me->pending = new pending_writes;
+    me->pending->bytes.reserve(write_combining_limit);
   }
   return rc;
 }
 
 // The rest is the wrapped VFS's, called with its own object.
-int x_delete(sqlite3_vfs *v, const char *n, int sync_dir) {
-  return real_vfs(v)->xDelete(real_vfs(v), n, sync_dir);
-}
-int x_access(sqlite3_vfs *v, const char *n, int flags, int *out) {
+int x_delete(sqlite3_vfs* v, const char* n, int sync_dir) { return real_vfs(v)->xDelete(real_vfs(v), n, sync_dir); }
+int x_access(sqlite3_vfs* v, const char* n, int flags, int* out) {
   return real_vfs(v)->xAccess(real_vfs(v), n, flags, out);
 }
-int x_full_pathname(sqlite3_vfs *v, const char *n, int size, char *out) {
+int x_full_pathname(sqlite3_vfs* v, const char* n, int size, char* out) {
   return real_vfs(v)->xFullPathname(real_vfs(v), n, size, out);
 }
-void *x_dl_open(sqlite3_vfs *v, const char *n) {
-  return real_vfs(v)->xDlOpen(real_vfs(v), n);
-}
-void x_dl_error(sqlite3_vfs *v, int size, char *out) {
-  real_vfs(v)->xDlError(real_vfs(v), size, out);
-}
-void (*x_dl_sym(sqlite3_vfs *v, void *h, const char *sym))(void) {
-  return real_vfs(v)->xDlSym(real_vfs(v), h, sym);
-}
-void x_dl_close(sqlite3_vfs *v, void *h) {
-  real_vfs(v)->xDlClose(real_vfs(v), h);
-}
-int x_randomness(sqlite3_vfs *v, int n, char *out) {
-  return real_vfs(v)->xRandomness(real_vfs(v), n, out);
-}
-int x_sleep(sqlite3_vfs *v, int us) {
-  return real_vfs(v)->xSleep(real_vfs(v), us);
-}
-int x_current_time(sqlite3_vfs *v, double *out) {
-  return real_vfs(v)->xCurrentTime(real_vfs(v), out);
-}
-int x_get_last_error(sqlite3_vfs *v, int size, char *out) {
-  return real_vfs(v)->xGetLastError(real_vfs(v), size, out);
-}
-int x_current_time_int64(sqlite3_vfs *v, sqlite3_int64 *out) {
+void* x_dl_open(sqlite3_vfs* v, const char* n) { return real_vfs(v)->xDlOpen(real_vfs(v), n); }
+void x_dl_error(sqlite3_vfs* v, int size, char* out) { real_vfs(v)->xDlError(real_vfs(v), size, out); }
+void (*x_dl_sym(sqlite3_vfs* v, void* h, const char* sym))(void) { return real_vfs(v)->xDlSym(real_vfs(v), h, sym); }
+void x_dl_close(sqlite3_vfs* v, void* h) { real_vfs(v)->xDlClose(real_vfs(v), h); }
+int x_randomness(sqlite3_vfs* v, int n, char* out) { return real_vfs(v)->xRandomness(real_vfs(v), n, out); }
+int x_sleep(sqlite3_vfs* v, int us) { return real_vfs(v)->xSleep(real_vfs(v), us); }
+int x_current_time(sqlite3_vfs* v, double* out) { return real_vfs(v)->xCurrentTime(real_vfs(v), out); }
+int x_get_last_error(sqlite3_vfs* v, int size, char* out) { return real_vfs(v)->xGetLastError(real_vfs(v), size, out); }
+int x_current_time_int64(sqlite3_vfs* v, sqlite3_int64* out) {
   return real_vfs(v)->xCurrentTimeInt64(real_vfs(v), out);
 }
 
 /// Registers a VFS named `name` wrapping the default one.
-void register_vfs(sqlite3_vfs &vfs, vfs_data &data, const char *name) {
-  sqlite3_vfs *real = sqlite3_vfs_find(nullptr);
+void register_vfs(sqlite3_vfs& vfs, vfs_data& data, const char* name) {
+  sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
   data.real = real;
-  vfs.iVersion = 2; // xCurrentTimeInt64, and no system-call overrides
+  vfs.iVersion = 2;  // xCurrentTimeInt64, and no system-call overrides
   vfs.szOsFile = static_cast<int>(real_offset) + real->szOsFile;
   vfs.mxPathname = real->mxPathname;
   vfs.zName = name;
@@ -287,9 +226,9 @@ void register_vfs(sqlite3_vfs &vfs, vfs_data &data, const char *name) {
   sqlite3_vfs_register(&vfs, 0);
 }
 
-} // namespace
+}  // namespace
 
-const char *write_combining_vfs() {
+const char* write_combining_vfs() {
   static std::once_flag once;
   static sqlite3_vfs vfs{};
   static vfs_data data{nullptr, false};
@@ -297,7 +236,7 @@ const char *write_combining_vfs() {
   return wal_vfs_name;
 }
 
-const char *write_combining_copy_vfs() {
+const char* write_combining_copy_vfs() {
   static std::once_flag once;
   static sqlite3_vfs vfs{};
   static vfs_data data{nullptr, true};
@@ -305,4 +244,4 @@ const char *write_combining_copy_vfs() {
   return copy_vfs_name;
 }
 
-} // namespace qc::db
+}  // namespace qc::db

@@ -42,12 +42,12 @@ inline constexpr std::size_t write_combining_limit = 120 * 1024;
 
 /// The name of the write-combining VFS, registered with SQLite on the
 /// first call (thread-safe); pass it to sqlite3_open_v2 or SQLite::Database.
-const char *write_combining_vfs();
+const char* write_combining_vfs();
 
 /// The same for every file a connection writes, not only its WAL: for a
 /// connection whose output nobody reads before it is closed, such as one
 /// that makes a snapshot copy with VACUUM INTO (SQLite writes the copy a
 /// page per call).
-const char *write_combining_copy_vfs();
+const char* write_combining_copy_vfs();
 
-} // namespace qc::db
+}  // namespace qc::db

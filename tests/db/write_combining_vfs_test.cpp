@@ -4,18 +4,17 @@
 // right, a rolled-back transaction leaves nothing, and a full disk fails
 // the commit itself. System calls are counted by swapping the default
 // VFS's pwrite for a counting one (SQLite's xSetSystemCall).
-#include <doctest/doctest.h>
+#include "db/write_combining_vfs.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
 
-#include <SQLiteCpp/SQLiteCpp.h>
-
 #include "db/temp_store.h"
-#include "db/write_combining_vfs.h"
 
 using namespace qc;
 namespace fs = std::filesystem;
@@ -29,30 +28,26 @@ struct pwrite_counter {
   static inline int wal_writes = 0;
   static inline bool disk_full = false;
   static inline sqlite3_syscall_ptr real = nullptr;
-  static inline const char *name = nullptr;
+  static inline const char* name = nullptr;
 
-  static ssize_t counting(int fd, const void *buf, size_t n, off_t off) {
+  static ssize_t counting(int fd, const void* buf, size_t n, off_t off) {
     char link[64];
     char target[4096];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     const auto len = ::readlink(link, target, sizeof target - 1);
-    const bool wal =
-        len > 0 && std::string_view(target, static_cast<std::size_t>(len))
-                       .ends_with(suffix);
-    if (wal)
-      ++wal_writes;
+    const bool wal = len > 0 && std::string_view(target, static_cast<std::size_t>(len)).ends_with(suffix);
+    if (wal) ++wal_writes;
     if (wal && disk_full) {
       errno = ENOSPC;
       return -1;
     }
-    return reinterpret_cast<ssize_t (*)(int, const void *, size_t, off_t)>(
-        real)(fd, buf, n, off);
+    return reinterpret_cast<ssize_t (*)(int, const void*, size_t, off_t)>(real)(fd, buf, n, off);
   }
 
   pwrite_counter() {
-    sqlite3_vfs *unix_vfs = sqlite3_vfs_find(nullptr);
+    sqlite3_vfs* unix_vfs = sqlite3_vfs_find(nullptr);
     // SQLite uses pwrite64 where the platform has it, pwrite otherwise.
-    for (const char *n : {"pwrite64", "pwrite"}) {
+    for (const char* n : {"pwrite64", "pwrite"}) {
       if (auto p = unix_vfs->xGetSystemCall(unix_vfs, n)) {
         real = p;
         name = n;
@@ -60,22 +55,19 @@ struct pwrite_counter {
       }
     }
     REQUIRE(static_cast<bool>(real));
-    REQUIRE(unix_vfs->xSetSystemCall(
-                unix_vfs, name,
-                reinterpret_cast<sqlite3_syscall_ptr>(&counting)) == SQLITE_OK);
+    REQUIRE(unix_vfs->xSetSystemCall(unix_vfs, name, reinterpret_cast<sqlite3_syscall_ptr>(&counting)) == SQLITE_OK);
     wal_writes = 0;
     disk_full = false;
     suffix = "-wal";
   }
   ~pwrite_counter() {
-    sqlite3_vfs *unix_vfs = sqlite3_vfs_find(nullptr);
+    sqlite3_vfs* unix_vfs = sqlite3_vfs_find(nullptr);
     unix_vfs->xSetSystemCall(unix_vfs, name, real);
   }
 };
 
-SQLite::Database open_wal(const fs::path &file, const char *vfs) {
-  SQLite::Database db(file.c_str(),
-                      SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0, vfs);
+SQLite::Database open_wal(const fs::path& file, const char* vfs) {
+  SQLite::Database db(file.c_str(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0, vfs);
   db.exec("PRAGMA journal_mode=WAL");
   db.exec("PRAGMA synchronous=NORMAL");
   return db;
@@ -83,7 +75,7 @@ SQLite::Database open_wal(const fs::path &file, const char *vfs) {
 
 /// Inserts rows [from, to) with 300-byte bodies in one transaction, keys
 /// scattered so that the transaction dirties pages all over the B-tree.
-void insert_rows(SQLite::Database &db, int from, int to) {
+void insert_rows(SQLite::Database& db, int from, int to) {
   SQLite::Statement ins(db, "INSERT INTO t VALUES (?, ?)");
   for (int i = from; i < to; ++i) {
     ins.bind(1, static_cast<std::int64_t>(i) * 2654435761 % 1000003);
@@ -93,18 +85,19 @@ void insert_rows(SQLite::Database &db, int from, int to) {
   }
 }
 
-std::int64_t count_rows(const fs::path &file) {
+std::int64_t count_rows(const fs::path& file) {
   SQLite::Database other(file.c_str(), SQLite::OPEN_READONLY);
   return other.execAndGet("SELECT count(*) FROM t").getInt64();
 }
 
-} // namespace
+}  // namespace
 
-TEST_CASE("a commit of many pages reaches the WAL in a few writes, and another "
-          "connection sees all of it") {
+TEST_CASE(
+    "a commit of many pages reaches the WAL in a few writes, and another "
+    "connection sees all of it") {
   test::temp_dir dir;
   const auto file = dir.p / "a.db";
-  auto measure = [&](const char *vfs) {
+  auto measure = [&](const char* vfs) {
     fs::remove(file);
     pwrite_counter counter;
     auto db = open_wal(file, vfs);
@@ -119,24 +112,22 @@ TEST_CASE("a commit of many pages reaches the WAL in a few writes, and another "
   };
   const int plain = measure(nullptr);
   const int combined = measure(db::write_combining_vfs());
-  MESSAGE("WAL writes for one 3,000-row commit: default VFS ", plain,
-          ", write-combining ", combined);
-  CHECK(plain > 200); // two per page
-  CHECK(combined <=
-        3 + plain * 4120 / 2 / static_cast<int>(db::write_combining_limit));
+  MESSAGE("WAL writes for one 3,000-row commit: default VFS ", plain, ", write-combining ", combined);
+  CHECK(plain > 200);  // two per page
+  CHECK(combined <= 3 + plain * 4120 / 2 / static_cast<int>(db::write_combining_limit));
 }
 
-TEST_CASE("pages spilled in the middle of a transaction read back right; a "
-          "rollback leaves nothing") {
+TEST_CASE(
+    "pages spilled in the middle of a transaction read back right; a "
+    "rollback leaves nothing") {
   test::temp_dir dir;
   const auto file = dir.p / "b.db";
   auto db = open_wal(file, db::write_combining_vfs());
-  db.exec("PRAGMA cache_size = 10"); // spill after ten dirty pages
+  db.exec("PRAGMA cache_size = 10");  // spill after ten dirty pages
   db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
   db.exec("BEGIN");
   insert_rows(db, 0, 2000);
-  CHECK(db.execAndGet("SELECT count(*), sum(length(v)) FROM t").getInt64() ==
-        2000);
+  CHECK(db.execAndGet("SELECT count(*), sum(length(v)) FROM t").getInt64() == 2000);
   CHECK(db.execAndGet("SELECT sum(length(v)) FROM t").getInt64() == 2000 * 300);
   db.exec("ROLLBACK");
   CHECK(count_rows(file) == 0);
@@ -183,13 +174,12 @@ TEST_CASE("a full disk fails the commit itself, which rolls back whole") {
   int code = SQLITE_OK;
   try {
     db.exec("COMMIT");
-  } catch (const SQLite::Exception &e) {
+  } catch (const SQLite::Exception& e) {
     code = e.getErrorCode();
   }
   CHECK(code == SQLITE_FULL);
   counter.disk_full = false;
-  if (sqlite3_get_autocommit(db.getHandle()) == 0)
-    db.exec("ROLLBACK");
+  if (sqlite3_get_autocommit(db.getHandle()) == 0) db.exec("ROLLBACK");
   CHECK(db.execAndGet("SELECT count(*) FROM t").getInt64() == 100);
   CHECK(count_rows(file) == 100);
   db.exec("BEGIN");
@@ -209,7 +199,7 @@ TEST_CASE("a VACUUM INTO copy is written in a few large writes, and is whole") {
     insert_rows(db, 0, 3000);
     db.exec("COMMIT");
   }
-  auto copy = [&](const char *vfs, const char *name) {
+  auto copy = [&](const char* vfs, const char* name) {
     pwrite_counter counter;
     counter.suffix = name;
     SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, vfs);
@@ -224,9 +214,7 @@ TEST_CASE("a VACUUM INTO copy is written in a few large writes, and is whole") {
   };
   const int plain = copy(nullptr, "plain.db");
   const int combined = copy(db::write_combining_copy_vfs(), "combined.db");
-  MESSAGE("writes for a copy of 3,000 rows: default VFS ", plain,
-          ", write-combining ", combined);
-  CHECK(plain > 200); // one per page
-  CHECK(combined <=
-        3 + plain * 4096 / static_cast<int>(db::write_combining_limit));
+  MESSAGE("writes for a copy of 3,000 rows: default VFS ", plain, ", write-combining ", combined);
+  CHECK(plain > 200);  // one per page
+  CHECK(combined <= 3 + plain * 4096 / static_cast<int>(db::write_combining_limit));
 }
