@@ -2,7 +2,6 @@
 
 #include <sqlite3.h>
 
-#include <mutex>
 #include <vector>
 
 namespace qc::db {
@@ -201,8 +200,12 @@ int x_current_time_int64(sqlite3_vfs* v, sqlite3_int64* out) {
   return real_vfs(v)->xCurrentTimeInt64(real_vfs(v), out);
 }
 
-/// Registers a VFS named `name` wrapping the default one.
-void register_vfs(sqlite3_vfs& vfs, vfs_data& data, const char* name) {
+/// Registers a VFS named `name` wrapping the default one; `every_file` as
+/// in vfs_data. Called once per name (a function-local static's
+/// initializer, which C++ runs once even with threads racing).
+void register_vfs(const char* name, bool every_file) {
+  auto& vfs = *new sqlite3_vfs{};  // SQLite keeps both for the life of the process
+  auto& data = *new vfs_data{nullptr, every_file};
   sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
   data.real = real;
   vfs.iVersion = 2;  // xCurrentTimeInt64, and no system-call overrides
@@ -229,19 +232,13 @@ void register_vfs(sqlite3_vfs& vfs, vfs_data& data, const char* name) {
 }  // namespace
 
 const char* write_combining_vfs() {
-  static std::once_flag once;
-  static sqlite3_vfs vfs{};
-  static vfs_data data{nullptr, false};
-  std::call_once(once, [] { register_vfs(vfs, data, wal_vfs_name); });
-  return wal_vfs_name;
+  static const char* name = (register_vfs(wal_vfs_name, false), wal_vfs_name);
+  return name;
 }
 
 const char* write_combining_copy_vfs() {
-  static std::once_flag once;
-  static sqlite3_vfs vfs{};
-  static vfs_data data{nullptr, true};
-  std::call_once(once, [] { register_vfs(vfs, data, copy_vfs_name); });
-  return copy_vfs_name;
+  static const char* name = (register_vfs(copy_vfs_name, true), copy_vfs_name);
+  return name;
 }
 
 }  // namespace qc::db
