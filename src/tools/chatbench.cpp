@@ -4,12 +4,14 @@
 //   chatbench --nodes A,B,C failover   steady writes while killing the leader
 //   chatbench --nodes A capacity       C idle connections per node, RSS, burst
 //   chatbench hash                     what one password hash costs here (no node)
+//   chatbench apply                    what applying one send to chat.db costs (no node)
 //
 // Owned by: the main thread; all client I/O runs on one io_context thread.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -18,6 +20,7 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include "bench/apply_cost.h"
 #include "bench/capacity.h"
 #include "bench/failover.h"
 #include "bench/hash_cost.h"
@@ -85,7 +88,7 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "chatbench: load generator for Quorum Chat\n"
       "usage: chatbench --nodes IP:PORT[,IP:PORT...] [run|failover|capacity] [options]\noptions");
-  desc.add_options()("help,h", "this help")("mode", po::value(&mode), "run | failover | capacity | hash (or positional)")(
+  desc.add_options()("help,h", "this help")("mode", po::value(&mode), "run | failover | capacity | hash | apply (or positional)")(
       "nodes", po::value(&nodes_s), "comma-separated IP:PORT of the nodes")(
       "connections,c", po::value(&so.connections)->default_value(64), "logged-in connections (K)")(
       "pin", po::value(&so.pin)->default_value(-1), "put every connection on node index N (default: round-robin)")(
@@ -136,6 +139,18 @@ int main(int argc, char** argv) {
     }
     std::cout << render(costs) << "(load average " << load_average() << ")\n";
     if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(costs)) << "\n";
+    return 0;
+  }
+  if (mode == "apply") {
+    // The state machine alone: sends applied to a fresh chat.db, no node.
+    const auto cost = measure_apply_cost(w.ops > 0 ? w.ops : 20'000, w.body_bytes,
+                                         std::filesystem::temp_directory_path().string(), err);
+    if (!err.empty()) {
+      std::cerr << "chatbench: " << err << "\n";
+      return 1;
+    }
+    std::cout << render(cost) << "(load average " << load_average() << ")\n";
+    if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(cost)) << "\n";
     return 0;
   }
   if (nodes.empty()) err = "--nodes is required";
