@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 #include <system_error>
+#include <unordered_set>
 
 #include <boost/json.hpp>
 
@@ -159,6 +160,7 @@ struct chat_store::impl {
   /// Drops the open transaction (SQLite may have rolled it back already)
   /// and reads applied_index back as it was last committed.
   void rollback() {
+    known_accounts.clear();
     st->reset_all();
     try {
       if (in_tx && sqlite3_get_autocommit(db->getHandle()) == 0) db->exec("ROLLBACK");
@@ -177,10 +179,32 @@ struct chat_store::impl {
     if (!b.empty()) q.bind(2, b);
     return q.executeStep() ? q.getColumn(0).getInt64() : 0;
   }
+  /// Names of accounts that exist in the open transaction's view, as found
+  /// by exists(): every send looks up both its users. Emptied whenever an
+  /// account may vanish from that view (a deleted account, a rollback, an
+  /// installed snapshot), so it never answers for a name chat.db lacks.
+  std::unordered_set<std::string> known_accounts;
+  static constexpr std::size_t known_accounts_max = 100'000;
+
   bool exists(const std::string& user) {
+    if (known_accounts.contains(user)) return true;
     auto& q = (*st)("SELECT 1 FROM accounts WHERE name = ?");
     q.bind(1, user);
-    return q.executeStep();
+    if (!q.executeStep()) return false;
+    if (known_accounts.size() >= known_accounts_max) known_accounts.clear();
+    known_accounts.insert(user);
+    return true;
+  }
+  /// Records `c`'s nonce for the message at `index`; false (and nothing
+  /// written) if the sender used that nonce before.
+  bool insert_nonce(const chat::cmd_send& c, std::uint64_t index) {
+    auto& n = (*st)("INSERT INTO nonces VALUES (?, ?, ?, ?, ?) ON CONFLICT(sender, nonce) DO NOTHING");
+    n.bind(1, c.from);
+    n.bind(2, *c.nonce);
+    n.bind(3, static_cast<std::int64_t>(index));
+    n.bind(4, c.to);
+    n.bind(5, c.ts);
+    return n.exec() == 1;
   }
   std::optional<chat::message> message(std::uint64_t id) {
     auto& q = (*st)("SELECT id, sender, recipient, body, ts, read FROM messages WHERE id = ?");
@@ -323,7 +347,10 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               r.code = apply_code::unauthenticated;
               return;
             }
-            if (c.nonce) {
+            // The nonce row goes in first: a sender's nonce that is there
+            // already makes this a retry (one statement in the usual case,
+            // not a lookup and an insert).
+            if (c.nonce && !insert_nonce(c, e.index)) {
               auto& n = (*st)("SELECT msg_id, recipient, ts FROM nonces WHERE sender = ? AND nonce = ?");
               n.bind(1, c.from);
               n.bind(2, *c.nonce);
@@ -343,6 +370,12 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               }
             }
             if (!exists(c.to)) {
+              if (c.nonce) {  // nothing was sent: the nonce stays free
+                auto& d = (*st)("DELETE FROM nonces WHERE sender = ? AND nonce = ?");
+                d.bind(1, c.from);
+                d.bind(2, *c.nonce);
+                d.exec();
+              }
               r.code = apply_code::not_found;
               return;
             }
@@ -356,15 +389,6 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             ins.bind(6, std::min(m.from, m.to));
             ins.bind(7, std::max(m.from, m.to));
             ins.exec();
-            if (c.nonce) {
-              auto& n = (*st)("INSERT INTO nonces VALUES (?, ?, ?, ?, ?)");
-              n.bind(1, c.from);
-              n.bind(2, *c.nonce);
-              n.bind(3, static_cast<std::int64_t>(m.id));
-              n.bind(4, m.to);
-              n.bind(5, m.ts);
-              n.exec();
-            }
             // Conversation rows: the recipient's counts one more unread.
             for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
               const std::string& u = k == 0 ? m.to : m.from;
@@ -472,6 +496,7 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               d.bind(1, c.user);
               d.exec();
             }
+            known_accounts.erase(c.user);
             add_grouped(r, by_user, "deleted");
           },
       },
@@ -808,6 +833,7 @@ qc::error chat_store::install_snapshot(const fs::path& file) {
     impl_->commit(out.code, out.what);
     if (out) return out;
     impl_->st->clear();
+    impl_->known_accounts.clear();
     SQLite::Backup backup(*impl_->db, src);
     backup.executeStep(-1);
     upgrade_schema(*impl_->db, impl_->path);  // a snapshot from a node of an earlier version

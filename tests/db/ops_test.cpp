@@ -136,6 +136,28 @@ TEST_CASE("send with a nonce: a replay returns the original, per sender") {
   CHECK(m.s->message_count() == 1);
 }
 
+TEST_CASE("send with a nonce to a missing user: not_found, and the nonce stays free") {
+  sm m;
+  m.accounts({"alice", "bob"});
+  CHECK(m.apply(chat::cmd_send{"alice", "nobody", "lost", std::string("n-1"), 1}).code == db::apply_code::not_found);
+  // The same nonce, now to someone who exists, is a new message, not a replay.
+  auto o = m.result(chat::cmd_send{"alice", "bob", "found", std::string("n-1"), 2});
+  CHECK(!o.contains("duplicate"));
+  CHECK(o.at("message").at("body") == "found");
+  CHECK(m.s->message_count() == 1);
+}
+
+TEST_CASE("send right after the recipient's account was deleted: not_found, though a send found it just before") {
+  sm m;
+  m.accounts({"alice", "bob"});
+  m.send("alice", "bob", "first");  // bob is looked up, and known
+  m.apply(chat::cmd_delete_account{"bob"});
+  CHECK(m.apply(chat::cmd_send{"alice", "bob", "late", std::nullopt, 1}).code == db::apply_code::not_found);
+  CHECK(m.apply(chat::cmd_send{"bob", "alice", "ghost", std::nullopt, 1}).code == db::apply_code::unauthenticated);
+  m.accounts({"bob"});  // a new account of the same name
+  CHECK(m.apply(chat::cmd_send{"alice", "bob", "again", std::nullopt, 1}).code == db::apply_code::ok);
+}
+
 TEST_CASE("history: the newest `limit` before `before`, oldest first, only this pair") {
   sm m;
   m.accounts({"alice", "bob", "carol"});
