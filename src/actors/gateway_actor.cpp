@@ -435,11 +435,10 @@ void gateway_actor::on_applied(std::vector<db::apply_result>& results, std::uint
     for (const auto& ev : r.events) {
       auto u = by_user_.find(ev.user);
       if (u == by_user_.end()) continue;
-      auto frame = std::make_shared<const std::string>(ev.json);
       for (auto cid : std::vector<std::uint64_t>(u->second.begin(), u->second.end())) {
         if (cid == origin) continue;
         ++metrics_.events_sent;
-        send_to(cid, frame);
+        send_to(cid, ev.json);
       }
     }
     if (wid) {

@@ -189,7 +189,7 @@ struct chat_store::impl {
   bool exists(const std::string& user) {
     if (known_accounts.contains(user)) return true;
     auto& q = (*st)("SELECT 1 FROM accounts WHERE name = ?");
-    q.bind(1, user);
+    q.bindNoCopy(1, user);
     if (!q.executeStep()) return false;
     if (known_accounts.size() >= known_accounts_max) known_accounts.clear();
     known_accounts.insert(user);
@@ -199,10 +199,10 @@ struct chat_store::impl {
   /// written) if the sender used that nonce before.
   bool insert_nonce(const chat::cmd_send& c, std::uint64_t index) {
     auto& n = (*st)("INSERT INTO nonces VALUES (?, ?, ?, ?, ?) ON CONFLICT(sender, nonce) DO NOTHING");
-    n.bind(1, c.from);
-    n.bind(2, *c.nonce);
+    n.bindNoCopy(1, c.from);
+    n.bindNoCopy(2, *c.nonce);
     n.bind(3, static_cast<std::int64_t>(index));
-    n.bind(4, c.to);
+    n.bindNoCopy(4, c.to);
     n.bind(5, c.ts);
     return n.exec() == 1;
   }
@@ -260,8 +260,11 @@ struct chat_store::impl {
 };
 
 namespace {
+void add_event(apply_result& r, const std::string& user, std::shared_ptr<const std::string> ev) {
+  r.events.push_back({user, std::move(ev)});
+}
 void add_event(apply_result& r, const std::string& user, const json::object& ev) {
-  r.events.push_back({user, json::serialize(ev)});
+  add_event(r, user, std::make_shared<const std::string>(json::serialize(ev)));
 }
 /// Groups ids by user and emits one event of `kind` per user.
 void add_grouped(apply_result& r, const std::map<std::string, std::vector<std::uint64_t>>& by_user, const char* kind,
@@ -382,12 +385,12 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             chat::message m{e.index, c.from, c.to, c.body, c.ts, false};
             auto& ins = (*st)("INSERT INTO messages VALUES (?, ?, ?, ?, ?, 0, ?, ?)");
             ins.bind(1, static_cast<std::int64_t>(m.id));
-            ins.bind(2, m.from);
-            ins.bind(3, m.to);
-            ins.bind(4, m.body);
+            ins.bindNoCopy(2, m.from);
+            ins.bindNoCopy(3, m.to);
+            ins.bindNoCopy(4, m.body);
             ins.bind(5, m.ts);
-            ins.bind(6, std::min(m.from, m.to));
-            ins.bind(7, std::max(m.from, m.to));
+            ins.bindNoCopy(6, std::min(m.from, m.to));
+            ins.bindNoCopy(7, std::max(m.from, m.to));
             ins.exec();
             // Conversation rows: the recipient's counts one more unread.
             for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
@@ -396,17 +399,19 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               auto& up = (*st)(
                   "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT(user, peer) DO UPDATE SET "
                   "last_id = excluded.last_id, unread = unread + excluded.unread");
-              up.bind(1, u);
-              up.bind(2, p);
+              up.bindNoCopy(1, u);
+              up.bindNoCopy(2, p);
               up.bind(3, static_cast<std::int64_t>(m.id));
               up.bind(4, k == 0 ? 1 : 0);
               up.exec();
             }
-            const auto obj = message_obj(m);
-            r.result_json = json::serialize(json::object{{"message", obj}});
-            const json::object ev{{"event", "message"}, {"message", obj}};
+            // The message object is serialized once, for the reply and for
+            // the one event text both parties share.
+            const std::string obj = json::serialize(message_obj(m));
+            r.result_json = R"({"message":)" + obj + "}";
+            auto ev = std::make_shared<const std::string>(R"({"event":"message","message":)" + obj + "}");
             add_event(r, m.to, ev);
-            if (m.from != m.to) add_event(r, m.from, ev);
+            if (m.from != m.to) add_event(r, m.from, std::move(ev));
           },
           [&](const chat::cmd_mark_read& c) {
             std::vector<chat::message> changed;

@@ -35,10 +35,12 @@ enum class apply_code : std::uint8_t {
 const char* to_string(apply_code c);
 
 /// A live event for one user (docs/PROTOCOL.md, "Events"). `json` is the complete
-/// event object text, e.g. {"event":"message","message":{...}}.
+/// event object text, e.g. {"event":"message","message":{...}}, shared and
+/// never changed: a send's two parties get the same text, and the gateway
+/// queues it as the frame itself.
 struct user_event {
   std::string user;
-  std::string json;
+  std::shared_ptr<const std::string> json;
 };
 
 /// The result of applying one entry.

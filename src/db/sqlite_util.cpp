@@ -11,8 +11,15 @@ namespace qc::db {
 
 namespace fs = std::filesystem;
 
+void configure_sqlite() {
+  // SQLITE_MISUSE if SQLite was initialized already: then the defaults stay.
+  static const int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)rc;
+}
+
 std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& created, std::string& err,
                                                 bool full_sync, const char* vfs) {
+  configure_sqlite();
   std::error_code ec;
   created = !fs::exists(path, ec);
   if (!created) {

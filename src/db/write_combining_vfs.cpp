@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "db/sqlite_util.h"
+
 namespace qc::db {
 
 namespace {
@@ -204,6 +206,7 @@ int x_current_time_int64(sqlite3_vfs* v, sqlite3_int64* out) {
 /// in vfs_data. Called once per name (a function-local static's
 /// initializer, which C++ runs once even with threads racing).
 void register_vfs(const char* name, bool every_file) {
+  configure_sqlite();  // before sqlite3_vfs_find initializes SQLite
   auto& vfs = *new sqlite3_vfs{};  // SQLite keeps both for the life of the process
   auto& data = *new vfs_data{nullptr, every_file};
   sqlite3_vfs* real = sqlite3_vfs_find(nullptr);

@@ -53,7 +53,7 @@ std::vector<std::uint64_t> ids_of(const std::vector<chat::message>& ms) {
 std::vector<std::string> users_of(const std::vector<db::user_event>& evs, const std::string& kind) {
   std::vector<std::string> out;
   for (auto& e : evs)
-    if (json::parse(e.json).at("event").as_string() == kind) out.push_back(e.user);
+    if (json::parse(*e.json).at("event").as_string() == kind) out.push_back(e.user);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -190,7 +190,7 @@ TEST_CASE("unread and mark_read: only messages to me; by ids or by sender; recei
   CHECK(json::parse(r.result_json) == json::parse(R"({"marked":1})"));
   CHECK(users_of(r.events, "read") == std::vector<std::string>{"alice", "bob"});  // sender + reader
   for (auto& e : r.events) {
-    auto ev = json::parse(e.json);
+    auto ev = json::parse(*e.json);
     CHECK(ev.at("by") == "bob");
     CHECK(ev.at("ids").as_array().size() == 1);
   }

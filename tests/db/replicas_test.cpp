@@ -140,7 +140,7 @@ TEST_CASE("delete_account: the other party is told, its conversation goes, and t
   // note-to-self concerns nobody else
   REQUIRE(r.events.size() == 1);
   CHECK(r.events[0].user == "alice");
-  auto ev = json::parse(r.events[0].json);
+  auto ev = json::parse(*r.events[0].json);
   CHECK(ev.at("event") == "deleted");
   CHECK(ev.at("ids") == json::array{m1, m2});
   (void)m3;
