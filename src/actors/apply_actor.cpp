@@ -25,6 +25,24 @@ namespace {
 constexpr std::chrono::seconds disk_retry{1};
 /// How long a failed snapshot copy waits before the next attempt.
 constexpr std::chrono::seconds snapshot_retry{5};
+/// What an entry takes in the log beyond its data (its term, index, type
+/// and length inside a batch record, db/log_format.h), roughly.
+constexpr std::uint64_t log_record_bytes = 32;
+
+/// Size of the newest snapshot file in `dir` (0 if none).
+std::uint64_t newest_snapshot_bytes(const fs::path& dir) {
+  std::error_code ec;
+  std::uint64_t newest = 0, bytes = 0;
+  for (const auto& de : fs::directory_iterator(dir, ec)) {
+    const auto index = db::snapshot_name_index(de.path().filename().string());
+    if (!index || *index < newest) continue;
+    std::error_code size_ec;
+    const auto size = fs::file_size(de.path(), size_ec);
+    newest = *index;
+    bytes = size_ec ? 0 : size;
+  }
+  return bytes;
+}
 }  // namespace
 
 apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
@@ -33,12 +51,13 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
     : io_(io),
       store_(std::move(store)),
       snapshot_dir_(std::move(snapshot_dir)),
-      snapshot_every_(snapshot_every),
+      policy_{snapshot_every},
       out_(std::move(out)),
       commit_timer_(io),
       retry_timer_(io) {
   last_snapshot_ = store_->applied_index();
   reported_ = store_->applied_index();
+  snapshot_bytes_ = newest_snapshot_bytes(snapshot_dir_);
   inbox_ = std::make_unique<thread_mailbox<apply_message>>(
       "apply", [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); }, std::move(on_failure));
 }
@@ -55,7 +74,10 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
                        if (!apply_full_) apply_waiting();
                        install(*a.install);
                      }
-                     for (auto& e : a.entries) waiting_.push_back(std::move(e));
+                     for (auto& e : a.entries) {
+                       log_bytes_ += e.data.size() + log_record_bytes;
+                       waiting_.push_back(std::move(e));
+                     }
                    },
                    [&](apply_msg::query& q) {
                      if (!apply_full_) apply_waiting();  // queries see every entry that arrived before them
@@ -73,6 +95,7 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
                      commit_timer_armed_ = false;
                      commit();
                    },
+                   [&](apply_msg::storage_pressure& p) { storage_pressure_ = p.full; },
                },
                m);
   }
@@ -125,7 +148,7 @@ void apply_actor::apply_waiting() {
   if (waiting_.empty()) return;
   // Back-pressure: a snapshot two intervals behind must finish first, or
   // the log (compacted only at snapshots) would grow without bound.
-  if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * snapshot_every_) poll_snapshot(true);
+  if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * policy_.every_entries) poll_snapshot(true);
   std::error_code ec;
   std::string err;
   auto results = store_->apply_batch(waiting_, ec, err);
@@ -146,6 +169,11 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
   uncommitted_.clear();  // the snapshot replaced the state wholesale (install commits first)
   last_snapshot_ = store_->applied_index();
   reported_ = std::max(reported_, last_snapshot_);
+  log_bytes_ = 0;
+  log_bytes_at_copy_ = 0;
+  std::error_code ec;
+  snapshot_bytes_ = fs::file_size(file, ec);
+  if (ec) snapshot_bytes_ = 0;
   log::info("installed snapshot at index ", last_snapshot_);
   // The snapshot covers whatever was still waiting up to its index.
   std::erase_if(waiting_, [&](const raft::entry& e) { return e.index <= last_snapshot_; });
@@ -206,12 +234,12 @@ void apply_actor::stop() {
 void apply_actor::maybe_snapshot() {
   poll_snapshot(false);
   const auto applied = store_->applied_index();
-  if (snap_busy_ || snapshot_every_ == 0 || applied <= last_snapshot_) return;
+  if (snap_busy_ || policy_.every_entries == 0 || applied <= last_snapshot_) return;
   // After a failed copy the next attempt waits a while; after one that
   // found the disk full it no longer waits for a whole interval of new
   // entries (while writes are refused, none may come).
   if (std::chrono::steady_clock::now() < next_snapshot_try_) return;
-  if (!snap_full_ && applied < last_snapshot_ + snapshot_every_) return;
+  if (!snap_full_ && !policy_.due(applied - last_snapshot_, log_bytes_, snapshot_bytes_, storage_pressure_)) return;
   // The copy sees only committed state: commit, so it is taken at `applied`.
   if (!commit()) return;
   std::error_code ec;
@@ -223,6 +251,7 @@ void apply_actor::maybe_snapshot() {
   // connection copies a consistent snapshot while we keep applying.
   snap_busy_ = true;
   snap_running_ = true;
+  log_bytes_at_copy_ = log_bytes_;
   snap_thread_ = std::thread([this, db = store_->path()] {
     snap_index_ = 0;
     snap_error_ = db::chat_store::snapshot_file_to(db, snap_tmp_);
@@ -282,6 +311,9 @@ void apply_actor::poll_snapshot(bool wait) {
   }
   set_disk_full(snap_full_, "snapshot", {});
   last_snapshot_ = applied;
+  log_bytes_ -= std::min(log_bytes_, log_bytes_at_copy_);
+  snapshot_bytes_ = fs::file_size(snapshot_dir_ / handle, ec);
+  if (ec) snapshot_bytes_ = 0;
   // Keep the two newest snapshots (a follower may be streaming the older).
   std::vector<std::pair<std::uint64_t, fs::path>> snaps;
   for (const auto& de : fs::directory_iterator(snapshot_dir_, ec))

@@ -1,7 +1,8 @@
 // The apply actor: owns chat.db (db::chat_store) on its own thread. It
 // applies committed entries in batches, runs read queries once the state
 // has caught up with their read index, installs received snapshots, and
-// takes a snapshot every `snapshot_every` entries. Applied entries (with
+// takes a snapshot once `snapshot_every` entries and enough log have
+// accumulated (actors/snapshot_policy.h). Applied entries (with
 // applied_index) accumulate in one SQLite transaction that is committed
 // every `commit_every` entries or `commit_after` after it opened, whichever
 // comes first: chat.db is derived state, the Raft log is what is durable
@@ -35,6 +36,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "actors/mailbox.h"
+#include "actors/snapshot_policy.h"
 #include "db/chat_store.h"
 
 namespace qc::actors {
@@ -61,11 +63,16 @@ struct snapshot_done {};
 struct retry {};
 /// The open transaction has been open for commit_after: commit it.
 struct commit_due {};
+/// The node's storage alarm went up (`full`) or down (sent by the gateway):
+/// while it is up, snapshots follow the entry count alone.
+struct storage_pressure {
+  bool full = false;
+};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
 using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done, apply_msg::retry,
-                                   apply_msg::commit_due>;
+                                   apply_msg::commit_due, apply_msg::storage_pressure>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {
@@ -131,9 +138,15 @@ class apply_actor {
   boost::asio::io_context& io_;
   std::unique_ptr<db::chat_store> store_;
   std::filesystem::path snapshot_dir_;
-  std::uint64_t snapshot_every_;
+  snapshot_policy policy_;
   apply_outputs out_;
   std::uint64_t last_snapshot_ = 0;
+  /// Bytes of log (entries received, with their record framing) since the
+  /// last snapshot began; what a new snapshot lets the log drop.
+  std::uint64_t log_bytes_ = 0;
+  std::uint64_t log_bytes_at_copy_ = 0;  ///< log_bytes_ when the running copy began
+  std::uint64_t snapshot_bytes_ = 0;     ///< size of the newest snapshot file
+  bool storage_pressure_ = false;        ///< the gateway's storage alarm is up
   std::vector<apply_msg::query> parked_;
   /// Committed entries not applied yet (more than one batch only while chat.db is full).
   std::vector<raft::entry> waiting_;

@@ -398,6 +398,7 @@ void gateway_actor::on_usage(const db::disk_usage& u) {
   alarm_.on_usage(u);
   const bool full = alarm_.full();
   if (full != was_full) {
+    if (out_.apply) out_.apply(apply_msg::storage_pressure{full});
     if (full)
       log::warn("storage alarm: ", alarm_.refusal(false, view_.config, std::chrono::steady_clock::now()),
                 "; writes that grow the data get storage_full");

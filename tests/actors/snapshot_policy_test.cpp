@@ -1,0 +1,46 @@
+// When the apply actor takes a snapshot: the entry count first, then log
+// written in proportion to the last snapshot's size, unless storage is short.
+//
+// Owned by: the test thread.
+#include <doctest/doctest.h>
+
+#include "actors/snapshot_policy.h"
+
+using namespace qc;
+
+namespace {
+constexpr std::uint64_t mib = 1ull << 20;
+}  // namespace
+
+TEST_CASE("snapshot policy: never before the entry count, and never with a count of 0") {
+  const actors::snapshot_policy p{10'000};
+  CHECK_FALSE(p.due(9'999, 1ull << 40, 0, false));
+  CHECK_FALSE(p.due(9'999, 1ull << 40, 0, true));
+  CHECK(p.due(10'000, 0, 0, false));
+  const actors::snapshot_policy never{0};
+  CHECK_FALSE(never.due(1'000'000, 1ull << 40, 0, true));
+}
+
+TEST_CASE("snapshot policy: small snapshots follow the count alone") {
+  const actors::snapshot_policy p{100};
+  const auto small = actors::snapshot_policy::small_snapshot_bytes - 1;
+  CHECK(p.due(100, 1, small, false));
+}
+
+TEST_CASE("snapshot policy: a large snapshot waits for log of half its size") {
+  const actors::snapshot_policy p{10'000};
+  const std::uint64_t snap = 450 * mib;  // about 1M messages
+  CHECK_FALSE(p.due(10'000, 4 * mib, snap, false));
+  CHECK_FALSE(p.due(500'000, snap / 2 - 1, snap, false));
+  CHECK(p.due(500'000, snap / 2, snap, false));
+  // At the threshold the copy costs at most 2 bytes per byte of log.
+  CHECK(snap / (snap / actors::snapshot_policy::log_fraction_divisor) <= 2);
+}
+
+TEST_CASE("snapshot policy: under storage pressure the count decides again") {
+  const actors::snapshot_policy p{10'000};
+  const std::uint64_t snap = 450 * mib;
+  CHECK_FALSE(p.due(10'000, 4 * mib, snap, false));
+  CHECK(p.due(10'000, 4 * mib, snap, true));
+  CHECK_FALSE(p.due(9'999, 4 * mib, snap, true));
+}
