@@ -8,11 +8,15 @@
 // snapshot"), a snapshot waits until the log written since the last one is
 // a fixed fraction of that snapshot's size; the copy then costs at most a
 // constant number of bytes per byte of log, and the log stays under that
-// fraction of the state.
+// fraction of the state. The log since the snapshot is also held in memory
+// (by the Raft core) and read at start, so it is capped in bytes: past
+// that, copies grow again with the data, from a base 17 times lower than
+// the default entry count gives (10,000 sends of 256 bytes are ~4 MB of log).
 //
 // Owned by: the apply actor (pure: no clock, no I/O).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace qc::actors {
@@ -27,6 +31,9 @@ struct snapshot_policy {
   /// by this: at most 2 bytes copied per byte of log, and a log of at most
   /// half the state.
   static constexpr std::uint64_t log_fraction_divisor = 2;
+  /// ... but never more than this much log: what the Raft core holds in
+  /// memory and a restart reads back.
+  static constexpr std::uint64_t max_log_bytes = 64ull << 20;
 
   /// `[raft] snapshot_every`: never sooner than this many entries (0: never).
   std::uint64_t every_entries = 0;
@@ -39,7 +46,7 @@ struct snapshot_policy {
            bool storage_pressure) const {
     if (every_entries == 0 || entries < every_entries) return false;
     if (storage_pressure || snapshot_bytes < small_snapshot_bytes) return true;
-    return log_bytes >= snapshot_bytes / log_fraction_divisor;
+    return log_bytes >= std::min(snapshot_bytes / log_fraction_divisor, max_log_bytes);
   }
 };
 

@@ -29,12 +29,21 @@ TEST_CASE("snapshot policy: small snapshots follow the count alone") {
 
 TEST_CASE("snapshot policy: a large snapshot waits for log of half its size") {
   const actors::snapshot_policy p{10'000};
-  const std::uint64_t snap = 450 * mib;  // about 1M messages
+  const std::uint64_t snap = 100 * mib;
   CHECK_FALSE(p.due(10'000, 4 * mib, snap, false));
-  CHECK_FALSE(p.due(500'000, snap / 2 - 1, snap, false));
-  CHECK(p.due(500'000, snap / 2, snap, false));
+  CHECK_FALSE(p.due(200'000, snap / 2 - 1, snap, false));
+  CHECK(p.due(200'000, snap / 2, snap, false));
   // At the threshold the copy costs at most 2 bytes per byte of log.
   CHECK(snap / (snap / actors::snapshot_policy::log_fraction_divisor) <= 2);
+}
+
+TEST_CASE("snapshot policy: the log waits for at most max_log_bytes") {
+  const actors::snapshot_policy p{10'000};
+  const std::uint64_t snap = 450 * mib;  // about 1M messages
+  constexpr auto cap = actors::snapshot_policy::max_log_bytes;
+  CHECK(cap < snap / 2);
+  CHECK_FALSE(p.due(150'000, cap - 1, snap, false));
+  CHECK(p.due(150'000, cap, snap, false));
 }
 
 TEST_CASE("snapshot policy: under storage pressure the count decides again") {
