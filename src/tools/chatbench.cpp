@@ -130,29 +130,23 @@ int main(int argc, char** argv) {
   }
   const auto nodes = split(nodes_s, ',');
   std::string err;
-  if (mode == "hash") {
-    // Password hashing alone, on this machine: no node involved.
-    const auto costs = measure_hash_costs(w.ops > 0 ? static_cast<int>(w.ops) : 10, err);
+  // The modes that measure this machine alone, with no node: one result,
+  // printed and optionally written as JSON.
+  auto report_local = [&](const auto& result) {
     if (!err.empty()) {
       std::cerr << "chatbench: " << err << "\n";
       return 1;
     }
-    std::cout << render(costs) << "(load average " << load_average() << ")\n";
-    if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(costs)) << "\n";
+    std::cout << render(result) << "(load average " << load_average() << ")\n";
+    if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(result)) << "\n";
     return 0;
-  }
-  if (mode == "apply") {
-    // The state machine alone: sends applied to a fresh chat.db, no node.
-    const auto cost = measure_apply_cost(w.ops > 0 ? w.ops : 20'000, w.body_bytes,
-                                         std::filesystem::temp_directory_path().string(), err);
-    if (!err.empty()) {
-      std::cerr << "chatbench: " << err << "\n";
-      return 1;
-    }
-    std::cout << render(cost) << "(load average " << load_average() << ")\n";
-    if (!json_path.empty()) std::ofstream(json_path) << json::serialize(to_json(cost)) << "\n";
-    return 0;
-  }
+  };
+  // Password hashing alone.
+  if (mode == "hash") return report_local(measure_hash_costs(w.ops > 0 ? static_cast<int>(w.ops) : 10, err));
+  // The state machine alone: sends applied to a fresh chat.db.
+  if (mode == "apply")
+    return report_local(measure_apply_cost(w.ops > 0 ? w.ops : 20'000, w.body_bytes,
+                                           std::filesystem::temp_directory_path().string(), err));
   if (nodes.empty()) err = "--nodes is required";
   else if (mode != "run" && mode != "failover" && mode != "capacity") err = "unknown mode " + mode;
   else if (so.pin >= static_cast<int>(nodes.size())) err = "--pin is beyond the node list";
