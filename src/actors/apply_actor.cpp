@@ -105,7 +105,7 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
   run_ready_queries();
   schedule_commit();
   maybe_snapshot();
-  if (apply_full_ || snap_full_) arm_retry();
+  if (apply_full_ || snap_full_ || snap_failed_) arm_retry();
 }
 
 bool apply_actor::commit() {
@@ -233,6 +233,8 @@ void apply_actor::stop() {
 
 void apply_actor::maybe_snapshot() {
   poll_snapshot(false);
+  // The wait after a failed copy is over: from here the usual rule decides.
+  if (std::chrono::steady_clock::now() >= next_snapshot_try_) snap_failed_ = false;
   const auto applied = store_->applied_index();
   if (snap_busy_ || policy_.every_entries == 0 || applied <= last_snapshot_) return;
   // After a failed copy the next attempt waits a while; after one that
@@ -293,6 +295,7 @@ void apply_actor::poll_snapshot(bool wait) {
   if (snap_error_) {
     fs::remove(snap_tmp_, ec);
     next_snapshot_try_ = std::chrono::steady_clock::now() + snapshot_retry;
+    snap_failed_ = true;  // tried again by the retry timer, whether or not more entries come
     if (snap_error_.code == db::errc::disk_full)
       set_disk_full(snap_full_, "snapshot", snap_error_.what);
     else

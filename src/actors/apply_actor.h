@@ -159,6 +159,7 @@ class apply_actor {
   bool commit_timer_armed_ = false;         ///< apply thread only: a commit_due is on its way
   bool apply_full_ = false;  ///< the last apply failed for lack of space
   bool snap_full_ = false;   ///< the last snapshot copy failed for lack of space
+  bool snap_failed_ = false;  ///< a copy failed: the retry timer runs until its wait is over
   std::chrono::steady_clock::time_point next_snapshot_try_{};  ///< after a failed copy
   /// Loop thread only: sends apply_msg::retry while something waits for space.
   boost::asio::steady_timer retry_timer_;

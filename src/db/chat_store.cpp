@@ -149,7 +149,7 @@ struct chat_store::impl {
       db->exec("COMMIT");
     } catch (const std::exception& e) {
       ec = storage_error(e, *db);
-      err = path.string() + ": " + e.what();
+      err = path.string() + ": " + storage_error_text(e, *db);
       rollback();
       return;
     }
@@ -601,7 +601,7 @@ std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>
     q.exec();
   } catch (const std::exception& e) {
     ec = storage_error(e, *impl_->db);
-    err = impl_->path.string() + ": " + e.what();
+    err = impl_->path.string() + ": " + storage_error_text(e, *impl_->db);
     impl_->rollback();
     return {};
   }
@@ -762,7 +762,7 @@ qc::error vacuum_into(SQLite::Database& db, const fs::path& file) {
     q.bind(1, file.string());
     q.exec();
   } catch (const std::exception& e) {
-    return {storage_error(e, db), file.string() + ": " + e.what()};
+    return {storage_error(e, db), file.string() + ": " + storage_error_text(e, db)};
   }
   if (auto fe = fsync_path(file)) {
     const int e = fe.value();
@@ -847,7 +847,7 @@ qc::error chat_store::install_snapshot(const fs::path& file) {
     impl_->applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
     return {};
   } catch (const std::exception& e) {
-    return {storage_error(e, *impl_->db), file.string() + ": " + e.what()};
+    return {storage_error(e, *impl_->db), file.string() + ": " + storage_error_text(e, *impl_->db)};
   }
 }
 

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <string>
+
 #include <sqlite3.h>
 
 #include "db/errc.h"
@@ -63,6 +66,19 @@ std::error_code storage_error(const std::exception& e, SQLite::Database& db) {
   if (se && (se->getErrorCode() == SQLITE_FULL)) return errc::disk_full;
   if (auto ec = from_errno(sqlite3_system_errno(db.getHandle())); ec == errc::disk_full) return ec;
   return errc::io_error;
+}
+
+std::string storage_error_text(const std::exception& e, SQLite::Database& db) {
+  std::string out = e.what();
+  const auto* se = dynamic_cast<const SQLite::Exception*>(&e);
+  const int code = se ? se->getExtendedErrorCode() : 0;
+  const int err = sqlite3_system_errno(db.getHandle());
+  if ((se && code != se->getErrorCode()) || err != 0) {
+    out += " (SQLite code " + std::to_string(code);
+    if (err != 0) out += ", errno " + std::to_string(err) + ": " + std::strerror(err);
+    out += ")";
+  }
+  return out;
 }
 
 }  // namespace qc::db

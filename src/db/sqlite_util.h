@@ -37,6 +37,12 @@ std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& pat
 /// disk_full for SQLITE_FULL or an errno of ENOSPC/EDQUOT, io_error else.
 std::error_code storage_error(const std::exception& e, SQLite::Database& db);
 
+/// What `e` (thrown by `db`) says, with SQLite's extended result code and
+/// the last system errno when they add something, e.g. "disk I/O error
+/// (SQLite code 522, errno 5: Input/output error)": enough to tell a short
+/// read from a failed fsync in a log line.
+std::string storage_error_text(const std::exception& e, SQLite::Database& db);
+
 /// Prepared statements by SQL text, reset before each reuse.
 class statement_cache {
  public:

@@ -30,6 +30,7 @@
 #include "chat/command.h"
 #include "db/chat_store.h"
 #include "db/log_store.h"
+#include "db/snapshot_files.h"
 #include "db/temp_store.h"
 
 using namespace qc;
@@ -258,6 +259,33 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   auto reopened = test::open_store(d.p / "chat.db");
   CHECK(reopened->applied_index() == total);
   CHECK(reopened->message_count() == sends);
+}
+
+TEST_CASE("apply actor: a failed snapshot copy is tried again with no new entries") {
+  test::temp_dir d("actors");
+  boost::asio::io_context io;
+  std::vector<std::string> snapshots;
+  std::uint64_t applied_seen = 0;
+  actors::apply_outputs out;
+  out.applied = [&](std::vector<db::apply_result>, std::uint64_t applied) { applied_seen = applied; };
+  out.snapshot_taken = [&](std::uint64_t, std::string handle) { snapshots.push_back(std::move(handle)); };
+  // A file where the snapshot directory belongs: the first copy cannot be written.
+  std::ofstream(d.p / "snap") << "in the way";
+  {
+    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), d.p / "snap", 10, out, no_failure);
+    std::vector<raft::entry> batch{test::command_entry(1, chat::cmd_create_account{"alice", "h", 1})};
+    for (std::uint64_t i = 2; i <= 12; ++i)
+      batch.push_back(test::command_entry(i, chat::cmd_send{"alice", "alice", "m", {}, 2}));
+    apply.tell(actors::apply_msg::apply{std::nullopt, std::move(batch)});
+    run_until(io, [&] { return applied_seen == 12; });
+    // Room for it now; no entry follows, yet the copy is tried again.
+    fs::remove(d.p / "snap");
+    fs::create_directories(d.p / "snap");
+    run_until(io, [&] { return !snapshots.empty(); });
+    apply.stop();
+  }
+  CHECK(snapshots.front() == db::snapshot_name(12));
+  CHECK(fs::exists(d.p / "snap" / snapshots.front()));
 }
 
 TEST_CASE("thread_mailbox: a handler that throws is reported once, later messages are dropped, stop still works") {
