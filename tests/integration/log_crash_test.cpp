@@ -87,7 +87,9 @@ TEST_CASE("SIGKILL in the middle of batches, with segments rolling and compacted
     const auto segs = segment_files(n);
     MESSAGE(n.id << ": " << segs.size() << " segments, from " << segs.front().filename().string());
     CHECK(segs.size() <= 8);
-    CHECK(segs.front().filename().string() != "0000000000000001.log");
+    const bool compacted = segs.front().filename().string() != "0000000000000001.log";
+    CHECK(compacted);
+    if (!compacted) c.dump_logs();  // its snapshots, and why none compacted the log
   }
 }
 
