@@ -25,7 +25,11 @@ constexpr int frame_header_bytes = 24;  ///< SQLite's WAL format: every frame st
 struct pending_writes {
   std::vector<char> bytes;
   sqlite3_int64 offset = 0;
+  bool wal = false;               ///< the file is a WAL (commit frames mean something)
   bool commit_page_next = false;  ///< the last write was a commit frame's header
+  /// After a commit: where its commit frame ends. Until the next
+  /// transaction's first write, writes before it go straight through.
+  sqlite3_int64 committed_end = 0;
 };
 
 /// The file object SQLite allocates (szOsFile bytes): ours, then the
@@ -47,9 +51,7 @@ const sqlite3_io_methods& real_io(sqlite3_file* f) { return *real_of(f)->pMethod
 /// (SQLITE_FULL for a full disk, with sqlite3_system_errno set as usual).
 int flush(sqlite3_file* f) {
   auto* w = as_file(f)->pending;
-  if (!w) return SQLITE_OK;
-  w->commit_page_next = false;
-  if (w->bytes.empty()) return SQLITE_OK;
+  if (!w || w->bytes.empty()) return SQLITE_OK;
   const int rc = real_io(f).xWrite(real_of(f), w->bytes.data(), static_cast<int>(w->bytes.size()), w->offset);
   w->bytes.clear();
   return rc;
@@ -78,19 +80,36 @@ bool is_commit_frame(const void* header) {
 int x_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offset) {
   auto* w = as_file(f)->pending;
   if (!w) return real_io(f).xWrite(real_of(f), data, amount, offset);
+  // Whether this is the page of a commit frame: read before anything below
+  // writes out, which must not lose it (a commit whose page went out with
+  // the buffer half full once stayed behind, visible to readers, not there).
+  const bool commit_page = w->commit_page_next;
+  w->commit_page_next = false;
+  if (w->committed_end > 0) {
+    // SQLite may rewrite frame headers of the commit it just made
+    // (walRewriteChecksums, after pages were overwritten in place): the
+    // commit has returned by then, so these go out at once. The next
+    // transaction starts with an append or, after a restart, a new WAL
+    // header at offset 0.
+    if (offset > 0 && offset < w->committed_end) return real_io(f).xWrite(real_of(f), data, amount, offset);
+    w->committed_end = 0;
+  }
   const auto n = static_cast<std::size_t>(amount);
   const bool continues = !w->bytes.empty() && offset == w->offset + static_cast<sqlite3_int64>(w->bytes.size());
   if (!continues || w->bytes.size() + n > write_combining_limit) {
     if (const int rc = flush(f)) return rc;
   }
-  const bool commit_page = w->commit_page_next;
   if (w->bytes.empty()) w->offset = offset;
   const auto* p = static_cast<const char*>(data);
   w->bytes.insert(w->bytes.end(), p, p + n);
-  w->commit_page_next = amount == frame_header_bytes && is_commit_frame(data);
   // The commit frame's page is the last write of a commit: the commit
   // returns, and its error is reported, only with everything written.
-  if (commit_page || w->bytes.size() >= write_combining_limit) return flush(f);
+  if (commit_page) {
+    w->committed_end = offset + amount;
+    return flush(f);
+  }
+  w->commit_page_next = w->wal && amount == frame_header_bytes && is_commit_frame(data);
+  if (w->bytes.size() >= write_combining_limit) return flush(f);
   return SQLITE_OK;
 }
 
@@ -177,6 +196,7 @@ int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* 
   me->base.pMethods = me->real->pMethods ? &io_methods : nullptr;
   if (rc == SQLITE_OK && ((flags & SQLITE_OPEN_WAL) || static_cast<vfs_data*>(vfs->pAppData)->every_file)) {
     me->pending = new pending_writes;
+    me->pending->wal = (flags & SQLITE_OPEN_WAL) != 0;
     me->pending->bytes.reserve(write_combining_limit);
   }
   return rc;

@@ -15,7 +15,14 @@
 //   - after the last frame of a commit (its header carries the database
 //     size: SQLite's WAL format, "commit frame"), so a commit returns only
 //     once its frames are in the file, and an error (a full disk) fails
-//     the commit itself, exactly as an unbuffered write would;
+//     the commit itself, exactly as an unbuffered write would. This holds
+//     wherever the commit frame falls in the buffer, also when its page
+//     does not fit behind its header;
+//   - after that commit frame and until the next transaction's first
+//     write, SQLite may rewrite frame headers of the commit it just made
+//     (new checksums after pages were written again in place): those go
+//     out at once, unbuffered, so that nothing of a returned commit is
+//     left in memory for a crash to lose;
 //   - before a read, a size query, a truncation, a sync, a file control,
 //     and on close.
 // A commit makes its frames visible to other readers (through the
