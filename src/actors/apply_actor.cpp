@@ -165,6 +165,9 @@ void apply_actor::apply_waiting() {
 
 void apply_actor::install(const raft::snapshot_meta& snap) {
   const auto file = snapshot_path(snap.handle);
+  // The install replaces chat.db's file: a copy still reading the old one
+  // finishes first (and is dropped below if the install supersedes it).
+  poll_snapshot(true);
   if (auto e = store_->install_snapshot(file)) throw std::runtime_error("cannot install snapshot " + e.what);
   uncommitted_.clear();  // the snapshot replaced the state wholesale (install commits first)
   last_snapshot_ = store_->applied_index();

@@ -21,7 +21,7 @@ void configure_sqlite() {
 }
 
 std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& created, std::string& err,
-                                                bool full_sync, const char* vfs) {
+                                                bool full_sync, const char* vfs, bool check) {
   configure_sqlite();
   std::error_code ec;
   created = !fs::exists(path, ec);
@@ -42,7 +42,7 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
     db->exec("PRAGMA journal_mode=WAL");
     db->exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=OFF");
-    if (!created) {
+    if (!created && check) {
       SQLite::Statement q(*db, "PRAGMA quick_check");
       std::string verdict;
       while (q.executeStep()) {

@@ -26,12 +26,13 @@ void configure_sqlite();
 /// Opens `path` for reading and writing (creating it if absent), switches
 /// it to WAL with synchronous=FULL (NORMAL if `full_sync` is false: commits
 /// survive a process kill, and a power loss may only roll back whole
-/// recent transactions), and runs quick_check. On failure returns
-/// nullptr and a one-line reason naming the file. A zero-length or
-/// unreadable existing file is refused, never recreated. `vfs` names the
-/// SQLite VFS to use (nullptr: the default one).
+/// recent transactions), and runs quick_check (unless `check` is false: a
+/// file whose bytes were just checked). On failure returns nullptr and a
+/// one-line reason naming the file. A zero-length or unreadable existing
+/// file is refused, never recreated. `vfs` names the SQLite VFS to use
+/// (nullptr: the default one).
 std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool& created, std::string& err,
-                                                bool full_sync = true, const char* vfs = nullptr);
+                                                bool full_sync = true, const char* vfs = nullptr, bool check = true);
 
 /// The storage error (db/errc.h) behind an exception thrown by `db`:
 /// disk_full for SQLITE_FULL or an errno of ENOSPC/EDQUOT, io_error else.

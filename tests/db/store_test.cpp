@@ -140,6 +140,41 @@ TEST_CASE("snapshot round trip and continued applies") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("an install replaces chat.db's file: no WAL of the old one stays, the state survives a reopen") {
+  auto dir = temp_dir();
+  db::open_error err;
+  auto a = db::chat_store::open(dir / "a.db", err);
+  a->apply_batch(workload(1, 300));
+  REQUIRE_FALSE(a->snapshot_to(dir / "snap.db"));
+  std::string digest = a->state_digest();
+  {
+    // b holds other state, partly only in its WAL (committed, not yet
+    // checkpointed) and partly uncommitted when the install comes.
+    auto b = db::chat_store::open(dir / "b.db", err);
+    b->apply_batch(workload(1, 120));
+    b->commit();
+    b->apply_batch(workload(121, 10));
+    REQUIRE(fs::exists(dir / "b.db-wal"));
+    REQUIRE_FALSE(b->install_snapshot(dir / "snap.db"));
+    CHECK(b->applied_index() == 300);
+    CHECK(b->state_digest() == digest);
+    CHECK_FALSE(fs::exists(dir / "b.db.install"));
+    CHECK(fs::exists(dir / "snap.db"));  // the snapshot itself stays
+    b->apply_batch(workload(301, 20));
+    b->commit();
+    a->apply_batch(workload(301, 20));
+    digest = a->state_digest();
+  }
+  // A copy a crash left behind is not a database anyone reads: it goes.
+  { std::ofstream(dir / "b.db.install") << "partial"; }
+  auto b = db::chat_store::open(dir / "b.db", err);
+  REQUIRE(b);
+  CHECK_FALSE(fs::exists(dir / "b.db.install"));
+  CHECK(b->applied_index() == 320);
+  CHECK(b->state_digest() == digest);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("damaged data is refused, never reset") {
   // (The Raft log's own refusals are in log_store_test.cpp.)
   auto dir = temp_dir();
