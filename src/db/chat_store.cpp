@@ -775,8 +775,6 @@ std::string chat_store::state_digest() {
 }
 
 namespace {
-/// The most of chat.db a snapshot copy reads through a memory mapping.
-constexpr std::int64_t snapshot_mmap_bytes = std::int64_t{1} << 40;
 
 /// VACUUM INTO `file` from `db`, then fsync the copy.
 qc::error vacuum_into(SQLite::Database& db, const fs::path& file) {
@@ -811,7 +809,7 @@ qc::error chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& 
     // Read the pages through a mapping instead of a pread each. chat.db
     // only shrinks at a checkpoint that no reader still needs pages past
     // (SQLite's WAL rules), so the mapping never loses a page we read.
-    db.exec("PRAGMA mmap_size = " + std::to_string(snapshot_mmap_bytes));
+    db.exec("PRAGMA mmap_size = " + std::to_string(whole_read_mmap_bytes));
     return vacuum_into(db, file);
   } catch (const std::exception& e) {
     return {errc::io_error, db_file.string() + ": " + e.what()};
@@ -831,9 +829,7 @@ std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {
 namespace {
 /// The checks of verify_snapshot on an open snapshot.
 qc::error check_snapshot(SQLite::Database& src, const fs::path& file, std::uint64_t& applied) {
-  SQLite::Statement chk(src, "PRAGMA quick_check");
-  if (!chk.executeStep() || chk.getColumn(0).getString() != "ok")
-    return {errc::corrupt, file.string() + ": snapshot fails its integrity check"};
+  if (quick_check(src) != "ok") return {errc::corrupt, file.string() + ": snapshot fails its integrity check"};
   const int version = schema_of(src);  // schema 1: from a node of an earlier version, upgraded on install
   if (version != 1 && version != schema_version) return {errc::corrupt, file.string() + ": not a chat snapshot"};
   SQLite::Statement a(src, "SELECT value FROM meta WHERE key = 'applied_index'");

@@ -43,12 +43,7 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
     db->exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=OFF");
     if (!created && check) {
-      SQLite::Statement q(*db, "PRAGMA quick_check");
-      std::string verdict;
-      while (q.executeStep()) {
-        if (!verdict.empty()) verdict += "; ";
-        verdict += q.getColumn(0).getString();
-      }
+      const std::string verdict = quick_check(*db);
       if (verdict != "ok") {
         err = path.string() + ": integrity check failed: " + verdict.substr(0, 200);
         return nullptr;
@@ -59,6 +54,21 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
     err = path.string() + ": " + e.what() + "; refusing to start on a damaged file";
     return nullptr;
   }
+}
+
+std::string quick_check(SQLite::Database& db) {
+  const auto before = db.execAndGet("PRAGMA mmap_size").getInt64();
+  db.exec("PRAGMA mmap_size = " + std::to_string(whole_read_mmap_bytes));
+  std::string verdict;
+  {
+    SQLite::Statement q(db, "PRAGMA quick_check");
+    while (q.executeStep()) {
+      if (!verdict.empty()) verdict += "; ";
+      verdict += q.getColumn(0).getString();
+    }
+  }
+  db.exec("PRAGMA mmap_size = " + std::to_string(before));
+  return verdict;
 }
 
 std::error_code storage_error(const std::exception& e, SQLite::Database& db) {

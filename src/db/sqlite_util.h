@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <cstdint>
 #include <system_error>
 
 #include <SQLiteCpp/Backup.h>
@@ -22,6 +23,18 @@ namespace qc::db {
 /// they cost a global mutex and counters on every allocation (about 8% of
 /// applying a send). Owned by: whichever actor opens a database first.
 void configure_sqlite();
+
+/// The most of a database a whole-file read (quick_check, a snapshot
+/// copy) maps into memory, through PRAGMA mmap_size, instead of reading it
+/// with a pread(2) per page: 0.33 s instead of 0.52 s for quick_check of
+/// 350 MB, most of the difference system time. SQLite caps it at its
+/// compile-time SQLITE_MAX_MMAP_SIZE (2 GiB in Debian's build) and reads
+/// the rest as usual.
+inline constexpr std::int64_t whole_read_mmap_bytes = std::int64_t{1} << 40;
+
+/// Runs PRAGMA quick_check on `db` through a memory mapping; "ok" or the
+/// first problems it reports, joined by "; ".
+std::string quick_check(SQLite::Database& db);
 
 /// Opens `path` for reading and writing (creating it if absent), switches
 /// it to WAL with synchronous=FULL (NORMAL if `full_sync` is false: commits
