@@ -1045,7 +1045,11 @@ raft_node::raft_node(const qc::raft::config& cfg, initial_state st) : impl_(std:
   s.commit = std::max(st.hard.commit, s.snap.index);
   if (s.commit > s.last_index()) invariant_failed("initial commit beyond log", s.commit, s.last_index());
   s.applied = std::max(st.applied, s.snap.index);
-  if (s.applied > s.commit) invariant_failed("initial applied beyond commit", s.applied, s.commit);
+  // The commit index is made durable lazily (ready::hard_must_sync), so
+  // the state machine may have applied past the one on disk: what it
+  // applied was committed (Raft §5.3: commitIndex is volatile state).
+  if (s.applied > s.last_index()) invariant_failed("initial applied beyond log", s.applied, s.last_index());
+  s.commit = std::max(s.commit, s.applied);
   s.recompute_config();
   s.pending_conf_index = s.last_index();
   s.become_follower(s.term, "");
@@ -1215,7 +1219,10 @@ ready raft_node::get_ready() noexcept {
   s.flush_bcast();
   ready rd;
   if (!(s.current_soft() == s.prev_soft)) rd.soft = s.current_soft();
-  if (!(s.current_hard() == s.prev_hard)) rd.hard = s.current_hard();
+  if (!(s.current_hard() == s.prev_hard)) {
+    rd.hard = s.current_hard();
+    rd.hard_must_sync = !s.term_and_vote_durable();
+  }
   rd.snapshot = s.pending_snap;
   const std::uint64_t from = std::max(s.stable + 1, s.first_index());
   for (std::uint64_t i = from; i <= s.last_index(); ++i) rd.entries.push_back(s.at(i));

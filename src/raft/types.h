@@ -151,9 +151,11 @@ struct read_state {
 ///      output into `messages` instead, and take_early_messages() hands out
 ///      nothing until advance() (etcd's rule: no message leaves before the
 ///      hard state it depends on is durable).
-///   2. `hard_state` (if set), `snapshot` (if set; install it first) and
-///      `entries` (if any; an entry at index i replaces every stored entry at
-///      index >= i) must be durable (fsynced) together, atomically.
+///   2. If must_persist(): `hard_state` (if set), `snapshot` (if set;
+///      install it first) and `entries` (if any; an entry at index i
+///      replaces every stored entry at index >= i) must be durable
+///      (fsynced) together, atomically. A ready that only moves the commit
+///      index needs nothing durable.
 ///   3. Only then may `messages` be sent (votes, vote and append responses,
 ///      a candidate's vote requests: they promise what was just persisted).
 ///   4. `committed` entries may be applied in order (they are all durable
@@ -162,6 +164,13 @@ struct read_state {
 struct ready {
   std::optional<soft_state> soft;  ///< set when leader or role changed
   std::optional<hard_state> hard;  ///< set when term, vote or commit changed
+  /// True when `hard` changes term or vote. A hard state that only moves
+  /// the commit index need not be made durable on its own (etcd's
+  /// MustSync): the commit index is volatile state (Raft §5.3, Figure 2),
+  /// learned again from the leader after a restart, and nothing sent or
+  /// applied depends on it being on disk. It goes to disk with the next
+  /// batch that must sync anyway.
+  bool hard_must_sync = false;
   std::optional<snapshot_meta> snapshot;  ///< a received snapshot to install
   std::vector<entry> entries;             ///< to append to stable storage
   std::vector<message> early_messages;
@@ -169,8 +178,8 @@ struct ready {
   std::vector<entry> committed;
   std::vector<read_state> read_states;
 
-  /// True when stage 2 has anything to make durable.
-  bool must_persist() const { return hard.has_value() || snapshot.has_value() || !entries.empty(); }
+  /// True when stage 2 has anything that must be durable before stage 3.
+  bool must_persist() const { return hard_must_sync || snapshot.has_value() || !entries.empty(); }
 };
 
 }  // namespace qc::raft

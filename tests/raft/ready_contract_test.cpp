@@ -156,3 +156,54 @@ TEST_CASE("ready contract: a committed entry is handed out for apply exactly onc
   }
   CHECK(committed_in["n1"] > persisted_in["n1"]);
 }
+
+TEST_CASE("a batch that only moves the commit index needs nothing durable; a restart starts from what was applied") {
+  // A single-member cluster commits its own entries: the batch after the
+  // entry's persist moves only the commit index (and hands it out).
+  raft::config c;
+  c.id = "n1";
+  c.seed = 7;
+  raft::initial_state st;
+  st.hard = {1, "", 0};
+  st.snapshot.config = {{{"n1", "a1", true}}};
+  raft::raft_node n(c, st);
+  REQUIRE_FALSE(n.campaign());
+  std::vector<raft::entry> disk;
+  raft::hard_state durable = st.hard;
+  std::uint64_t applied = 0;
+  int commit_only = 0;
+  auto drain = [&] {
+    while (n.has_ready()) {
+      auto rd = n.get_ready();
+      if (rd.hard && !rd.must_persist()) {
+        CHECK(rd.hard->term == durable.term);  // only the commit index moved
+        CHECK(rd.hard->vote == durable.vote);
+        CHECK_FALSE(rd.hard_must_sync);
+        ++commit_only;
+      }
+      if (rd.must_persist()) {
+        for (auto& e : rd.entries) disk.push_back(e);
+        if (rd.hard) durable = *rd.hard;
+      }
+      for (auto& e : rd.committed) applied = e.index;
+      n.advance(rd);
+    }
+  };
+  drain();
+  REQUIRE(n.state() == raft::role::leader);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE_FALSE(n.propose("x" + std::to_string(i)).ec);
+    drain();
+  }
+  CHECK(commit_only >= 3);
+  CHECK(applied == n.commit_index());
+  CHECK(durable.commit < applied);  // the disk's commit index lags
+  // Restart from the disk and the state machine: commit is what was applied.
+  raft::initial_state again;
+  again.hard = durable;
+  again.snapshot.config = st.snapshot.config;
+  again.entries = disk;
+  again.applied = applied;
+  raft::raft_node m(c, again);
+  CHECK(m.commit_index() == applied);
+}
