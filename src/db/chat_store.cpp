@@ -775,7 +775,6 @@ std::string chat_store::state_digest() {
 }
 
 namespace {
-
 /// VACUUM INTO `file` from `db`, then fsync the copy.
 qc::error vacuum_into(SQLite::Database& db, const fs::path& file) {
   try {
