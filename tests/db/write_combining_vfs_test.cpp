@@ -76,6 +76,13 @@ SQLite::Database open_wal(const fs::path& file, const char* vfs) {
   return db;
 }
 
+/// open_wal() on a new file, with the table the tests fill.
+SQLite::Database new_table(const fs::path& file, const char* vfs) {
+  auto db = open_wal(file, vfs);
+  db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
+  return db;
+}
+
 /// Inserts rows [from, to) with 300-byte bodies in one transaction, keys
 /// scattered so that the transaction dirties pages all over the B-tree.
 void insert_rows(SQLite::Database& db, int from, int to) {
@@ -108,8 +115,7 @@ TEST_CASE("a commit of many pages reaches the WAL in a few writes, and another c
   auto measure = [&](const char* vfs) {
     fs::remove(file);
     pwrite_counter counter;
-    auto db = open_wal(file, vfs);
-    db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
+    auto db = new_table(file, vfs);
     counter.writes = 0;
     commit_rows(db, 0, 3000);
     const int writes = counter.writes;
@@ -126,9 +132,8 @@ TEST_CASE("a commit of many pages reaches the WAL in a few writes, and another c
 TEST_CASE("pages spilled in the middle of a transaction read back right; a rollback leaves nothing") {
   test::temp_dir dir;
   const auto file = dir.p / "b.db";
-  auto db = open_wal(file, db::write_combining_vfs());
+  auto db = new_table(file, db::write_combining_vfs());
   db.exec("PRAGMA cache_size = 10");  // spill after ten dirty pages
-  db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
   db.exec("BEGIN");
   insert_rows(db, 0, 2000);
   CHECK(db.execAndGet("SELECT count(*) FROM t").getInt64() == 2000);
@@ -147,9 +152,8 @@ TEST_CASE("many commits across checkpoints survive a reopen") {
   test::temp_dir dir;
   const auto file = dir.p / "c.db";
   {
-    auto db = open_wal(file, db::write_combining_vfs());
+    auto db = new_table(file, db::write_combining_vfs());
     db.exec("PRAGMA wal_autocheckpoint = 50");
-    db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
     for (int c = 0; c < 40; ++c) {
       commit_rows(db, c * 100, c * 100 + 100);
     }
@@ -163,8 +167,7 @@ TEST_CASE("a full disk fails the commit itself, which rolls back whole") {
   test::temp_dir dir;
   const auto file = dir.p / "d.db";
   pwrite_counter counter;
-  auto db = open_wal(file, db::write_combining_vfs());
-  db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
+  auto db = new_table(file, db::write_combining_vfs());
   commit_rows(db, 0, 100);
   db.exec("BEGIN");
   insert_rows(db, 100, 1100);
@@ -189,8 +192,7 @@ TEST_CASE("a VACUUM INTO copy is written in a few large writes, and is whole") {
   test::temp_dir dir;
   const auto file = dir.p / "e.db";
   {
-    auto db = open_wal(file, nullptr);
-    db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
+    auto db = new_table(file, nullptr);
     commit_rows(db, 0, 3000);
   }
   auto copy = [&](const char* vfs, const char* name) {
@@ -258,8 +260,7 @@ TEST_CASE("a process killed right after COMMIT returned keeps that commit, also 
   test::temp_dir dir;
   const auto file = dir.p / "g.db";
   {
-    auto db = open_wal(file, db::write_combining_vfs());
-    db.exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v TEXT)");
+    auto db = new_table(file, db::write_combining_vfs());
     commit_rows(db, 0, 100);
   }
   const pid_t child = ::fork();
