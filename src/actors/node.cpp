@@ -145,7 +145,7 @@ int run_node(const config::node_config& cfg, const char* version) {
     return 1;
   }
   log::info("starting chatnode ", version, " id ", cfg.id, " listen ", cfg.listen, " data ", cfg.data_dir,
-            " (term ", db.initial.hard.term, ", commit ", db.initial.hard.commit, ", snapshot ",
+            " (term ", db.initial.hard.term, ", durable commit ", db.initial.hard.commit, ", snapshot ",
             db.initial.snapshot.index, ", ", db.initial.entries.size(), " log entries, applied ",
             db.initial.applied, ")");
 
