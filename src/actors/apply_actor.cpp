@@ -83,6 +83,10 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
                      if (!apply_full_) apply_waiting();  // queries see every entry that arrived before them
                      parked_.push_back(std::move(q));
                    },
+                   [&](apply_msg::queries& qs) {
+                     if (!apply_full_) apply_waiting();
+                     for (auto& q : qs.list) parked_.push_back(std::move(q));
+                   },
                    [&](apply_msg::snapshot_done&) { poll_snapshot(false); },
                    [&](apply_msg::retry&) {
                      retry_armed_ = false;
@@ -210,13 +214,19 @@ void apply_actor::run_ready_queries() {
   const auto applied = store_->applied_index();
   auto ready_end = std::stable_partition(parked_.begin(), parked_.end(),
                                          [&](const apply_msg::query& q) { return q.min_index <= applied; });
-  for (auto it = parked_.begin(); it != ready_end; ++it) {
-    std::string result = it->fn(*store_);
-    boost::asio::post(io_, [this, tag = it->tag, r = std::move(result)]() mutable {
-      if (out_.query_done) out_.query_done(tag, std::move(r));
-    });
-  }
+  if (ready_end == parked_.begin()) return;
+  // One read transaction for the batch, and one hand-over of all results to
+  // the loop thread.
+  std::vector<std::pair<std::uint64_t, std::string>> results;
+  results.reserve(static_cast<std::size_t>(ready_end - parked_.begin()));
+  store_->read_together([&] {
+    for (auto it = parked_.begin(); it != ready_end; ++it) results.emplace_back(it->tag, it->fn(*store_));
+  });
   parked_.erase(parked_.begin(), ready_end);
+  boost::asio::post(io_, [this, results = std::move(results)]() mutable {
+    if (!out_.query_done) return;
+    for (auto& [tag, r] : results) out_.query_done(tag, std::move(r));
+  });
 }
 
 void apply_actor::stop() {

@@ -57,6 +57,10 @@ struct query {
   query_fn fn;
   std::uint64_t tag = 0;
 };
+/// Several queries at once (the reads of one ReadIndex round).
+struct queries {
+  std::vector<query> list;
+};
 /// Wake-up: the background snapshot thread finished (its result is in the actor).
 struct snapshot_done {};
 /// Wake-up: time to retry what a full disk refused (sent by the actor's own timer).
@@ -71,8 +75,8 @@ struct storage_pressure {
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
-using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::snapshot_done, apply_msg::retry,
-                                   apply_msg::commit_due, apply_msg::storage_pressure>;
+using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::queries, apply_msg::snapshot_done,
+                                   apply_msg::retry, apply_msg::commit_due, apply_msg::storage_pressure>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {

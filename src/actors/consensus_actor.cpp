@@ -70,7 +70,7 @@ void consensus_actor::handle(consensus_message&& m) {
               // fail it so the gateway retries, and start a fresh one.
               auto lost = std::move(round_reads_);
               round_reads_.clear();
-              for (auto& [ctx, tags] : lost) answer_reads(tags, raft::errc::unavailable, 0);
+              for (auto& [ctx, tags] : lost) answer_reads(std::move(tags), raft::errc::unavailable, 0);
               start_read_round();
             }
           },
@@ -213,8 +213,8 @@ void consensus_actor::release_held(const std::string& peer) {
   on_peer_messages(std::move(msgs));
 }
 
-void consensus_actor::answer_reads(const std::vector<std::uint64_t>& tags, std::error_code ec, std::uint64_t index) {
-  for (auto tag : tags) out_.reply(consensus_reply_msg::read_point{tag, ec, index});
+void consensus_actor::answer_reads(std::vector<std::uint64_t> tags, std::error_code ec, std::uint64_t index) {
+  if (!tags.empty()) out_.reply(consensus_reply_msg::read_point{std::move(tags), ec, index});
 }
 
 void consensus_actor::on_read_index(std::uint64_t tag) {
@@ -237,7 +237,7 @@ void consensus_actor::start_read_round() {
 void consensus_actor::fail_reads(std::error_code ec) {
   auto tags = std::move(waiting_reads_);
   waiting_reads_.clear();
-  answer_reads(tags, ec, 0);
+  answer_reads(std::move(tags), ec, 0);
 }
 
 void consensus_actor::pump() {
@@ -280,7 +280,7 @@ void consensus_actor::finish(raft::ready& rd) {
     if (it == round_reads_.end()) continue;
     auto tags = std::move(it->second);
     round_reads_.erase(it);
-    answer_reads(tags, {}, rs.index);
+    answer_reads(std::move(tags), {}, rs.index);
   }
   core_.advance(rd);
   if (round_reads_.empty()) start_read_round();
@@ -288,11 +288,23 @@ void consensus_actor::finish(raft::ready& rd) {
   if (core_.state() != raft::role::leader && core_.leader().empty() && !round_reads_.empty()) {
     auto lost = std::move(round_reads_);
     round_reads_.clear();
-    for (auto& [ctx, tags] : lost) answer_reads(tags, raft::errc::not_leader, 0);
+    for (auto& [ctx, tags] : lost) answer_reads(std::move(tags), raft::errc::not_leader, 0);
   }
 }
 
+bool consensus_actor::view_current() const {
+  const auto& v = view_;
+  return !v.id.empty() && v.state == core_.state() && v.learner == core_.is_learner() && v.leader == core_.leader() &&
+         v.term == core_.term() && v.commit_index == core_.commit_index() && v.last_index == core_.last_index() &&
+         v.snapshot_index == core_.snapshot_index() && v.conf_change_pending == core_.conf_change_pending() &&
+         v.steps_refused == steps_refused_ && v.config == core_.config() &&
+         (v.state != raft::role::leader || v.progress == core_.progress());
+}
+
 void consensus_actor::publish() {
+  // Most messages (a read request, a heartbeat answer, a tick) change
+  // nothing the others see: copying the view to four actors then is waste.
+  if (view_current()) return;
   raft_view v;
   v.id = core_.id();
   v.state = core_.state();

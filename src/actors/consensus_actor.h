@@ -56,9 +56,10 @@ struct proposed {
   std::uint64_t tag = 0;
   raft::proposal p;
 };
-/// Answer to read_index: a linearizable read point, or an error (retry).
+/// Answer to the read_index requests of one round: a linearizable read
+/// point for all of them, or an error (retry).
 struct read_point {
-  std::uint64_t tag = 0;
+  std::vector<std::uint64_t> tags;
   std::error_code ec;
   std::uint64_t index = 0;
 };
@@ -186,12 +187,14 @@ class consensus_actor {
   void handle(consensus_message&& m);
   void on_read_index(std::uint64_t tag);
   /// Answers every reader of `tags` with `ec` / `index`.
-  void answer_reads(const std::vector<std::uint64_t>& tags, std::error_code ec, std::uint64_t index);
+  void answer_reads(std::vector<std::uint64_t> tags, std::error_code ec, std::uint64_t index);
   void start_read_round();
   void fail_reads(std::error_code ec);
   void pump();  ///< take and dispatch ready batches while possible
   void finish(raft::ready& rd);
   void publish();
+  /// True if view_ still shows the core as it is (nothing to publish).
+  bool view_current() const;
   void on_peer_messages(std::vector<raft::message>&& msgs);
   void on_hello(const std::string& peer, const std::string& incarnation);
   /// The latest incarnation known for `peer` (being recorded or durable).

@@ -255,12 +255,17 @@ void gateway_actor::submit_read(chat::consistency cons, query_fn fn,
   try_read_index(rid);
 }
 
-void gateway_actor::run_read(std::uint64_t rid, std::uint64_t min_index) {
+std::optional<apply_msg::query> gateway_actor::take_read(std::uint64_t rid, std::uint64_t min_index) {
   auto it = reads_.find(rid);
-  if (it == reads_.end()) return;
+  // Gone (answered by the sweep), or already with the apply actor (a duplicate answer).
+  if (it == reads_.end() || !it->second.fn) return std::nullopt;
   query_fn fn = std::move(it->second.fn);
   it->second.fn = nullptr;  // marks it as handed over
-  out_.apply(apply_msg::query{min_index, std::move(fn), rid});
+  return apply_msg::query{min_index, std::move(fn), rid};
+}
+
+void gateway_actor::run_read(std::uint64_t rid, std::uint64_t min_index) {
+  if (auto q = take_read(rid, min_index)) out_.apply(std::move(*q));
 }
 
 void gateway_actor::try_read_index(std::uint64_t rid) { out_.consensus(consensus_msg::read_index{rid}); }
@@ -283,18 +288,21 @@ void gateway_actor::on_reply(consensus_reply& r) {
                               asker);
                  },
                  [&](consensus_reply_msg::read_point& rp) {
-                   const auto rid = rp.tag;
-                   auto it = reads_.find(rid);
-                   if (it == reads_.end()) return;
                    if (rp.ec) {
                      auto t = std::make_shared<boost::asio::steady_timer>(io_, retry_delay);
-                     t->async_wait([this, t, rid](const boost::system::error_code& e) {
-                       if (!e && !stopped_ && reads_.count(rid)) try_read_index(rid);
+                     t->async_wait([this, t, rids = std::move(rp.tags)](const boost::system::error_code& e) {
+                       if (e || stopped_) return;
+                       for (auto rid : rids)
+                         if (reads_.count(rid)) try_read_index(rid);
                      });
                      return;
                    }
-                   if (!it->second.fn) return;  // already with the apply actor (a duplicate answer)
-                   run_read(rid, rp.index);
+                   // The whole round goes to the apply actor as one message.
+                   apply_msg::queries batch;
+                   batch.list.reserve(rp.tags.size());
+                   for (auto rid : rp.tags)
+                     if (auto q = take_read(rid, rp.index)) batch.list.push_back(std::move(*q));
+                   if (!batch.list.empty()) out_.apply(std::move(batch));
                  },
                  // Transfers are the membership actor's: the node routes their answers there.
                  [&](consensus_reply_msg::transferred&) {},

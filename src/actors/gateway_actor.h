@@ -358,6 +358,9 @@ class gateway_actor {
   };
   /// Hands read `rid` to the apply actor, to run once applied >= min_index.
   void run_read(std::uint64_t rid, std::uint64_t min_index);
+  /// The query of read `rid`, marked as handed to the apply actor; nullopt
+  /// if the read is gone or was handed over already.
+  std::optional<apply_msg::query> take_read(std::uint64_t rid, std::uint64_t min_index);
   std::uint64_t next_read_id_ = 1;
   std::map<std::uint64_t, pending_read> reads_;
 

@@ -7,6 +7,7 @@
 
 #include "actors/gateway_actor.h"
 #include "chat/command.h"
+#include "chat/message_json.h"
 #include "chat/password.h"
 #include "common/log.h"
 #include "common/wall_clock.h"
@@ -16,27 +17,6 @@ namespace qc::actors {
 namespace {
 
 namespace json = boost::json;
-
-std::string message_json(const chat::message& m) {
-  json::object o;
-  o["id"] = m.id;
-  o["from"] = m.from;
-  o["to"] = m.to;
-  o["body"] = m.body;
-  o["ts"] = m.ts;
-  o["read"] = m.read;
-  return json::serialize(o);
-}
-
-std::string messages_result(const std::vector<chat::message>& msgs) {
-  std::string out = "{\"messages\":[";
-  for (std::size_t i = 0; i < msgs.size(); ++i) {
-    if (i) out += ',';
-    out += message_json(msgs[i]);
-  }
-  out += "]}";
-  return out;
-}
 
 /// Adds `key: value` to a JSON object text.
 std::string with_field(std::string_view object_json, std::string_view key, json::value value) {
@@ -393,11 +373,11 @@ void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
       break;
     case chat::op::history:
       fn = [user, with = rq.with.value_or(""), limit = rq.limit, before = rq.before](db::chat_store& s) {
-        return messages_result(s.history(user, with, limit, before));
+        return chat::messages_json(s.history(user, with, limit, before));
       };
       break;
     case chat::op::unread:
-      fn = [user, limit = rq.limit](db::chat_store& s) { return messages_result(s.unread(user, limit)); };
+      fn = [user, limit = rq.limit](db::chat_store& s) { return chat::messages_json(s.unread(user, limit)); };
       break;
     default:  // conversations
       fn = [user](db::chat_store& s) {
@@ -406,12 +386,11 @@ void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
         for (auto& c : s.conversations(user)) {
           if (!first) out += ',';
           first = false;
-          json::object o;
-          o["with"] = c.with;
-          o["unread"] = c.unread;
-          std::string row = json::serialize(o);
-          row.pop_back();  // splice the message object in without re-parsing
-          out += row + ",\"last\":" + message_json(c.last) + "}";
+          out += "{\"with\":";
+          chat::append_json_string(out, c.with);
+          out += ",\"unread\":" + std::to_string(c.unread) + ",\"last\":";
+          chat::append_message_json(out, c.last);
+          out += '}';
         }
         return out + "]}";
       };

@@ -14,6 +14,7 @@
 
 #include <boost/json.hpp>
 
+#include "chat/message_json.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/overloaded.h"
@@ -415,7 +416,7 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             }
             // The message object is serialized once, for the reply and for
             // the one event text both parties share.
-            const std::string obj = json::serialize(message_obj(m));
+            const std::string obj = chat::message_json(m);
             r.result_json = R"({"message":)" + obj + "}";
             auto ev = std::make_shared<const std::string>(R"({"event":"message","message":)" + obj + "}");
             add_event(r, m.to, ev);
@@ -644,6 +645,26 @@ void chat_store::commit() {
 
 std::uint64_t chat_store::uncommitted() const { return impl_->uncommitted; }
 
+void chat_store::read_together(const std::function<void()>& fn) {
+  if (impl_->in_tx) {
+    fn();
+    return;
+  }
+  impl_->db->exec("BEGIN");
+  struct end_read {
+    impl& i;
+    ~end_read() {
+      i.st->reset_all();
+      try {
+        if (sqlite3_get_autocommit(i.db->getHandle()) == 0) i.db->exec("COMMIT");
+      } catch (const std::exception&) {
+        // A read-only transaction has nothing to lose; the next one begins afresh.
+      }
+    }
+  } end{*impl_};
+  fn();
+}
+
 std::optional<std::string> chat_store::password_hash(const std::string& user) {
   auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)("SELECT pw_hash FROM accounts WHERE name = ?");
@@ -804,7 +825,7 @@ const fs::path& chat_store::path() const { return impl_->path; }
 
 qc::error chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& file) {
   try {
-    SQLite::Database db(db_file.c_str(), SQLite::OPEN_READONLY, 0, write_combining_copy_vfs());
+    SQLite::Database db(db_file.c_str(), SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 0, write_combining_copy_vfs());
     // Read the pages through a mapping instead of a pread each. chat.db
     // only shrinks at a checkpoint that no reader still needs pages past
     // (SQLite's WAL rules), so the mapping never loses a page we read.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,6 +130,11 @@ class chat_store {
   std::uint64_t uncommitted() const;
 
   // ---- queries (read applied state; `user` is the acting principal) ------
+
+  /// Runs `fn`, whose queries then share one read transaction (or the open
+  /// write transaction): a batch of reads takes chat.db's WAL read lock
+  /// once, not once per statement.
+  void read_together(const std::function<void()>& fn);
 
   /// The stored password hash string of `user`, or nullopt.
   std::optional<std::string> password_hash(const std::string& user);

@@ -38,7 +38,8 @@ std::unique_ptr<SQLite::Database> open_database(const fs::path& path, bool& crea
   }
   try {
     auto db = std::make_unique<SQLite::Database>(
-        path.c_str(), created ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) : SQLite::OPEN_READWRITE, 0, vfs);
+        path.c_str(), (created ? (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) : SQLite::OPEN_READWRITE) | SQLite::OPEN_NOMUTEX, 0,
+        vfs);
     db->exec("PRAGMA journal_mode=WAL");
     db->exec(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     db->exec("PRAGMA foreign_keys=OFF");

@@ -114,6 +114,8 @@ struct peer_progress {
   std::uint64_t next = 0;
   progress_state state = progress_state::probe;
   bool recent_active = false;  ///< heard from within the current election timeout
+
+  friend bool operator==(const peer_progress&, const peer_progress&) = default;
 };
 
 /// The Raft state machine. All methods are noexcept by design: the core

@@ -299,3 +299,35 @@ TEST_CASE("a chat.db of schema 1 (and a snapshot of one) is upgraded in place; s
   CHECK(indexes(dir / "fresh.db") == v2);
   fs::remove_all(dir);
 }
+
+TEST_CASE("read_together: queries share one read transaction and see every apply, committed or not") {
+  auto dir = temp_dir();
+  db::open_error err;
+  auto s = db::chat_store::open(dir / "chat.db", err);
+  REQUIRE(s);
+  s->apply_batch(workload(1, 20));
+  s->commit();
+  SQLite::Database other((dir / "chat.db").string(), SQLite::OPEN_READWRITE);
+  std::size_t first = 0;
+  std::size_t second = 0;
+  s->read_together([&] {
+    first = s->history("a", "b", 1000, std::nullopt).size();
+    // A write by another connection between two queries of the batch is
+    // not seen: both read one snapshot.
+    other.exec("DELETE FROM messages");
+    second = s->history("a", "b", 1000, std::nullopt).size();
+  });
+  CHECK(first > 0);
+  CHECK(second == first);
+  CHECK(s->history("a", "b", 1000, std::nullopt).empty());  // the batch ended: the next read sees it
+  // Inside an open write transaction the batch reads the uncommitted applies.
+  s->apply_batch(workload(21, 10));
+  REQUIRE(s->uncommitted() > 0);
+  std::size_t seen = 0;
+  s->read_together([&] { seen = s->history("a", "b", 1000, std::nullopt).size(); });
+  CHECK(seen > 0);
+  CHECK(s->uncommitted() > 0);  // still open: read_together neither committed nor rolled it back
+  s->commit();
+  CHECK(s->applied_index() == 30);
+  fs::remove_all(dir);
+}

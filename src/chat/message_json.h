@@ -1,0 +1,35 @@
+// The protocol's message object as JSON text, written straight into a
+// string: the read replies (`history`, `unread`, `conversations`) and the
+// `send` reply and event carry up to a thousand of them, and building a
+// boost::json::object for each cost more than the query that found them.
+//
+// The text is byte for byte what boost::json::serialize gives for the same
+// object (keys in protocol order, the same string escapes), so replicas and
+// tests see one format whichever path wrote it.
+//
+// Owned by: plain functions; called on the apply thread (queries, apply
+// results) and by tests.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "chat/command.h"
+
+namespace qc::chat {
+
+/// Appends `s` as a JSON string literal (quotes included) to `out`, escaped
+/// as boost::json::serialize escapes it. `s` must be valid UTF-8 (the
+/// protocol's strings come from parsed JSON).
+void append_json_string(std::string& out, std::string_view s);
+
+/// Appends `{"id":…,"from":…,"to":…,"body":…,"ts":…,"read":…}` to `out`.
+void append_message_json(std::string& out, const message& m);
+
+/// The message object alone.
+std::string message_json(const message& m);
+
+/// `{"messages":[…]}`: the result of `history` and `unread`.
+std::string messages_json(const std::vector<message>& msgs);
+
+}  // namespace qc::chat

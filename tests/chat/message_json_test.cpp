@@ -1,0 +1,51 @@
+#include "chat/message_json.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+
+#include <boost/json.hpp>
+
+namespace json = boost::json;
+using qc::chat::message;
+
+namespace {
+
+std::string reference(const message& m) {
+  return json::serialize(
+      json::object{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"body", m.body}, {"ts", m.ts}, {"read", m.read}});
+}
+
+}  // namespace
+
+TEST_CASE("message_json writes what boost::json::serialize writes, escapes included") {
+  std::string every_control;
+  for (int c = 0; c < 0x20; ++c) every_control += static_cast<char>(c);
+  const std::vector<std::string> bodies = {
+      "", "hi", "quote \" and backslash \\ and slash /", every_control, "tab\tnew\nline\r", "\x7f del",
+      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", std::string(4096, 'x'), "\"\"\\\\", "end\\"};
+  for (const auto& b : bodies) {
+    const message m{18446744073709551615ull, "al.ice-1", "b_b", b, -1, true};
+    CHECK(qc::chat::message_json(m) == reference(m));
+    const message z{0, "a", "a", b, 1732400000123, false};
+    CHECK(qc::chat::message_json(z) == reference(z));
+  }
+}
+
+TEST_CASE("message_json round-trips random bodies of ASCII and control bytes") {
+  std::mt19937 rng(7);
+  for (int n = 0; n < 2000; ++n) {
+    std::string body(rng() % 40, ' ');
+    for (auto& c : body) c = static_cast<char>(rng() % 0x80);
+    const message m{static_cast<std::uint64_t>(rng()), "u", "v", body, static_cast<std::int64_t>(rng()), n % 2 == 0};
+    const std::string text = qc::chat::message_json(m);
+    REQUIRE(text == reference(m));
+    CHECK(json::parse(text).at("body").as_string() == body);
+  }
+}
+
+TEST_CASE("messages_json wraps the list") {
+  CHECK(qc::chat::messages_json({}) == R"({"messages":[]})");
+  const std::vector<message> two = {{1, "a", "b", "x", 5, false}, {2, "b", "a", "y", 6, true}};
+  CHECK(qc::chat::messages_json(two) == R"({"messages":[)" + reference(two[0]) + "," + reference(two[1]) + "]}");
+}
