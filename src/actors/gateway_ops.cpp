@@ -373,11 +373,17 @@ void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
       break;
     case chat::op::history:
       fn = [user, with = rq.with.value_or(""), limit = rq.limit, before = rq.before](db::chat_store& s) {
-        return chat::messages_json(s.history(user, with, limit, before));
+        chat::messages_writer w;
+        s.history_each(user, with, limit, before, [&](const chat::message_view& m) { w.add(m); });
+        return w.text(true);  // found newest first, listed oldest first
       };
       break;
     case chat::op::unread:
-      fn = [user, limit = rq.limit](db::chat_store& s) { return chat::messages_json(s.unread(user, limit)); };
+      fn = [user, limit = rq.limit](db::chat_store& s) {
+        chat::messages_writer w;
+        s.unread_each(user, limit, [&](const chat::message_view& m) { w.add(m); });
+        return w.text(false);
+      };
       break;
     default:  // conversations
       fn = [user](db::chat_store& s) {

@@ -31,6 +31,22 @@ struct message {
   friend bool operator==(const message&, const message&) = default;
 };
 
+/// A message read in place (from a query's current row): the strings point
+/// into the row and are valid only until the query moves on.
+struct message_view {
+  std::uint64_t id = 0;
+  std::string_view from;
+  std::string_view to;
+  std::string_view body;
+  std::int64_t ts = 0;
+  bool read = false;
+
+  message_view() = default;
+  message_view(const message& m) : id(m.id), from(m.from), to(m.to), body(m.body), ts(m.ts), read(m.read) {}
+  message_view(std::uint64_t i, std::string_view f, std::string_view t, std::string_view b, std::int64_t s, bool r)
+      : id(i), from(f), to(t), body(b), ts(s), read(r) {}
+};
+
 /// create_account: `pw_hash` is a self-describing hash string (argon2id or
 /// PBKDF2, chat/password.h) computed before proposing; the plaintext
 /// password never reaches the log.

@@ -24,12 +24,25 @@ namespace qc::chat {
 void append_json_string(std::string& out, std::string_view s);
 
 /// Appends `{"id":…,"from":…,"to":…,"body":…,"ts":…,"read":…}` to `out`.
-void append_message_json(std::string& out, const message& m);
+void append_message_json(std::string& out, const message_view& m);
 
 /// The message object alone.
-std::string message_json(const message& m);
+std::string message_json(const message_view& m);
 
 /// `{"messages":[…]}`: the result of `history` and `unread`.
 std::string messages_json(const std::vector<message>& msgs);
+
+/// Builds `{"messages":[…]}` from rows as a query yields them, without a
+/// copy of each row: add() each, then text(). History finds the newest
+/// rows first but lists them oldest first: text(true) reverses the order.
+class messages_writer {
+ public:
+  void add(const message_view& m);
+  std::string text(bool reverse);
+
+ private:
+  std::string objects_;                                  ///< the objects back to back
+  std::vector<std::pair<std::size_t, std::size_t>> at_;  ///< offset and size of each
+};
 
 }  // namespace qc::chat

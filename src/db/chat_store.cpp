@@ -104,16 +104,22 @@ json::object message_obj(const chat::message& m) {
   return json::object{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"body", m.body}, {"ts", m.ts}, {"read", m.read}};
 }
 
-chat::message read_message(SQLite::Statement& q, int first = 0) {
-  chat::message m;
-  m.id = static_cast<std::uint64_t>(q.getColumn(first).getInt64());
-  m.from = q.getColumn(first + 1).getString();
-  m.to = q.getColumn(first + 2).getString();
-  m.body = q.getColumn(first + 3).getString();
-  m.ts = q.getColumn(first + 4).getInt64();
-  m.read = q.getColumn(first + 5).getInt() != 0;
-  return m;
+/// The message in columns first..first+5 of `q`'s current row, in place.
+chat::message_view view_message(SQLite::Statement& q, int first = 0) {
+  const auto text = [&q](int col) {
+    const auto c = q.getColumn(col);
+    const char* p = c.getText();  // before getBytes(), as SQLite requires
+    return std::string_view(p, static_cast<std::size_t>(c.getBytes()));
+  };
+  return {static_cast<std::uint64_t>(q.getColumn(first).getInt64()), text(first + 1), text(first + 2),
+          text(first + 3), q.getColumn(first + 4).getInt64(), q.getColumn(first + 5).getInt() != 0};
 }
+
+chat::message to_message(const chat::message_view& m) {
+  return {m.id, std::string(m.from), std::string(m.to), std::string(m.body), m.ts, m.read};
+}
+
+chat::message read_message(SQLite::Statement& q, int first = 0) { return to_message(view_message(q, first)); }
 
 constexpr const char* msg_cols = "id, sender, recipient, body, ts, read";
 
@@ -710,8 +716,8 @@ account_page chat_store::list_accounts(const std::string& pattern, std::size_t l
   return p;
 }
 
-std::vector<chat::message> chat_store::history(const std::string& user, const std::string& with, std::size_t limit,
-                                               std::optional<std::uint64_t> before) {
+void chat_store::history_each(const std::string& user, const std::string& with, std::size_t limit,
+                              std::optional<std::uint64_t> before, const message_visitor& fn) {
   auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
       "SELECT id, sender, recipient, body, ts, read FROM messages WHERE pa = ? AND pb = ? AND id < ? "
@@ -720,20 +726,29 @@ std::vector<chat::message> chat_store::history(const std::string& user, const st
   q.bind(2, std::max(user, with));
   q.bind(3, static_cast<std::int64_t>(before.value_or(static_cast<std::uint64_t>(INT64_MAX))));
   q.bind(4, static_cast<std::int64_t>(limit));
+  while (q.executeStep()) fn(view_message(q));
+}
+
+std::vector<chat::message> chat_store::history(const std::string& user, const std::string& with, std::size_t limit,
+                                               std::optional<std::uint64_t> before) {
   std::vector<chat::message> out;
-  while (q.executeStep()) out.push_back(read_message(q));
+  history_each(user, with, limit, before, [&](const chat::message_view& m) { out.push_back(to_message(m)); });
   std::reverse(out.begin(), out.end());
   return out;
 }
 
-std::vector<chat::message> chat_store::unread(const std::string& user, std::size_t limit) {
+void chat_store::unread_each(const std::string& user, std::size_t limit, const message_visitor& fn) {
   auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
       "SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ? AND read = 0 ORDER BY id LIMIT ?");
   q.bind(1, user);
   q.bind(2, static_cast<std::int64_t>(limit));
+  while (q.executeStep()) fn(view_message(q));
+}
+
+std::vector<chat::message> chat_store::unread(const std::string& user, std::size_t limit) {
   std::vector<chat::message> out;
-  while (q.executeStep()) out.push_back(read_message(q));
+  unread_each(user, limit, [&](const chat::message_view& m) { out.push_back(to_message(m)); });
   return out;
 }
 

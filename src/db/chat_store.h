@@ -153,6 +153,13 @@ class chat_store {
                                      std::size_t limit, std::optional<std::uint64_t> before);
   /// Oldest `limit` unread messages to `user`, oldest first.
   std::vector<chat::message> unread(const std::string& user, std::size_t limit);
+  /// Called with each row of a query, in place (no copy of its strings).
+  using message_visitor = std::function<void(const chat::message_view&)>;
+  /// The rows of history(), newest first (the order the index yields them).
+  void history_each(const std::string& user, const std::string& with, std::size_t limit,
+                    std::optional<std::uint64_t> before, const message_visitor& fn);
+  /// The rows of unread(), oldest first.
+  void unread_each(const std::string& user, std::size_t limit, const message_visitor& fn);
   /// Count of unread messages to `user`.
   std::uint64_t unread_count(const std::string& user);
   /// Conversations of `user`, newest last message first.

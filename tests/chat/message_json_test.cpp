@@ -44,6 +44,28 @@ TEST_CASE("message_json round-trips random bodies of ASCII and control bytes") {
   }
 }
 
+TEST_CASE("message_json: long bodies with rare escapes at every offset (the 8-byte scan)") {
+  std::mt19937 rng(11);
+  const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', ' ', '\x7f'};
+  for (int n = 0; n < 3000; ++n) {
+    std::string body(rng() % 200, 'a');
+    for (auto& c : body) c = static_cast<char>('!' + rng() % 90);
+    if (!body.empty() && n % 3) body[rng() % body.size()] = specials[rng() % sizeof specials];
+    if (n % 5 == 0) body += "\xc3\xa9\xf0\x9f\x98\x80";  // UTF-8 passes through
+    const message m{1, "u", "v", body, 2, false};
+    REQUIRE(qc::chat::message_json(m) == reference(m));
+  }
+}
+
+TEST_CASE("messages_writer lists rows in the order given, or reversed") {
+  qc::chat::messages_writer w;
+  const std::vector<message> rows = {{3, "a", "b", "c", 7, false}, {2, "b", "a", "b", 6, true}, {1, "a", "b", "a", 5, false}};
+  for (const auto& m : rows) w.add(m);
+  CHECK(w.text(true) == R"({"messages":[)" + reference(rows[2]) + "," + reference(rows[1]) + "," + reference(rows[0]) + "]}");
+  qc::chat::messages_writer e;
+  CHECK(e.text(true) == R"({"messages":[]})");
+}
+
 TEST_CASE("messages_json wraps the list") {
   CHECK(qc::chat::messages_json({}) == R"({"messages":[]})");
   const std::vector<message> two = {{1, "a", "b", "x", 5, false}, {2, "b", "a", "y", 6, true}};
