@@ -1,5 +1,6 @@
 #include "actors/apply_actor.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -268,6 +269,7 @@ void apply_actor::maybe_snapshot() {
   snap_running_ = true;
   log_bytes_at_copy_ = log_bytes_;
   snap_thread_ = std::thread([this, db = store_->path()] {
+    ::pthread_setname_np(::pthread_self(), "qc-snapshot");
     snap_index_ = 0;
     snap_error_ = db::chat_store::snapshot_file_to(db, snap_tmp_);
     if (!snap_error_) snap_error_ = name_copy();

@@ -14,6 +14,8 @@
 //    which stops the node cleanly.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -86,7 +88,11 @@ class thread_mailbox {
   /// line logged when `on_batch` throws; `on_failure` then runs once.
   thread_mailbox(std::string name, batch_handler on_batch, failure_handler on_failure)
       : name_(std::move(name)), on_batch_(std::move(on_batch)), on_failure_(std::move(on_failure)) {
-    worker_ = std::thread([this] { run(); });
+    worker_ = std::thread([this] {
+      // "qc-apply", "qc-storage": what top -H and perf show for the thread.
+      ::pthread_setname_np(::pthread_self(), ("qc-" + name_).substr(0, 15).c_str());
+      run();
+    });
   }
   ~thread_mailbox() { stop(); }
   thread_mailbox(const thread_mailbox&) = delete;
