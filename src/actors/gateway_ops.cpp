@@ -9,6 +9,7 @@
 #include "chat/command.h"
 #include "chat/message_json.h"
 #include "chat/password.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/wall_clock.h"
 
@@ -393,7 +394,7 @@ void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
           if (!first) out += ',';
           first = false;
           out += "{\"with\":";
-          chat::append_json_string(out, c.with);
+          common::append_json_string(out, c.with);
           out += ",\"unread\":" + std::to_string(c.unread) + ",\"last\":";
           chat::append_message_json(out, c.last);
           out += '}';

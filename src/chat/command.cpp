@@ -102,7 +102,10 @@ std::string encode_command(const command& c) {
 
 std::optional<command> decode_command(std::string_view data) {
   json::error_code ec;
-  auto v = json::parse(data, ec);
+  // The parsed tree lives only in this call: take its memory from the stack.
+  unsigned char scratch[4096];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  auto v = json::parse(data, ec, &mr);
   if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.as_object();
   std::string t;

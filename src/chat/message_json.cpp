@@ -1,85 +1,20 @@
 #include "chat/message_json.h"
 
-#include <charconv>
-#include <cstring>
+#include "common/json_text.h"
 
 namespace qc::chat {
 
-namespace {
-
-template <class Int>
-void append_int(std::string& out, Int v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-constexpr std::uint64_t ones = 0x0101010101010101ull;
-constexpr std::uint64_t highs = 0x8080808080808080ull;
-
-/// True if any of the 8 bytes of `w` needs an escape: below 0x20, '"' or '\'.
-/// (Bytes of 0x80 and up, UTF-8, never do.)
-bool needs_escape(std::uint64_t w) {
-  const auto below = [](std::uint64_t x, std::uint64_t n) { return (x - ones * n) & ~x & highs; };
-  const auto zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
-  return (below(w, 0x20) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\'))) != 0;
-}
-
-}  // namespace
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out.reserve(out.size() + s.size() + 2);
-  out += '"';
-  std::size_t run = 0;  // start of the pending run of bytes that need no escape
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // Skip clean 8-byte words at once: message bodies rarely hold an escape.
-    if (s.size() - i >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if (!needs_escape(w)) {
-        i += 8;
-        continue;
-      }
-    }
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
-    }
-    out.append(s.data() + run, i - run);
-    run = ++i;
-    out += '\\';
-    switch (c) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '\b': out += 'b'; break;
-      case '\f': out += 'f'; break;
-      case '\n': out += 'n'; break;
-      case '\r': out += 'r'; break;
-      case '\t': out += 't'; break;
-      default:
-        out += "u00";
-        out += hex[c >> 4];
-        out += hex[c & 0xf];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
 void append_message_json(std::string& out, const message_view& m) {
   out += "{\"id\":";
-  append_int(out, m.id);
+  common::append_json_int(out, m.id);
   out += ",\"from\":";
-  append_json_string(out, m.from);
+  common::append_json_string(out, m.from);
   out += ",\"to\":";
-  append_json_string(out, m.to);
+  common::append_json_string(out, m.to);
   out += ",\"body\":";
-  append_json_string(out, m.body);
+  common::append_json_string(out, m.body);
   out += ",\"ts\":";
-  append_int(out, m.ts);
+  common::append_json_int(out, m.ts);
   out += m.read ? ",\"read\":true}" : ",\"read\":false}";
 }
 

@@ -12,16 +12,12 @@
 #pragma once
 
 #include <string>
-#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "chat/command.h"
 
 namespace qc::chat {
-
-/// Appends `s` as a JSON string literal (quotes included) to `out`, escaped
-/// as boost::json::serialize escapes it. `s` must be valid UTF-8 (the
-/// protocol's strings come from parsed JSON).
-void append_json_string(std::string& out, std::string_view s);
 
 /// Appends `{"id":…,"from":…,"to":…,"body":…,"ts":…,"read":…}` to `out`.
 void append_message_json(std::string& out, const message_view& m);

@@ -296,7 +296,11 @@ std::variant<request, request_error> decode_request(std::string_view frame, cons
   json::error_code ec;
   json::parse_options popt;
   popt.max_depth = 32;
-  json::value v = json::parse(frame, ec, {}, popt);
+  // The parsed tree lives only in this call (r.id is copied into the
+  // default storage by assignment): take its memory from the stack.
+  unsigned char scratch[4096];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  json::value v = json::parse(frame, ec, &mr, popt);
   if (ec) return request_error{nullptr, false, "bad_request", "not valid JSON: " + ec.message()};
   if (!v.is_object()) return request_error{nullptr, false, "bad_request", "a request must be a JSON object"};
   const auto& o = v.as_object();

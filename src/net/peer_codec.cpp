@@ -1,4 +1,5 @@
 #include "net/peer_codec.h"
+#include "common/json_text.h"
 #include "common/overloaded.h"
 
 #include <cstring>
@@ -65,33 +66,67 @@ json::object members_json(const raft::membership& m) {
   return json::object{{"m", std::move(a)}};
 }
 
-json::object message_json(const raft::message& m) {
-  json::object o{{"t", static_cast<int>(m.type)}, {"f", m.from}, {"o", m.to}, {"tm", m.term}};
-  if (m.log_term) o["lt"] = m.log_term;
-  if (m.index) o["i"] = m.index;
-  if (m.commit) o["c"] = m.commit;
-  if (m.reject) o["r"] = true;
-  if (m.reject_hint) o["rh"] = m.reject_hint;
-  if (m.hint_term) o["ht"] = m.hint_term;
-  if (!m.context.empty()) o["x"] = m.context;
+/// One Raft message as a JSON object, written without building a
+/// boost::json value first (the replication hot path: every append and its
+/// answer passes here). Keys: t type, f from, o to, tm term, and when set lt
+/// log_term, i index, c commit, r reject, rh reject_hint, ht hint_term,
+/// x context, e entries ({t, i, y type, d data or b base64 data}),
+/// s snapshot ({m members, i, t, h handle}).
+void append_message(std::string& out, const raft::message& m) {
+  using common::append_json_int;
+  using common::append_json_string;
+  out += "{\"t\":";
+  append_json_int(out, static_cast<int>(m.type));
+  out += ",\"f\":";
+  append_json_string(out, m.from);
+  out += ",\"o\":";
+  append_json_string(out, m.to);
+  out += ",\"tm\":";
+  append_json_int(out, m.term);
+  const auto field = [&](const char* key, std::uint64_t v) {
+    if (!v) return;
+    out += key;
+    append_json_int(out, v);
+  };
+  field(",\"lt\":", m.log_term);
+  field(",\"i\":", m.index);
+  field(",\"c\":", m.commit);
+  if (m.reject) out += ",\"r\":true";
+  field(",\"rh\":", m.reject_hint);
+  field(",\"ht\":", m.hint_term);
+  if (!m.context.empty()) {
+    out += ",\"x\":";
+    append_json_string(out, m.context);
+  }
   if (!m.entries.empty()) {
-    json::array es;
-    for (const auto& e : m.entries) {
-      json::object eo{{"t", e.term}, {"i", e.index}, {"y", static_cast<int>(e.type)}};
-      if (valid_utf8(e.data)) eo["d"] = e.data;
-      else eo["b"] = base64(e.data);
-      es.push_back(std::move(eo));
+    out += ",\"e\":[";
+    for (std::size_t k = 0; k < m.entries.size(); ++k) {
+      const auto& e = m.entries[k];
+      if (k) out += ',';
+      out += "{\"t\":";
+      append_json_int(out, e.term);
+      out += ",\"i\":";
+      append_json_int(out, e.index);
+      out += ",\"y\":";
+      append_json_int(out, static_cast<int>(e.type));
+      if (valid_utf8(e.data)) {
+        out += ",\"d\":";
+        append_json_string(out, e.data);
+      } else {
+        out += ",\"b\":\"" + base64(e.data) + '"';
+      }
+      out += '}';
     }
-    o["e"] = std::move(es);
+    out += ']';
   }
   if (m.snapshot) {
     auto s = members_json(m.snapshot->config);
     s["i"] = m.snapshot->index;
     s["t"] = m.snapshot->term;
     s["h"] = m.snapshot->handle;
-    o["s"] = std::move(s);
+    out += ",\"s\":" + json::serialize(s);
   }
-  return o;
+  out += '}';
 }
 
 /// Field readers that refuse anything of the wrong type.
@@ -193,14 +228,18 @@ std::optional<raft::message> parse_message(const json::value& v) {
 }  // namespace
 
 std::string encode_peer_frame(const peer_frame& f) {
+  if (const auto* x = std::get_if<peer_raft>(&f)) {
+    std::string out = "{\"type\":\"raft\",\"msgs\":[";
+    for (std::size_t k = 0; k < x->msgs.size(); ++k) {
+      if (k) out += ',';
+      append_message(out, x->msgs[k]);
+    }
+    out += "]}";
+    return out;
+  }
   json::object o;
   std::visit(overloaded{
-                 [&](const peer_raft& x) {
-                   o["type"] = "raft";
-                   json::array a;
-                   for (const auto& m : x.msgs) a.push_back(message_json(m));
-                   o["msgs"] = std::move(a);
-                 },
+                 [&](const peer_raft&) {},  // written below, without the object
                  [&](const peer_propose& x) {
                    o["type"] = "propose";
                    o["rid"] = x.rid;
@@ -244,7 +283,11 @@ std::optional<peer_frame> decode_peer_frame(std::string_view text) {
   json::error_code ec;
   json::parse_options opt;
   opt.max_depth = 16;
-  auto v = json::parse(text, ec, {}, opt);
+  // The parsed tree lives only in this call (every field is copied out):
+  // take its memory from the stack, and in a few large blocks beyond it.
+  unsigned char scratch[16384];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  auto v = json::parse(text, ec, &mr, opt);
   if (ec || !v.is_object()) return std::nullopt;
   reader r{v.as_object()};
   const std::string type = r.str("type", true);
