@@ -1,5 +1,7 @@
 #include "chat/request.h"
 
+#include <cmath>
+
 #include <boost/json.hpp>
 
 #include "common/host_port.h"
@@ -291,6 +293,23 @@ bool valid_user_name(std::string_view user) {
   return true;
 }
 
+namespace {
+/// False if `v` holds a number too large for a double anywhere inside:
+/// boost::json reads it as infinity, and would echo it as `Infinity`,
+/// which is not JSON.
+bool finite_numbers(const json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (v.is_array()) {
+    for (const auto& e : v.get_array())
+      if (!finite_numbers(e)) return false;
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object())
+      if (!finite_numbers(kv.value())) return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::variant<request, request_error> decode_request(std::string_view frame, const request_limits& limits) {
   request r;
   json::error_code ec;
@@ -305,6 +324,7 @@ std::variant<request, request_error> decode_request(std::string_view frame, cons
   if (!v.is_object()) return request_error{nullptr, false, "bad_request", "a request must be a JSON object"};
   const auto& o = v.as_object();
   if (auto* id = o.if_contains("id")) {
+    if (!finite_numbers(*id)) return request_error{nullptr, true, "bad_request", "'id' holds a number out of range"};
     r.id = *id;
     r.has_id = true;
   }

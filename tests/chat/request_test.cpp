@@ -3,6 +3,8 @@
 
 #include <variant>
 
+#include <boost/json.hpp>
+
 #include "chat/password.h"
 #include "chat/request.h"
 
@@ -74,6 +76,24 @@ TEST_CASE("id is echoed verbatim, absent id stays absent") {
   CHECK(reply_error(e.id, e.has_id, e.code, "m") == R"({"id":{"k":[1,2]},"ok":false,"error":{"code":"unknown_op","message":"m"}})");
   CHECK(reply_ok(nullptr, false, R"({"user":"bob"})") == R"({"ok":true,"user":"bob"})");
   CHECK(reply_ok(7, true, "{}") == R"({"id":7,"ok":true})");
+}
+
+TEST_CASE("an id with a number too large for a double is refused, and the reply is still JSON") {
+  // Found by the request fuzzer: boost::json reads 44444E444444441 as
+  // infinity and would write it back as `Infinity`.
+  for (const char* f : {R"({"admin_tokenop":"hnllo","id":44444E444444441})", R"({"op":"hello","id":{"k":[1,-1e999]}})"}) {
+    auto r = decode_request(f, {});
+    auto* e = std::get_if<request_error>(&r);
+    REQUIRE(e);
+    CHECK(e->code == "bad_request");
+    const auto text = reply_error(e->id, e->has_id, e->code, e->message);
+    boost::json::error_code ec;
+    (void)boost::json::parse(text, ec);
+    CHECK_MESSAGE(!ec, text);
+    CHECK(text.rfind(R"({"id":null,"ok":false)", 0) == 0);
+  }
+  auto ok = decode_request(R"({"op":"hello","id":1.5e300})", {});
+  CHECK(std::holds_alternative<request>(ok));
 }
 
 TEST_CASE("session tokens are random; only their hash is kept") {
