@@ -24,12 +24,6 @@ std::string message_json(const message_view& m) {
   return out;
 }
 
-std::string messages_json(const std::vector<message>& msgs) {
-  messages_writer w;
-  for (const auto& m : msgs) w.add(m);
-  return w.text(false);
-}
-
 void messages_writer::add(const message_view& m) {
   const auto at = objects_.size();
   append_message_json(objects_, m);

@@ -25,9 +25,6 @@ void append_message_json(std::string& out, const message_view& m);
 /// The message object alone.
 std::string message_json(const message_view& m);
 
-/// `{"messages":[…]}`: the result of `history` and `unread`.
-std::string messages_json(const std::vector<message>& msgs);
-
 /// Builds `{"messages":[…]}` from rows as a query yields them, without a
 /// copy of each row: add() each, then text(). History finds the newest
 /// rows first but lists them oldest first: text(true) reverses the order.

@@ -100,10 +100,6 @@ bool upgrade_schema(SQLite::Database& db, const fs::path& path) {
   return true;
 }
 
-json::object message_obj(const chat::message& m) {
-  return json::object{{"id", m.id}, {"from", m.from}, {"to", m.to}, {"body", m.body}, {"ts", m.ts}, {"read", m.read}};
-}
-
 /// The message in columns first..first+5 of `q`'s current row, in place.
 chat::message_view view_message(SQLite::Statement& q, int first = 0) {
   const auto text = [&q](int col) {
@@ -376,14 +372,10 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
                 const auto id = static_cast<std::uint64_t>(n.getColumn(0).getInt64());
                 const std::string to = n.getColumn(1).getString();
                 const auto ts = n.getColumn(2).getInt64();
-                json::object res{{"duplicate", true}};
-                if (auto m = message(id)) {
-                  res["message"] = message_obj(*m);
-                } else {
-                  res["message"] = message_obj(chat::message{id, c.from, to, "", ts, false});
-                  res["deleted"] = true;
-                }
-                r.result_json = json::serialize(res);
+                const auto m = message(id);
+                r.result_json = R"({"duplicate":true,"message":)" +
+                                chat::message_json(m ? *m : chat::message{id, c.from, to, "", ts, false}) +
+                                (m ? "}" : R"(,"deleted":true})");
                 return;
               }
             }

@@ -66,8 +66,10 @@ TEST_CASE("messages_writer lists rows in the order given, or reversed") {
   CHECK(e.text(true) == R"({"messages":[]})");
 }
 
-TEST_CASE("messages_json wraps the list") {
-  CHECK(qc::chat::messages_json({}) == R"({"messages":[]})");
+TEST_CASE("messages_writer wraps the list in the order given") {
+  CHECK(qc::chat::messages_writer{}.text(false) == R"({"messages":[]})");
   const std::vector<message> two = {{1, "a", "b", "x", 5, false}, {2, "b", "a", "y", 6, true}};
-  CHECK(qc::chat::messages_json(two) == R"({"messages":[)" + reference(two[0]) + "," + reference(two[1]) + "]}");
+  qc::chat::messages_writer w;
+  for (const auto& m : two) w.add(m);
+  CHECK(w.text(false) == R"({"messages":[)" + reference(two[0]) + "," + reference(two[1]) + "]}");
 }
