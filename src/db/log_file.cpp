@@ -36,20 +36,28 @@ log_error read_all(const std::filesystem::path& file, std::string& out) {
 }
 
 log_error write_at(int fd, const std::filesystem::path& file, const iovec* iov, int n, std::uint64_t offset) {
-  std::vector<iovec> rest(iov, iov + n);
-  std::size_t i = 0;
+  std::vector<iovec> copy;  // made only after a short write, to trim its head
+  const iovec* cur = iov;
+  int count = n;
   std::uint64_t at = offset;
-  while (i < rest.size()) {
-    const ssize_t w = ::pwritev(fd, rest.data() + i, static_cast<int>(rest.size() - i), static_cast<off_t>(at));
+  while (count > 0) {
+    const ssize_t w = ::pwritev(fd, cur, count, static_cast<off_t>(at));
     if (w < 0 && errno == EINTR) continue;
     if (w < 0) return io_error(errno, file, "write at byte offset " + std::to_string(at) + " failed");
     if (w == 0) return io_error(EIO, file, "write at byte offset " + std::to_string(at) + " wrote nothing");
     at += static_cast<std::uint64_t>(w);
     auto left = static_cast<std::size_t>(w);
-    while (i < rest.size() && left >= rest[i].iov_len) left -= rest[i++].iov_len;
-    if (i < rest.size()) {
-      rest[i].iov_base = static_cast<char*>(rest[i].iov_base) + left;
-      rest[i].iov_len -= left;
+    while (count > 0 && left >= cur->iov_len) {
+      left -= cur->iov_len;
+      ++cur;
+      --count;
+    }
+    if (count > 0 && left > 0) {
+      std::vector<iovec> rest(cur, cur + count);
+      rest[0].iov_base = static_cast<char*>(rest[0].iov_base) + left;
+      rest[0].iov_len -= left;
+      copy.swap(rest);
+      cur = copy.data();
     }
   }
   return {};
