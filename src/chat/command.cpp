@@ -1,4 +1,5 @@
 #include "chat/command.h"
+#include "common/json_text.h"
 #include "common/overloaded.h"
 
 #include <boost/json.hpp>
@@ -8,12 +9,6 @@ namespace qc::chat {
 namespace json = boost::json;
 
 namespace {
-json::array ids_json(const std::vector<std::uint64_t>& ids) {
-  json::array a;
-  for (auto i : ids) a.push_back(i);
-  return a;
-}
-
 bool get_str(const json::object& o, const char* k, std::string& out) {
   auto* v = o.if_contains(k);
   if (!v || !v->is_string()) return false;
@@ -41,63 +36,121 @@ bool get_ids(const json::object& o, std::vector<std::uint64_t>& out) {
 }
 }  // namespace
 
+namespace {
+/// One command's JSON text, written directly: keys in the order given,
+/// byte for byte what boost::json::serialize writes for an object built in
+/// that order (the log's format, which replicas of other versions read).
+class command_writer {
+ public:
+  explicit command_writer(std::size_t hint) {
+    out_.reserve(hint + 96);
+    out_ += '{';
+  }
+  void str(std::string_view key, std::string_view v) {
+    name(key);
+    common::append_json_string(out_, v);
+  }
+  void num(std::string_view key, std::int64_t v) {
+    name(key);
+    common::append_json_int(out_, v);
+  }
+  void ids(const std::vector<std::uint64_t>& v) {
+    name("ids");
+    out_ += '[';
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      if (k) out_ += ',';
+      common::append_json_int(out_, v[k]);
+    }
+    out_ += ']';
+  }
+  std::string finish() && {
+    out_ += '}';
+    return std::move(out_);
+  }
+
+ private:
+  void name(std::string_view key) {  // keys are fixed ASCII: nothing to escape
+    if (out_.size() > 1) out_ += ',';
+    out_ += '"';
+    out_ += key;
+    out_ += "\":";
+  }
+  std::string out_;
+};
+}  // namespace
+
 std::string encode_command(const command& c) {
-  json::object o;
-  std::visit(overloaded{
-                 [&](const cmd_create_account& x) {
-                   o["t"] = "create_account";
-                   o["user"] = x.user;
-                   o["pw_hash"] = x.pw_hash;
-                   o["ts"] = x.ts;
-                 },
-                 [&](const cmd_create_session& x) {
-                   o["t"] = "create_session";
-                   o["user"] = x.user;
-                   o["token_hash"] = x.token_hash;
-                   o["ts"] = x.ts;
-                   if (x.expire_before) o["expire_before"] = x.expire_before;
-                   if (!x.rehash_to.empty()) {
-                     o["rehash_from"] = x.rehash_from;
-                     o["rehash_to"] = x.rehash_to;
-                   }
-                 },
-                 [&](const cmd_touch_session& x) {
-                   o["t"] = "touch_session";
-                   o["user"] = x.user;
-                   o["token_hash"] = x.token_hash;
-                   o["ts"] = x.ts;
-                 },
-                 [&](const cmd_drop_session& x) {
-                   o["t"] = "drop_session";
-                   o["user"] = x.user;
-                   o["token_hash"] = x.token_hash;
-                 },
-                 [&](const cmd_send& x) {
-                   o["t"] = "send";
-                   o["from"] = x.from;
-                   o["to"] = x.to;
-                   o["body"] = x.body;
-                   if (x.nonce) o["nonce"] = *x.nonce;
-                   o["ts"] = x.ts;
-                 },
-                 [&](const cmd_mark_read& x) {
-                   o["t"] = "mark_read";
-                   o["user"] = x.user;
-                   if (x.with) o["with"] = *x.with;
-                   else o["ids"] = ids_json(x.ids);
-                 },
-                 [&](const cmd_delete_messages& x) {
-                   o["t"] = "delete_messages";
-                   o["user"] = x.user;
-                   o["ids"] = ids_json(x.ids);
-                 },
-                 [&](const cmd_delete_account& x) {
-                   o["t"] = "delete_account";
-                   o["user"] = x.user;
-                 },
-             },
-             c);
-  return json::serialize(o);
+  return std::visit(
+      overloaded{
+          [](const cmd_create_account& x) {
+            command_writer w(x.user.size() + x.pw_hash.size());
+            w.str("t", "create_account");
+            w.str("user", x.user);
+            w.str("pw_hash", x.pw_hash);
+            w.num("ts", x.ts);
+            return std::move(w).finish();
+          },
+          [](const cmd_create_session& x) {
+            command_writer w(x.user.size() + x.token_hash.size() + x.rehash_from.size() + x.rehash_to.size());
+            w.str("t", "create_session");
+            w.str("user", x.user);
+            w.str("token_hash", x.token_hash);
+            w.num("ts", x.ts);
+            if (x.expire_before) w.num("expire_before", x.expire_before);
+            if (!x.rehash_to.empty()) {
+              w.str("rehash_from", x.rehash_from);
+              w.str("rehash_to", x.rehash_to);
+            }
+            return std::move(w).finish();
+          },
+          [](const cmd_touch_session& x) {
+            command_writer w(x.user.size() + x.token_hash.size());
+            w.str("t", "touch_session");
+            w.str("user", x.user);
+            w.str("token_hash", x.token_hash);
+            w.num("ts", x.ts);
+            return std::move(w).finish();
+          },
+          [](const cmd_drop_session& x) {
+            command_writer w(x.user.size() + x.token_hash.size());
+            w.str("t", "drop_session");
+            w.str("user", x.user);
+            w.str("token_hash", x.token_hash);
+            return std::move(w).finish();
+          },
+          [](const cmd_send& x) {
+            command_writer w(x.from.size() + x.to.size() + x.body.size() + (x.nonce ? x.nonce->size() : 0));
+            w.str("t", "send");
+            w.str("from", x.from);
+            w.str("to", x.to);
+            w.str("body", x.body);
+            if (x.nonce) w.str("nonce", *x.nonce);
+            w.num("ts", x.ts);
+            return std::move(w).finish();
+          },
+          [](const cmd_mark_read& x) {
+            command_writer w(x.user.size() + (x.with ? x.with->size() : 0) + 21 * x.ids.size());
+            w.str("t", "mark_read");
+            w.str("user", x.user);
+            if (x.with) w.str("with", *x.with);
+            else w.ids(x.ids);
+            return std::move(w).finish();
+          },
+          [](const cmd_delete_messages& x) {
+            command_writer w(x.user.size() + 21 * x.ids.size());
+            w.str("t", "delete_messages");
+            w.str("user", x.user);
+            w.ids(x.ids);
+            return std::move(w).finish();
+          },
+          [](const cmd_delete_account& x) {
+            command_writer w(x.user.size());
+            w.str("t", "delete_account");
+            w.str("user", x.user);
+            return std::move(w).finish();
+          },
+      },
+      c);
 }
 
 std::optional<command> decode_command(std::string_view data) {
