@@ -292,13 +292,16 @@ void consensus_actor::finish(raft::ready& rd) {
   }
 }
 
-bool consensus_actor::view_current() const {
+bool consensus_actor::view_current() {
   const auto& v = view_;
-  return !v.id.empty() && v.state == core_.state() && v.learner == core_.is_learner() && v.leader == core_.leader() &&
-         v.term == core_.term() && v.commit_index == core_.commit_index() && v.last_index == core_.last_index() &&
-         v.snapshot_index == core_.snapshot_index() && v.conf_change_pending == core_.conf_change_pending() &&
-         v.steps_refused == steps_refused_ && v.config == core_.config() &&
-         (v.state != raft::role::leader || v.progress == core_.progress());
+  if (v.id.empty() || v.state != core_.state() || v.learner != core_.is_learner() || v.leader != core_.leader() ||
+      v.term != core_.term() || v.commit_index != core_.commit_index() || v.last_index != core_.last_index() ||
+      v.snapshot_index != core_.snapshot_index() || v.conf_change_pending != core_.conf_change_pending() ||
+      v.steps_refused != steps_refused_ || !(v.config == core_.config()))
+    return false;
+  if (v.state != raft::role::leader) return true;
+  core_.progress_into(progress_now_);
+  return v.progress == progress_now_;
 }
 
 void consensus_actor::publish() {
@@ -318,7 +321,7 @@ void consensus_actor::publish() {
   v.conf_change_pending = core_.conf_change_pending();
   v.steps_refused = steps_refused_;
   v.config = core_.config();
-  if (v.state == raft::role::leader) v.progress = core_.progress();
+  if (v.state == raft::role::leader) core_.progress_into(v.progress);
   const bool changed_membership = !(v.config == view_.config);
   if (changed_membership && !view_.id.empty()) {
     std::string desc;

@@ -194,7 +194,7 @@ class consensus_actor {
   void finish(raft::ready& rd);
   void publish();
   /// True if view_ still shows the core as it is (nothing to publish).
-  bool view_current() const;
+  bool view_current();
   void on_peer_messages(std::vector<raft::message>&& msgs);
   void on_hello(const std::string& peer, const std::string& incarnation);
   /// The latest incarnation known for `peer` (being recorded or durable).
@@ -210,6 +210,7 @@ class consensus_actor {
   consensus_outputs out_;
   loop_mailbox<consensus_message> inbox_;
   raft_view view_;
+  std::vector<raft::peer_progress> progress_now_;  ///< view_current's working space
 
   std::optional<raft::ready> in_flight_;  ///< batch being persisted
   std::chrono::steady_clock::time_point in_flight_since_;

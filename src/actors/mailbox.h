@@ -17,7 +17,6 @@
 #include <pthread.h>
 
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <exception>
 #include <mutex>
@@ -52,23 +51,25 @@ class loop_mailbox {
   }
 
   /// Messages waiting (for metrics).
-  std::size_t size() const { return queue_.size(); }
+  std::size_t size() const { return queue_.size() + (draining_.size() - next_); }
 
  private:
   void drain() {
     scheduled_ = false;
-    // Handle what is queued now; later pushes schedule another drain.
-    std::size_t n = queue_.size();
-    while (n-- > 0 && !queue_.empty()) {
-      Msg m = std::move(queue_.front());
-      queue_.pop_front();
-      on_msg_(std::move(m));
-    }
+    // Handle what is queued now; later pushes schedule another drain. The
+    // two vectors trade places and keep their capacity, so a steady flow
+    // of messages allocates nothing.
+    draining_.swap(queue_);
+    for (next_ = 0; next_ < draining_.size();) on_msg_(std::move(draining_[next_++]));
+    draining_.clear();
+    next_ = 0;
   }
 
   boost::asio::io_context& io_;
   handler on_msg_;
-  std::deque<Msg> queue_;
+  std::vector<Msg> queue_;     ///< pushed since the last drain began
+  std::vector<Msg> draining_;  ///< the batch being handled, from next_ on
+  std::size_t next_ = 0;
   bool scheduled_ = false;
 };
 
@@ -124,17 +125,14 @@ class thread_mailbox {
  private:
   void run() {
     bool failed = false;
+    std::vector<Msg> batch;  // trades places with queue_: both keep their capacity
     for (;;) {
-      std::vector<Msg> batch;
+      batch.clear();
       {
         std::unique_lock lk(mu_);
         cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping and drained
-        batch.reserve(queue_.size());
-        while (!queue_.empty()) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
+        batch.swap(queue_);
       }
       if (failed) continue;  // the node is stopping; the actor's state is not trusted
       std::string what;
@@ -157,7 +155,7 @@ class thread_mailbox {
   failure_handler on_failure_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Msg> queue_;
+  std::vector<Msg> queue_;
   bool stopping_ = false;
   std::thread worker_;
 };

@@ -128,18 +128,26 @@ void replicator_actor::publish_links() {
 }
 
 void replicator_actor::send(std::vector<raft::message> msgs) {
-  std::map<std::string, net::peer_raft> batches;
+  const auto batch_for = [this](const std::string& to) -> net::peer_raft& {
+    for (auto& [peer, batch] : batches_)
+      if (peer == to) return batch;
+    return batches_.emplace_back(to, net::peer_raft{}).second;
+  };
   for (auto& m : msgs) {
     if (m.type == raft::msg_type::snapshot) {
       start_snapshot(m);
       continue;
     }
-    batches[m.to].msgs.push_back(std::move(m));
+    batch_for(m.to).msgs.push_back(std::move(m));
   }
-  for (auto& [to, batch] : batches) {
+  for (auto& [to, batch] : batches_) {
+    if (batch.msgs.empty()) continue;
     auto frame = std::make_shared<const std::string>(net::encode_peer_frame(batch));
+    batch.msgs.clear();
     if (!transport_->send(to, frame)) out_.unreachable(to);
   }
+  // Peers that left the configuration leave their (empty) slot behind.
+  if (batches_.size() > 16) batches_.clear();
 }
 
 bool replicator_actor::send_frame(const std::string& to, const net::peer_frame& f) {

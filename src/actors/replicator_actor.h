@@ -185,6 +185,9 @@ class replicator_actor {
   std::filesystem::path snapshot_dir_;
   replicator_outputs out_;
   std::shared_ptr<net::peer_transport> transport_;
+  /// send()'s frames being gathered, one per peer; kept between calls so
+  /// their vectors keep their capacity.
+  std::vector<std::pair<std::string, net::peer_raft>> batches_;
   std::map<std::string, std::unique_ptr<outgoing_snapshot>> out_snaps_;
   std::map<std::string, std::unique_ptr<incoming_snapshot>> in_snaps_;
   std::uint64_t next_stream_ = 1;  ///< ids of streams in the snapshot I/O worker

@@ -229,7 +229,16 @@ std::optional<raft::message> parse_message(const json::value& v) {
 
 std::string encode_peer_frame(const peer_frame& f) {
   if (const auto* x = std::get_if<peer_raft>(&f)) {
-    std::string out = "{\"type\":\"raft\",\"msgs\":[";
+    // One allocation: room for every message, entries escaped (a command's
+    // JSON text gains a backslash per quote), without growing on the way.
+    std::size_t room = 32;
+    for (const auto& m : x->msgs) {
+      room += 96 + m.context.size();
+      for (const auto& e : m.entries) room += 48 + e.data.size() + e.data.size() / 4;
+    }
+    std::string out;
+    out.reserve(room);
+    out += "{\"type\":\"raft\",\"msgs\":[";
     for (std::size_t k = 0; k < x->msgs.size(); ++k) {
       if (k) out += ',';
       append_message(out, x->msgs[k]);

@@ -20,6 +20,7 @@
 #include "common/hex.h"
 #include "common/host_port.h"
 #include "common/log.h"
+#include "net/recycled.h"
 #include "net/session_failure.h"
 #include "net/tls.h"
 
@@ -268,7 +269,7 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
   }
 
   // ---- reading: handshake messages, then frames --------------------------
-  void do_read() { ws_.async_read(buf_, beast::bind_front_handler(&peer_link::on_read, shared_from_this())); }
+  void do_read() { ws_.async_read(buf_, recycled(beast::bind_front_handler(&peer_link::on_read, shared_from_this()))); }
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) {
@@ -371,7 +372,7 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
       }
     }
     ws_.binary(head.binary);
-    ws_.async_write(out_, beast::bind_front_handler(&peer_link::on_write, shared_from_this()));
+    ws_.async_write(out_, recycled(beast::bind_front_handler(&peer_link::on_write, shared_from_this())));
   }
 
   void on_write(beast::error_code ec, std::size_t) {

@@ -19,6 +19,7 @@
 
 #include "common/host_port.h"
 #include "common/log.h"
+#include "net/recycled.h"
 #include "net/session_failure.h"
 #include "net/tls.h"
 
@@ -209,7 +210,7 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
     do_read();
   }
 
-  void do_read() { ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this())); }
+  void do_read() { ws_.async_read(buffer_, recycled(beast::bind_front_handler(&ws_session::on_read, shared_from_this()))); }
 
   void on_read(beast::error_code ec, std::size_t n) {
     if (ec == websocket::error::message_too_big) {
@@ -238,7 +239,7 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
   void do_write() {
     ws_.text(true);
     ws_.async_write(boost::asio::buffer(*queue_.front()),
-                    beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+                    recycled(beast::bind_front_handler(&ws_session::on_write, shared_from_this())));
   }
 
   void on_write(beast::error_code ec, std::size_t) {

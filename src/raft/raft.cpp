@@ -195,6 +195,7 @@ struct raft_node::impl {
   bool campaigned_unheard = false;  ///< campaigned since a leader was last heard from
   std::map<node_id, bool> votes;
   std::map<node_id, follower_progress> prs;
+  std::vector<std::uint64_t> matches_scratch;  ///< maybe_commit's working space
   /// Invariant: the configuration in force is the latest conf_change entry
   /// in the log, or the snapshot's configuration if there is none (diss. §4.1).
   membership conf;
@@ -549,7 +550,8 @@ struct raft_node::impl {
 
   /// §5.4.2: only an entry of the current term is committed by counting.
   bool maybe_commit() {
-    std::vector<std::uint64_t> matches;
+    auto& matches = matches_scratch;  // reused: this runs on every acknowledgement
+    matches.clear();
     for (const auto& m : conf.members)
       if (m.voter) {
         auto it = prs.find(m.id);
@@ -1292,15 +1294,30 @@ bool raft_node::is_learner() const {
 bool raft_node::conf_change_pending() const { return impl_->pending_conf_index > impl_->commit; }
 std::vector<peer_progress> raft_node::progress() const {
   std::vector<peer_progress> out;
-  if (impl_->state != role::leader) return out;
-  for (const auto& m : impl_->conf.members) {
-    auto it = impl_->prs.find(m.id);
-    if (it == impl_->prs.end()) continue;
-    const auto& pr = it->second;
-    const bool self = m.id == impl_->cfg.id;
-    out.push_back({m.id, m.voter, self ? impl_->stable : pr.match, pr.next, pr.state, self || pr.recent_active});
-  }
+  progress_into(out);
   return out;
+}
+
+void raft_node::progress_into(std::vector<peer_progress>& out) const {
+  std::size_t n = 0;
+  if (impl_->state == role::leader) {
+    out.reserve(impl_->conf.members.size());
+    for (const auto& m : impl_->conf.members) {
+      auto it = impl_->prs.find(m.id);
+      if (it == impl_->prs.end()) continue;
+      const auto& pr = it->second;
+      const bool self = m.id == impl_->cfg.id;
+      if (n == out.size()) out.emplace_back();
+      auto& p = out[n++];
+      p.id = m.id;  // assigned in place: an id's string keeps its buffer
+      p.voter = m.voter;
+      p.match = self ? impl_->stable : pr.match;
+      p.next = pr.next;
+      p.state = pr.state;
+      p.recent_active = self || pr.recent_active;
+    }
+  }
+  out.resize(n);
 }
 const snapshot_meta& raft_node::snapshot() const { return impl_->snap; }
 

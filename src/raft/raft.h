@@ -235,6 +235,8 @@ class raft_node {
   bool conf_change_pending() const;
   /// Leader only: replication progress of every member (self included).
   std::vector<peer_progress> progress() const;
+  /// progress() into `out`, reusing its elements' memory.
+  void progress_into(std::vector<peer_progress>& out) const;
   /// The current snapshot's metadata (index 0 if none).
   const snapshot_meta& snapshot() const;
 
