@@ -130,15 +130,16 @@ struct log_store::impl {
     fmt::finish_record(head_buf, at, fmt::record_type::segment_header, seq, 0);
   }
 
-  /// How many zero bytes to write right after a record ending at `end`
-  /// of the open segment, in the same write. posix_fallocate leaves
+  /// How many zero bytes to write right after a record ending at `end`,
+  /// in the same write, in a segment whose written zeros reach `zeroed`
+  /// and whose preallocation ends at `cap`. posix_fallocate leaves
   /// unwritten extents: the first fdatasync after a write into one must
   /// also convert the extent and write the inode, an extra synchronous
   /// write each time a batch reaches a new block. Writing real zeros
   /// ahead, zero_ahead_bytes at a time, pays that once per chunk instead.
-  std::uint64_t zeros_after(std::uint64_t end) const {
-    if (end <= zeroed_to || end >= capacity) return 0;
-    return std::min(zero_ahead_bytes, capacity - end);
+  static std::uint64_t zeros_after(std::uint64_t end, std::uint64_t zeroed, std::uint64_t cap) {
+    if (end <= zeroed || end >= cap) return 0;
+    return std::min(zero_ahead_bytes, cap - end);
   }
 
   /// Writes the batch payload in batch_buf as the next record — in the open
@@ -148,9 +149,8 @@ struct log_store::impl {
     const std::uint64_t bytes = fmt::record_bytes(batch_buf.size() - fmt::header_bytes);
     if (write_off + bytes <= capacity || write_off == header_end) {
       fmt::finish_record(batch_buf, 0, fmt::record_type::batch, next_seq, salt);
-      iovec iov[2] = {{batch_buf.data(), batch_buf.size()}, {}};
-      const std::uint64_t zeros = zeros_after(write_off + bytes);
-      iov[1] = {zero_block.data(), zeros};
+      const std::uint64_t zeros = zeros_after(write_off + bytes, zeroed_to, capacity);
+      const iovec iov[2] = {{batch_buf.data(), batch_buf.size()}, {zero_block.data(), zeros}};
       const fs::path p = segment_path(segments.back());
       if (auto e = log_file::write_at(fd, p, iov, zeros ? 2 : 1, write_off)) return e;
       if (auto e = log_file::sync_data(fd, p)) return e;
@@ -168,7 +168,7 @@ struct log_store::impl {
     encode_header(number, next_seq);
     fmt::finish_record(batch_buf, 0, fmt::record_type::batch, next_seq + 1, salt);
     const std::uint64_t end = head_buf.size() + bytes;
-    const std::uint64_t zeros = std::min(zero_ahead_bytes, opts.segment_bytes - std::min(opts.segment_bytes, end));
+    const std::uint64_t zeros = zeros_after(end, 0, opts.segment_bytes);
     const iovec iov[3] = {{head_buf.data(), head_buf.size()},
                           {batch_buf.data(), batch_buf.size()},
                           {zero_block.data(), zeros}};
