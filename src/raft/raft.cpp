@@ -164,6 +164,7 @@ struct read_request {
   /// (unique within its term): only acks to heartbeats sent after the
   /// request arrived may confirm it, whatever contexts requesters pick.
   std::string round;
+  std::uint64_t seq = 0;  ///< the round's number: rounds are confirmed in order
 };
 
 struct raft_node::impl {
@@ -211,9 +212,12 @@ struct raft_node::impl {
   int transfer_elapsed = 0;
   bool need_bcast = false;
 
-  std::vector<read_request> reads;             ///< leader: rounds in progress
+  std::vector<read_request> reads;             ///< leader: rounds in progress, oldest first
   std::vector<read_request> reads_waiting;     ///< leader: before its term's first commit
-  std::uint64_t read_round_seq = 0;            ///< leader: last round id handed out
+  std::uint64_t read_round_seq = 0;            ///< leader: last round number handed out
+  /// Leader: the last round whose heartbeats went out. A round numbered
+  /// above it is still open: later requests join it until it is sent.
+  std::uint64_t read_round_sent = 0;
   std::vector<read_state> read_states;
 
   std::vector<message> early_out, out;
@@ -603,7 +607,7 @@ struct raft_node::impl {
       reads_waiting.push_back({std::move(ctx), 0, from, {}, {}});
       return {};
     }
-    read_request r{ctx, commit, from, {}, by_context ? ctx : "r" + std::to_string(++read_round_seq)};
+    read_request r{ctx, commit, from, {}, {}};
     // The leader's own ack counts only while it is a voter: a leader that
     // removed itself must hear from a quorum of the members it leads.
     if (is_voter(conf, cfg.id)) r.acks.insert(cfg.id);
@@ -612,9 +616,35 @@ struct raft_node::impl {
       release_read(r);
       return {};
     }
+    if (by_context) {
+      r.round = ctx;
+      r.seq = read_round_sent = ++read_round_seq;
+      reads.push_back(std::move(r));
+      bcast_heartbeat(reads.back().round);
+      return {};
+    }
+    // One round out at a time: a request that arrives while one is out
+    // joins the next, which goes out when the first is confirmed (or with
+    // the next periodic heartbeat). Every request in a round arrived before
+    // its heartbeats left, so one quorum of acks confirms them all.
+    const bool join_sent = cfg.testing_bugs.read_joins_sent_round && read_round_seq > 0;
+    if (read_round_seq == read_round_sent && !join_sent) ++read_round_seq;
+    r.seq = read_round_seq;
+    r.round = "r" + std::to_string(r.seq);
     reads.push_back(std::move(r));
-    bcast_heartbeat(reads.back().round);
+    if (!read_round_out()) send_read_round();
     return {};
+  }
+
+  /// True while a round's heartbeats are out and unconfirmed.
+  bool read_round_out() const { return !reads.empty() && reads.front().seq <= read_round_sent; }
+
+  /// Sends the heartbeats of the newest round (open or out: acks to a
+  /// later copy confirm it just as well, so a lost heartbeat or ack costs
+  /// one heartbeat interval, not the read).
+  void send_read_round() {
+    read_round_sent = read_round_seq;
+    bcast_heartbeat(reads.back().round);
   }
 
   void release_read(const read_request& r) {
@@ -634,12 +664,17 @@ struct raft_node::impl {
   void ack_read(const std::string& round, const node_id& from) {
     auto it = std::find_if(reads.begin(), reads.end(), [&](auto& r) { return r.round == round; });
     if (it == reads.end()) return;
-    if (is_voter(conf, from)) it->acks.insert(from);
+    // The requests of one round are adjacent and share their acks.
+    auto end = std::next(it);
+    if (!cfg.testing_bugs.read_acks_by_context)
+      while (end != reads.end() && end->seq == it->seq) ++end;
+    if (is_voter(conf, from))
+      for (auto r = it; r != end; ++r) r->acks.insert(from);
     if (voter_acks(it->acks) < quorum()) return;
     // This round and every earlier one are confirmed.
-    const auto end = std::next(it);
     for (auto r = reads.begin(); r != end; ++r) release_read(*r);
     reads.erase(reads.begin(), end);
+    if (!reads.empty() && !read_round_out() && !cfg.testing_bugs.read_acks_by_context) send_read_round();
   }
 
   // ---- step ----------------------------------------------------------------------
@@ -953,7 +988,8 @@ struct raft_node::impl {
     if (state != role::leader) return;
     if (++heartbeat_elapsed >= cfg.heartbeat_ticks) {
       heartbeat_elapsed = 0;
-      bcast_heartbeat("");
+      if (!reads.empty() && !cfg.testing_bugs.read_acks_by_context) send_read_round();
+      else bcast_heartbeat("");
     }
   }
 

@@ -68,6 +68,9 @@ struct config {
     /// context instead of the leader's own round id, and duplicate contexts
     /// are accepted (diss. §6.4 needs the ack to postdate the request).
     bool read_acks_by_context = false;
+    /// A request that arrives while a read round is out joins that round,
+    /// whose heartbeats left before it arrived (diss. §6.4, as above).
+    bool read_joins_sent_round = false;
     /// A leader answers reads at once whenever one vote is a quorum, even
     /// when it is not that voter, and skips check-quorum once it is no
     /// longer a member (diss. §4.2.2, §6.2).

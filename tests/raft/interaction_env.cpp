@@ -82,6 +82,7 @@ void plant(raft::config::planted_bugs& b, const std::vector<std::string>& names)
     if (n == "commit_by_counting") b.commit_by_counting = true;
     else if (n == "early_messages_before_durable") b.early_messages_before_durable = true;
     else if (n == "read_acks_by_context") b.read_acks_by_context = true;
+    else if (n == "read_joins_sent_round") b.read_joins_sent_round = true;
     else if (n == "removed_leader_serves") b.removed_leader_serves = true;
     else if (n == "snapshot_ack_last_index") b.snapshot_ack_last_index = true;
     else bad("unknown planted bug " + n);
