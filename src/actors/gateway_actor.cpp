@@ -360,7 +360,7 @@ void gateway_actor::handle(gateway_message&& m) {
                         [&](gateway_msg::applied& a) { on_applied(a.results, a.applied_index); },
                         [&](gateway_msg::peer& p) { on_peer(p.from, p.frame); },
                         [&](gateway_msg::usage& u) { on_usage(u.u); },
-                        [&](gateway_msg::appended& a) { alarm_.on_appended(a.bytes); },
+                        [&](gateway_msg::appended& a) { on_appended(a.bytes); },
                         [&](gateway_msg::timing& t) {
                           using w = gateway_msg::timing::what;
                           (t.w == w::loop_lag         ? metrics_.loop_lag
@@ -401,18 +401,30 @@ void gateway_actor::handle(gateway_message&& m) {
              m);
 }
 
+void gateway_actor::alarm_changed(bool was_full) {
+  const bool full = alarm_.full();
+  if (full == was_full) return;
+  if (out_.apply) out_.apply(apply_msg::storage_pressure{full});
+  if (full)
+    log::warn("storage alarm: ", alarm_.refusal(false, view_.config, std::chrono::steady_clock::now()),
+              "; writes that grow the data get storage_full");
+  else
+    log::info("storage alarm cleared: ", alarm_.used_bytes(), " of ", alarm_.quota_bytes(), " bytes used");
+}
+
+void gateway_actor::on_appended(std::uint64_t bytes) {
+  alarm_.on_appended(bytes);
+  if (measure_asked_ || !alarm_.wants_measurement() || !out_.measure) return;
+  measure_asked_ = true;
+  out_.measure();
+}
+
 void gateway_actor::on_usage(const db::disk_usage& u) {
+  measure_asked_ = false;
   const bool was_full = alarm_.full();
   alarm_.on_usage(u);
+  alarm_changed(was_full);
   const bool full = alarm_.full();
-  if (full != was_full) {
-    if (out_.apply) out_.apply(apply_msg::storage_pressure{full});
-    if (full)
-      log::warn("storage alarm: ", alarm_.refusal(false, view_.config, std::chrono::steady_clock::now()),
-                "; writes that grow the data get storage_full");
-    else
-      log::info("storage alarm cleared: ", alarm_.used_bytes(), " of ", alarm_.quota_bytes(), " bytes used");
-  }
   // Tell the leader while the alarm is up, and once when it clears; it
   // forgets a report after storage_alarm::peer_report_ttl.
   if (view_.state == raft::role::leader || view_.leader.empty() || (!full && !alarm_reported_)) return;
@@ -422,6 +434,11 @@ void gateway_actor::on_usage(const db::disk_usage& u) {
 
 void gateway_actor::on_view(raft_view v) {
   const bool leader_appeared = !v.leader.empty() && v.leader != view_.leader;
+  if (v.snapshot_index != view_.snapshot_index) {
+    const bool was_full = alarm_.full();
+    alarm_.on_snapshot(v.snapshot_index);
+    alarm_changed(was_full);
+  }
   view_ = std::move(v);
   if (leader_appeared || view_.state == raft::role::leader) {
     auto waiting = std::move(waiting_for_leader_);

@@ -162,6 +162,8 @@ struct gateway_outputs {
   std::function<void(events_message)> events;
   /// admin.disk_stall ([testing] enabled): the storage actor's mailbox.
   std::function<void(storage_message)> storage;
+  /// Asks the disk monitor for a measurement now (storage_alarm::wants_measurement).
+  std::function<void()> measure;
 };
 
 /// The outcome of a write: the apply result at the proposal's index, or a
@@ -303,6 +305,10 @@ class gateway_actor {
   void on_peer_propose_resp(net::peer_propose_resp& r);
   void on_view(raft_view v);
   void on_usage(const db::disk_usage& u);
+  void on_appended(std::uint64_t bytes);
+  /// Tells the apply actor and the log when the storage alarm went up or
+  /// down (it was `was_full` before the change at hand).
+  void alarm_changed(bool was_full);
   /// Why the write `data` (conf: a membership change) is refused with
   /// storage_full here; empty if it may go on. `local`: a client of this
   /// node asks (not a forwarded proposal), so this node must apply it.
@@ -381,6 +387,7 @@ class gateway_actor {
   /// leader, of the voters).
   storage_alarm alarm_;
   bool alarm_reported_ = false;  ///< the last report to the leader said "full"
+  bool measure_asked_ = false;   ///< a measurement was asked for and has not come
   node_metrics metrics_;
   boost::asio::steady_timer sweeper_;
   chat::hash_pool hash_pool_;

@@ -370,11 +370,14 @@ int run_node(const config::node_config& cfg, const char* version) {
   gout.events = [&](events_message m) { events->tell(std::move(m)); };
   gout.membership = [&](membership_message m) { membership->tell(std::move(m)); };
   gout.storage = [&](storage_message m) { storage_a.tell(std::move(m)); };
+  disk_monitor* monitor = nullptr;  // made below; the gateway asks it only once the loop runs
+  gout.measure = [&] { monitor->tell(disk_monitor_msg::measure{}); };
   gateway_actor gateway_a(io, cfg, std::move(gout), version);
   gateway = &gateway_a;
 
   disk_monitor monitor_a(
       io, cfg.data_dir, [&](db::disk_usage u) { gateway_a.tell(gateway_msg::usage{u}); }, fail_node);
+  monitor = &monitor_a;
 
   // Connection limits come from the descriptor limit (raised to the hard
   // one), so they are reached before the process runs out of descriptors.

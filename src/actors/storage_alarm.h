@@ -52,8 +52,19 @@ class storage_alarm {
 
   /// A fresh measurement of the data directory.
   void on_usage(const db::disk_usage& u);
+  /// This node's latest snapshot is now at `index`: once it covers the copy
+  /// the measurement saw in progress, that copy is done, and the room for a
+  /// whole next copy is kept again (copies can follow each other faster
+  /// than measurements).
+  void on_snapshot(std::uint64_t index);
   /// Entries of `bytes` were appended to this node's log.
   void on_appended(std::uint64_t bytes) { appended_ += bytes; }
+  /// True once the estimate since the last measurement has grown by a
+  /// 64th of the quota (at least 1 MiB): fast growth is measured then, not
+  /// estimated until the next periodic measurement, because the estimate
+  /// misses what grows with the data in steps (the kept snapshots and the
+  /// next copy are as large as chat.db, which may have doubled meanwhile).
+  bool wants_measurement() const { return appended_ * write_amplification >= measure_step_; }
   /// Writes of `source` fail for lack of space (`error` names the file),
   /// or, with an empty `error`, work again.
   void on_disk_full(const std::string& source, const std::string& error);
@@ -72,7 +83,7 @@ class storage_alarm {
   /// Used bytes: the last measurement plus the estimated cost of entries since.
   std::uint64_t used_bytes() const { return measured_ + appended_ * write_amplification; }
   /// Room kept for the next snapshot copy (db::disk_usage).
-  std::uint64_t reserved_bytes() const { return reserve_; }
+  std::uint64_t reserved_bytes() const { return copy_bytes_ - copying_; }
   std::uint64_t quota_bytes() const { return quota_; }
   /// Free bytes of the file system at the last measurement.
   std::uint64_t available_bytes() const { return available_; }
@@ -86,8 +97,11 @@ class storage_alarm {
  private:
   std::uint64_t quota_;
   std::uint64_t headroom_;  ///< the cost of the largest write, plus the steps
+  std::uint64_t measure_step_;  ///< see wants_measurement()
   std::uint64_t measured_ = 0;
-  std::uint64_t reserve_ = 0;
+  std::uint64_t copy_bytes_ = 0;  ///< db::disk_usage::copy_bytes
+  std::uint64_t copying_ = 0;     ///< what the copy in progress wrote, until it is done
+  std::uint64_t copy_index_ = 0;  ///< that copy's index (0: none)
   std::uint64_t appended_ = 0;  ///< log bytes since the measurement
   std::uint64_t available_ = 0;
   std::map<std::string, std::string> disk_errors_;  ///< source -> error

@@ -57,14 +57,15 @@ disk_usage measure_data_dir(const fs::path& dir) {
       newest_size = size;
     } else if (is_copy_name(name)) {
       copying += size;
+      if (auto c = copy_name_index(name)) u.copy_index = std::max(u.copy_index, *c);
     }
   }
   // The next copy holds chat.db's live pages (VACUUM INTO drops the free
   // ones) and the newer versions of pages its WAL holds (at most the WAL's
   // size: commits land there between checkpoints), and never less than the
   // newest snapshot unless rows were deleted.
-  const auto next_copy = std::max(newest_size, state + wal);
-  u.snapshot_reserve_bytes = next_copy - std::min(next_copy, copying);
+  u.copy_bytes = std::max(newest_size, state + wal);
+  u.copying_bytes = std::min(u.copy_bytes, copying);
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) == 0) u.available_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
   return u;

@@ -19,11 +19,16 @@ struct disk_usage {
   std::uint64_t used_bytes = 0;
   /// What the file system still gives an unprivileged writer (statvfs).
   std::uint64_t available_bytes = 0;
-  /// What the next local snapshot copy will add: chat.db's live bytes (or
-  /// the newest snapshot's size, if larger), less what a copy in progress
-  /// already wrote. Snapshots are written whole and only then the oldest is
-  /// pruned, so the data stays under the quota only if this room is kept.
-  std::uint64_t snapshot_reserve_bytes = 0;
+  /// What a local snapshot copy adds: chat.db's live bytes (or the newest
+  /// snapshot's size, if larger). Snapshots are written whole and only then
+  /// the oldest is pruned, so the data stays under the quota only if this
+  /// room is kept.
+  std::uint64_t copy_bytes = 0;
+  /// What the copy in progress (snap-at-<copy_index>) already wrote, which
+  /// used_bytes holds; 0 if none. Only until that copy is done: the next one
+  /// may start at once and needs copy_bytes again.
+  std::uint64_t copying_bytes = 0;
+  std::uint64_t copy_index = 0;
 };
 
 /// Measures `dir`. Files that vanish meanwhile (a pruned snapshot) count 0.

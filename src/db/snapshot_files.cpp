@@ -52,6 +52,10 @@ std::string copy_name(std::uint64_t index) {
 
 bool is_copy_name(const std::string& filename) { return filename.starts_with(copy_prefix); }
 
+std::optional<std::uint64_t> copy_name_index(const std::string& filename) {
+  return number_between(filename, copy_prefix, copy_suffix);
+}
+
 std::string transfer_name(std::uint64_t index) {
   return std::string(finished_prefix) + std::to_string(index) + std::string(transfer_suffix);
 }
@@ -70,7 +74,7 @@ std::vector<std::string> recover_snapshot_dir(const fs::path& dir) {
         newest_valid = std::max(newest_valid, *n);
         any_finished = true;
       }
-    } else if (auto c = number_between(name, copy_prefix, copy_suffix)) {
+    } else if (auto c = copy_name_index(name)) {
       found.push_back({de.path(), false, *c, false, 0, {}});
     } else if (auto t = number_between(name, finished_prefix, transfer_suffix)) {
       found.push_back({de.path(), true, *t, false, 0, {}});

@@ -39,6 +39,10 @@ std::string copy_name(std::uint64_t index);
 /// True for a local copy in progress and the files SQLite keeps beside it.
 bool is_copy_name(const std::string& filename);
 
+/// The index in a local copy's file name (not the files beside it);
+/// nullopt for any other name.
+std::optional<std::uint64_t> copy_name_index(const std::string& filename);
+
 /// "snap-<index>.db.part": a transfer of the snapshot at `index`.
 std::string transfer_name(std::uint64_t index);
 
