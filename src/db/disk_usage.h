@@ -28,6 +28,7 @@ struct disk_usage {
   /// used_bytes holds; 0 if none. Only until that copy is done: the next one
   /// may start at once and needs copy_bytes again.
   std::uint64_t copying_bytes = 0;
+  /// The index in the name of the copy in progress (0: none).
   std::uint64_t copy_index = 0;
 };
 
