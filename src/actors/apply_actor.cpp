@@ -151,9 +151,9 @@ void apply_actor::rolled_back(std::error_code ec, const std::string& err) {
 
 void apply_actor::apply_waiting() {
   if (waiting_.empty()) return;
-  // Back-pressure: a snapshot two intervals behind must finish first, or
-  // the log (compacted only at snapshots) would grow without bound.
-  if (snap_busy_ && store_->applied_index() >= last_snapshot_ + 2 * policy_.every_entries) poll_snapshot(true);
+  // Back-pressure: a copy far behind must finish first, or the log
+  // (compacted only at snapshots) would grow without bound.
+  if (snap_busy_ && policy_.must_wait_for_copy(entries_at_copy_, entries_since_snapshot())) poll_snapshot(true);
   std::error_code ec;
   std::string err;
   auto results = store_->apply_batch(waiting_, ec, err);
@@ -268,6 +268,7 @@ void apply_actor::maybe_snapshot() {
   snap_busy_ = true;
   snap_running_ = true;
   log_bytes_at_copy_ = log_bytes_;
+  entries_at_copy_ = entries_since_snapshot();
   snap_thread_ = std::thread([this, db = store_->path()] {
     ::pthread_setname_np(::pthread_self(), "qc-snapshot");
     snap_index_ = 0;

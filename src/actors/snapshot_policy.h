@@ -48,6 +48,20 @@ struct snapshot_policy {
     if (storage_pressure || snapshot_bytes < small_snapshot_bytes) return true;
     return log_bytes >= std::min(snapshot_bytes / log_fraction_divisor, max_log_bytes);
   }
+
+  /// True if the apply thread must wait for the running copy before it
+  /// applies more, `entries` after the last finished snapshot, the copy
+  /// having begun `entries_at_copy` after it. The log is compacted only
+  /// once the copy is done, so it must not outgrow it without bound: the
+  /// wait comes once the entries since the last snapshot have doubled
+  /// since the copy began (and reached twice the count). Counting from
+  /// the copy's start, not from the last snapshot, matters: the size rule
+  /// starts copies long after the count (64 MiB of log is ~170,000 sends),
+  /// and a copy that began past twice the count was waited for at once,
+  /// stalling every apply and read on the member for the whole copy.
+  bool must_wait_for_copy(std::uint64_t entries_at_copy, std::uint64_t entries) const {
+    return entries >= 2 * std::max(every_entries, entries_at_copy);
+  }
 };
 
 }  // namespace qc::actors

@@ -53,3 +53,18 @@ TEST_CASE("snapshot policy: under storage pressure the count decides again") {
   CHECK(p.due(10'000, 4 * mib, snap, true));
   CHECK_FALSE(p.due(9'999, 4 * mib, snap, true));
 }
+
+TEST_CASE("snapshot policy: a running copy is waited for once the log doubled since it began") {
+  const actors::snapshot_policy p{10'000};
+  // A copy begun at the count: waited for at twice the count.
+  CHECK_FALSE(p.must_wait_for_copy(10'000, 19'999));
+  CHECK(p.must_wait_for_copy(10'000, 20'000));
+  // A copy the size rule began at 170,000 entries is not waited for at
+  // once (the rule counted from the last snapshot stalled applies for the
+  // whole copy), only once the log since the last snapshot doubled.
+  CHECK_FALSE(p.must_wait_for_copy(170'000, 170'001));
+  CHECK_FALSE(p.must_wait_for_copy(170'000, 339'999));
+  CHECK(p.must_wait_for_copy(170'000, 340'000));
+  // The count stays the floor.
+  CHECK_FALSE(p.must_wait_for_copy(100, 19'999));
+}
