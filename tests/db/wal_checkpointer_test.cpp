@@ -1,0 +1,112 @@
+// The WAL checkpointer: the thread does the copying, the committing
+// connection only finishes it, and the WAL still restarts within its bound.
+//
+// Owned by: the test thread.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include "db/temp_store.h"
+#include "db/wal_checkpointer.h"
+
+namespace fs = std::filesystem;
+using namespace qc;
+
+namespace {
+constexpr std::uint64_t bound = 200;  // frames
+
+/// A WAL database with one table, on SQLite's default VFS.
+std::unique_ptr<SQLite::Database> open_wal(const fs::path& file) {
+  auto db = std::make_unique<SQLite::Database>(file.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db->exec("PRAGMA journal_mode=WAL");
+  db->exec("PRAGMA synchronous=NORMAL");
+  db->exec("PRAGMA journal_size_limit = " + std::to_string(bound * 4096));
+  db->exec("CREATE TABLE IF NOT EXISTS t(k INTEGER PRIMARY KEY, v BLOB)");
+  return db;
+}
+
+/// Commits `n` transactions of 20 rows of 2 KB each. Like the apply
+/// thread, each transaction starts right after the last commit (its first
+/// insert takes its read snapshot before the thread can copy that commit);
+/// with `c`, the thread then finishes whatever it was asked before the
+/// transaction commits, as it does between the apply thread's commits,
+/// which are a second apart.
+void write(SQLite::Database& db, int n, int& k, const db::wal_checkpointer* c = nullptr) {
+  SQLite::Statement ins(db, "INSERT INTO t VALUES (?, zeroblob(2000))");
+  for (int t = 0; t < n; ++t) {
+    SQLite::Transaction tx(db);
+    for (int i = 0; i < 20; ++i) {
+      ins.bind(1, ++k);
+      ins.exec();
+      ins.reset();
+      if (i == 0 && c)
+        while (c->busy()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    tx.commit();
+  }
+}
+}  // namespace
+
+TEST_CASE("wal checkpointer: the thread copies, the commit after it finishes and the WAL restarts") {
+  test::temp_dir d("ckpt");
+  const auto file = d.p / "x.db";
+  auto db = open_wal(file);
+  int k = 0;
+  {
+    db::wal_checkpointer c(file, nullptr, bound);
+    c.hook(db->getHandle());
+    // ~11 pages per commit: 300 commits are 3,300 pages, 16 bounds. The
+    // thread's copy always trails the transaction that has begun, so only
+    // the commit after it, copying what is left inline, can leave nothing
+    // uncopied and let the WAL restart.
+    std::uintmax_t largest = 0;
+    for (int i = 0; i < 300; ++i) {
+      write(*db, 1, k, &c);
+      largest = std::max(largest, fs::file_size(fs::path(file.string() + "-wal")));
+    }
+    // The WAL restarted instead of growing to the whole 3,300 pages (or to
+    // twice the bound, where a commit no longer waits for the thread): it
+    // never grows much past the bound plus the frames of two commits.
+    CHECK(largest < (bound + 40) * (4096 + 24) + 32);
+    for (int i = 0; i < 200 && c.done() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(c.done() > 0);
+    CHECK(c.last_error().empty());
+    db::wal_checkpointer::unhook(db->getHandle());
+  }
+  // Everything reached the database file through the checkpoints.
+  CHECK(fs::file_size(file) > 300u * 20 * 2000 * 9 / 10);
+  SQLite::Statement n(*db, "SELECT count(*) FROM t");
+  REQUIRE(n.executeStep());
+  CHECK(n.getColumn(0).getInt() == k);
+}
+
+TEST_CASE("wal checkpointer: a reader holds the WAL; once it is gone the WAL restarts again") {
+  test::temp_dir d("ckpt");
+  const auto file = d.p / "x.db";
+  auto db = open_wal(file);
+  int k = 0;
+  db::wal_checkpointer c(file, nullptr, bound);
+  c.hook(db->getHandle());
+  write(*db, 5, k);
+  {
+    // A long reader (as a snapshot copy is): no checkpoint may pass it.
+    SQLite::Database reader(file.string(), SQLite::OPEN_READONLY);
+    SQLite::Transaction rt(reader);
+    SQLite::Statement q(reader, "SELECT count(*) FROM t");
+    REQUIRE(q.executeStep());
+    write(*db, 60, k, &c);  // 660 pages, past three bounds
+    CHECK(fs::file_size(fs::path(file.string() + "-wal")) > 600u * 4096);
+    q.reset();
+  }
+  write(*db, 150, k, &c);
+  // Restarted and cut back to journal_size_limit.
+  CHECK(fs::file_size(fs::path(file.string() + "-wal")) <= (bound + 40) * (4096 + 24) + 32);
+  CHECK(c.last_error().empty());
+  db::wal_checkpointer::unhook(db->getHandle());
+}
