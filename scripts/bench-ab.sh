@@ -8,13 +8,17 @@
 # thread of the three nodes (perf stat -e raw_syscalls:sys_enter), their CPU
 # (utime + stime from /proc/PID/stat) and the entries committed (commit_index
 # from /status before and after). It prints one line per build and round:
-# writes/s, CPU µs and system calls per committed write, all 3 members.
+# writes/s, CPU µs and system calls per committed write, all 3 members;
+# then the whole run's p99, p99.9 and slowest send (chatbench), and the
+# writes each member took over 0.1 s to apply after receiving them
+# (qc_commit_latency_seconds in /metrics). Tails need snapshots in the run:
+# WINDOW=26 (30 s runs) gives a fresh cluster 3–4 per member at 64 clients.
 # Interleaving puts the machine's drift into every build alike; compare the
 # counts, and the CPU over several rounds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-(( $# >= 3 )) || { sed -n '2,13p' "$0"; exit 2; }
+(( $# >= 3 )) || { sed -n '2,17p' "$0"; exit 2; }
 ROUNDS=$1; shift
 CLIENTS=${CLIENTS:-64}
 WINDOW=${WINDOW:-8}
@@ -33,7 +37,7 @@ for r in $(seq 1 "$ROUNDS"); do
     pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "$d" "n$i"; done)
     first=${nodes%%,*}
     build/chatbench --nodes "$nodes" --connections "$CLIENTS" --duration $((WINDOW + 4)) --body 256 \
-      >"$d/chatbench.txt" 2>&1 &
+      --json "$d/chatbench.json" >"$d/chatbench.txt" 2>&1 &
     bench=$!
     # Wait for the logins and the warm-up: the first commits of sends.
     for _ in $(seq 1 300); do grep -q "logged in" "$d/chatbench.txt" 2>/dev/null && break; sleep 0.1; done
@@ -42,14 +46,21 @@ for r in $(seq 1 "$ROUNDS"); do
     perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
     c1=$(commit_index "$first"); t1=$(cpu_ticks $pids)
     wait "$bench" || true
+    slow=""
+    for a in $(tr ',' ' ' <<<"$nodes"); do
+      slow+="$(curl -s "http://$a/metrics" | awk '/^qc_commit_latency_seconds_bucket\{le="0.1"\}/ {f = $2}
+        /^qc_commit_latency_seconds_count/ {n = $2} END {print n - f}') "
+    done
     calls=$(grep raw_syscalls "$d/perf.txt" | cut -d, -f1)
     hz=$(getconf CLK_TCK)
-    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" <<'PY'
-import sys
-name, r, c0, c1, t0, t1, calls, window, hz = sys.argv[1:]
+    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" "$d/chatbench.json" "$slow" <<'PY'
+import json, sys
+name, r, c0, c1, t0, t1, calls, window, hz, js, slow = sys.argv[1:]
 w = int(c1) - int(c0)
+lat = json.load(open(js))["result"]["latency_ms"]
 print(f"round {r}  {name:<28} {w / float(window):7.0f} writes/s  "
-      f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write")
+      f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write  "
+      f"p99 {lat['p99']:.1f}  p99.9 {lat['p99_9']:.1f}  max {lat['max']:.1f} ms  slow {slow.strip()}")
 PY
     scripts/bench-cluster.sh stop "$d" >/dev/null 2>&1 || true
   done

@@ -51,13 +51,19 @@ void write(SQLite::Database& db, int n, int& k, const db::wal_checkpointer* c = 
     tx.commit();
   }
 }
+/// A WAL database in a directory of its own, and its keys so far.
+struct wal_db {
+  test::temp_dir d{"ckpt"};
+  fs::path file = d.p / "x.db";
+  std::unique_ptr<SQLite::Database> db = open_wal(file);
+  int k = 0;
+  std::uintmax_t wal_size() const { return fs::file_size(fs::path(file.string() + "-wal")); }
+};
 }  // namespace
 
 TEST_CASE("wal checkpointer: the thread copies, the commit after it finishes and the WAL restarts") {
-  test::temp_dir d("ckpt");
-  const auto file = d.p / "x.db";
-  auto db = open_wal(file);
-  int k = 0;
+  wal_db w;
+  auto& [dir, file, db, k] = w;
   {
     db::wal_checkpointer c(file, nullptr, bound);
     c.hook(db->getHandle());
@@ -68,7 +74,7 @@ TEST_CASE("wal checkpointer: the thread copies, the commit after it finishes and
     std::uintmax_t largest = 0;
     for (int i = 0; i < 300; ++i) {
       write(*db, 1, k, &c);
-      largest = std::max(largest, fs::file_size(fs::path(file.string() + "-wal")));
+      largest = std::max(largest, w.wal_size());
     }
     // The WAL restarted instead of growing to the whole 3,300 pages (or to
     // twice the bound, where a commit no longer waits for the thread): it
@@ -87,10 +93,8 @@ TEST_CASE("wal checkpointer: the thread copies, the commit after it finishes and
 }
 
 TEST_CASE("wal checkpointer: a reader holds the WAL; once it is gone the WAL restarts again") {
-  test::temp_dir d("ckpt");
-  const auto file = d.p / "x.db";
-  auto db = open_wal(file);
-  int k = 0;
+  wal_db w;
+  auto& [dir, file, db, k] = w;
   db::wal_checkpointer c(file, nullptr, bound);
   c.hook(db->getHandle());
   write(*db, 5, k);
@@ -101,12 +105,12 @@ TEST_CASE("wal checkpointer: a reader holds the WAL; once it is gone the WAL res
     SQLite::Statement q(reader, "SELECT count(*) FROM t");
     REQUIRE(q.executeStep());
     write(*db, 60, k, &c);  // 660 pages, past three bounds
-    CHECK(fs::file_size(fs::path(file.string() + "-wal")) > 600u * 4096);
+    CHECK(w.wal_size() > 600u * 4096);
     q.reset();
   }
   write(*db, 150, k, &c);
   // Restarted and cut back to journal_size_limit.
-  CHECK(fs::file_size(fs::path(file.string() + "-wal")) <= (bound + 40) * (4096 + 24) + 32);
+  CHECK(w.wal_size() <= (bound + 40) * (4096 + 24) + 32);
   CHECK(c.last_error().empty());
   db::wal_checkpointer::unhook(db->getHandle());
 }
