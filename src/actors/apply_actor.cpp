@@ -255,7 +255,7 @@ void apply_actor::maybe_snapshot() {
   // found the disk full it no longer waits for a whole interval of new
   // entries (while writes are refused, none may come).
   if (std::chrono::steady_clock::now() < next_snapshot_try_) return;
-  if (!snap_full_ && !policy_.due(applied - last_snapshot_, log_bytes_, snapshot_bytes_, storage_pressure_)) return;
+  if (!snap_full_ && !policy_.due(entries_since_snapshot(), log_bytes_, snapshot_bytes_, storage_pressure_)) return;
   // The copy sees only committed state: commit, so it is taken at `applied`.
   if (!commit()) return;
   std::error_code ec;

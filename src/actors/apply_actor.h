@@ -138,6 +138,11 @@ class apply_actor {
   /// Reports a change of a disk-full condition and arms the retry timer.
   void set_disk_full(bool& flag, const char* source, const std::string& error);
   void arm_retry();
+  /// Entries applied since the last snapshot (taken or installed).
+  std::uint64_t entries_since_snapshot() const {
+    const auto applied = store_->applied_index();
+    return applied > last_snapshot_ ? applied - last_snapshot_ : 0;
+  }
 
   boost::asio::io_context& io_;
   std::unique_ptr<db::chat_store> store_;
@@ -150,11 +155,6 @@ class apply_actor {
   std::uint64_t log_bytes_ = 0;
   std::uint64_t log_bytes_at_copy_ = 0;  ///< log_bytes_ when the running copy began
   std::uint64_t entries_at_copy_ = 0;    ///< entries_since_snapshot() when it began
-  /// Entries applied since the last snapshot (taken or installed).
-  std::uint64_t entries_since_snapshot() const {
-    const auto applied = store_->applied_index();
-    return applied > last_snapshot_ ? applied - last_snapshot_ : 0;
-  }
   std::uint64_t snapshot_bytes_ = 0;     ///< size of the newest snapshot file
   bool storage_pressure_ = false;        ///< the gateway's storage alarm is up
   std::vector<apply_msg::query> parked_;
