@@ -21,6 +21,7 @@
 #include "db/errc.h"
 #include "db/fsync.h"
 #include "db/sqlite_util.h"
+#include "db/wal_checkpointer.h"
 #include "db/write_combining_vfs.h"
 #include "raft/membership.h"
 
@@ -137,6 +138,9 @@ const char* to_string(apply_code c) {
 struct chat_store::impl {
   fs::path path;
   std::uint64_t wal_bytes = default_wal_bytes;
+  std::uint64_t wal_frames = 0;  ///< the WAL's bound in pages (connect)
+  /// Declared before `db`, whose commits call it, so that it outlives it.
+  std::unique_ptr<wal_checkpointer> checkpointer;
   std::unique_ptr<SQLite::Database> db;
   std::unique_ptr<statement_cache> st;
   std::uint64_t applied = 0;
@@ -147,14 +151,27 @@ struct chat_store::impl {
   /// Replaces chat.db with `copy` (a checked, fsynced copy of a snapshot
   /// beside it) and reconnects.
   qc::error swap_in(const fs::path& copy);
+  /// Hands the WAL's checkpoints to a checkpointer (db/wal_checkpointer.h):
+  /// its thread copies the WAL from half the bound on, and the commit at the
+  /// bound finishes inline what is left.
+  void start_checkpoints() {
+    checkpointer = std::make_unique<wal_checkpointer>(path, write_combining_vfs(), wal_frames);
+    checkpointer->hook(db->getHandle());
+  }
+  /// Stops them (waiting for one under way), e.g. before the file is swapped.
+  void stop_checkpoints() {
+    if (db) wal_checkpointer::unhook(db->getHandle());
+    checkpointer.reset();
+  }
   bool in_tx = false;            ///< a write transaction is open
   std::uint64_t uncommitted = 0;  ///< entries applied in it
 
   void commit(std::error_code& ec, std::string& err) {
     ec.clear();
     if (!in_tx) return;
-    // No statement may still be mid-read when COMMIT runs its automatic WAL
-    // checkpoint, or the checkpoint never happens and the WAL grows forever.
+    // No statement may still be mid-read after COMMIT: its read transaction
+    // would keep every checkpoint from finishing, and the WAL would grow
+    // forever.
     st->reset_all();
     try {
       db->exec("COMMIT");
@@ -552,9 +569,9 @@ bool chat_store::impl::connect(bool check, std::string& err) {
   if (!db) return false;
   try {
     const auto page = static_cast<std::uint64_t>(db->execAndGet("PRAGMA page_size").getInt64());
-    const auto pages = std::max<std::uint64_t>(wal_bytes / std::max<std::uint64_t>(page, 512), 16);
-    db->exec("PRAGMA wal_autocheckpoint = " + std::to_string(pages));
-    db->exec("PRAGMA journal_size_limit = " + std::to_string(pages * page));
+    wal_frames = std::max<std::uint64_t>(wal_bytes / std::max<std::uint64_t>(page, 512), 16);
+    db->exec("PRAGMA journal_size_limit = " + std::to_string(wal_frames * page));
+    start_checkpoints();
     // One transaction holds up to a second of writes (apply_actor). Pages it
     // dirties past the page cache are spilled into the WAL mid-transaction
     // and read back: measured at 0.5 pwrite and 0.5 pread per write per
@@ -910,15 +927,18 @@ qc::error chat_store::impl::swap_in(const fs::path& copy) {
   // and never a WAL of the old file beside the new one (SQLite would
   // replay it into the new file).
   st.reset();
+  stop_checkpoints();  // a checkpoint under way would make TRUNCATE fail
+  auto keep_old = [&](const std::string& what) {
+    st = std::make_unique<statement_cache>(*db);
+    start_checkpoints();
+    return fail(what);
+  };
   try {
     SQLite::Statement q(*db, "PRAGMA wal_checkpoint(TRUNCATE)");
-    if (!q.executeStep() || q.getColumn(0).getInt() != 0) {
-      st = std::make_unique<statement_cache>(*db);
-      return fail(path.string() + ": the checkpoint before a snapshot install could not finish");
-    }
+    if (!q.executeStep() || q.getColumn(0).getInt() != 0)
+      return keep_old(path.string() + ": the checkpoint before a snapshot install could not finish");
   } catch (const std::exception& e) {
-    st = std::make_unique<statement_cache>(*db);
-    return fail(path.string() + ": " + storage_error_text(e, *db));
+    return keep_old(path.string() + ": " + storage_error_text(e, *db));
   }
   db.reset();
   known_accounts.clear();
