@@ -152,8 +152,8 @@ struct chat_store::impl {
   /// beside it) and reconnects.
   qc::error swap_in(const fs::path& copy);
   /// Hands the WAL's checkpoints to a checkpointer (db/wal_checkpointer.h):
-  /// its thread copies the WAL from half the bound on, and the commit at the
-  /// bound finishes inline what is left.
+  /// its thread copies the WAL from one commit before the bound, and the
+  /// next commit past the bound finishes inline what is left.
   void start_checkpoints() {
     checkpointer = std::make_unique<wal_checkpointer>(path, write_combining_vfs(), wal_frames);
     checkpointer->hook(db->getHandle());
