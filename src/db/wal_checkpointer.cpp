@@ -60,14 +60,12 @@ int wal_checkpointer::on_commit(void* self, sqlite3* db, const char* name, int f
   // (the thread fell behind), is checkpointed inline at every commit past
   // the bound, exactly as SQLite does on its own.
   if (added * 4 > c->frames_ || n >= 2 * c->frames_) return n >= c->frames_ ? inline_checkpoint() : SQLITE_OK;
-  if (c->asked_) {
-    // The thread copied what was there when asked; this commit copies the
-    // rest (about one commit's frames), so that the next transaction can
-    // restart the WAL.
-    if (c->done() > c->done_at_ask_ && n >= c->frames_) return inline_checkpoint();
-    if (c->done() > c->done_at_ask_) c->asked_ = false;
-    return SQLITE_OK;
-  }
+  if (c->asked_ && c->done() == c->done_at_ask_) return SQLITE_OK;  // the thread is still copying
+  // The thread copied what was there when asked; a commit past the bound
+  // copies the rest (about one commit's frames), so that the next
+  // transaction can restart the WAL.
+  if (c->asked_ && n >= c->frames_) return inline_checkpoint();
+  c->asked_ = false;
   // The thread is asked one commit ahead of the bound, so that its copy
   // is done when the WAL reaches it, and again at every commit past the
   // bound that finds it idle: while a reader (a snapshot copy) keeps the
