@@ -58,6 +58,28 @@ struct wal_db {
   std::unique_ptr<SQLite::Database> db = open_wal(file);
   int k = 0;
   std::uintmax_t wal_size() const { return fs::file_size(fs::path(file.string() + "-wal")); }
+  /// Commits `commits` transactions one by one (as write() does) and
+  /// returns the largest the WAL file was after any of them.
+  std::uintmax_t largest_wal(int commits, const db::wal_checkpointer& c) {
+    std::uintmax_t largest = 0;
+    for (int i = 0; i < commits; ++i) {
+      write(*db, 1, k, &c);
+      largest = std::max(largest, wal_size());
+    }
+    return largest;
+  }
+};
+/// A reader that keeps its read transaction (as a snapshot copy does)
+/// until it goes: no checkpoint may copy past what it reads.
+struct long_reader {
+  explicit long_reader(const fs::path& file)
+      : db(file.string(), SQLite::OPEN_READONLY), tx(db), q(db, "SELECT count(*) FROM t") {
+    REQUIRE(q.executeStep());
+  }
+  ~long_reader() { q.reset(); }
+  SQLite::Database db;
+  SQLite::Transaction tx;
+  SQLite::Statement q;
 };
 }  // namespace
 
@@ -71,11 +93,7 @@ TEST_CASE("wal checkpointer: the thread copies, the commit after it finishes and
     // thread's copy always trails the transaction that has begun, so only
     // the commit after it, copying what is left inline, can leave nothing
     // uncopied and let the WAL restart.
-    std::uintmax_t largest = 0;
-    for (int i = 0; i < 300; ++i) {
-      write(*db, 1, k, &c);
-      largest = std::max(largest, w.wal_size());
-    }
+    const auto largest = w.largest_wal(300, c);
     // The WAL restarted instead of growing to the whole 3,300 pages (or to
     // twice the bound, where a commit no longer waits for the thread): it
     // never grows much past the bound plus the frames of two commits.
@@ -98,56 +116,40 @@ TEST_CASE("wal checkpointer: a reader holds the WAL; once it is gone the WAL res
   db::wal_checkpointer c(file, nullptr, bound);
   c.hook(db->getHandle());
   write(*db, 5, k);
-  {
-    // A long reader (as a snapshot copy is): no checkpoint may pass it.
-    SQLite::Database reader(file.string(), SQLite::OPEN_READONLY);
-    SQLite::Transaction rt(reader);
-    SQLite::Statement q(reader, "SELECT count(*) FROM t");
-    REQUIRE(q.executeStep());
-    write(*db, 60, k, &c);  // 660 pages, past three bounds
-    CHECK(w.wal_size() > 600u * 4096);
-    q.reset();
+  SUBCASE("the reader leaves past twice the bound") {
+    {
+      long_reader reader(file);
+      write(*db, 60, k, &c);  // 660 pages, past three bounds
+      CHECK(w.wal_size() > 600u * 4096);
+    }
+    // Past twice the bound every commit checkpoints inline: a few small
+    // ones after the reader left copy everything and restart the WAL.
+    write(*db, 4, k, &c, 1);
+    // Restarted and cut back to journal_size_limit.
+    CHECK(w.wal_size() <= (bound + 40) * (4096 + 24) + 32);
+    write(*db, 150, k, &c);
+    CHECK(w.wal_size() <= (bound + 40) * (4096 + 24) + 32);
   }
-  // Small commits (deletes are): each one past the bound either asks the
-  // thread or finishes its copy, so the WAL restarts within a few of them
-  // instead of waiting for the WAL to grow again.
-  write(*db, 4, k, &c, 1);
-  // Restarted and cut back to journal_size_limit.
-  CHECK(w.wal_size() <= (bound + 40) * (4096 + 24) + 32);
-  write(*db, 150, k, &c);
-  CHECK(w.wal_size() <= (bound + 40) * (4096 + 24) + 32);
-  CHECK(c.last_error().empty());
-  db::wal_checkpointer::unhook(db->getHandle());
-}
-
-TEST_CASE("wal checkpointer: a reader gone below twice the bound; small commits restart the WAL") {
-  wal_db w;
-  auto& [dir, file, db, k] = w;
-  db::wal_checkpointer c(file, nullptr, bound);
-  c.hook(db->getHandle());
-  write(*db, 5, k);
-  {
-    SQLite::Database reader(file.string(), SQLite::OPEN_READONLY);
-    SQLite::Transaction rt(reader);
-    SQLite::Statement q(reader, "SELECT count(*) FROM t");
-    REQUIRE(q.executeStep());
-    // Past the bound (short of twice it), up to a checkpoint of the
-    // thread and the commit that finishes it: both stop at the reader.
-    while (w.wal_size() < (bound + 20) * 4096) write(*db, 1, k, &c);
-    for (const auto d0 = c.done(); c.done() == d0;) write(*db, 1, k, &c);
-    write(*db, 1, k, &c);
-    // Small commits go on while the reader stays.
+  SUBCASE("the reader leaves below twice the bound; small commits restart the WAL") {
+    {
+      long_reader reader(file);
+      // Past the bound (short of twice it), up to a checkpoint of the
+      // thread and the commit that finishes it: both stop at the reader.
+      while (w.wal_size() < (bound + 20) * 4096) write(*db, 1, k, &c);
+      for (const auto d0 = c.done(); c.done() == d0;) write(*db, 1, k, &c);
+      write(*db, 1, k, &c);
+      // Small commits go on while the reader stays.
+      write(*db, 6, k, &c, 1);
+      CHECK(w.wal_size() < 2 * bound * 4096);
+    }
+    // One-row commits barely grow the WAL; still each one past the bound
+    // asks for a checkpoint or finishes one, so what the reader held back is
+    // copied and the WAL restarts, cut back to journal_size_limit (asking
+    // only at every quarter bound of growth, it would wait for the WAL to
+    // grow that much first).
     write(*db, 6, k, &c, 1);
-    CHECK(w.wal_size() < 2 * bound * 4096);
-    q.reset();
+    CHECK(w.wal_size() <= bound * 4096);
   }
-  // One-row commits barely grow the WAL; still each one past the bound
-  // asks for a checkpoint or finishes one, so what the reader held back is
-  // copied and the WAL restarts, cut back to journal_size_limit (asking
-  // only at every quarter bound of growth, it would wait for the WAL to
-  // grow that much first).
-  write(*db, 6, k, &c, 1);
-  CHECK(w.wal_size() <= bound * 4096);
   CHECK(c.last_error().empty());
   db::wal_checkpointer::unhook(db->getHandle());
 }
@@ -158,11 +160,7 @@ TEST_CASE("wal checkpointer: commits larger than a quarter of the bound checkpoi
   constexpr std::uint64_t small = 30;  // frames: fewer than three of these commits
   db::wal_checkpointer c(file, nullptr, small);
   c.hook(db->getHandle());
-  std::uintmax_t largest = 0;
-  for (int i = 0; i < 40; ++i) {
-    write(*db, 1, k, &c);
-    largest = std::max(largest, w.wal_size());
-  }
+  const auto largest = w.largest_wal(40, c);
   // The thread would have let the WAL reach the bound plus two commits or
   // more; inline, the commit that passes the bound copies everything and
   // the next one restarts the WAL.
