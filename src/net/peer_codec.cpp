@@ -12,18 +12,36 @@ namespace json = boost::json;
 
 namespace {
 
+/// Well-formed UTF-8 exactly as Unicode's table 3-7 (and Boost.JSON's
+/// parser) define it: no overlong forms, no surrogates, nothing past
+/// U+10FFFF. Anything else travels as base64: an entry written as a JSON
+/// string that the receiver's parser refuses would never replicate.
 bool valid_utf8(std::string_view s) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    if (c < 0x80) n = 0;
-    else if ((c >> 5) == 6) n = 1;
-    else if ((c >> 4) == 14) n = 2;
-    else if ((c >> 3) == 30) n = 3;
-    else return false;
-    if (i + n >= s.size() && n > 0) return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    const unsigned c = byte(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n;            // continuation bytes
+    unsigned lo = 0x80, hi = 0xbf;  // range of the first continuation byte
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return false;
+    for (std::size_t k = 2; k <= n; ++k)
+      if ((byte(i + k) >> 6) != 2) return false;
     i += n + 1;
   }
   return true;
@@ -49,8 +67,12 @@ std::optional<std::string> unbase64(std::string_view in) {
   std::string out;
   std::uint32_t v = 0;
   int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
+  // Only what base64() writes: whole quads, padding only at the end.
+  if (in.size() % 4) return std::nullopt;
+  const auto pad = in.find('=');
+  if (pad != std::string_view::npos && (in.size() - pad > 2 || in.find_first_not_of('=', pad) != std::string_view::npos))
+    return std::nullopt;
+  for (char c : in.substr(0, pad)) {
     const char* p = std::strchr(b64, c);
     if (!p || !c) return std::nullopt;
     v = (v << 6) | static_cast<std::uint32_t>(p - b64);
