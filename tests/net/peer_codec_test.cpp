@@ -97,18 +97,29 @@ TEST_CASE("raft frames: an empty batch") {
 
 namespace {
 
-/// `data` as one entry of a one-message frame, written and read back.
-std::optional<std::string> through_the_codec(const std::string& data) {
+/// A one-message frame carrying `data` as its one entry, as written.
+std::string one_entry_frame(const std::string& data) {
   raft::message m;
   m.type = raft::msg_type::append;
   m.from = std::string("n1");  // (a literal here trips GCC 12's -Wmaybe-uninitialized at -O3)
   m.to = std::string("n2");
   m.entries = {{1, 1, raft::entry_type::normal, data}};
-  const auto back = net::decode_peer_frame(net::encode_peer_frame(net::peer_raft{{m}}));
+  return net::encode_peer_frame(net::peer_raft{{m}});
+}
+
+/// `data` written in a frame and read back.
+std::optional<std::string> through_the_codec(const std::string& data) {
+  const auto back = net::decode_peer_frame(one_entry_frame(data));
   if (!back) return std::nullopt;
   const auto& msgs = std::get<net::peer_raft>(*back).msgs;
   if (msgs.size() != 1 || msgs[0].entries.size() != 1) return std::nullopt;
   return msgs[0].entries[0].data;
+}
+
+/// How the codec writes `data`: "d" (JSON text) or "b" (base64).
+std::string written_as(const std::string& data) {
+  const auto text = one_entry_frame(data);
+  return text.find(R"("d":)") != std::string::npos ? "d" : text.find(R"("b":)") != std::string::npos ? "b" : "?";
 }
 
 }  // namespace
@@ -130,12 +141,14 @@ TEST_CASE("raft frames: entry bytes that are not well-formed UTF-8 still arrive 
   };
   for (const char* s : ill_formed) {
     CAPTURE(std::string(s));
+    CHECK(written_as(s) == "b");
     CHECK(through_the_codec(s) == std::string(s));
   }
   // Well-formed text at every boundary of the table still goes as text.
   for (const char* s : {"\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xf0\x90\x80\x80",
                         "\xf4\x8f\xbf\xbf"}) {
     CAPTURE(std::string(s));
+    CHECK(written_as(s) == "d");
     CHECK(through_the_codec(s) == std::string(s));
   }
   // And any bytes at all: short random strings drawn mostly from the high half.
