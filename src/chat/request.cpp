@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "common/host_port.h"
+#include "common/utf8_prefix.h"
 
 namespace qc::chat {
 
@@ -339,7 +340,7 @@ std::variant<request, request_error> decode_request(std::string_view frame, cons
       found = true;
     }
   if (!found) {
-    std::string shown(name.substr(0, 64));
+    const std::string shown(common::utf8_prefix(name, 64));
     return request_error{r.id, r.has_id, "unknown_op", "unknown op '" + shown + "'"};
   }
   try {

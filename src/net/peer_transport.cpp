@@ -18,6 +18,7 @@
 #include <boost/json.hpp>
 
 #include "common/hex.h"
+#include "common/utf8_prefix.h"
 #include "common/host_port.h"
 #include "common/log.h"
 #include "net/recycled.h"
@@ -312,7 +313,7 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
     const std::string id = field(v, "id"), n2 = field(v, "nonce");
     if (jec || field(v, "type") != "auth" || id.empty() || n2.empty() || id == t_->self ||
         !mac_equal(field(v, "mac"), mac(t_->secret, "dial|" + n1_ + "|" + id)))
-      return refuse("bad cluster secret (claimed id '" + id.substr(0, 64) + "')");
+      return refuse("bad cluster secret (claimed id '" + std::string(common::utf8_prefix(id, 64)) + "')");
     batches_ = reads_batches(v);
     send_text(json::object{{"type", "auth_ok"}, {"mac", mac(t_->secret, "accept|" + n2 + "|" + t_->self)}});
     peer_ = id;

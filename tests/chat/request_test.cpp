@@ -69,6 +69,28 @@ TEST_CASE("validation maps bad input onto the contract's codes") {
   CHECK(code_of(std::string("{\"op\":\"send\",\"to\":\"b\",\"body\":\"") + std::string(4097, 'x') + "\"}") == "too_large");
 }
 
+TEST_CASE("an unknown op's name is shown cut short, never inside a character") {
+  // The fuzzer's find: a two-byte character straddling the 64-byte cut.
+  // Shifted across the cut, characters of two, three and four bytes each
+  // leave the reply valid JSON, quoting a prefix of the name.
+  for (const char* ch : {"\xd0\x8b", "\xe2\x82\xac", "\xf0\x9f\x98\x80"}) {
+    for (std::size_t lead = 58; lead <= 66; ++lead) {
+      const std::string name = "admin." + std::string(lead - 6, '{') + ch + "ige";
+      CAPTURE(lead);
+      auto r = decode_request(R"({"op":")" + name + R"(","admin_token":""})", {});
+      auto& e = std::get<request_error>(r);
+      REQUIRE(e.code == "unknown_op");
+      boost::json::error_code ec;
+      const auto v = boost::json::parse(reply_error(e.id, e.has_id, e.code, e.message), ec);
+      REQUIRE_FALSE(ec);
+      const std::string message(v.at("error").at("message").as_string());
+      const auto shown = message.substr(std::string("unknown op '").size());
+      CHECK(name.starts_with(shown.substr(0, shown.size() - 1)));
+      CHECK(shown.size() - 1 <= 64);
+    }
+  }
+}
+
 TEST_CASE("id is echoed verbatim, absent id stays absent") {
   auto r = decode_request(R"({"op":"fly","id":{"k":[1,2]}})", {});
   auto& e = std::get<request_error>(r);
