@@ -125,9 +125,10 @@ std::string written_as(const std::string& data) {
 }  // namespace
 
 TEST_CASE("raft frames: entry bytes that are not well-formed UTF-8 still arrive intact") {
-  // Each of these looks like UTF-8 to a check of lead and continuation bits
-  // alone, but a JSON parser refuses it inside a string: a frame carrying it
-  // as text would never be accepted, and the entry would never replicate.
+  // A JSON parser refuses each of these inside a string: a frame carrying
+  // it as text would never be accepted, and the entry would never
+  // replicate. All but the last two look like UTF-8 to a check of lead and
+  // continuation bits alone.
   const char* ill_formed[] = {
       "\xf6\xa5\xb2\xb8",  // lead byte past U+10FFFF (the fuzzer's find)
       "\xf4\x90\x80\x80",  // U+110000
