@@ -3,8 +3,11 @@
 // Two kinds, one idea: a message is pushed, and the owner's handler later
 // drains every message that has queued up, in order.
 //  - loop_mailbox: the owner runs on the event-loop thread. push() is called
-//    on the loop thread; draining is posted, so an actor never re-enters
-//    itself and a handler may push to any mailbox freely.
+//    on the loop thread; draining is deferred, so an actor never re-enters
+//    itself and a handler may push to any mailbox freely. Every loop
+//    mailbox with mail is drained in one posted handler (the loop's turn,
+//    see loop_turn), so the cascade one event sets off across the loop's
+//    actors runs before the loop polls for I/O again.
 //  - thread_mailbox: the owner runs on its own worker thread (blocking SQLite
 //    work). push() may be called from any thread; the worker drains batches,
 //    which is what turns queued writes into one group commit.
@@ -32,21 +35,103 @@
 
 namespace qc::actors {
 
+namespace detail {
+
+/// A loop mailbox as the loop's turn sees it.
+class drainable {
+ public:
+  /// Handles every message queued so far. Loop thread only.
+  virtual void drain() = 0;
+
+ protected:
+  ~drainable() = default;
+};
+
+/// The loop's turn: the loop mailboxes that have mail, in the order they
+/// got it, all drained within one posted handler. Messages that the drains
+/// push join the same turn. Without it, each hop between loop actors was a
+/// handler of its own, and Asio polls epoll (epoll_wait with a zero
+/// timeout) between handlers: one system call per hop. A turn stops after
+/// max_drains and posts the rest, so a long cascade still lets I/O in.
+/// One per io_context (an Asio service); owned by it, used by the loop
+/// mailboxes on the loop thread.
+class loop_turn final : public boost::asio::execution_context::service {
+ public:
+  static constexpr std::size_t max_drains = 64;
+  inline static boost::asio::execution_context::id id;
+
+  explicit loop_turn(boost::asio::io_context& io) : boost::asio::execution_context::service(io), io_(io) {}
+
+  /// Drains `m` in this turn, or the next one if none is running.
+  void schedule(drainable* m) {
+    ready_.push_back(m);
+    if (!posted_) post();
+  }
+
+  /// `m` is going away: never drain it. (It may be queued at most once.)
+  void forget(const drainable* m) {
+    for (std::size_t i = next_; i < ready_.size(); ++i)
+      if (ready_[i] == m) ready_[i] = nullptr;
+  }
+
+ private:
+  void shutdown() override {}
+
+  void post() {
+    posted_ = true;
+    boost::asio::post(io_, [this] { run(); });
+  }
+
+  void run() {
+    // Ends the turn also when a handler throws out of it, so that a loop
+    // that goes on running is not left with a turn that never comes.
+    struct end_of_turn {
+      loop_turn& t;
+      ~end_of_turn() { t.end_turn(); }
+    } end{*this};
+    for (std::size_t n = 0; next_ < ready_.size() && n < max_drains; ++n)
+      if (drainable* m = ready_[next_++]) m->drain();
+  }
+
+  void end_turn() {
+    ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(next_));
+    next_ = 0;
+    if (ready_.empty())
+      posted_ = false;
+    else
+      post();  // the rest after the loop has polled for I/O
+  }
+
+  boost::asio::io_context& io_;
+  std::vector<drainable*> ready_;  ///< mailboxes with mail, from next_ on
+  std::size_t next_ = 0;
+  bool posted_ = false;
+};
+
+}  // namespace detail
+
 /// Inbox of an actor that lives on the loop thread. Owned by that actor.
 template <typename Msg>
-class loop_mailbox {
+class loop_mailbox final : private detail::drainable {
  public:
   using handler = std::function<void(Msg&&)>;
 
   /// `on_msg` runs on the loop thread for each message, in push order.
-  loop_mailbox(boost::asio::io_context& io, handler on_msg) : io_(io), on_msg_(std::move(on_msg)) {}
+  /// The mailbox must not outlive `io` (its turn belongs to `io`).
+  loop_mailbox(boost::asio::io_context& io, handler on_msg)
+      : turn_(boost::asio::use_service<detail::loop_turn>(io)), on_msg_(std::move(on_msg)) {}
+  ~loop_mailbox() {
+    if (scheduled_) turn_.forget(this);
+  }
+  loop_mailbox(const loop_mailbox&) = delete;
+  loop_mailbox& operator=(const loop_mailbox&) = delete;
 
   /// Queues `m`. Loop thread only.
   void push(Msg m) {
     queue_.push_back(std::move(m));
     if (!scheduled_) {
       scheduled_ = true;
-      boost::asio::post(io_, [this] { drain(); });
+      turn_.schedule(this);
     }
   }
 
@@ -54,7 +139,7 @@ class loop_mailbox {
   std::size_t size() const { return queue_.size() + (draining_.size() - next_); }
 
  private:
-  void drain() {
+  void drain() override {
     scheduled_ = false;
     // Handle what is queued now; later pushes schedule another drain. The
     // two vectors trade places and keep their capacity, so a steady flow
@@ -65,7 +150,7 @@ class loop_mailbox {
     next_ = 0;
   }
 
-  boost::asio::io_context& io_;
+  detail::loop_turn& turn_;
   handler on_msg_;
   std::vector<Msg> queue_;     ///< pushed since the last drain began
   std::vector<Msg> draining_;  ///< the batch being handled, from next_ on
