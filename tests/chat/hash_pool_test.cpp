@@ -39,9 +39,11 @@ TEST_CASE("hash_pool: at most max_pending jobs queued or running; the rest are r
 }
 
 TEST_CASE("hash_pool: the refusal estimate grows with the measured job time") {
-  hash_pool pool(1, 1);
   std::promise<void> gate;
   std::shared_future<void> open = gate.get_future().share();
+  // Declared after the gate, so it is destroyed first: its worker, still in
+  // the gated job at the end of the test, is joined before the gate goes.
+  hash_pool pool(1, 1);
   // Teach it a job time of ~40 ms.
   CHECK(pool.try_submit([] { std::this_thread::sleep_for(40ms); }) == 0ms);
   for (int i = 0; i < 500 && pool.pending() > 0; ++i) std::this_thread::sleep_for(2ms);
