@@ -8,9 +8,12 @@
 #   4. prints both with the ratio in one table; a sweep of client counts for
 #      the latency-vs-throughput plot (scripts/plot-latency.sh -> PNG).
 # System calls (perf stat, every thread of the 3 servers) and server CPU
-# (utime+stime) are counted over each round's measured window only (after
-# the 1 s warm-up, DURATION seconds) and divided by the writes acknowledged
-# in it: per write across all 3 members, the same window as the throughput.
+# (utime+stime) are counted over each round's measured window only: the
+# benchmark tool creates a ready file when its window begins (after set-up,
+# Quorum Chat's account creations and logins, and the 1 s warm-up), and the
+# counts run for DURATION seconds from then, divided by the writes
+# acknowledged in that window: per write across all 3 members. The idle
+# cluster's CPU over the same window is printed too.
 # Both systems fsync every commit on a majority, data under OUT on the same disk.
 # Env: DURATION (s, default 10), ROUNDS (alternating etcd/QC rounds, default 3), SWEEP ("1 4 16 64 128"; empty = no sweep),
 #      SWEEP_DURATION (s, default 5), CLIENTS (default 64), OUT (default build/bench-vs-etcd),
@@ -60,22 +63,32 @@ cpu_ticks() {  # cpu_ticks PIDFILE... -> user+system clock ticks of those proces
 SYSCALLS="pwrite64 pwritev write writev pread64 read readv epoll_wait epoll_pwait epoll_ctl sendmsg recvmsg sendto recvfrom
   futex fcntl fdatasync fsync lseek openat close newfstatat mmap munmap madvise mprotect getrandom ioctl
   nanosleep clock_nanosleep sched_yield rt_sigreturn tgkill timerfd_settime"
-# measure NAME PIDFILE...: after the 1 s warm-up, counts system calls and
-# CPU ticks of those processes for DURATION s -> $OUT/NAME.perf, NAME.cpu_ticks.
+# measure NAME READY OWN OTHER: once the benchmark tool creates READY (its
+# measured window has begun: after set-up, logins and the warm-up), counts
+# system calls and CPU ticks of the OWN pid files' processes for DURATION s
+# -> $OUT/NAME.perf, NAME.cpu_ticks, and the CPU ticks of the OTHER (idle)
+# cluster over the same window -> NAME.idle_cpu_ticks. OWN and OTHER are globs.
 measure() {
-  local name=$1; shift
-  local pids events=(-e raw_syscalls:sys_enter) s
-  pids=$(cat "$@" | paste -sd,)
+  local name=$1 ready=$2 own=$3 other=$4
+  local pids events=(-e raw_syscalls:sys_enter) s i
+  # shellcheck disable=SC2086
+  pids=$(cat $own | paste -sd,)
   for s in $SYSCALLS; do  # those this kernel has a tracepoint for
     [[ -d /sys/kernel/tracing/events/syscalls/sys_enter_$s || -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_$s ]] &&
       events+=(-e "syscalls:sys_enter_$s")
   done
-  sleep 1
-  local c0 perf_pid; c0=$(cpu_ticks "$@")
+  for ((i = 0; i < 1200; ++i)); do [[ -e $ready ]] && break; sleep 0.05; done
+  [[ -e $ready ]] || { echo "measure: $name never began its measured window" >&2; return 1; }
+  local c0 o0 perf_pid
+  # shellcheck disable=SC2086
+  c0=$(cpu_ticks $own); o0=$(cpu_ticks $other)
   ( ulimit -n "$(ulimit -Hn)"; exec perf stat -x, "${events[@]}" -p "$pids" -o "$OUT/$name.perf" ) 2>/dev/null &
   perf_pid=$!
   sleep "$DURATION"
-  echo "$(( $(cpu_ticks "$@") - c0 ))" >"$OUT/$name.cpu_ticks"
+  # shellcheck disable=SC2086
+  echo "$(( $(cpu_ticks $own) - c0 ))" >"$OUT/$name.cpu_ticks"
+  # shellcheck disable=SC2086
+  echo "$(( $(cpu_ticks $other) - o0 ))" >"$OUT/$name.idle_cpu_ticks"
   kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
   grep -q raw_syscalls "$OUT/$name.perf" 2>/dev/null || echo "perf stat failed: no system call counts for $name" >&2
 }
@@ -89,12 +102,13 @@ N=$(scripts/bench-cluster.sh start "$OUT/qc" 3)
 # (etcd, Quorum Chat) pair gives a ratio of its own.
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r/$ROUNDS: $CLIENTS clients, ${DURATION}s each (load $(cut -d' ' -f1 /proc/loadavg))"
-  measure "etcd-r$r" "$OUT"/etcd/e*.pid & m=$!
-  build/etcdbench --endpoints "$E" --clients "$CLIENTS" --duration "$DURATION" --json "$OUT/etcd-r$r.json" | sed 's/^/  etcd  /'
+  measure "etcd-r$r" "$OUT/etcd-r$r.ready" "$OUT/etcd/e*.pid" "$OUT/qc/n*.pid" & m=$!
+  build/etcdbench --endpoints "$E" --clients "$CLIENTS" --duration "$DURATION" --json "$OUT/etcd-r$r.json" \
+    --ready-file "$OUT/etcd-r$r.ready" | sed 's/^/  etcd  /'
   wait "$m"
-  measure "qc-r$r" "$OUT"/qc/n*.pid & m=$!
-  build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc-r$r.json" 2>/dev/null \
-    | tail -n +2 | sed 's/^/  QC    /'
+  measure "qc-r$r" "$OUT/qc-r$r.ready" "$OUT/qc/n*.pid" "$OUT/etcd/e*.pid" & m=$!
+  build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc-r$r.json" \
+    --ready-file "$OUT/qc-r$r.ready" 2>/dev/null | tail -n +2 | sed 's/^/  QC    /'
   wait "$m"
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'
@@ -105,7 +119,7 @@ for sysname in ("etcd", "qc"):
     rs = sorted(range(1, rounds + 1), key=lambda r: thr(f"{out}/{sysname}-r{r}.json"))
     med = rs[(len(rs) - 1) // 2] if len(rs) % 2 else rs[len(rs) // 2 - 1]  # the lower median
     shutil.copy(f"{out}/{sysname}-r{med}.json", f"{out}/{sysname}.json")
-    for ext in ("cpu_ticks", "perf"):
+    for ext in ("cpu_ticks", "idle_cpu_ticks", "perf"):
         if os.path.exists(f"{out}/{sysname}-r{med}.{ext}"):
             shutil.copy(f"{out}/{sysname}-r{med}.{ext}", f"{out}/{sysname}.{ext}")
 ratios = [thr(f"{out}/qc-r{r}.json") / thr(f"{out}/etcd-r{r}.json") for r in range(1, rounds + 1)]
@@ -149,6 +163,13 @@ def cpu_us(name, r):
     return ticks / hz * 1e6 / writes(r)
 ce, cq = cpu_us("etcd", e), cpu_us("qc", q)
 print(f"| server CPU per write (µs, 3 members) | {ce:.0f} | {cq:.0f} | {cq/ce:.2f}x |")
+def idle_share(name):  # the other, idle cluster's CPU during NAME's window, in cores
+    try:
+        return int(open(os.path.join(out, name + ".idle_cpu_ticks")).read()) / hz / window
+    except FileNotFoundError:
+        return float("nan")
+idle_note = (f"Idle cluster's CPU during the other's measured window: Quorum Chat {idle_share('etcd'):.3f} cores "
+             f"while etcd ran, etcd {idle_share('qc'):.3f} cores while Quorum Chat ran")
 def syscalls(name, r):
     counts = {}
     try:
@@ -172,6 +193,8 @@ if se and sq:
     for k in shown:
         print(f"| {k} | {se.get(k, 0):.2f} | {sq.get(k, 0):.2f} |")
     print(f"| other | {te - sum(se.get(k, 0) for k in shown):.2f} | {tq - sum(sq.get(k, 0) for k in shown):.2f} |")
+print()
+print(idle_note + " (median rounds)")
 PY
 if [[ -n "$SWEEP" ]]; then
   scripts/plot-latency.sh "$OUT" "$PNG" $SWEEP

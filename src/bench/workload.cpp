@@ -176,6 +176,10 @@ class runner : public std::enable_shared_from_this<runner> {
 
   void on_tick() {
     const auto now = clock::now();
+    if (!told_measuring_ && now >= measure_from_) {
+      told_measuring_ = true;
+      if (h_.measuring) h_.measuring();
+    }
     if (o_.rate > 0 && issuing_allowed(now)) {
       // Issue every request whose intended time has come.
       const double per = 1.0 / o_.rate;
@@ -207,6 +211,7 @@ class runner : public std::enable_shared_from_this<runner> {
   std::string body_;
   double p_send_ = 1, p_history_ = 1, p_unread_ = 1;
   clock::time_point start_, measure_from_, end_, last_done_;
+  bool told_measuring_ = false;
   std::uint64_t issued_measured_ = 0, scheduled_ = 0, ticks_ = 0;
   std::size_t rr_ = 0;
   std::int64_t outstanding_ = 0;

@@ -48,6 +48,7 @@ struct workload_hooks {
   std::vector<ack_record>* acks = nullptr;  ///< every ok send, in reply order
   std::vector<std::string> nodes;           ///< where to reconnect (with reconnect)
   std::function<bool()> stop;               ///< polled every ms: end the run early
+  std::function<void()> measuring;          ///< called once, when the measured window begins
 };
 
 /// Runs the workload over `sessions` (whose connections it may replace on reconnect).

@@ -77,7 +77,7 @@ std::string load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string mode = "run", nodes_s, mix = "send=1", json_path, label, kill_cmd, restart_cmd, prefix;
+  std::string mode = "run", nodes_s, mix = "send=1", json_path, ready_file, label, kill_cmd, restart_cmd, prefix;
   workload_options w;
   session_options so;
   failover_options fo;
@@ -105,6 +105,9 @@ int main(int argc, char** argv) {
       "limit", po::value(&w.history_limit)->default_value(20), "limit of history / unread")(
       "timeout-ms", po::value(&timeout_ms)->default_value(5000), "request timeout")(
       "json", po::value(&json_path), "also write the results as JSON to FILE")(
+      "ready-file", po::value(&ready_file),
+      "run mode: create FILE when the measured window begins (after set-up, preload and warm-up), "
+      "so that a script can count server CPU over the same window")(
       "label", po::value(&label), "free text stored in the JSON")(
       "prefix", po::value(&prefix), "user name prefix (default: random)")(
       "kills", po::value(&fo.kills)->default_value(20), "failover: leader kills")(
@@ -216,7 +219,9 @@ int main(int argc, char** argv) {
       out["preloaded"] = ps.total.ok;
     }
     if (mode == "run") {
-      auto st = run_workload(io, sessions, w);
+      workload_hooks hooks;
+      if (!ready_file.empty()) hooks.measuring = [&ready_file] { std::ofstream(ready_file) << "measuring\n"; };
+      auto st = run_workload(io, sessions, w, hooks);
       std::cout << render(st);
       out["result"] = to_json(st);
       rc = st.total.ok > 0 ? 0 : 1;

@@ -32,6 +32,7 @@ func main() {
 	duration := flag.Float64("duration", 10, "measured seconds")
 	warmup := flag.Float64("warmup", 1, "unmeasured seconds before")
 	jsonPath := flag.String("json", "", "write results as JSON to FILE")
+	readyFile := flag.String("ready-file", "", "create FILE when the measured window begins (after the warm-up)")
 	flag.Parse()
 
 	eps := strings.Split(*endpoints, ",")
@@ -49,6 +50,14 @@ func main() {
 	start := time.Now()
 	from := start.Add(time.Duration(*warmup * float64(time.Second)))
 	end := from.Add(time.Duration(*duration * float64(time.Second)))
+	if *readyFile != "" {
+		go func() {
+			time.Sleep(time.Until(from))
+			if err := os.WriteFile(*readyFile, []byte("measuring\n"), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "etcdbench:", err)
+			}
+		}()
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
