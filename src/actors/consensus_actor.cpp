@@ -293,7 +293,7 @@ void consensus_actor::finish(raft::ready& rd) {
 }
 
 bool consensus_actor::view_current() {
-  const auto& v = view_;
+  const auto& v = *view_;
   if (v.id.empty() || v.state != core_.state() || v.learner != core_.is_learner() || v.leader != core_.leader() ||
       v.term != core_.term() || v.commit_index != core_.commit_index() || v.last_index != core_.last_index() ||
       v.snapshot_index != core_.snapshot_index() || v.conf_change_pending != core_.conf_change_pending() ||
@@ -322,17 +322,17 @@ void consensus_actor::publish() {
   v.steps_refused = steps_refused_;
   v.config = core_.config();
   if (v.state == raft::role::leader) core_.progress_into(v.progress);
-  const bool changed_membership = !(v.config == view_.config);
-  if (changed_membership && !view_.id.empty()) {
+  const bool changed_membership = !(v.config == view_->config);
+  if (changed_membership && !view_->id.empty()) {
     std::string desc;
     for (const auto& mb : v.config.members)
       desc += mb.id + (mb.voter ? "" : "(learner)") + "@" + mb.address + " ";
     log::info("membership now: ", desc);
-    if (view_.member && !v.member)
+    if (view_->member && !v.member)
       log::warn("this node was removed from the cluster configuration: it takes no further part "
                 "(stop it; to come back it must be added again)");
   }
-  if (view_.state == raft::role::leader && v.state != raft::role::leader && v.term == view_.term && v.member) {
+  if (view_->state == raft::role::leader && v.state != raft::role::leader && v.term == view_->term && v.member) {
     // No newer term: check-quorum (dissertation §6.2) found no majority of
     // voters heard from within an election timeout.
     std::string heard;
@@ -349,14 +349,14 @@ void consensus_actor::publish() {
     log::warn("stepped down as leader of term ", v.term,
               ": no majority of voters answered within an election timeout; last heard from:", heard);
   }
-  if (v.leader != view_.leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
+  if (v.leader != view_->leader) log::info("leader is now ", v.leader.empty() ? "(unknown)" : v.leader);
   // Once a removal commits, the removed member may come back (added again,
   // with a new data directory): forget its incarnation.
   if (!v.conf_change_pending && !(v.config == committed_config_)) {
-    if (!view_.id.empty()) forget_removed_peers(committed_config_, v.config);
+    if (!view_->id.empty()) forget_removed_peers(committed_config_, v.config);
     committed_config_ = v.config;
   }
-  view_ = std::move(v);
+  view_ = std::make_shared<const raft_view>(std::move(v));
   if (out_.publish) out_.publish(view_);
 }
 

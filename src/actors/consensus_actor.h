@@ -158,7 +158,7 @@ struct consensus_outputs {
   std::function<void(std::optional<raft::snapshot_meta> install, std::vector<raft::entry>)> apply;
   /// A local snapshot was recorded by the core: drop the durable log up to it.
   std::function<void(raft::snapshot_meta)> compact;
-  std::function<void(const raft_view&)> publish;
+  std::function<void(const view_ptr&)> publish;
   /// Make the peers' incarnations durable (storage actor; acked with peers_recorded).
   std::function<void(db::peer_incarnations)> record_peers;
   /// Tell `peer` it is refused: it came back without its data (replicator).
@@ -209,7 +209,7 @@ class consensus_actor {
   raft::raft_node core_;
   consensus_outputs out_;
   loop_mailbox<consensus_message> inbox_;
-  raft_view view_;
+  view_ptr view_ = empty_view();
   std::vector<raft::peer_progress> progress_now_;  ///< view_current's working space
 
   std::optional<raft::ready> in_flight_;  ///< batch being persisted

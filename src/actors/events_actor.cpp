@@ -62,8 +62,8 @@ void events_actor::handle(events_message&& m) {
              m);
 }
 
-void events_actor::on_view(raft_view&& v) {
-  for (auto& e : events_between(view_, v)) record(std::move(e));
+void events_actor::on_view(view_ptr&& v) {
+  for (auto& e : events_between(*view_, *v)) record(std::move(e));
   view_ = std::move(v);
 }
 
@@ -79,7 +79,7 @@ void events_actor::on_action(events_msg::action&& a) {
     paused_until_ = a.pause->count() > 0 ? steady::now() + *a.pause : steady::time_point{};
     extra["pause_ms"] = a.pause->count();
   }
-  record({"action", view_.term, std::move(a.text), std::move(extra)});
+  record({"action", view_->term, std::move(a.text), std::move(extra)});
 }
 
 void events_actor::on_subscribed(std::shared_ptr<net::push_session> s) {
@@ -119,12 +119,12 @@ void events_actor::broadcast(const std::shared_ptr<const std::string>& frame) {
 
 void events_actor::tick() {
   const auto now = steady::now();
-  commits_.emplace_back(now, view_.commit_index);
+  commits_.emplace_back(now, view_->commit_index);
   while (commits_.size() > 2 && now - commits_[1].first >= std::chrono::seconds(1)) commits_.pop_front();
   if (paused_until_ != steady::time_point{} && now >= paused_until_) {
     paused_until_ = {};
     log::warn("testing: pause over: peer frames flow again");
-    record({"heal", view_.term, "pause over: peer frames flow again", {{"op", "admin.pause"}}});
+    record({"heal", view_->term, "pause over: peer frames flow again", {{"op", "admin.pause"}}});
   }
   if (!subs_.empty()) broadcast(std::make_shared<const std::string>(progress_json()));
 }
@@ -134,13 +134,13 @@ std::string events_actor::progress_json() {
   o["type"] = "progress";
   o["node"] = node_;
   o["ts"] = now_ms();
-  o["role"] = view_.role_name();
-  o["term"] = view_.term;
-  o["leader"] = view_.leader.empty() ? json::value(nullptr) : json::value(view_.leader);
-  o["commit"] = view_.commit_index;
+  o["role"] = view_->role_name();
+  o["term"] = view_->term;
+  o["leader"] = view_->leader.empty() ? json::value(nullptr) : json::value(view_->leader);
+  o["commit"] = view_->commit_index;
   o["applied"] = applied_;
-  o["last"] = view_.last_index;
-  o["snapshot"] = view_.snapshot_index;
+  o["last"] = view_->last_index;
+  o["snapshot"] = view_->snapshot_index;
   double cps = 0;
   if (commits_.size() >= 2) {
     const auto dt = std::chrono::duration<double>(commits_.back().first - commits_.front().first).count();
@@ -148,10 +148,10 @@ std::string events_actor::progress_json() {
   }
   o["commits_per_s"] = std::llround(cps);  // an integer: Boost.JSON writes doubles as 1.76E1
   json::array members;
-  for (const auto& m : view_.config.members) {
+  for (const auto& m : view_->config.members) {
     json::object mo{{"id", m.id}, {"address", m.address}, {"voter", m.voter}};
-    for (const auto& p : view_.progress)
-      if (p.id == m.id && m.id != view_.id) {
+    for (const auto& p : view_->progress)
+      if (p.id == m.id && m.id != view_->id) {
         mo["match"] = p.match;
         mo["next"] = p.next;
         mo["state"] = raft::to_string(p.state);

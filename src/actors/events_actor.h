@@ -34,7 +34,7 @@ namespace qc::actors {
 namespace events_msg {
 /// A new raft_view from the consensus actor.
 struct view {
-  raft_view v;
+  view_ptr v;
 };
 /// The apply actor applied up to `index`.
 struct applied {
@@ -90,7 +90,7 @@ class events_actor {
   void handle(events_message&& m);
   /// Takes an upgraded /events stream from the server.
   void accept(net::stream stream, net::push_session::request req);
-  void on_view(raft_view&& v);
+  void on_view(view_ptr&& v);
   void on_action(events_msg::action&& a);
   void on_subscribed(std::shared_ptr<net::push_session> s);
   /// Stamps, keeps and pushes one event.
@@ -106,7 +106,7 @@ class events_actor {
   loop_mailbox<events_message> inbox_;
   ticker ticker_;
 
-  raft_view view_;
+  view_ptr view_ = empty_view();
   std::uint64_t applied_ = 0;
   std::uint64_t seq_ = 0;
   std::deque<boost::json::object> ring_;

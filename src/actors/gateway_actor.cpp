@@ -151,7 +151,7 @@ std::string gateway_actor::stamp(const std::string& data) const {
 
 std::string gateway_actor::storage_refusal(const std::string& data, bool conf, bool local) const {
   if (conf) return {};  // membership changes are tiny and may be what brings room
-  auto why = alarm_.refusal(view_.state == raft::role::leader, view_.config, std::chrono::steady_clock::now());
+  auto why = alarm_.refusal(view_->state == raft::role::leader, view_->config, std::chrono::steady_clock::now());
   if (why.empty()) return {};
   // Writes that free or barely take room go on, unless this node's disk
   // refuses writes: then it might not apply (and so answer) them.
@@ -168,7 +168,7 @@ void gateway_actor::try_propose(std::uint64_t wid) {
     complete_write(wid, {std::nullopt, "storage_full", why});
     return;
   }
-  if (view_.state == raft::role::leader) {
+  if (view_->state == raft::role::leader) {
     ++metrics_.proposals;
     const auto tag = next_tag_++;
     if (w.conf) {
@@ -183,11 +183,11 @@ void gateway_actor::try_propose(std::uint64_t wid) {
       proposals_[tag] = local_proposal{wid};
       out_.consensus(consensus_msg::propose{stamp(w.data), tag});
     }
-  } else if (!view_.leader.empty() && view_.leader != view_.id) {
+  } else if (!view_->leader.empty() && view_->leader != view_->id) {
     const auto rid = wid;  // write ids are unique per node: reuse as the request id
     forwarded_[rid] = wid;
     ++metrics_.proposals_forwarded;
-    if (!send_peer(view_.leader, net::peer_propose{rid, w.data, w.conf})) {
+    if (!send_peer(view_->leader, net::peer_propose{rid, w.data, w.conf})) {
       forwarded_.erase(rid);
       retry_later(wid);
     }
@@ -406,7 +406,7 @@ void gateway_actor::alarm_changed(bool was_full) {
   if (full == was_full) return;
   if (out_.apply) out_.apply(apply_msg::storage_pressure{full});
   if (full)
-    log::warn("storage alarm: ", alarm_.refusal(false, view_.config, std::chrono::steady_clock::now()),
+    log::warn("storage alarm: ", alarm_.refusal(false, view_->config, std::chrono::steady_clock::now()),
               "; writes that grow the data get storage_full");
   else
     log::info("storage alarm cleared: ", alarm_.used_bytes(), " of ", alarm_.quota_bytes(), " bytes used");
@@ -427,20 +427,20 @@ void gateway_actor::on_usage(const db::disk_usage& u) {
   const bool full = alarm_.full();
   // Tell the leader while the alarm is up, and once when it clears; it
   // forgets a report after storage_alarm::peer_report_ttl.
-  if (view_.state == raft::role::leader || view_.leader.empty() || (!full && !alarm_reported_)) return;
+  if (view_->state == raft::role::leader || view_->leader.empty() || (!full && !alarm_reported_)) return;
   boost::json::object body{{"op", "storage_alarm"}, {"full", full}};
-  if (send_peer(view_.leader, net::peer_admin{0, false, boost::json::serialize(body)})) alarm_reported_ = full;
+  if (send_peer(view_->leader, net::peer_admin{0, false, boost::json::serialize(body)})) alarm_reported_ = full;
 }
 
-void gateway_actor::on_view(raft_view v) {
-  const bool leader_appeared = !v.leader.empty() && v.leader != view_.leader;
-  if (v.snapshot_index != view_.snapshot_index) {
+void gateway_actor::on_view(view_ptr v) {
+  const bool leader_appeared = !v->leader.empty() && v->leader != view_->leader;
+  if (v->snapshot_index != view_->snapshot_index) {
     const bool was_full = alarm_.full();
-    alarm_.on_snapshot(v.snapshot_index);
+    alarm_.on_snapshot(v->snapshot_index);
     alarm_changed(was_full);
   }
   view_ = std::move(v);
-  if (leader_appeared || view_.state == raft::role::leader) {
+  if (leader_appeared || view_->state == raft::role::leader) {
     auto waiting = std::move(waiting_for_leader_);
     waiting_for_leader_.clear();
     for (auto wid : waiting) try_propose(wid);
@@ -499,8 +499,8 @@ void gateway_actor::on_peer(const std::string& from, net::peer_frame& f) {
 void gateway_actor::on_peer_propose(const std::string& from, net::peer_propose& pp) {
   auto* p = &pp;
   // A follower forwards a proposal: only the leader may take it.
-  if (view_.state != raft::role::leader) {
-    send_peer(from, net::peer_propose_resp{p->rid, 0, 0, "not_leader", view_.leader});
+  if (view_->state != raft::role::leader) {
+    send_peer(from, net::peer_propose_resp{p->rid, 0, 0, "not_leader", view_->leader});
     return;
   }
   const auto rid = p->rid;
@@ -595,9 +595,9 @@ void gateway_actor::sweep() {
     for (auto it = forwarded_.begin(); it != forwarded_.end();)
       it = it->second == wid ? forwarded_.erase(it) : std::next(it);
     complete_write(wid, {std::nullopt, "unavailable",
-                         view_.leader.empty() ? "no leader within the time bound; safe to retry"
-                                              : "not committed within the time bound; outcome unknown, "
-                                                "retry with the same nonce"});
+                         view_->leader.empty() ? "no leader within the time bound; safe to retry"
+                                               : "not committed within the time bound; outcome unknown, "
+                                                 "retry with the same nonce"});
   }
   std::vector<std::uint64_t> expired_reads;
   for (auto& [rid, r] : reads_)

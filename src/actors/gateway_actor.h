@@ -51,7 +51,7 @@ namespace qc::actors {
 namespace gateway_msg {
 /// A new raft_view from the consensus actor.
 struct view {
-  raft_view v;
+  view_ptr v;
 };
 /// Results of an applied batch from the apply actor.
 struct applied {
@@ -303,7 +303,7 @@ class gateway_actor {
   void on_peer_propose(const std::string& from, net::peer_propose& p);
   void on_peer_admin(const std::string& from, net::peer_admin& a);
   void on_peer_propose_resp(net::peer_propose_resp& r);
-  void on_view(raft_view v);
+  void on_view(view_ptr v);
   void on_usage(const db::disk_usage& u);
   void on_appended(std::uint64_t bytes);
   /// Tells the apply actor and the log when the storage alarm went up or
@@ -329,7 +329,7 @@ class gateway_actor {
   std::chrono::milliseconds timeout_;
 
   loop_mailbox<gateway_message> inbox_;
-  raft_view view_;
+  view_ptr view_ = empty_view();
   std::uint64_t applied_index_ = 0;
   std::set<std::string> linked_;  ///< peers with a link up, as the replicator last published
 

@@ -81,18 +81,18 @@ void gateway_actor::run_admin(json::object body, admin_cb done, clock::time_poin
     done("unavailable", "no leader within the time bound; safe to retry", {});
     return;
   }
-  if (view_.state == raft::role::leader) {
+  if (view_->state == raft::role::leader) {
     const auto tag = next_admin_tag_++;
     admin_local_[tag] = std::move(done);
     out_.membership(membership_msg::run{std::move(body), tag, deadline});
     return;
   }
-  if (!view_.leader.empty() && view_.leader != view_.id) {
+  if (!view_->leader.empty() && view_->leader != view_->id) {
     const auto rid = next_admin_rid_++;
     json::object req = body;
     req["deadline_ms"] =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
-    if (send_peer(view_.leader, net::peer_admin{rid, false, json::serialize(req)})) {
+    if (send_peer(view_->leader, net::peer_admin{rid, false, json::serialize(req)})) {
       admin_forwards_[rid] = {std::move(done), deadline};
       return;
     }

@@ -17,35 +17,35 @@ namespace json = boost::json;
 
 std::string gateway_actor::hello_json() const {
   json::object o;
-  o["node"] = view_.id;
-  o["role"] = view_.role_name();
-  o["leader"] = view_.leader.empty() ? json::value(nullptr) : json::value(view_.leader);
-  o["term"] = view_.term;
+  o["node"] = view_->id;
+  o["role"] = view_->role_name();
+  o["leader"] = view_->leader.empty() ? json::value(nullptr) : json::value(view_->leader);
+  o["term"] = view_->term;
   o["version"] = version_;
   return json::serialize(o);
 }
 
 std::string gateway_actor::status_json() const {
   json::object o;
-  o["node"] = view_.id;
-  o["role"] = view_.role_name();
-  o["term"] = view_.term;
-  o["leader"] = view_.leader.empty() ? json::value(nullptr) : json::value(view_.leader);
-  o["commit_index"] = view_.commit_index;
+  o["node"] = view_->id;
+  o["role"] = view_->role_name();
+  o["term"] = view_->term;
+  o["leader"] = view_->leader.empty() ? json::value(nullptr) : json::value(view_->leader);
+  o["commit_index"] = view_->commit_index;
   o["applied_index"] = applied_index_;
-  o["snapshot_index"] = view_.snapshot_index;
-  o["last_index"] = view_.last_index;
+  o["snapshot_index"] = view_->snapshot_index;
+  o["last_index"] = view_->last_index;
   json::array members;
-  for (const auto& m : view_.config.members) {
+  for (const auto& m : view_->config.members) {
     json::object mo;
     mo["id"] = m.id;
     mo["address"] = m.address;
     mo["voter"] = m.voter;
-    mo["reachable"] = m.id == view_.id || reachable(m.id);
+    mo["reachable"] = m.id == view_->id || reachable(m.id);
     json::value match = nullptr;
-    for (const auto& p : view_.progress)
+    for (const auto& p : view_->progress)
       if (p.id == m.id) match = p.match;
-    if (m.id == view_.id) match = view_.last_index;
+    if (m.id == view_->id) match = view_->last_index;
     mo["match_index"] = match;
     members.push_back(std::move(mo));
   }
@@ -61,15 +61,15 @@ std::string gateway_actor::status_json() const {
   const auto disk_error = alarm_.disk_error();
   o["storage_error"] = disk_error.empty() ? json::value(nullptr) : json::value(disk_error);
   json::array full;
-  for (auto& id : alarm_.full_members(view_.id, view_.config, std::chrono::steady_clock::now())) full.emplace_back(id);
+  for (auto& id : alarm_.full_members(view_->id, view_->config, std::chrono::steady_clock::now())) full.emplace_back(id);
   o["storage_full_members"] = std::move(full);
   return json::serialize(o);
 }
 
 bool gateway_actor::healthy() const {
   // A known leader, membership, and the state machine keeping up.
-  return !view_.leader.empty() && view_.member &&
-         applied_index_ + 10'000 >= view_.commit_index;
+  return !view_->leader.empty() && view_->member &&
+         applied_index_ + 10'000 >= view_->commit_index;
 }
 
 std::string gateway_actor::metrics_text() const {
@@ -82,20 +82,20 @@ std::string gateway_actor::metrics_text() const {
     os << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
        << name << ' ' << value << '\n';
   };
-  const std::string role = view_.role_name();
+  const std::string role = view_->role_name();
   os << "# HELP qc_role Current Raft role (1 for the role this node is in).\n# TYPE qc_role gauge\n";
   for (const char* r : {"leader", "follower", "candidate", "learner", "removed"})
     os << "qc_role{role=\"" << r << "\"} " << (role == r ? 1 : 0) << '\n';
-  gauge("qc_term", "Current Raft term.", view_.term);
-  gauge("qc_commit_index", "Highest log index known committed.", view_.commit_index);
+  gauge("qc_term", "Current Raft term.", view_->term);
+  gauge("qc_commit_index", "Highest log index known committed.", view_->commit_index);
   gauge("qc_applied_index", "Highest log index applied to the state machine.", applied_index_);
-  gauge("qc_last_index", "Last index in the local log.", view_.last_index);
-  gauge("qc_snapshot_index", "Index of the latest snapshot.", view_.snapshot_index);
+  gauge("qc_last_index", "Last index in the local log.", view_->last_index);
+  gauge("qc_snapshot_index", "Index of the latest snapshot.", view_->snapshot_index);
   std::size_t linked = 0;
-  for (const auto& m : view_.config.members)
-    if (m.id != view_.id && reachable(m.id)) ++linked;
+  for (const auto& m : view_->config.members)
+    if (m.id != view_->id && reachable(m.id)) ++linked;
   gauge("qc_peers_reachable", "Peers with a live authenticated link.", linked);
-  gauge("qc_members", "Members in the configuration.", view_.config.members.size());
+  gauge("qc_members", "Members in the configuration.", view_->config.members.size());
   gauge("qc_clients_connected", "Client WebSocket connections.", conns_.size());
   gauge("qc_pending_writes", "Client writes waiting for commit.", writes_.size());
   gauge("qc_storage_used_bytes", "Bytes of the data directory in use (less SQLite free pages).", alarm_.used_bytes());
@@ -105,10 +105,10 @@ std::string gateway_actor::metrics_text() const {
   gauge("qc_storage_full", "1 while this node's storage alarm is up (quota reached or disk full).",
         alarm_.full() ? 1 : 0);
   gauge("qc_storage_full_members", "Members whose storage alarm this node knows to be up.",
-        alarm_.full_members(view_.id, view_.config, std::chrono::steady_clock::now()).size());
+        alarm_.full_members(view_->id, view_->config, std::chrono::steady_clock::now()).size());
   counter("qc_requests_total", "Client requests received.", metrics_.requests);
   counter("qc_raft_steps_refused_total", "Peer messages the Raft core refused (other than stale ones).",
-          view_.steps_refused);
+          view_->steps_refused);
   counter("qc_request_errors_total", "Client requests answered with an error.", metrics_.request_errors);
   counter("qc_logins_rate_limited_total", "Password attempts refused by the login rate limits.",
           metrics_.logins_rate_limited);
@@ -148,8 +148,8 @@ net::http_reply gateway_actor::http_get(const std::string& target) {
     return {ok ? 200u : 503u, "application/json",
             boost::json::serialize(boost::json::object{
                 {"healthy", ok},
-                {"node", view_.id},
-                {"leader", view_.leader.empty() ? boost::json::value(nullptr) : boost::json::value(view_.leader)}}),
+                {"node", view_->id},
+                {"leader", view_->leader.empty() ? boost::json::value(nullptr) : boost::json::value(view_->leader)}}),
             true};
   }
   if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_text()};

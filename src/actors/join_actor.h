@@ -32,7 +32,7 @@ namespace qc::actors {
 namespace join_msg {
 /// A new raft_view from the consensus actor.
 struct view {
-  raft_view v;
+  view_ptr v;
 };
 /// From its own ticker: time to ask again.
 struct tick {};
@@ -71,7 +71,7 @@ class join_actor {
     std::visit(overloaded{
                    [&](join_msg::view& v) {
                      view_ = std::move(v.v);
-                     if (!done_ && raft::is_voter(view_.config, self_)) {
+                     if (!done_ && raft::is_voter(view_->config, self_)) {
                        done_ = true;
                        log::info("joined the cluster as a voter");
                        ticker_.stop();
@@ -82,7 +82,7 @@ class join_actor {
                      boost::json::object body{
                          {"op", "join"}, {"id", self_}, {"address", advertise_}, {"deadline_ms", 300000}};
                      replicator_(replicator_msg::send_join{
-                         view_.leader, net::peer_admin{1, false, boost::json::serialize(body)}, seed_});
+                         view_->leader, net::peer_admin{1, false, boost::json::serialize(body)}, seed_});
                    },
                },
                m);
@@ -92,7 +92,7 @@ class join_actor {
   std::function<void(replicator_message)> replicator_;
   loop_mailbox<join_message> inbox_;
   ticker ticker_;
-  raft_view view_;  ///< the latest the consensus actor published
+  view_ptr view_ = empty_view();  ///< the latest the consensus actor published
   bool done_ = false;
 };
 

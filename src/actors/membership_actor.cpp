@@ -57,7 +57,7 @@ void membership_actor::handle(membership_message&& m) {
 
 std::string membership_actor::members_json() const {
   json::array a;
-  for (const auto& m : view_.config.members) a.push_back(json::object{{"id", m.id}, {"address", m.address}, {"voter", m.voter}});
+  for (const auto& m : view_->config.members) a.push_back(json::object{{"id", m.id}, {"address", m.address}, {"voter", m.voter}});
   return json::serialize(json::object{{"members", std::move(a)}});
 }
 
@@ -81,7 +81,7 @@ void membership_actor::start(membership_msg::run&& r) {
     out_.done(r.tag, std::move(code), std::move(message), std::move(result));
   };
   if (stopped_) return;
-  if (view_.state != raft::role::leader) {  // leadership moved while the op travelled here
+  if (view_->state != raft::role::leader) {  // leadership moved while the op travelled here
     out_.elsewhere(r.tag, std::move(r.body), r.deadline);
     return;
   }
@@ -91,29 +91,29 @@ void membership_actor::start(membership_msg::run&& r) {
   }
   if (op == "admin.transfer_leader") {
     const std::string to = str(r.body, "to");
-    if (to == view_.id) {
+    if (to == view_->id) {
       answer({}, {}, json::serialize(json::object{{"leader", to}}));
       return;
     }
-    if (!raft::is_voter(view_.config, to)) {
+    if (!raft::is_voter(view_->config, to)) {
       answer("not_found", "no voting member '" + to + "'", {});
       return;
     }
   } else if (op == "admin.remove_node") {
-    if (!raft::find_member(view_.config, str(r.body, "id"))) {
+    if (!raft::find_member(view_->config, str(r.body, "id"))) {
       answer("not_found", "no member '" + str(r.body, "id") + "'", {});
       return;
     }
   }
   // Removing the very node an unfinished add is waiting for (a typo'd or
   // dead address) cancels that add instead of waiting out its time bound.
-  if (op == "admin.remove_node" && task_ && !task_->busy && !view_.conf_change_pending &&
+  if (op == "admin.remove_node" && task_ && !task_->busy && !view_->conf_change_pending &&
       str(task_->body, "id") == str(r.body, "id") &&
       (str(task_->body, "op") == "admin.add_node" || str(task_->body, "op") == "join")) {
     log::info("admin: adding ", str(r.body, "id"), " cancelled by admin.remove_node");
     finish("conflict", "cancelled by admin.remove_node of the same node", {});
   }
-  if (task_ || view_.conf_change_pending) {
+  if (task_ || view_->conf_change_pending) {
     answer("conflict", "a membership change is already in progress", {});
     return;
   }
@@ -133,14 +133,14 @@ void membership_actor::step() {
   const std::string op = str(t.body, "op");
   const std::string id = str(t.body, op == "admin.transfer_leader" ? "to" : "id");
 
-  if (view_.state != raft::role::leader) {
+  if (view_->state != raft::role::leader) {
     // Leadership moved (a transfer, or we were deposed): let the new leader
     // finish the job.
-    if (op == "admin.transfer_leader" && view_.leader == id) {
+    if (op == "admin.transfer_leader" && view_->leader == id) {
       finish({}, {}, json::serialize(json::object{{"leader", id}}));
       return;
     }
-    if (view_.leader.empty()) {
+    if (view_->leader.empty()) {
       again();
       return;
     }
@@ -165,13 +165,13 @@ void membership_actor::step() {
   }
 
   if (op == "admin.remove_node") {
-    if (id == view_.id) {
+    if (id == view_->id) {
       // Removing the leader: hand leadership to the most caught-up voter first.
       if (t.stage == 0) {
         std::string best;
         std::uint64_t best_match = 0;
-        for (const auto& p : view_.progress)
-          if (p.id != view_.id && p.voter && p.recent_active && p.match >= best_match) {
+        for (const auto& p : view_->progress)
+          if (p.id != view_->id && p.voter && p.recent_active && p.match >= best_match) {
             best = p.id;
             best_match = p.match;
           }
@@ -203,7 +203,7 @@ void membership_actor::step() {
 
   // admin.add_node and join: learner, catch up, promote.
   const std::string address = str(t.body, "address");
-  const raft::member* m = raft::find_member(view_.config, id);
+  const raft::member* m = raft::find_member(view_->config, id);
   if (t.stage == 0) {
     if (m && m->voter) {
       finish({}, {}, members_json());
@@ -220,18 +220,18 @@ void membership_actor::step() {
     // Promote only once the learner is within one round of the leader: a
     // round of replication ended within an election timeout (§4.2.1).
     std::uint64_t match = 0;
-    for (const auto& p : view_.progress)
+    for (const auto& p : view_->progress)
       if (p.id == id) match = p.match;
     if (!t.rounds) t.rounds.emplace(static_cast<std::uint64_t>(election_timeout_.count()));
     const auto now_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count());
     const int rounds_before = t.rounds->rounds_done();
-    if (t.rounds->observe(now_ms, view_.last_index, match)) {
+    if (t.rounds->observe(now_ms, view_->last_index, match)) {
       t.stage = 2;
       t.busy = true;
       log::info("admin: learner ", id, " caught up: round ", t.rounds->rounds_done(), " reached index ",
                 t.rounds->round_target(), " in ", t.rounds->last_round_ms(), " ms (election timeout ",
-                election_timeout_.count(), " ms), match ", match, ", leader last ", view_.last_index, "; promoting");
+                election_timeout_.count(), " ms), match ", match, ", leader last ", view_->last_index, "; promoting");
       out_.propose_conf(t.tag, {raft::conf_change_type::promote, id, {}});
       return;
     }

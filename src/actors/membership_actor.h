@@ -38,7 +38,7 @@ namespace qc::actors {
 namespace membership_msg {
 /// A new raft_view (from the consensus actor).
 struct view {
-  raft_view v;
+  view_ptr v;
 };
 /// Run an admin op ({"op","id","to","address"}) on this leader (from the
 /// gateway); `tag` names it in the answer.
@@ -114,7 +114,7 @@ class membership_actor {
 
   std::chrono::milliseconds election_timeout_;
   membership_outputs out_;
-  raft_view view_;
+  view_ptr view_ = empty_view();
   std::optional<task> task_;
   boost::asio::steady_timer timer_;
   bool stopped_ = false;

@@ -220,17 +220,18 @@ int run_node(const config::node_config& cfg, const char* version) {
                r);
   };
   raft::membership known_config = initial_config;
-  cout.publish = [&](const raft_view& v) {
+  cout.publish = [&](const view_ptr& vp) {
+    const raft_view& v = *vp;
     if (!(v.config == known_config)) {
       known_config = v.config;
       replicator->tell(replicator_msg::set_peers{peers_of(v.config, cfg.id)});
       if (!raft::find_member(v.config, cfg.id) && !v.config.members.empty())
         log::warn("this node is not a member of the cluster configuration (removed); it takes no part");
     }
-    if (gateway) gateway->tell(gateway_msg::view{v});
-    if (events) events->tell(events_msg::view{v});  // cluster view
-    if (joiner) joiner->tell(join_msg::view{v});
-    if (membership) membership->tell(membership_msg::view{v});
+    if (gateway) gateway->tell(gateway_msg::view{vp});
+    if (events) events->tell(events_msg::view{vp});  // cluster view
+    if (joiner) joiner->tell(join_msg::view{vp});
+    if (membership) membership->tell(membership_msg::view{vp});
   };
 
   storage_outputs sout;

@@ -1,11 +1,14 @@
 // A copy of the consensus state that other actors may read: the consensus
-// actor publishes a fresh one after every batch it processes. Nobody but the
-// consensus actor ever touches the core.
+// actor publishes a fresh one after every batch that changed it. Nobody but
+// the consensus actor ever touches the core. A published view is immutable:
+// its readers (gateway, events, join and membership actors) share one copy
+// through a pointer to const instead of copying it four times per commit.
 //
-// Owned by: whoever received the copy (the gateway keeps the latest).
+// Owned by: the consensus actor builds it; readers hold it as a view_ptr.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,5 +46,11 @@ struct raft_view {
     }
   }
 };
+
+/// A published view, shared read-only by the actors that received it.
+using view_ptr = std::shared_ptr<const raft_view>;
+
+/// The view of a node that has published nothing yet.
+inline view_ptr empty_view() { return std::make_shared<const raft_view>(); }
 
 }  // namespace qc::actors
