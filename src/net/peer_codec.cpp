@@ -4,11 +4,17 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <boost/json.hpp>
 
 namespace qc::net {
 
 namespace json = boost::json;
+using common::append_json_int;
+using common::append_json_string;
 
 namespace {
 
@@ -19,6 +25,21 @@ namespace {
 bool valid_utf8(std::string_view s) {
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
   for (std::size_t i = 0; i < s.size();) {
+    // ASCII 16 or 8 bytes at a time: command text is almost all ASCII.
+#if defined(__SSE2__)
+    if (s.size() - i >= 16 && !_mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i)))) {
+      i += 16;
+      continue;
+    }
+#endif
+    if (s.size() - i >= 8) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (!(w & 0x8080808080808080ull)) {
+        i += 8;
+        continue;
+      }
+    }
     const unsigned c = byte(i);
     if (c < 0x80) {
       ++i;
@@ -95,8 +116,6 @@ json::object members_json(const raft::membership& m) {
 /// x context, e entries ({t, i, y type, d data or b base64 data}),
 /// s snapshot ({m members, i, t, h handle}).
 void append_message(std::string& out, const raft::message& m) {
-  using common::append_json_int;
-  using common::append_json_string;
   out += "{\"t\":";
   append_json_int(out, static_cast<int>(m.type));
   out += ",\"f\":";
@@ -247,6 +266,177 @@ std::optional<raft::message> parse_message(const json::value& v) {
   return m;
 }
 
+/// Reads the frames of every write (raft frames, forwarded proposals and
+/// their answers) laid out exactly as `encode_peer_frame` writes them: keys
+/// in the encoder's order, no whitespace, integers as plain digits, only
+/// the escapes the encoder writes. It builds no JSON tree: on the
+/// replication hot path the tree cost more than the fields it held. Any
+/// other frame or layout (and a snapshot, which is rare) is left to the
+/// general parser: `read` then returns nullopt without judging the text,
+/// so what this reader accepts decodes exactly as the general parser
+/// decodes it.
+class exact_reader {
+ public:
+  explicit exact_reader(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  std::optional<peer_frame> read() {
+    if (lit(R"({"type":"raft","msgs":[)")) return raft();
+    if (lit(R"({"type":"propose","rid":)")) return propose();
+    if (lit(R"({"type":"propose_resp","rid":)")) return propose_resp();
+    return std::nullopt;
+  }
+
+ private:
+  std::optional<peer_frame> raft() {
+    peer_raft pr;
+    if (!lit("]")) {
+      do {
+        raft::message m;
+        if (!message(m)) return std::nullopt;
+        pr.msgs.push_back(std::move(m));
+      } while (lit(","));
+      if (!lit("]")) return std::nullopt;
+    }
+    if (!finish()) return std::nullopt;
+    return pr;
+  }
+
+  std::optional<peer_frame> propose() {
+    peer_propose p;
+    if (!number(p.rid) || !lit(R"(,"data":)") || !string(p.data)) return std::nullopt;
+    if (lit(R"(,"conf":true)")) p.conf = true;
+    else if (!lit(R"(,"conf":false)")) return std::nullopt;
+    if (!finish()) return std::nullopt;
+    return p;
+  }
+
+  std::optional<peer_frame> propose_resp() {
+    peer_propose_resp r;
+    if (!number(r.rid) || !lit(R"(,"index":)") || !number(r.index) || !lit(R"(,"term":)") || !number(r.term) ||
+        !lit(R"(,"error":)") || !string(r.error) || !lit(R"(,"leader":)") || !string(r.leader) || !finish())
+      return std::nullopt;
+    return r;
+  }
+
+  /// The object's closing brace, and nothing after it.
+  bool finish() { return lit("}") && p_ == end_; }
+
+  /// The literal `s` next? (Its length is a constant, so the compare is inlined.)
+  template <std::size_t N>
+  bool lit(const char (&s)[N]) {
+    constexpr std::size_t n = N - 1;
+    if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, s, n) != 0) return false;
+    p_ += n;
+    return true;
+  }
+
+  /// Digits only, no leading zero, at most 2^64 - 1: the numbers that the
+  /// general parser reads as unsigned integers.
+  bool number(std::uint64_t& v) {
+    if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+    if (*p_ == '0') {
+      ++p_;
+      v = 0;
+      return p_ == end_ || *p_ < '0' || *p_ > '9';
+    }
+    v = 0;
+    for (; p_ != end_ && *p_ >= '0' && *p_ <= '9'; ++p_) {
+      const std::uint64_t d = static_cast<std::uint64_t>(*p_ - '0');
+      if (v > (UINT64_MAX - d) / 10) return false;
+      v = v * 10 + d;
+    }
+    return true;
+  }
+
+  template <std::size_t N>
+  bool field(const char (&key)[N], std::uint64_t& v) {
+    return !lit(key) || number(v);
+  }
+
+  /// A string literal whose bytes are well-formed UTF-8 once unescaped.
+  bool string(std::string& out) {
+    if (!lit("\"")) return false;
+    out.clear();
+    const char* run = p_;
+    while (true) {
+      p_ = common::find_json_escape(p_, end_);
+      if (p_ == end_) return false;
+      const auto c = static_cast<unsigned char>(*p_);
+      out.append(run, p_);
+      if (c == '"') break;
+      if (c < 0x20 || end_ - p_ < 2) return false;
+      const char e = p_[1];
+      p_ += 2;
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {  // only \u00XX below 0x80, as the encoder writes control bytes
+          const auto hex = [](char h) {
+            return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+          };
+          if (end_ - p_ < 4 || p_[0] != '0' || p_[1] != '0') return false;
+          const int hi = hex(p_[2]), lo = hex(p_[3]);
+          if (hi < 0 || hi > 7 || lo < 0) return false;
+          out += static_cast<char>(hi * 16 + lo);
+          p_ += 4;
+          break;
+        }
+        default: return false;
+      }
+      run = p_;
+    }
+    ++p_;
+    return valid_utf8(out);
+  }
+
+  bool entry(raft::entry& e) {
+    std::uint64_t y = 0;
+    if (!lit(R"({"t":)") || !number(e.term) || !lit(R"(,"i":)") || !number(e.index) || !lit(R"(,"y":)") || !number(y) || y > 1)
+      return false;
+    e.type = static_cast<raft::entry_type>(y);
+    if (lit(R"(,"d":)")) {
+      if (!string(e.data)) return false;
+    } else {
+      std::string b;
+      if (!lit(R"(,"b":)") || !string(b)) return false;
+      auto d = unbase64(b);
+      if (!d) return false;
+      e.data = std::move(*d);
+    }
+    return lit("}");
+  }
+
+  bool message(raft::message& m) {
+    std::uint64_t t = 0;
+    if (!lit(R"({"t":)") || !number(t) || t > static_cast<std::uint64_t>(raft::msg_type::read_index_resp)) return false;
+    m.type = static_cast<raft::msg_type>(t);
+    if (!lit(R"(,"f":)") || !string(m.from) || !lit(R"(,"o":)") || !string(m.to) || !lit(R"(,"tm":)") || !number(m.term))
+      return false;
+    if (!field(R"(,"lt":)", m.log_term) || !field(R"(,"i":)", m.index) || !field(R"(,"c":)", m.commit)) return false;
+    m.reject = lit(R"(,"r":true)");
+    if (!field(R"(,"rh":)", m.reject_hint) || !field(R"(,"ht":)", m.hint_term)) return false;
+    if (lit(R"(,"x":)") && !string(m.context)) return false;
+    if (lit(R"(,"e":[)")) {
+      do {
+        raft::entry e;
+        if (!entry(e)) return false;
+        m.entries.push_back(std::move(e));
+      } while (lit(","));
+      if (!lit("]")) return false;
+    }
+    return lit("}");
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
 }  // namespace
 
 std::string encode_peer_frame(const peer_frame& f) {
@@ -268,9 +458,38 @@ std::string encode_peer_frame(const peer_frame& f) {
     out += "]}";
     return out;
   }
+  // Forwarded proposals and their answers travel with every write that a
+  // follower's client sent: written as text too, key for key as the object
+  // below would have serialized them.
+  if (const auto* x = std::get_if<peer_propose>(&f); x && valid_utf8(x->data)) {
+    std::string out;
+    out.reserve(64 + x->data.size() + x->data.size() / 4);
+    out += "{\"type\":\"propose\",\"rid\":";
+    append_json_int(out, x->rid);
+    out += ",\"data\":";
+    append_json_string(out, x->data);
+    out += x->conf ? ",\"conf\":true}" : ",\"conf\":false}";
+    return out;
+  }
+  if (const auto* x = std::get_if<peer_propose_resp>(&f); x && valid_utf8(x->error) && valid_utf8(x->leader)) {
+    std::string out;
+    out.reserve(112 + x->error.size() + x->leader.size());
+    out += "{\"type\":\"propose_resp\",\"rid\":";
+    append_json_int(out, x->rid);
+    out += ",\"index\":";
+    append_json_int(out, x->index);
+    out += ",\"term\":";
+    append_json_int(out, x->term);
+    out += ",\"error\":";
+    append_json_string(out, x->error);
+    out += ",\"leader\":";
+    append_json_string(out, x->leader);
+    out += '}';
+    return out;
+  }
   json::object o;
   std::visit(overloaded{
-                 [&](const peer_raft&) {},  // written below, without the object
+                 [&](const peer_raft&) {},  // written above, without the object
                  [&](const peer_propose& x) {
                    o["type"] = "propose";
                    o["rid"] = x.rid;
@@ -311,6 +530,15 @@ std::string encode_peer_frame(const peer_frame& f) {
 }
 
 std::optional<peer_frame> decode_peer_frame(std::string_view text) {
+  if (auto f = detail::decode_peer_frame_exact(text)) return f;
+  return detail::decode_peer_frame_general(text);
+}
+
+namespace detail {
+
+std::optional<peer_frame> decode_peer_frame_exact(std::string_view text) { return exact_reader(text).read(); }
+
+std::optional<peer_frame> decode_peer_frame_general(std::string_view text) {
   json::error_code ec;
   json::parse_options opt;
   opt.max_depth = 16;
@@ -365,5 +593,7 @@ std::optional<peer_frame> decode_peer_frame(std::string_view text) {
   }
   return std::nullopt;
 }
+
+}  // namespace detail
 
 }  // namespace qc::net

@@ -16,6 +16,8 @@ namespace qc::net {
 /// A batch of Raft messages to one peer ({"type":"raft","msgs":[...]}).
 struct peer_raft {
   std::vector<raft::message> msgs;
+
+  friend bool operator==(const peer_raft&, const peer_raft&) = default;
 };
 
 /// A follower forwards a proposal to the leader ({"type":"propose",...}).
@@ -25,6 +27,8 @@ struct peer_propose {
   std::uint64_t rid = 0;  ///< request id, unique per sender
   std::string data;
   bool conf = false;       ///< data is an encoded conf_change (admin ops)
+
+  friend bool operator==(const peer_propose&, const peer_propose&) = default;
 };
 
 /// The leader's answer to peer_propose.
@@ -34,6 +38,8 @@ struct peer_propose_resp {
   std::uint64_t term = 0;
   std::string error;        ///< empty on success; else a contract error code
   std::string leader;       ///< known leader id, when error is not_leader
+
+  friend bool operator==(const peer_propose_resp&, const peer_propose_resp&) = default;
 };
 
 /// A generic admin/cluster request between peers (join, transfer, ...):
@@ -42,6 +48,8 @@ struct peer_admin {
   std::uint64_t rid = 0;
   bool response = false;
   std::string body;  ///< JSON object text
+
+  friend bool operator==(const peer_admin&, const peer_admin&) = default;
 };
 
 /// Snapshot stream control. Chunk bytes travel in binary frames whose first
@@ -51,6 +59,8 @@ struct peer_snap_ack {
   std::uint64_t offset = 0;  ///< bytes durably received so far
   bool done = false;         ///< receiver has the whole file
   bool failed = false;
+
+  friend bool operator==(const peer_snap_ack&, const peer_snap_ack&) = default;
 };
 
 /// The first frame each side sends on a new link: the incarnation of its
@@ -58,12 +68,16 @@ struct peer_snap_ack {
 /// came back without its data ({"type":"hello","incarnation":"<16 hex>"}).
 struct peer_hello {
   std::string incarnation;
+
+  friend bool operator==(const peer_hello&, const peer_hello&) = default;
 };
 
 /// The answer to a hello from a member that came back with another data
 /// directory: it is refused until it is removed and added again.
 struct peer_refused {
   std::string reason;
+
+  friend bool operator==(const peer_refused&, const peer_refused&) = default;
 };
 
 /// Any decoded peer frame.
@@ -74,6 +88,18 @@ using peer_frame =
 std::string encode_peer_frame(const peer_frame& f);
 
 /// Decodes; nullopt on any malformed input (never throws, never crashes).
+/// The frames of every write, laid out as `encode_peer_frame` writes them,
+/// are read directly; anything else goes through a JSON parser.
 std::optional<peer_frame> decode_peer_frame(std::string_view text);
+
+namespace detail {
+/// The direct reader alone: a raft, propose or propose_resp frame in the
+/// encoder's exact layout, or nullopt for any other text, valid or not
+/// (exposed for the codec's tests and fuzzer, which hold it to the general
+/// parser).
+std::optional<peer_frame> decode_peer_frame_exact(std::string_view text);
+/// The JSON parser's decoding of any frame.
+std::optional<peer_frame> decode_peer_frame_general(std::string_view text);
+}  // namespace detail
 
 }  // namespace qc::net

@@ -5,6 +5,10 @@
 
 #include <boost/json.hpp>
 
+#include <cstring>
+#include <string>
+#include <string_view>
+
 #include "net/peer_codec.h"
 
 using namespace qc;
@@ -183,4 +187,204 @@ TEST_CASE("raft frames: base64 entry data only as written, padding at the end") 
   CHECK_FALSE(data("Y==="));      // more padding than a quad allows
   CHECK_FALSE(data("YQ==YWI="));  // padding in the middle
   CHECK_FALSE(data("YW I="));     // not in the alphabet
+}
+
+TEST_CASE("forwarded proposals and their answers: byte for byte the serialized object, and read back whole") {
+  const std::vector<std::string> datas = {
+      "", R"({"op":"send","to":"b","body":"a \"quoted\"\n line\u0001 \\ end"})", "caf\xc3\xa9 \xf0\x9f\x92\xac",
+      std::string("ctl \x01\x1f\x7f", 7), std::string(300, 'x') + "\"" + std::string(17, '\t')};
+  for (const auto& d : datas) {
+    for (const bool conf : {false, true}) {
+      const net::peer_propose p{18446744073709551615ull, d, conf};
+      const std::string text = net::encode_peer_frame(p);
+      CHECK(text == json::serialize(json::object{{"type", "propose"}, {"rid", p.rid}, {"data", d}, {"conf", conf}}));
+      auto back = net::decode_peer_frame(text);
+      REQUIRE(back);
+      const auto* b = std::get_if<net::peer_propose>(&*back);
+      REQUIRE(b);
+      CHECK(b->rid == p.rid);
+      CHECK(b->data == d);
+      CHECK(b->conf == conf);
+    }
+    const net::peer_propose_resp r{7, 0, 12, d, "n\"3"};
+    const std::string text = net::encode_peer_frame(r);
+    CHECK(text == json::serialize(json::object{{"type", "propose_resp"}, {"rid", r.rid}, {"index", r.index},
+                                               {"term", r.term}, {"error", r.error}, {"leader", r.leader}}));
+    auto back = net::decode_peer_frame(text);
+    REQUIRE(back);
+    const auto* b = std::get_if<net::peer_propose_resp>(&*back);
+    REQUIRE(b);
+    CHECK(b->rid == r.rid);
+    CHECK(b->index == r.index);
+    CHECK(b->term == r.term);
+    CHECK(b->error == d);
+    CHECK(b->leader == r.leader);
+  }
+}
+
+namespace {
+
+/// A small deterministic generator for the direct reader's tests.
+struct rng {
+  std::uint64_t x;
+  std::uint64_t next() {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  }
+  std::uint64_t below(std::uint64_t n) { return next() % n; }
+  /// 0, a small number or one near 2^64: each field's value when set.
+  std::uint64_t u64() {
+    switch (below(4)) {
+      case 0: return 0;
+      case 1: return below(1000);
+      case 2: return UINT64_MAX - below(3);
+      default: return next();
+    }
+  }
+  /// Bytes of any kind: plain text, control bytes, quotes and backslashes,
+  /// UTF-8, and unless `utf8` bytes that are not UTF-8 at all (only entry
+  /// data may hold those: ids and contexts are text).
+  std::string bytes(std::size_t max, bool utf8 = false) {
+    static const char* pieces[] = {"a", "op", "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "/", "caf\xc3\xa9",
+                                   "\xf0\x9f\x92\xac", "\xff", "\xed\xa0\x80", "\x00", " ", "\\u0041"};
+    std::string s;
+    const auto n = below(max + 1);
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const char* p = pieces[below(std::size(pieces))];
+      if (utf8 && (p[0] == '\xff' || p[0] == '\xed')) continue;
+      s.append(p, p[0] ? std::strlen(p) : 1);
+    }
+    return s;
+  }
+  raft::message message() {
+    raft::message m;
+    m.type = static_cast<raft::msg_type>(below(static_cast<std::uint64_t>(raft::msg_type::read_index_resp) + 1));
+    m.from = below(4) ? "n" + std::to_string(below(9)) : bytes(4, true);
+    m.to = below(4) ? "n" + std::to_string(below(9)) : bytes(4, true);
+    m.term = u64();
+    m.log_term = u64();
+    m.index = u64();
+    m.commit = u64();
+    m.reject = below(2);
+    m.reject_hint = u64();
+    m.hint_term = u64();
+    if (below(3) == 0) m.context = bytes(6, true);
+    for (auto n = below(4); n > 0; --n)
+      m.entries.push_back({u64(), u64(), below(2) ? raft::entry_type::normal : raft::entry_type::conf_change, bytes(40)});
+    return m;
+  }
+};
+
+/// Both decoders on `text`: the direct reader's answer, when it gives one,
+/// must be the JSON parser's.
+void same_as_parser(const std::string& text) {
+  CAPTURE(text);
+  const auto exact = net::detail::decode_peer_frame_exact(text);
+  const auto general = net::detail::decode_peer_frame_general(text);
+  if (exact) {
+    REQUIRE(general);
+    CHECK(*general == *exact);
+  }
+  const auto either = net::decode_peer_frame(text);
+  CHECK(either.has_value() == general.has_value());
+}
+
+/// Every byte of `text` replaced by each of `subst`, dropped, or doubled in
+/// turn: whatever the direct reader still accepts, the parser reads alike.
+void mutations_same_as_parser(const std::string& text, std::string_view subst) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    for (char c : subst) same_as_parser(text.substr(0, i) + c + text.substr(i + 1));
+    same_as_parser(text.substr(0, i) + text.substr(i + 1));
+    same_as_parser(text.substr(0, i + 1) + text.substr(i));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("raft frames: the direct reader takes every frame the encoder writes, as the JSON parser reads it") {
+  rng r{0x9e3779b97f4a7c15ull};
+  for (int n = 0; n < 5000; ++n) {
+    std::vector<raft::message> msgs(r.below(4));
+    for (auto& m : msgs) m = r.message();
+    const std::string text = net::encode_peer_frame(net::peer_raft{msgs});
+    CAPTURE(text);
+    const auto exact = net::detail::decode_peer_frame_exact(text);
+    REQUIRE(exact);
+    CHECK(std::get<net::peer_raft>(*exact).msgs == msgs);
+    same_as_parser(text);
+  }
+}
+
+TEST_CASE("forwarded proposals and their answers: the direct reader takes what the encoder writes, as the parser reads it") {
+  rng r{77};
+  for (int n = 0; n < 5000; ++n) {
+    const net::peer_frame frames[] = {net::peer_propose{r.u64(), r.bytes(60, true), r.below(2) == 1},
+                                      net::peer_propose_resp{r.u64(), r.u64(), r.u64(), r.bytes(3, true), r.bytes(3, true)}};
+    for (const auto& f : frames) {
+      const std::string text = net::encode_peer_frame(f);
+      CAPTURE(text);
+      const auto exact = net::detail::decode_peer_frame_exact(text);
+      REQUIRE(exact);
+      CHECK(*exact == f);
+      same_as_parser(text);
+    }
+  }
+  // Every byte changed, dropped or doubled in turn.
+  for (const net::peer_frame& f : {net::peer_frame{net::peer_propose{12, R"({"op":"send","body":"a\"b\n"})", false}},
+                                   net::peer_frame{net::peer_propose_resp{12, 99, 3, "not_leader", "n2"}}})
+    mutations_same_as_parser(net::encode_peer_frame(f), std::string_view("09\"\\,}u \x01\xff" "tf", 12));
+  // Another layout goes to the parser.
+  for (const char* text : {R"({"type":"propose","rid":1,"data":"x"})", R"({"type":"propose","data":"x","rid":1,"conf":false})",
+                           R"({"type":"propose_resp","rid":1,"index":2,"term":3,"error":"","leader":"n1","x":0})"}) {
+    CAPTURE(text);
+    CHECK_FALSE(net::detail::decode_peer_frame_exact(text));
+    CHECK(net::decode_peer_frame(text));
+  }
+}
+
+TEST_CASE("raft frames: any other layout is left to the JSON parser") {
+  const std::string base = R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":3,"e":[{"t":3,"i":9,"y":0,"d":"x"}]}]})";
+  REQUIRE(net::detail::decode_peer_frame_exact(base));
+  const auto declined = [](const std::string& text) {
+    CAPTURE(text);
+    CHECK_FALSE(net::detail::decode_peer_frame_exact(text));
+    same_as_parser(text);
+  };
+  // Valid frames in another layout: the parser reads them.
+  for (const char* text : {
+           R"({"type": "raft","msgs":[]})",                                   // whitespace
+           R"({"msgs":[],"type":"raft"})",                                    // keys in another order
+           R"({"type":"raft","msgs":[{"f":"n1","t":1,"o":"n2","tm":3}]})",     // likewise in a message
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":-0}]})",    // minus zero
+           R"({"type":"raft","msgs":[{"t":1,"f":"caf\u00e9","o":"n2","tm":3}]})",  // an escape the encoder never writes
+           R"({"type":"raft","msgs":[{"t":1,"f":"\u00c3\u00a9","o":"n2","tm":3}]})",  // two code points, not the bytes of one
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":3,"e":[]}]})",  // no entries, as an empty list
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":3,"s":{"m":[["n1","a:1",true]],"i":4,"t":2,"h":"x"}}]})",
+           R"({"type":"raft","msgs":[]} )"}) {
+    declined(text);
+    CHECK(net::decode_peer_frame(text));
+  }
+  // Malformed ones: both refuse.
+  for (const char* text : {
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":03}]})",                     // leading zero
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":18446744073709551616}]})",  // past 2^64 - 1
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":1.5}]})",
+           R"({"type":"raft","msgs":[{"t":12,"f":"n1","o":"n2","tm":1}]})",                     // no such type
+           "{\"type\":\"raft\",\"msgs\":[{\"t\":1,\"f\":\"n\x01\",\"o\":\"n2\",\"tm\":1}]}",   // a raw control byte
+           "{\"type\":\"raft\",\"msgs\":[{\"t\":1,\"f\":\"\xff\",\"o\":\"n2\",\"tm\":1}]}",    // not UTF-8
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":1,"e":[{"t":1,"i":1,"y":2,"d":""}]}]})",
+           R"({"type":"raft","msgs":[{"t":1,"f":"n1","o":"n2","tm":1,"e":[{"t":1,"i":1,"y":0,"b":"YQ"}]}]})",
+           R"({"type":"raft","msgs":[]}})"}) {
+    declined(text);
+    CHECK_FALSE(net::decode_peer_frame(text));
+  }
+  // Every byte of a frame changed, dropped or doubled in turn: whatever the
+  // direct reader still accepts, the parser reads alike.
+  rng r{42};
+  std::vector<raft::message> msgs(3);
+  for (auto& m : msgs) m = r.message();
+  const std::string text = net::encode_peer_frame(net::peer_raft{msgs});
+  mutations_same_as_parser(text, std::string_view("09\"\\,}]u \x01\xff" "e", 12));
 }
