@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The issue-6 targets, each reproducible by one command. Every step starts its
+# The performance targets, each reproducible by one command. Every step starts its
 # own throwaway cluster (scripts/bench-cluster.sh: free ports, default config)
 # under OUT, prints its figure with the load average, and keeps the JSON.
 #   scripts/bench-targets.sh latency1    1 connection, closed loop, 256-byte sends (p99 < 5 ms)
-#   scripts/bench-targets.sh reads       linearizable history vs writes at 64 connections; local reads 1 vs 3 nodes
+#   scripts/bench-targets.sh reads       linearizable history vs writes at 64 connections; local reads 1 vs 3 nodes;
+#                                        `hello` at 64 connections, the floor no read can beat
 #   scripts/bench-targets.sh failover    20 leader kills under a steady 200 writes/s
 #   scripts/bench-targets.sh capacity    10,000 idle logged-in connections on one node
 #   scripts/bench-targets.sh recovery    1M messages; SIGKILL all, restart, time to serve; then a new node's snapshot catch-up
@@ -48,12 +49,17 @@ reads() {
   $CB --nodes "$n" --connections 64 --prefix r --mix history=1 --duration 10 --json "$OUT/reads-history-lin.json" 2>/dev/null | tail -1
   $CB --nodes "$n" --connections 64 --prefix r --mix history=1 --consistency local --duration 10 --json "$OUT/reads-history-local-3.json" 2>/dev/null | tail -1 | sed 's/^/3 nodes local /'
   $CB --nodes "$n" --connections 64 --prefix r --pin 0 --mix history=1 --consistency local --duration 10 --json "$OUT/reads-history-local-1.json" 2>/dev/null | tail -1 | sed 's/^/1 node  local /'
+  # The floor: `hello` touches no state and crosses no thread, so no read
+  # can be answered faster than it over the same connections.
+  $CB --nodes "$n" --connections 64 --prefix r --mix hello=1 --duration 10 --json "$OUT/reads-hello.json" 2>/dev/null | tail -1 | sed 's/^/hello (floor) /'
   python3 - "$OUT" <<'PY'
 import json, sys
 o = sys.argv[1]
 t = lambda f: json.load(open(f"{o}/{f}"))["result"]["throughput"]
 w, l = t("reads-writes.json"), t("reads-history-lin.json")
 print(f"linearizable history {l:.0f}/s = {l / w:.2f}x writes ({w:.0f}/s); local history 3 nodes {t('reads-history-local-3.json'):.0f}/s vs 1 node {t('reads-history-local-1.json'):.0f}/s")
+h = t("reads-hello.json")
+print(f"hello, no state touched (the floor of any request): {h:.0f}/s = {h / w:.2f}x writes")
 PY
   $BC stop "$OUT/reads"; load
 }

@@ -30,10 +30,11 @@ class runner : public std::enable_shared_from_this<runner> {
       : io_(io), sessions_(s), o_(o), h_(h), tick_(io), rng_(12345) {
     static const char* letters = "abcdefghijklmnopqrstuvwxyz";
     for (std::size_t i = 0; i < o.body_bytes; ++i) body_ += letters[rng_() % 26];
-    const double total = o.w_send + o.w_history + o.w_unread + o.w_login;
+    const double total = o.w_send + o.w_history + o.w_unread + o.w_login + o.w_hello;
     p_send_ = o.w_send / total;
     p_history_ = (o.w_send + o.w_history) / total;
     p_unread_ = (o.w_send + o.w_history + o.w_unread) / total;
+    p_login_ = (o.w_send + o.w_history + o.w_unread + o.w_login) / total;
   }
 
   run_stats run() {
@@ -97,9 +98,12 @@ class runner : public std::enable_shared_from_this<runner> {
     } else if (r < p_unread_) {
       op = "unread";
       req = {{"op", "unread"}, {"limit", o_.history_limit}, {"consistency", o_.consistency}};
-    } else {
+    } else if (r < p_login_) {
       op = "login";
       req = {{"op", "login"}, {"user", sessions_[i].user}, {"password", o_.password}};
+    } else {
+      op = "hello";
+      req = {{"op", "hello"}};
     }
     ++outstanding_;
     auto conn = sessions_[i].conn;
@@ -209,7 +213,7 @@ class runner : public std::enable_shared_from_this<runner> {
   boost::asio::steady_timer tick_;
   std::mt19937_64 rng_;
   std::string body_;
-  double p_send_ = 1, p_history_ = 1, p_unread_ = 1;
+  double p_send_ = 1, p_history_ = 1, p_unread_ = 1, p_login_ = 1;
   clock::time_point start_, measure_from_, end_, last_done_;
   bool told_measuring_ = false;
   std::uint64_t issued_measured_ = 0, scheduled_ = 0, ticks_ = 0;

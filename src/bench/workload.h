@@ -24,6 +24,7 @@ namespace qc::bench {
 struct workload_options {
   double w_send = 1, w_history = 0, w_unread = 0;  ///< relative weights of the op kinds
   double w_login = 0;  ///< login again as the connection's user (a password hash and a session write)
+  double w_hello = 0;  ///< `hello`: no state touched, the floor of any request's round trip
   std::string password;                           ///< for login (the sessions' password)
   std::string consistency = "linearizable";       ///< for history / unread
   std::chrono::milliseconds duration{10'000};     ///< measured time (if ops == 0)

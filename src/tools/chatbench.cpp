@@ -43,7 +43,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 /// "send=1,history=5" -> weights; false on a bad entry.
 bool parse_mix(const std::string& s, workload_options& w, std::string& err) {
-  w.w_send = w.w_history = w.w_unread = w.w_login = 0;
+  w.w_send = w.w_history = w.w_unread = w.w_login = w.w_hello = 0;
   for (const auto& part : split(s, ',')) {
     const auto eq = part.find_first_of("=:");
     const std::string name = part.substr(0, eq);
@@ -53,9 +53,10 @@ bool parse_mix(const std::string& s, workload_options& w, std::string& err) {
     else if (name == "history") w.w_history = v;
     else if (name == "unread") w.w_unread = v;
     else if (name == "login") w.w_login = v;
+    else if (name == "hello") w.w_hello = v;
     else return err = "unknown op in --mix: " + name, false;
   }
-  if (w.w_send + w.w_history + w.w_unread + w.w_login <= 0) return err = "--mix has no positive weight", false;
+  if (w.w_send + w.w_history + w.w_unread + w.w_login + w.w_hello <= 0) return err = "--mix has no positive weight", false;
   return true;
 }
 
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
       "nodes", po::value(&nodes_s), "comma-separated IP:PORT of the nodes")(
       "connections,c", po::value(&so.connections)->default_value(64), "logged-in connections (K)")(
       "pin", po::value(&so.pin)->default_value(-1), "put every connection on node index N (default: round-robin)")(
-      "mix", po::value(&mix)->default_value("send=1"), "op weights, e.g. send=1,history=5,unread=1 (login=1: password logins)")(
+      "mix", po::value(&mix)->default_value("send=1"), "op weights, e.g. send=1,history=5,unread=1 (login=1: password logins; hello=1: the floor of a round trip)")(
       "consistency", po::value(&w.consistency)->default_value("linearizable"), "reads: linearizable | local")(
       "duration", po::value(&duration_s)->default_value(10), "measured seconds (run mode)")(
       "warmup", po::value(&warmup_s)->default_value(1), "unmeasured seconds before (run mode)")(
@@ -208,7 +209,7 @@ int main(int argc, char** argv) {
     if (preload > 0) {
       workload_options pw = w;
       pw.w_send = 1;
-      pw.w_history = pw.w_unread = 0;
+      pw.w_history = pw.w_unread = pw.w_login = pw.w_hello = 0;
       pw.rate = 0;
       pw.inflight = std::max(w.inflight, 4);
       pw.ops = preload * sessions.size();
