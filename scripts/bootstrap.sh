@@ -7,6 +7,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
       libsqlitecpp-dev libsqlite3-dev sqlite3 doctest-dev libtomlplusplus-dev libssl-dev libsodium-dev
+      libjemalloc-dev
       iproute2 iptables procps curl python3
       clang libclang-rt-14-dev)  # libFuzzer targets (scripts/fuzz.sh)
 if [[ "${1:-}" == "--browser" ]]; then

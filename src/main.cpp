@@ -6,9 +6,29 @@
 #include "common/log.h"
 #include "config/config.h"
 
+#ifdef QC_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
 #ifndef QC_VERSION
 #define QC_VERSION "dev"
 #endif
+
+namespace {
+
+/// The allocator this binary runs on, for the start-up log.
+std::string allocator_name() {
+#ifdef QC_JEMALLOC
+  const char* version = nullptr;
+  std::size_t size = sizeof version;
+  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version) return std::string("jemalloc ") + version;
+  return "jemalloc";
+#else
+  return "the C library's malloc";
+#endif
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   qc::config::node_config cfg;
@@ -27,5 +47,6 @@ int main(int argc, char** argv) {
   qc::log::parse_level(cfg.log_level, lvl);
   qc::log::threshold() = static_cast<int>(lvl);
   qc::log::node_tag() = cfg.id;
+  qc::log::info("memory allocator: ", allocator_name());
   return qc::actors::run_node(cfg, QC_VERSION);
 }
