@@ -250,11 +250,12 @@ TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch 
   // (snapshots are taken off the apply thread's hot path, and a pipelined
   // burst of 100 sends lands meanwhile), while 1,200+ entries went through.
   // On a loaded machine a background copy can finish after the next burst
-  // or two has landed (336 and 400 entries were seen at load 6-9), so the
-  // bound is four intervals: a log that is not compacted exceeds it within
-  // this run.
+  // or three have landed (336 and 400 entries were seen at load 6-9, 435
+  // while a sanitized build compiled alongside), so the bound is six
+  // intervals: a log that is not compacted passes it halfway through this
+  // run.
   MESSAGE("longest log seen: " << worst_log << " entries after the last snapshot");
-  CHECK(worst_log <= 4 * every);
+  CHECK(worst_log <= 6 * every);
   for (auto& n : c.nodes) {
     if (n.pid <= 0) continue;
     std::uintmax_t log_bytes = 0;  // segments compaction did not delete (64 KiB each at most, bar the last)
