@@ -15,27 +15,59 @@
 # WINDOW=26 (30 s runs) gives a fresh cluster 3–4 per member at 64 clients.
 # Interleaving puts the machine's drift into every build alike; compare the
 # counts, and the CPU over several rounds.
+# WARM=S: one long-lived cluster per build instead, started before the
+# rounds and loaded for S seconds by the same clients (a fresh heap, page
+# cache and B-trees favour some changes only while they fill); each round
+# then measures it again, and the slow writes are those of that round.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-(( $# >= 3 )) || { sed -n '2,17p' "$0"; exit 2; }
+(( $# >= 3 )) || { sed -n '2,21p' "$0"; exit 2; }
 ROUNDS=$1; shift
 CLIENTS=${CLIENTS:-64}
 WINDOW=${WINDOW:-8}
+WARM=${WARM:-0}
 OUT=${OUT:-/tmp/bench-ab}
 [[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
 command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
 commit_index() { curl -s "http://$1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commit_index"])'; }
+slow_writes() {  # per member: writes that took over 0.1 s from receipt to applied, since start
+  local a out=""
+  for a in $(tr ',' ' ' <<<"$1"); do
+    out+="$(curl -s "http://$a/metrics" | awk '/^qc_commit_latency_seconds_bucket\{le="0.1"\}/ {f = $2}
+      /^qc_commit_latency_seconds_count/ {n = $2} END {print n - f}') "
+  done
+  echo "$out"
+}
+
+declare -A warm_nodes warm_dir
+if ((WARM > 0)); then
+  for bin in "$@"; do
+    d="$OUT/$(basename "$bin")-warm"
+    rm -rf "$d"
+    warm_dir[$bin]=$d
+    warm_nodes[$bin]=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
+    echo "warming $(basename "$bin") for ${WARM}s"
+    build/chatbench --nodes "${warm_nodes[$bin]}" --connections "$CLIENTS" --duration "$WARM" --body 256 >/dev/null 2>&1
+  done
+fi
 
 for r in $(seq 1 "$ROUNDS"); do
   for bin in "$@"; do
     d="$OUT/$(basename "$bin")-r$r"
     rm -rf "$d"
-    nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
-    pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "$d" "n$i"; done)
+    if ((WARM > 0)); then
+      mkdir -p "$d"
+      nodes=${warm_nodes[$bin]}
+      pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "${warm_dir[$bin]}" "n$i"; done)
+    else
+      nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
+      pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "$d" "n$i"; done)
+    fi
     first=${nodes%%,*}
+    slow0=$( ((WARM > 0)) && slow_writes "$nodes" || true)
     build/chatbench --nodes "$nodes" --connections "$CLIENTS" --duration $((WINDOW + 4)) --body 256 \
       --json "$d/chatbench.json" >"$d/chatbench.txt" 2>&1 &
     bench=$!
@@ -46,11 +78,10 @@ for r in $(seq 1 "$ROUNDS"); do
     perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
     c1=$(commit_index "$first"); t1=$(cpu_ticks $pids)
     wait "$bench" || true
-    slow=""
-    for a in $(tr ',' ' ' <<<"$nodes"); do
-      slow+="$(curl -s "http://$a/metrics" | awk '/^qc_commit_latency_seconds_bucket\{le="0.1"\}/ {f = $2}
-        /^qc_commit_latency_seconds_count/ {n = $2} END {print n - f}') "
-    done
+    slow=$(slow_writes "$nodes")
+    if [[ -n "$slow0" ]]; then  # a long-lived cluster: this round's only
+      slow=$(paste -d' ' <(tr ' ' '\n' <<<"$slow" | grep .) <(tr ' ' '\n' <<<"$slow0" | grep .) | awk '{printf "%d ", $1 - $2}')
+    fi
     calls=$(grep raw_syscalls "$d/perf.txt" | cut -d, -f1)
     hz=$(getconf CLK_TCK)
     python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" "$d/chatbench.json" "$slow" <<'PY'
@@ -62,6 +93,9 @@ print(f"round {r}  {name:<28} {w / float(window):7.0f} writes/s  "
       f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write  "
       f"p99 {lat['p99']:.1f}  p99.9 {lat['p99_9']:.1f}  max {lat['max']:.1f} ms  slow {slow.strip()}")
 PY
-    scripts/bench-cluster.sh stop "$d" >/dev/null 2>&1 || true
+    ((WARM > 0)) || scripts/bench-cluster.sh stop "$d" >/dev/null 2>&1 || true
   done
+done
+for bin in "$@"; do
+  if ((WARM > 0)); then scripts/bench-cluster.sh stop "${warm_dir[$bin]}" >/dev/null 2>&1 || true; fi
 done
