@@ -85,6 +85,16 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout) {
   return pred();
 }
 
+/// Calls `fn` on each entry under `dir` (Iterator: fs::directory_iterator
+/// or fs::recursive_directory_iterator) of a node that may still be running
+/// and deleting files as they are listed: the listing never throws, and a
+/// caller reading an entry's size or type must use the error_code overloads.
+template <class Iterator, class Fn>
+void each_live_entry(const fs::path& dir, Fn&& fn) {
+  std::error_code ec;
+  for (Iterator it(dir, ec); !ec && it != Iterator(); it.increment(ec)) fn(*it);
+}
+
 /// The chatnode binary the tests start: this build's, or QC_CHATNODE (to
 /// run a case against another build of the node, e.g. before a change).
 inline std::string chatnode_binary() {

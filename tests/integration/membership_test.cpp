@@ -261,13 +261,11 @@ TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch 
     std::uintmax_t log_bytes = 0;  // segments compaction did not delete (64 KiB each at most, bar the last)
     // The node compacts while it runs: a segment listed here may be gone
     // before its size is read, so it counts as nothing.
-    std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator(n.dir / "wal", ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-      std::error_code size_ec;
-      const auto size = it->file_size(size_ec);
-      if (!size_ec) log_bytes += size;
-    }
+    each_live_entry<fs::directory_iterator>(n.dir / "wal", [&](const fs::directory_entry& e) {
+      std::error_code ec;
+      const auto size = e.file_size(ec);
+      if (!ec) log_bytes += size;
+    });
     CHECK(log_bytes < 600 * 1024);  // ~1.2 MB of bodies went through this log
   }
 
@@ -284,11 +282,10 @@ TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch 
   REQUIRE(eventually([&] { return j.log_text().find("receiving snapshot") != std::string::npos; }, 30s));
   // The receiver creates the .part file before it logs the line above.
   const bool had_part = eventually([&] {
-    std::error_code ec;  // files come and go while the joiner runs
-    for (auto it = std::filesystem::recursive_directory_iterator(j.dir, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
-      if (it->path().extension() == ".part") return true;
-    return false;
+    bool part = false;  // files come and go while the joiner runs
+    each_live_entry<fs::recursive_directory_iterator>(
+        j.dir, [&](const fs::directory_entry& e) { part = part || e.path().extension() == ".part"; });
+    return part;
   }, 5s);
   j.signal(SIGKILL);
   CHECK(had_part);  // it really was mid-transfer

@@ -231,14 +231,11 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   }
   const bool cleared = eventually([&] { return !status_flag(n, "storage_full"); }, 30s);
   MESSAGE("after the deletes: used " << status_number(n, "storage_used_bytes") << " of " << quota);
-  if (!cleared) {
-    std::error_code ec;  // the node still runs: a file may go while listed
-    for (auto it = fs::recursive_directory_iterator(n.dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-      std::error_code size_ec;
-      if (it->is_regular_file(size_ec)) MESSAGE(it->path().string() << ": " << it->file_size(size_ec) << " bytes");
-    }
-  }
+  if (!cleared)
+    each_live_entry<fs::recursive_directory_iterator>(n.dir, [&](const fs::directory_entry& e) {
+      std::error_code ec;
+      if (e.is_regular_file(ec)) MESSAGE(e.path().string() << ": " << e.file_size(ec) << " bytes");
+    });
   REQUIRE(cleared);
   CHECK(client::ok(sink.call({{"op", "send"}, {"to", "w0"}, {"body", "room again"}})));
   CHECK(http_get(n.port, "/metrics").second.find("\nqc_storage_full 0\n") != std::string::npos);
