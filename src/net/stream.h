@@ -21,6 +21,8 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "net/short_read.h"
+
 namespace qc::net {
 
 /// A plain-or-TLS AsyncStream over a beast::tcp_stream. Beast's lowest
@@ -57,10 +59,13 @@ class stream {
   const tcp_type& next_layer() const { return tls_ ? tls_->next_layer() : *tcp_; }
   executor_type get_executor() { return next_layer().get_executor(); }
 
+  /// A plain read hands its buffers over as short_read_buffers: a short
+  /// read leaves the socket to epoll instead of a recvmsg into EAGAIN
+  /// (net/short_read.h). TLS reads are the SSL engine's own.
   template <class MutableBuffers, class Handler>
   void async_read_some(const MutableBuffers& b, Handler&& h) {
     if (tls_) tls_->async_read_some(b, std::forward<Handler>(h));
-    else tcp_->async_read_some(b, std::forward<Handler>(h));
+    else tcp_->async_read_some(short_read_buffers<MutableBuffers>(b), std::forward<Handler>(h));
   }
 
   template <class ConstBuffers, class Handler>
