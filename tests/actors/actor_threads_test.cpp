@@ -28,6 +28,7 @@
 #include "actors/mailbox.h"
 #include "actors/storage_actor.h"
 #include "chat/command.h"
+#include "common/run_until.h"
 #include "db/chat_store.h"
 #include "db/log_store.h"
 #include "db/snapshot_files.h"
@@ -37,17 +38,6 @@ using namespace qc;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// Runs `io` until `done()` holds or 30 s pass (a hang fails the test).
-template <typename Pred>
-void run_until(boost::asio::io_context& io, Pred done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  REQUIRE(done());
-}
 
 raft::membership founders() { return raft::membership{{raft::member{"n1", "127.0.0.1:1", true}}}; }
 
@@ -130,7 +120,7 @@ TEST_CASE("storage actor: concurrent persists and compactions are acked in order
     });
     hard.join();
     const auto expected = next_seq.load() - 1;
-    run_until(io, [&] { return acked.size() == expected; });
+    REQUIRE(test::run_until(io, [&] { return acked.size() == expected; }));
     storage.stop();
   }
   for (std::size_t i = 0; i < acked.size(); ++i) REQUIRE(acked[i] == i + 1);  // in order, once each
@@ -167,12 +157,12 @@ TEST_CASE("storage actor: a failed write is reported once, naming the file, and 
   {
     actors::storage_actor storage(io, std::move(store), std::move(out));
     storage.tell(persist(1, 1));
-    run_until(io, [&] { return acked.size() == 1; });
+    REQUIRE(test::run_until(io, [&] { return acked.size() == 1; }));
     struct rlimit lim = old;
     lim.rlim_cur = 8000;  // room for part of the next record only
     REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
     storage.tell(persist(2, 2));
-    run_until(io, [&] { return failures.size() == 1; });
+    REQUIRE(test::run_until(io, [&] { return failures.size() == 1; }));
     REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
     storage.tell(persist(3, 3));  // dropped: the log's state on disk is unknown
     storage.stop();
@@ -242,7 +232,7 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
     // Snapshots run on a thread of their own: on a busy machine none may
     // have finished when the last entry is applied. Wait for the actor to
     // report one (snapshot_taken) rather than stopping it mid-copy.
-    run_until(io, [&] { return answered == 200 && applied_seen == total && !snapshots.empty(); });
+    REQUIRE(test::run_until(io, [&] { return answered == 200 && applied_seen == total && !snapshots.empty(); }));
     apply.stop();
     io.restart();
     io.poll();
@@ -277,11 +267,11 @@ TEST_CASE("apply actor: a failed snapshot copy is tried again with no new entrie
     for (std::uint64_t i = 2; i <= 12; ++i)
       batch.push_back(test::command_entry(i, chat::cmd_send{"alice", "alice", "m", {}, 2}));
     apply.tell(actors::apply_msg::apply{std::nullopt, std::move(batch)});
-    run_until(io, [&] { return applied_seen == 12; });
+    REQUIRE(test::run_until(io, [&] { return applied_seen == 12; }));
     // Room for it now; no entry follows, yet the copy is tried again.
     fs::remove(d.p / "snap");
     fs::create_directories(d.p / "snap");
-    run_until(io, [&] { return !snapshots.empty(); });
+    REQUIRE(test::run_until(io, [&] { return !snapshots.empty(); }));
     apply.stop();
   }
   CHECK(snapshots.front() == db::snapshot_name(12));

@@ -19,6 +19,7 @@
 #include "actors/apply_actor.h"
 #include "actors/snapshot_io.h"
 #include "chat/command.h"
+#include "common/run_until.h"
 #include "common/tmpfs.h"
 #include "db/errc.h"
 #include "db/temp_store.h"
@@ -27,16 +28,6 @@ using namespace qc;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename Pred>
-bool run_until(boost::asio::io_context& io, Pred done, std::chrono::seconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
 
 void no_failure(const std::string& what) { FAIL("actor failed: " << what); }
 
@@ -73,17 +64,17 @@ TEST_CASE("apply actor: chat.db full is reported and retried, queries go on, and
         batch.push_back(test::command_entry(j, chat::cmd_send{"a", "a", std::string(1024, 'x'), {}, 2}));
       apply.tell(actors::apply_msg::apply{std::nullopt, std::move(batch)});
     }
-    REQUIRE(run_until(io, [&] { return !reports.empty(); }));
+    REQUIRE(test::run_until(io, [&] { return !reports.empty(); }));
     CHECK(reports[0].first == "chat.db");
     CHECK_MESSAGE(reports[0].second.find((disk.dir() / "chat.db").string()) != std::string::npos, reports[0].second);
     CHECK_MESSAGE(reports[0].second.find("full") != std::string::npos, reports[0].second);
-    run_until(io, [] { return false; }, std::chrono::seconds(2));  // retries come and fail; nothing else happens
+    test::run_until(io, [] { return false; }, std::chrono::seconds(2));  // retries come and fail; nothing else happens
     const auto stuck = applied_seen;
     CHECK(reports.size() == 1);
     // The applied state still answers.
     apply.tell(actors::apply_msg::query{0, [](db::chat_store& s) { return std::to_string(s.message_count()); },
                                         1});
-    REQUIRE(run_until(io, [&] { return !answer.empty(); }));
+    REQUIRE(test::run_until(io, [&] { return !answer.empty(); }));
     // It answers from what was committed: a full disk rolled back the open
     // transaction (whether it failed applying or committing), so not every
     // message, and at most those reported applied.
@@ -91,7 +82,7 @@ TEST_CASE("apply actor: chat.db full is reported and retried, queries go on, and
     CHECK(std::stoull(answer) <= (stuck > 1 ? stuck - 1 : 0));
     // Space comes back: the actor finishes on its own and says so.
     REQUIRE(disk.resize(64 << 20));
-    REQUIRE(run_until(io, [&] { return applied_seen == total && reports.size() == 2; }));
+    REQUIRE(test::run_until(io, [&] { return applied_seen == total && reports.size() == 2; }));
     CHECK(reports[1] == std::make_pair(std::string("chat.db"), std::string()));
     apply.stop();
   }
@@ -122,11 +113,11 @@ TEST_CASE("snapshot I/O: a transfer round trip, and one that finds the disk full
 
   // Stream 1 reads the file in 64 KiB chunks; stream 2 writes them where there is room, stream 3 where there is not.
   worker.tell(actors::snapshot_io_msg::open_read{1, file});
-  REQUIRE(run_until(io, [&] { return count(kind::opened) == 1; }));
+  REQUIRE(test::run_until(io, [&] { return count(kind::opened) == 1; }));
   CHECK(got[0].value == total);
   for (std::uint64_t off = 0; off < total; off += 64 << 10)
     worker.tell(actors::snapshot_io_msg::read_chunk{1, 9, off, 64 << 10, total});
-  REQUIRE(run_until(io, [&] { return count(kind::chunk) == 16; }));
+  REQUIRE(test::run_until(io, [&] { return count(kind::chunk) == 16; }));
   std::vector<std::string> frames;
   for (auto& r : got)
     if (r.what == kind::chunk) frames.push_back(*r.frame);
@@ -136,7 +127,7 @@ TEST_CASE("snapshot I/O: a transfer round trip, and one that finds the disk full
   worker.tell(actors::snapshot_io_msg::open_write{2, roomy / "snap-9.db.part"});
   for (auto& f : frames) worker.tell(actors::snapshot_io_msg::write_chunk{2, f});
   worker.tell(actors::snapshot_io_msg::finish_write{2, roomy / "snap-9.db"});
-  REQUIRE(run_until(io, [&] { return count(kind::finished) == 1; }));
+  REQUIRE(test::run_until(io, [&] { return count(kind::finished) == 1; }));
   CHECK(count(kind::written) == 16);
   CHECK(got[15].value == total);
   CHECK(fs::file_size(roomy / "snap-9.db") == total);
@@ -145,7 +136,7 @@ TEST_CASE("snapshot I/O: a transfer round trip, and one that finds the disk full
 
   worker.tell(actors::snapshot_io_msg::open_write{3, disk.dir() / "snap-9.db.part"});
   for (auto& f : frames) worker.tell(actors::snapshot_io_msg::write_chunk{3, f});
-  REQUIRE(run_until(io, [&] { return count(kind::failed) == 1; }));
+  REQUIRE(test::run_until(io, [&] { return count(kind::failed) == 1; }));
   const auto& failed = *std::find_if(got.begin(), got.end(), [&](auto& r) { return r.what == kind::failed; });
   CHECK(failed.ec == db::errc::disk_full);
   CHECK_MESSAGE(failed.error.find("snap-9.db.part") != std::string::npos, failed.error);

@@ -18,9 +18,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include "common/run_until.h"
 #include "net/stream.h"
 
 namespace asio = boost::asio;
+namespace test = qc::test;
 using asio::ip::tcp;
 
 namespace {
@@ -101,11 +103,6 @@ TEST_CASE("plain stream reads complete whether data comes before or after the re
       ++reads;
     });
   };
-  auto run_until = [&](int want_reads) {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (reads < want_reads && std::chrono::steady_clock::now() < end) io.run_for(std::chrono::milliseconds(10));
-    io.restart();
-  };
 
   for (int round = 0; round < 200; ++round) {
     const std::string msg(1 + round % 37, 'a');
@@ -124,7 +121,7 @@ TEST_CASE("plain stream reads complete whether data comes before or after the re
       read_once();
     }
     const std::size_t before = got;
-    run_until(round + 1);
+    test::run_until(io, [&] { return reads == round + 1; }, std::chrono::seconds(5));
     REQUIRE(reads == round + 1);
     CHECK(got - before == msg.size());
   }
