@@ -11,8 +11,10 @@
 # writes/s, CPU µs and system calls per committed write, all 3 members;
 # then the whole run's p99, p99.9 and slowest send (chatbench), and the
 # writes each member took over 0.1 s to apply after receiving them
-# (qc_commit_latency_seconds in /metrics). Tails need snapshots in the run:
-# WINDOW=26 (30 s runs) gives a fresh cluster 3–4 per member at 64 clients.
+# (qc_commit_latency_seconds in /metrics), and the snapshots each member
+# took in the window (changes of snapshot_index in /status, polled every
+# 0.5 s). Tails need snapshots in the run: WINDOW=26 (30 s runs) gives a
+# fresh cluster 3–4 per member at 64 clients.
 # Interleaving puts the machine's drift into every build alike; compare the
 # counts, and the CPU over several rounds.
 # WARM=S: one long-lived cluster per build instead, started before the
@@ -40,6 +42,22 @@ slow_writes() {  # per member: writes that took over 0.1 s from receipt to appli
       /^qc_commit_latency_seconds_count/ {n = $2} END {print n - f}') "
   done
   echo "$out"
+}
+
+snapshots_taken() {  # per member: changes of snapshot_index while FILE exists
+  local a
+  for a in $(tr ',' ' ' <<<"$1"); do
+    (
+      local last="" n=0 s
+      while [[ -e "$2" ]]; do
+        s=$(curl -s --max-time 1 "http://$a/status" | grep -o '"snapshot_index":[0-9]*' || true)
+        if [[ -n "$s" && -n "$last" && "$s" != "$last" ]]; then n=$((n + 1)); fi
+        [[ -n "$s" ]] && last=$s
+        sleep 0.5
+      done
+      echo "$n"
+    ) >"$2.$a" &
+  done
 }
 
 declare -A warm_nodes warm_dir
@@ -74,9 +92,13 @@ for r in $(seq 1 "$ROUNDS"); do
     # Wait for the logins and the warm-up: the first commits of sends.
     for _ in $(seq 1 300); do grep -q "logged in" "$d/chatbench.txt" 2>/dev/null && break; sleep 0.1; done
     sleep 2
+    touch "$d/window"; snapshots_taken "$nodes" "$d/window"
     c0=$(commit_index "$first"); t0=$(cpu_ticks $pids)
     perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
     c1=$(commit_index "$first"); t1=$(cpu_ticks $pids)
+    rm "$d/window"
+    for _ in $(seq 1 30); do [[ -z "$(find "$d" -name 'window.*' -empty)" ]] && break; sleep 0.1; done
+    snaps=$(for a in $(tr ',' ' ' <<<"$nodes"); do cat "$d/window.$a"; done | paste -sd' ')
     wait "$bench" || true
     slow=$(slow_writes "$nodes")
     if [[ -n "$slow0" ]]; then  # a long-lived cluster: this round's only
@@ -84,14 +106,14 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     calls=$(grep raw_syscalls "$d/perf.txt" | cut -d, -f1)
     hz=$(getconf CLK_TCK)
-    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" "$d/chatbench.json" "$slow" <<'PY'
+    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" "$d/chatbench.json" "$slow" "$snaps" <<'PY'
 import json, sys
-name, r, c0, c1, t0, t1, calls, window, hz, js, slow = sys.argv[1:]
+name, r, c0, c1, t0, t1, calls, window, hz, js, slow, snaps = sys.argv[1:]
 w = int(c1) - int(c0)
 lat = json.load(open(js))["result"]["latency_ms"]
 print(f"round {r}  {name:<28} {w / float(window):7.0f} writes/s  "
       f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write  "
-      f"p99 {lat['p99']:.1f}  p99.9 {lat['p99_9']:.1f}  max {lat['max']:.1f} ms  slow {slow.strip()}")
+      f"p99 {lat['p99']:.1f}  p99.9 {lat['p99_9']:.1f}  max {lat['max']:.1f} ms  slow {slow.strip()}  snapshots {snaps}")
 PY
     ((WARM > 0)) || scripts/bench-cluster.sh stop "$d" >/dev/null 2>&1 || true
   done

@@ -5,13 +5,16 @@
 // since the last one. Taking one every N entries makes the copy per write
 // grow without bound: at 1M messages, 10,000 entries of new log cost a
 // ~450 MB copy. Following the Raft dissertation (§5.1.3, "when to
-// snapshot"), a snapshot waits until the log written since the last one is
-// a fixed fraction of that snapshot's size; the copy then costs at most a
-// constant number of bytes per byte of log, and the log stays under that
-// fraction of the state. The log since the snapshot is also held in memory
-// (by the Raft core) and read at start, so it is capped in bytes: past
-// that, copies grow again with the data, from a base 17 times lower than
-// the default entry count gives (10,000 sends of 256 bytes are ~4 MB of log).
+// snapshot"), a snapshot waits until the log written since the last one
+// has grown to a multiple of that snapshot's size (an "expansion factor"
+// E): each byte of log then costs 1/E bytes of copy, and copies take
+// 1/(1+E) of the bytes written. Here E = 2: half a byte of copy per byte
+// of log, a third of the bytes written, and a log of at most twice the
+// state (past a small size, below which the count decides). The log
+// since the snapshot is also held in memory (by the Raft core) and read
+// at start, so it is capped in bytes: past that, copies grow again with
+// the data, from a base 17 times lower than the default entry count
+// gives (10,000 sends of 256 bytes are ~4 MB of log).
 //
 // Owned by: the apply actor (pure: no clock, no I/O).
 #pragma once
@@ -25,12 +28,14 @@ namespace qc::actors {
 struct snapshot_policy {
   /// Below this snapshot size the entry count alone decides: such copies
   /// take milliseconds, and small data sets (tests, fresh clusters) keep
-  /// snapshotting at the configured pace.
-  static constexpr std::uint64_t small_snapshot_bytes = 16ull << 20;
-  /// The log written since the last snapshot must reach its size divided
-  /// by this: at most 2 bytes copied per byte of log, and a log of at most
-  /// half the state.
-  static constexpr std::uint64_t log_fraction_divisor = 2;
+  /// snapshotting at the configured pace. At the default count (10,000
+  /// sends, ~4 MiB of log) a copy below this size costs under a byte per
+  /// byte of log.
+  static constexpr std::uint64_t small_snapshot_bytes = 4ull << 20;
+  /// The log written since the last snapshot must reach its size times
+  /// this: at most half a byte copied per byte of log, and a log of at most
+  /// twice the state.
+  static constexpr std::uint64_t expansion_factor = 2;
   /// ... but never more than this much log: what the Raft core holds in
   /// memory and a restart reads back.
   static constexpr std::uint64_t max_log_bytes = 64ull << 20;
@@ -46,7 +51,7 @@ struct snapshot_policy {
            bool storage_pressure) const {
     if (every_entries == 0 || entries < every_entries) return false;
     if (storage_pressure || snapshot_bytes < small_snapshot_bytes) return true;
-    return log_bytes >= std::min(snapshot_bytes / log_fraction_divisor, max_log_bytes);
+    return log_bytes >= std::min(snapshot_bytes * expansion_factor, max_log_bytes);
   }
 
   /// True if the apply thread must wait for the running copy before it

@@ -27,21 +27,27 @@ TEST_CASE("snapshot policy: small snapshots follow the count alone") {
   CHECK(p.due(100, 1, small, false));
 }
 
-TEST_CASE("snapshot policy: a large snapshot waits for log of half its size") {
+TEST_CASE("snapshot policy: a snapshot past the small size waits for log of twice its size") {
   const actors::snapshot_policy p{10'000};
-  const std::uint64_t snap = 100 * mib;
+  const std::uint64_t snap = 20 * mib;
   CHECK_FALSE(p.due(10'000, 4 * mib, snap, false));
-  CHECK_FALSE(p.due(200'000, snap / 2 - 1, snap, false));
-  CHECK(p.due(200'000, snap / 2, snap, false));
-  // At the threshold the copy costs at most 2 bytes per byte of log.
-  CHECK(snap / (snap / actors::snapshot_policy::log_fraction_divisor) <= 2);
+  CHECK_FALSE(p.due(200'000, 2 * snap - 1, snap, false));
+  CHECK(p.due(200'000, 2 * snap, snap, false));
+  // At the threshold the copy costs half a byte per byte of log.
+  CHECK(2 * snap == snap * actors::snapshot_policy::expansion_factor);
+  // The ratio rule takes over at the small size; below it, a copy every
+  // 10,000 sends (~4 MiB of log) costs under a byte per byte of log.
+  const auto just_past = actors::snapshot_policy::small_snapshot_bytes;
+  CHECK(p.due(10'000, 1, just_past - 1, false));
+  CHECK_FALSE(p.due(10'000, 4 * mib, just_past, false));
+  CHECK(p.due(10'000, 2 * just_past, just_past, false));
 }
 
 TEST_CASE("snapshot policy: the log waits for at most max_log_bytes") {
   const actors::snapshot_policy p{10'000};
   const std::uint64_t snap = 450 * mib;  // about 1M messages
   constexpr auto cap = actors::snapshot_policy::max_log_bytes;
-  CHECK(cap < snap / 2);
+  CHECK(cap < 2 * snap);
   CHECK_FALSE(p.due(150'000, cap - 1, snap, false));
   CHECK(p.due(150'000, cap, snap, false));
 }
