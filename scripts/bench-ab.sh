@@ -14,7 +14,7 @@
 # (qc_commit_latency_seconds in /metrics), and the snapshots each member
 # took in the window (changes of snapshot_index in /status, polled every
 # 0.5 s). Tails need snapshots in the run: WINDOW=26 (30 s runs) gives a
-# fresh cluster 3–4 per member at 64 clients.
+# fresh cluster 2–3 per member at 64 clients.
 # Interleaving puts the machine's drift into every build alike; compare the
 # counts, and the CPU over several rounds.
 # WARM=S: one long-lived cluster per build instead, started before the
