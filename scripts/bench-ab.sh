@@ -34,7 +34,10 @@ OUT=${OUT:-/tmp/bench-ab}
 command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 
 cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
-commit_index() { curl -s "http://$1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["commit_index"])'; }
+status_field() {  # status_field ADDR FIELD: an integer field of ADDR's /status (empty if unreachable)
+  curl -s --max-time 2 "http://$1/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 || true
+}
+commit_index() { status_field "$1" commit_index; }
 slow_writes() {  # per member: writes that took over 0.1 s from receipt to applied, since start
   local a out=""
   for a in $(tr ',' ' ' <<<"$1"); do
@@ -50,7 +53,7 @@ snapshots_taken() {  # per member: changes of snapshot_index while FILE exists
     (
       local last="" n=0 s
       while [[ -e "$2" ]]; do
-        s=$(curl -s --max-time 1 "http://$a/status" | grep -o '"snapshot_index":[0-9]*' || true)
+        s=$(status_field "$a" snapshot_index)
         if [[ -n "$s" && -n "$last" && "$s" != "$last" ]]; then n=$((n + 1)); fi
         [[ -n "$s" ]] && last=$s
         sleep 0.5
