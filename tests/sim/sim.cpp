@@ -38,8 +38,15 @@ struct sim_node {
   std::uint64_t leader_term = 0;
   std::optional<durable> lost_disk;  ///< what a wipe destroyed (acks it sent before still count)
   double tick_rate = 1.0;  ///< clock skew
+  /// The batch being persisted: storage writes it at `persist_done_at`,
+  /// and the loop takes the acknowledgement at `ack_at` (later when the
+  /// loop is busy), so a crash can fall between the two.
   std::optional<raft::ready> persisting;
-  std::uint64_t persist_done_at = 0;
+  std::uint64_t persist_done_at = 0, ack_at = 0;
+  bool written = false;
+  /// Per append ack in persisting->messages: the entry's term in the
+  /// node's log when the batch was taken (what the ack promises).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> acked;
   std::uint64_t last_commit = 0;
   std::map<std::string, std::map<std::uint64_t, std::string>> incoming_snaps;
 };
@@ -106,6 +113,19 @@ class simulation {
     c.testing_bugs = o_.core_bugs;
     c.check_invariants = true;
     if (o_.figure8_churn) c.max_entries_per_msg = 1, c.max_inflight = 1;
+    if (n.disk.snap.index > n.disk.applied) {
+      // Crashed between writing a received snapshot's record and installing
+      // it: the node reinstalls it from its file at start (node.cpp).
+      auto it = n.incoming_snaps.find(n.disk.snap.handle);
+      if (it == n.incoming_snaps.end()) {
+        fail(n.id + " records snapshot " + n.disk.snap.handle + " but never received its file");
+      } else {
+        n.disk.sm = it->second;
+        n.disk.applied = n.disk.snap.index;
+        n.disk.snapshots[n.disk.snap.handle] = it->second;
+        ++res_.reinstalled;
+      }
+    }
     raft::initial_state st;
     st.hard = n.disk.hard;
     st.snapshot = n.disk.snap;
@@ -345,7 +365,8 @@ class simulation {
     if (!n) return;
     ++res_.crashes;
     n->alive = false;
-    n->persisting.reset();  // an fsync in progress is lost
+    if (n->persisting && n->written) ++res_.crashed_unacked;
+    n->persisting.reset();  // an fsync in progress is lost; a written batch is on disk, unacknowledged
     n->core.reset();
     trace("crash " + n->id);
     // The kernel closes a dead process's sockets: every peer sees its link drop.
@@ -625,9 +646,14 @@ class simulation {
           auto early = n.core->take_early_messages();
           send_all(n, early);
           if (step_ < n.persist_done_at) break;
-          persist(n, *n.persisting);
+          if (!n.written) persist(n, *n.persisting), n.written = true;
+          if (step_ < n.ack_at) break;
           raft::ready rd = std::move(*n.persisting);
           n.persisting.reset();
+          for (const auto& [index, term] : n.acked)
+            if (!holds(n.disk, index, term))
+              fail(n.id + " acknowledged index " + std::to_string(index) + " of term " + std::to_string(term) +
+                   " that is not durable");
           finish(n, rd);
           continue;
         }
@@ -640,6 +666,12 @@ class simulation {
         send_all(n, rd.early_messages);
         if (rd.must_persist()) {
           n.persist_done_at = step_ + rng_.below(3);
+          n.ack_at = n.persist_done_at + (rng_.below(4) == 0 ? rng_.below(10) : 0);
+          n.written = false;
+          n.acked.clear();
+          for (const auto& m : rd.messages)
+            if (m.type == raft::msg_type::append_resp && !m.reject)
+              if (auto t = n.core->term_at(m.index)) n.acked.emplace_back(m.index, *t);
           n.persisting = std::move(rd);
           continue;
         }

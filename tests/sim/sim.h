@@ -6,7 +6,11 @@
 // membership changes; snapshots; leadership transfers. Each node runs the
 // same shell discipline as the real node (types.h `ready`): early messages
 // at once, persistence that completes some steps later, then messages,
-// apply, read states, advance. After every step the invariant checker runs.
+// apply, read states, advance. The write and the loop taking its ack are
+// apart (sometimes by several steps, a busy loop), so a crash may leave a
+// batch on disk whose messages never left and whose committed entries were
+// never applied; a restart then reinstalls a recorded snapshot from its
+// file, as the node does. After every step the invariant checker runs.
 //
 // Owned by: one test thread.
 #pragma once
@@ -82,6 +86,8 @@ struct sim_result {
   std::uint64_t snapshots_late = 0;     ///< streams that finished after a delay
   std::uint64_t wipes = 0;              ///< nodes that lost their disk
   std::uint64_t refused = 0;            ///< wiped nodes refused by a peer that knew them
+  std::uint64_t crashed_unacked = 0;    ///< crashes after a batch was written, before the loop took its ack
+  std::uint64_t reinstalled = 0;        ///< restarts that installed a snapshot recorded before the crash
 };
 
 /// Runs one seeded simulation.

@@ -47,7 +47,7 @@ TEST_CASE("simulation: Raft invariants hold over many seeds, and the cluster rec
   const auto seeds = env_u64("QC_SIM_SEEDS", 2000);
   const auto base = env_u64("QC_SIM_SEED_BASE", 1);
   std::uint64_t committed = 0, elections = 0, reads = 0, crashes = 0, confs = 0, snaps = 0;
-  std::uint64_t failed_streams = 0, late_streams = 0, wipes = 0, refused = 0;
+  std::uint64_t failed_streams = 0, late_streams = 0, wipes = 0, refused = 0, unacked = 0, reinstalled = 0;
   for (std::uint64_t s = base; s < base + seeds; ++s) {
     qc::sim::sim_options o;
     o.seed = s;
@@ -67,13 +67,16 @@ TEST_CASE("simulation: Raft invariants hold over many seeds, and the cluster rec
     crashes += r.crashes;
     confs += r.conf_changes;
     snaps += r.snapshots_sent;
+    unacked += r.crashed_unacked;
+    reinstalled += r.reinstalled;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   MESSAGE(seeds << " seeds in " << secs << " s: " << committed << " entries committed, " << elections
                 << " elections, " << reads << " reads checked, " << crashes << " crashes, " << confs
                 << " membership changes, " << snaps << " snapshots sent (" << late_streams << " late, "
                 << failed_streams << " streams failed), " << wipes << " disks lost (" << refused
-                << " refused by a peer)");
+                << " refused by a peer), " << unacked << " crashes between a batch's write and its ack, "
+                << reinstalled << " recorded snapshots reinstalled at restart");
 }
 
 TEST_CASE("simulation, Figure-8 churn mode: invariants hold with leader-aimed faults") {
