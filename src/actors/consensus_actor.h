@@ -12,8 +12,8 @@
 // the gateway's; transfers: the membership actor's). Nothing of the asker
 // runs on this actor's stack.
 // At most one batch is being persisted at a time; whatever arrives meanwhile
-// accumulates in the core and becomes the next batch: one transaction for
-// many proposals (group commit).
+// accumulates in the core and becomes the next batch: one log record and one
+// fsync for many proposals (group commit).
 // The core's output is taken once per mailbox batch, after its last message
 // (drained), not after each message: the proposals and peer messages that
 // arrived together leave in one append per follower and one ready.
