@@ -47,8 +47,9 @@ slow_writes() {  # per member: writes that took over 0.1 s from receipt to appli
   echo "$out"
 }
 
-snapshots_taken() {  # per member: changes of snapshot_index while FILE exists
+snapshots_taken() {  # per member: changes of snapshot_index while FILE exists, into FILE.ADDR (pollers: their PIDs)
   local a
+  pollers=()
   for a in $(tr ',' ' ' <<<"$1"); do
     (
       local last="" n=0 s
@@ -60,6 +61,7 @@ snapshots_taken() {  # per member: changes of snapshot_index while FILE exists
       done
       echo "$n"
     ) >"$2.$a" &
+    pollers+=($!)
   done
 }
 
@@ -100,7 +102,7 @@ for r in $(seq 1 "$ROUNDS"); do
     perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
     c1=$(commit_index "$first"); t1=$(cpu_ticks $pids)
     rm "$d/window"
-    for _ in $(seq 1 30); do [[ -z "$(find "$d" -name 'window.*' -empty)" ]] && break; sleep 0.1; done
+    wait "${pollers[@]}"
     snaps=$(for a in $(tr ',' ' ' <<<"$nodes"); do cat "$d/window.$a"; done | paste -sd' ')
     wait "$bench" || true
     slow=$(slow_writes "$nodes")

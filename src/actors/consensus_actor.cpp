@@ -117,10 +117,7 @@ void consensus_actor::handle(consensus_message&& m) {
           [&](consensus_msg::peers_recorded&) { on_peers_recorded(); },
       },
       m);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  if (ms >= 50)
-    log::debug("consensus: ", what, " took ", ms, " ms (sent ", work_.msgs, " messages with ", work_.sent_entries,
-               " entries)");
+  log_if_slow(what, t0);
 }
 
 void consensus_actor::drained() {
@@ -131,10 +128,14 @@ void consensus_actor::drained() {
   const auto t0 = std::chrono::steady_clock::now();
   work_ = {};
   pump();
+  log_if_slow("dispatching ready batches", t0);
+}
+
+void consensus_actor::log_if_slow(const char* what, std::chrono::steady_clock::time_point t0) const {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   if (ms >= 50)
-    log::debug("consensus: dispatching ready batches took ", ms, " ms (sent ", work_.msgs, " messages with ",
-               work_.sent_entries, " entries, persisting ", work_.persisted_entries, ")");
+    log::debug("consensus: ", what, " took ", ms, " ms (sent ", work_.msgs, " messages with ", work_.sent_entries,
+               " entries, persisting ", work_.persisted_entries, ")");
 }
 
 void consensus_actor::on_peer_messages(std::vector<raft::message>&& msgs) {

@@ -221,11 +221,14 @@ class consensus_actor {
   std::optional<raft::ready> in_flight_;  ///< batch being persisted
   std::chrono::steady_clock::time_point in_flight_since_;
   std::uint64_t next_seq_ = 1;
-  /// What the message being handled made the actor do (for the debug line
-  /// about a slow handler): messages and entries sent, entries persisted.
+  /// What the message being handled, or the drain's pump, made the actor
+  /// do (for the debug line about a slow handler): messages and entries
+  /// sent, entries persisted.
   struct handled_work {
     std::size_t msgs = 0, sent_entries = 0, persisted_entries = 0;
   } work_;
+  /// Logs `what` with work_ if it ran 50 ms or more since `t0`.
+  void log_if_slow(const char* what, std::chrono::steady_clock::time_point t0) const;
   void count_sent(const std::vector<raft::message>& msgs);
   /// When each peer's last Raft message arrived (for the line logged when
   /// this leader steps down without a newer term: check-quorum).
