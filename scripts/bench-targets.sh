@@ -3,8 +3,8 @@
 # own throwaway cluster (scripts/bench-cluster.sh: free ports, default config)
 # under OUT, prints its figure with the load average, and keeps the JSON.
 #   scripts/bench-targets.sh latency1    1 connection, closed loop, 256-byte sends (p99 < 5 ms)
-#   scripts/bench-targets.sh reads       linearizable history vs writes at 64 connections; local reads 1 vs 3 nodes;
-#                                        `hello` at 64 connections, the floor no read can beat
+#   scripts/bench-targets.sh reads       linearizable history (limit 20 and 1) vs writes at 64 connections; local reads
+#                                        1 vs 3 nodes; `hello`, the floor no read can beat; CPU per op of servers and client
 #   scripts/bench-targets.sh failover    20 leader kills under a steady 200 writes/s
 #   scripts/bench-targets.sh capacity    10,000 idle logged-in connections on one node
 #   scripts/bench-targets.sh recovery    1M messages; SIGKILL all, restart, time to serve; then a new node's snapshot catch-up
@@ -45,21 +45,46 @@ latency1() {
 reads() {
   echo "== reads vs writes, 64 connections over 3 nodes $(load)"
   local n; n=$(fresh reads 3)
-  $CB --nodes "$n" --connections 64 --preload 50 --prefix r --mix send=1 --duration 10 --json "$OUT/reads-writes.json" 2>/dev/null
-  $CB --nodes "$n" --connections 64 --prefix r --mix history=1 --duration 10 --json "$OUT/reads-history-lin.json" 2>/dev/null | tail -1
-  $CB --nodes "$n" --connections 64 --prefix r --mix history=1 --consistency local --duration 10 --json "$OUT/reads-history-local-3.json" 2>/dev/null | tail -1 | sed 's/^/3 nodes local /'
-  $CB --nodes "$n" --connections 64 --prefix r --pin 0 --mix history=1 --consistency local --duration 10 --json "$OUT/reads-history-local-1.json" 2>/dev/null | tail -1 | sed 's/^/1 node  local /'
+  local pids; pids=$(for i in 1 2 3; do $BC pid "$OUT/reads" "n$i"; done)
+  # run NAME ARGS...: 10 s of chatbench; the three nodes' CPU (utime+stime)
+  # and chatbench's own are read when its measured window opens (ready
+  # file) and 9.5 s later, before chatbench exits, into NAME.cpu (clock
+  # ticks: servers, client).
+  run() {
+    local name=$1; shift
+    rm -f "$OUT/$name.ready"
+    $CB --nodes "$n" --connections 64 --prefix r --duration 10 --json "$OUT/$name.json" \
+      --ready-file "$OUT/$name.ready" "$@" >"$OUT/$name.out" 2>/dev/null &
+    local cb=$! s0 c0
+    while [[ ! -f $OUT/$name.ready ]]; do kill -0 "$cb" 2>/dev/null || break; sleep 0.02; done
+    s0=$(ticks $pids); c0=$(ticks $cb); sleep 9.5
+    echo "$(( $(ticks $pids) - s0 )) $(( $(ticks $cb) - c0 ))" >"$OUT/$name.cpu"
+    wait "$cb"
+  }
+  ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo $t; }
+  $CB --nodes "$n" --connections 64 --preload 50 --prefix r --mix send=1 --duration 1 >/dev/null 2>&1
+  run reads-writes --mix send=1
+  run reads-history-lin --mix history=1
+  run reads-history-lin-1 --mix history=1 --limit 1
+  run reads-history-local-3 --mix history=1 --consistency local
+  run reads-history-local-1 --pin 0 --mix history=1 --consistency local
   # The floor: `hello` touches no state and crosses no thread, so no read
   # can be answered faster than it over the same connections.
-  $CB --nodes "$n" --connections 64 --prefix r --mix hello=1 --duration 10 --json "$OUT/reads-hello.json" 2>/dev/null | tail -1 | sed 's/^/hello (floor) /'
-  python3 - "$OUT" <<'PY'
+  run reads-hello --mix hello=1
+  python3 - "$OUT" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
-o = sys.argv[1]
-t = lambda f: json.load(open(f"{o}/{f}"))["result"]["throughput"]
-w, l = t("reads-writes.json"), t("reads-history-lin.json")
-print(f"linearizable history {l:.0f}/s = {l / w:.2f}x writes ({w:.0f}/s); local history 3 nodes {t('reads-history-local-3.json'):.0f}/s vs 1 node {t('reads-history-local-1.json'):.0f}/s")
-h = t("reads-hello.json")
-print(f"hello, no state touched (the floor of any request): {h:.0f}/s = {h / w:.2f}x writes")
+o, hz = sys.argv[1], int(sys.argv[2])
+t = lambda f: json.load(open(f"{o}/{f}.json"))["result"]["throughput"]
+def cost(f):  # µs of CPU per operation over the first 9.5 s of the window: servers, client
+    s, c = (int(x) for x in open(f"{o}/{f}.cpu").read().split())
+    ops = t(f) * 9.5
+    return f"server {s * 1e6 / hz / ops:.0f} µs, chatbench {c * 1e6 / hz / ops:.0f} µs per op"
+w = t("reads-writes")
+for f, what in (("reads-writes", "send"), ("reads-history-lin", "linearizable history, limit 20"),
+                ("reads-history-lin-1", "linearizable history, limit 1"),
+                ("reads-history-local-3", "local history, 3 nodes"), ("reads-history-local-1", "local history, 1 node"),
+                ("reads-hello", "hello, no state touched (the floor of any request)")):
+    print(f"{what}: {t(f):.0f}/s = {t(f) / w:.2f}x writes; {cost(f)}")
 PY
   $BC stop "$OUT/reads"; load
 }
