@@ -96,7 +96,7 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
   }
   db::open_error oe;
   // chat.db's WAL counts toward the quota: at most a sixteenth of it.
-  out.chat = db::chat_store::open(dir / "chat.db", oe, cfg.chat_wal_bytes());
+  out.chat = db::chat_store::open(dir / "chat.db", oe, cfg.chat_wal_bytes(), cfg.disk_work_phase());
   if (!out.chat) {
     why = oe.message;
     return false;

@@ -245,6 +245,17 @@ std::int64_t node_config::session_refresh_ms() const {
   return std::clamp<std::int64_t>(session_idle_timeout_ms / 30, 1, 86'400'000);
 }
 
+double node_config::disk_work_phase() const {
+  std::vector<std::string> ids;
+  for (const auto& m : members) ids.push_back(m.id);
+  std::sort(ids.begin(), ids.end());
+  if (const auto it = std::find(ids.begin(), ids.end(), id); it != ids.end())
+    return static_cast<double>(it - ids.begin()) / static_cast<double>(ids.size());
+  std::uint32_t h = 2166136261u;  // FNV-1a: the same place in every build
+  for (const unsigned char c : id) h = (h ^ c) * 16777619u;
+  return static_cast<double>(h % 1000) / 1000.0;
+}
+
 cli_action parse_command_line(int argc, const char* const argv[], node_config& cfg, std::string& out_text,
                               const char* version) {
   po::options_description desc("chatnode options");

@@ -139,6 +139,7 @@ struct chat_store::impl {
   fs::path path;
   std::uint64_t wal_bytes = default_wal_bytes;
   std::uint64_t wal_frames = 0;  ///< the WAL's bound in pages (connect)
+  double wal_phase = 0;          ///< open's wal_phase
   /// Declared before `db`, whose commits call it, so that it outlives it.
   std::unique_ptr<wal_checkpointer> checkpointer;
   std::unique_ptr<SQLite::Database> db;
@@ -155,7 +156,14 @@ struct chat_store::impl {
   /// its thread copies the WAL from one commit before the bound, and the
   /// next commit past the bound finishes inline what is left.
   void start_checkpoints() {
-    checkpointer = std::make_unique<wal_checkpointer>(path, write_combining_vfs(), wal_frames);
+    // Members apply the same entries at about the same pace, so with one
+    // bound they all checkpoint at once: on a shared disk each member's
+    // copy (the bound's worth of pages, fsynced) slows the others' log
+    // fsyncs, and a write waits for a majority of them. A phase shortens
+    // this member's first cycle so that its later ones fall elsewhere.
+    const auto first = wal_frames - static_cast<std::uint64_t>(static_cast<double>(wal_frames) * wal_phase);
+    checkpointer =
+        std::make_unique<wal_checkpointer>(path, write_combining_vfs(), wal_frames, std::max<std::uint64_t>(first, 16));
     checkpointer->hook(db->getHandle());
   }
   /// Stops them (waiting for one under way), e.g. before the file is swapped.
@@ -547,10 +555,12 @@ namespace {
 fs::path install_copy_name(const fs::path& db) { return db.string() + ".install"; }
 }  // namespace
 
-std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err, std::uint64_t wal_bytes) {
+std::unique_ptr<chat_store> chat_store::open(const fs::path& path, open_error& err, std::uint64_t wal_bytes,
+                                             double wal_phase) {
   auto i = std::make_unique<impl>();
   i->path = path;
   i->wal_bytes = wal_bytes;
+  i->wal_phase = std::clamp(wal_phase, 0.0, 1.0);
   // A copy for a snapshot install that a crash cut short: the snapshot
   // file it came from is still there, and the install runs again.
   std::error_code ec;

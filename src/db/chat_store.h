@@ -94,9 +94,11 @@ class chat_store {
   /// any problem returns nullptr and fills `err` (never resets data).
   /// `wal_bytes` bounds the WAL file beside it: a commit that finds more
   /// checkpoints it into the database, and the file is cut back to this
-  /// size (a node with a small quota passes a small bound).
+  /// size (a node with a small quota passes a small bound). `wal_phase`,
+  /// in [0, 1): where in the WAL's cycle this member's checkpoints fall,
+  /// as a fraction of the bound (members spread their checkpoints apart).
   static std::unique_ptr<chat_store> open(const std::filesystem::path& path, open_error& err,
-                                          std::uint64_t wal_bytes = default_wal_bytes);
+                                          std::uint64_t wal_bytes = default_wal_bytes, double wal_phase = 0);
   /// 40 MiB: a page that changes in every commit is copied to the database
   /// once per checkpoint, not once per 1000 pages written (SQLite's default).
   static constexpr std::uint64_t default_wal_bytes = 40ull << 20;

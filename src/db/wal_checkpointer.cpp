@@ -10,8 +10,13 @@
 
 namespace qc::db {
 
-wal_checkpointer::wal_checkpointer(std::filesystem::path path, const char* vfs, std::uint64_t frames)
-    : path_(std::move(path)), vfs_(vfs), frames_(frames), thread_([this] { run(); }) {}
+wal_checkpointer::wal_checkpointer(std::filesystem::path path, const char* vfs, std::uint64_t frames,
+                                   std::uint64_t first_frames)
+    : path_(std::move(path)),
+      vfs_(vfs),
+      frames_(frames),
+      bound_(first_frames == 0 ? frames : std::min(first_frames, frames)),
+      thread_([this] { run(); }) {}
 
 wal_checkpointer::~wal_checkpointer() {
   {
@@ -46,7 +51,9 @@ int wal_checkpointer::on_commit(void* self, sqlite3* db, const char* name, int f
   const auto n = static_cast<std::uint64_t>(std::max(frames, 0));
   // The frames this commit added (all of them after a restart).
   const auto added = n > c->frames_before_ ? n - c->frames_before_ : n;
+  if (n < c->frames_before_) c->bound_ = c->frames_;  // the WAL restarted: full cycles from here
   c->frames_before_ = n;
+  const auto bound = c->bound_;
   const auto inline_checkpoint = [&] {
     c->asked_ = false;
     // Like SQLite's automatic checkpoint: whatever it returns, the commit
@@ -59,19 +66,19 @@ int wal_checkpointer::on_commit(void* self, sqlite3* db, const char* name, int f
   // the WAL would grow to twice it. Such a WAL, and one at twice its bound
   // (the thread fell behind), is checkpointed inline at every commit past
   // the bound, exactly as SQLite does on its own.
-  if (added * 4 > c->frames_ || n >= 2 * c->frames_) return n >= c->frames_ ? inline_checkpoint() : SQLITE_OK;
+  if (added * 4 > bound || n >= 2 * c->frames_) return n >= bound ? inline_checkpoint() : SQLITE_OK;
   if (c->asked_ && c->done() == c->done_at_ask_) return SQLITE_OK;  // the thread is still copying
   // The thread copied what was there when asked; a commit past the bound
   // copies the rest (about one commit's frames), so that the next
   // transaction can restart the WAL.
-  if (c->asked_ && n >= c->frames_) return inline_checkpoint();
+  if (c->asked_ && n >= bound) return inline_checkpoint();
   c->asked_ = false;
   // The thread is asked one commit ahead of the bound, so that its copy
   // is done when the WAL reaches it, and again at every commit past the
   // bound that finds it idle: while a reader (a snapshot copy) keeps the
   // WAL from restarting, each try copies only what the reader no longer
   // needs, and the first try after the reader left lets it restart.
-  if (n + added >= c->frames_) {
+  if (n + added >= bound) {
     c->asked_ = true;
     c->done_at_ask_ = c->done();
     c->ask();

@@ -243,3 +243,21 @@ TEST_CASE("[storage] quota_bytes: 8 GiB by default, set, range and unknown keys 
       {"[storage]\nquota = 5\n", "storage.quota"},
   });
 }
+
+TEST_CASE("disk_work_phase: founding members evenly spaced in id order; others by a stable hash") {
+  node_config c;
+  for (const char* id : {"n3", "n1", "n2"}) c.members.push_back({id, "127.0.0.1:1", true});
+  const auto phase = [&](const char* id) {
+    c.id = id;
+    return c.disk_work_phase();
+  };
+  CHECK(phase("n1") == 0.0);
+  CHECK(phase("n2") == doctest::Approx(1.0 / 3));
+  CHECK(phase("n3") == doctest::Approx(2.0 / 3));
+  // A member that joined later: somewhere in [0, 1), the same every time.
+  const double j = phase("n9");
+  CHECK(j >= 0.0);
+  CHECK(j < 1.0);
+  CHECK(phase("n9") == j);
+  CHECK(phase("n8") != j);
+}

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
@@ -167,4 +168,34 @@ TEST_CASE("wal checkpointer: commits larger than a quarter of the bound checkpoi
   CHECK(largest < (small + 12) * (4096 + 24) + 32);
   CHECK(c.done() == 0);
   db::wal_checkpointer::unhook(db->getHandle());
+}
+
+TEST_CASE("wal checkpointer: a shorter first bound moves the cycle; later cycles take the whole bound") {
+  // The commits (of ~11 pages each) after which the thread had finished
+  // its first and its second checkpoint.
+  auto cycles = [](std::uint64_t first_frames) {
+    wal_db w;
+    db::wal_checkpointer c(w.file, nullptr, bound, first_frames);
+    c.hook(w.db->getHandle());
+    std::vector<int> at;
+    for (int i = 1; i <= 100 && at.size() < 2; ++i) {
+      write(*w.db, 1, w.k, &c);
+      while (c.busy()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (c.done() > at.size()) at.push_back(i);
+    }
+    CHECK(c.last_error().empty());
+    db::wal_checkpointer::unhook(w.db->getHandle());
+    return at;
+  };
+  const auto whole = cycles(0);
+  const auto half = cycles(bound / 2);
+  REQUIRE(whole.size() == 2);
+  REQUIRE(half.size() == 2);
+  // The thread is asked one commit before the bound: after 18 commits of
+  // ~11 pages with the whole bound of 200, after 9 with a first bound of 100.
+  CHECK(whole[0] >= 16);
+  CHECK(half[0] <= whole[0] / 2 + 1);
+  // From the first restart on, both take the whole bound: the phase stays.
+  CHECK(half[1] - half[0] == whole[1] - whole[0]);
+  CHECK(whole[1] - whole[0] >= 16);
 }
