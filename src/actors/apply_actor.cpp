@@ -47,12 +47,12 @@ std::uint64_t newest_snapshot_bytes(const fs::path& dir) {
 }  // namespace
 
 apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
-                         fs::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out,
+                         fs::path snapshot_dir, snapshot_policy policy, apply_outputs out,
                          failure_handler on_failure)
     : io_(io),
       store_(std::move(store)),
       snapshot_dir_(std::move(snapshot_dir)),
-      policy_{snapshot_every},
+      policy_(policy),
       out_(std::move(out)),
       commit_timer_(io),
       retry_timer_(io) {
@@ -255,7 +255,9 @@ void apply_actor::maybe_snapshot() {
   // found the disk full it no longer waits for a whole interval of new
   // entries (while writes are refused, none may come).
   if (std::chrono::steady_clock::now() < next_snapshot_try_) return;
-  if (!snap_full_ && !policy_.due(entries_since_snapshot(), log_bytes_, snapshot_bytes_, storage_pressure_)) return;
+  if (!snap_full_ &&
+      !policy_.due(entries_since_snapshot(), log_bytes_, snapshot_bytes_, storage_pressure_, !snapshot_taken_))
+    return;
   // The copy sees only committed state: commit, so it is taken at `applied`.
   if (!commit()) return;
   std::error_code ec;
@@ -267,6 +269,7 @@ void apply_actor::maybe_snapshot() {
   // connection copies a consistent snapshot while we keep applying.
   snap_busy_ = true;
   snap_running_ = true;
+  snapshot_taken_ = true;  // from here whole intervals: policy_.first_phase placed this member
   log_bytes_at_copy_ = log_bytes_;
   entries_at_copy_ = entries_since_snapshot();
   snap_thread_ = std::thread([this, db = store_->path()] {

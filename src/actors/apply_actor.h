@@ -103,7 +103,7 @@ class apply_actor {
   /// `on_failure` runs (on the actor's thread) after an error the actor
   /// cannot live with; see thread_mailbox.
   apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
-              std::filesystem::path snapshot_dir, std::uint64_t snapshot_every, apply_outputs out,
+              std::filesystem::path snapshot_dir, snapshot_policy policy, apply_outputs out,
               failure_handler on_failure);
   ~apply_actor();
 
@@ -156,6 +156,7 @@ class apply_actor {
   std::uint64_t log_bytes_at_copy_ = 0;  ///< log_bytes_ when the running copy began
   std::uint64_t entries_at_copy_ = 0;    ///< entries_since_snapshot() when it began
   std::uint64_t snapshot_bytes_ = 0;     ///< size of the newest snapshot file
+  bool snapshot_taken_ = false;          ///< a copy was begun since the start (policy_.due's `first`)
   bool storage_pressure_ = false;        ///< the gateway's storage alarm is up
   std::vector<apply_msg::query> parked_;
   /// Committed entries not applied yet (more than one batch only while chat.db is full).

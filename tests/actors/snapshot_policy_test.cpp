@@ -58,6 +58,24 @@ TEST_CASE("snapshot policy: under storage pressure the count decides again") {
   CHECK_FALSE(p.due(9'999, 4 * mib, snap, true));
 }
 
+TEST_CASE("snapshot policy: the first snapshot after a start comes first_phase of an interval early") {
+  const actors::snapshot_policy p{9'000, 1.0 / 3};
+  // The count: 6,000 of 9,000 entries the first time, all 9,000 after.
+  CHECK_FALSE(p.due(5'999, 0, 0, false, true));
+  CHECK(p.due(6'000, 0, 0, false, true));
+  CHECK_FALSE(p.due(6'000, 0, 0, false, false));
+  CHECK(p.due(9'000, 0, 0, false, false));
+  // The size rule: two thirds of twice the snapshot the first time.
+  const std::uint64_t snap = 30 * mib;
+  CHECK_FALSE(p.due(200'000, 40 * mib - 1, snap, false, true));
+  CHECK(p.due(200'000, 40 * mib, snap, false, true));
+  CHECK_FALSE(p.due(200'000, 40 * mib, snap, false, false));
+  // A phase of 0 (the first of the founding members) changes nothing.
+  const actors::snapshot_policy q{9'000};
+  CHECK_FALSE(q.due(8'999, 0, 0, false, true));
+  CHECK(q.due(9'000, 0, 0, false, true));
+}
+
 TEST_CASE("snapshot policy: a running copy is waited for once the log doubled since it began") {
   const actors::snapshot_policy p{10'000};
   // A copy begun at the count: waited for at twice the count.
