@@ -271,8 +271,8 @@ int run_node(const config::node_config& cfg, const char* version) {
   aout.query_done = [&](std::uint64_t tag, std::string result) {
     gateway->tell(gateway_msg::query_done{tag, std::move(result)});
   };
-  apply_actor apply_a(io, std::move(db.chat), snap_dir, snapshot_policy{cfg.snapshot_every, cfg.disk_work_phase()}, aout,
-                      fail_node);
+  const snapshot_policy snap_policy{cfg.snapshot_every, cfg.disk_work_phase()};
+  apply_actor apply_a(io, std::move(db.chat), snap_dir, snap_policy, aout, fail_node);
   apply = &apply_a;
 
   replicator_outputs rout;

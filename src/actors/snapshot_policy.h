@@ -40,12 +40,13 @@ struct snapshot_policy {
   /// memory and a restart reads back.
   static constexpr std::uint64_t max_log_bytes = 64ull << 20;
 
-  /// `[raft] snapshot_every`: never sooner than this many entries (0: never).
+  /// `[raft] snapshot_every`: never sooner than this many entries after
+  /// the last snapshot (0: never), but for the first after a start (first_phase).
   std::uint64_t every_entries = 0;
   /// In [0, 1): the first snapshot after a start comes this fraction of an
   /// interval early (node_config::disk_work_phase). Members apply the same
   /// entries, so with one rule they all copy chat.db at the same entry; on
-  /// a shared disk three copies at once held every log fsync for 50–65 ms.
+  /// a shared disk three copies at once held every log fsync for 54–65 ms.
   /// Later intervals are whole, so the members stay apart.
   double first_phase = 0;
 

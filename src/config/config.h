@@ -83,12 +83,12 @@ struct node_config {
   std::uint64_t chat_wal_bytes() const {
     return std::min<std::uint64_t>(std::max<std::uint64_t>(quota_bytes / 16, 1ull << 20), 40ull << 20);
   }
-  /// Where this member's periodic disk work (chat.db's checkpoints) falls
-  /// in its cycle, in [0, 1): founding members take evenly spaced places
-  /// in the order of their ids, a member that joined later the place its
-  /// id hashes to. Members apply the same entries at about the same pace;
-  /// with one phase they would all flush at once, and a write waits for a
-  /// majority of them.
+  /// Where this member's periodic disk work (chat.db's checkpoints and
+  /// snapshots) falls in its cycle, in [0, 1): founding members take
+  /// evenly spaced places in the order of their ids, a member that joined
+  /// later the place its id hashes to. Members apply the same entries at
+  /// about the same pace; with one phase they would all flush at once,
+  /// and a write waits for a majority of them.
   double disk_work_phase() const;
   // [tls] — optional https/wss for clients and peers
   net::tls_settings tls;

@@ -55,8 +55,8 @@ TEST_CASE("apply actor: chat.db full is reported and retried, queries go on, and
   constexpr std::uint64_t sends = 4000;
   const std::uint64_t total = 1 + sends;
   {
-    actors::apply_actor apply(io, test::open_store(disk.dir() / "chat.db"), disk.dir() / "snapshots", actors::snapshot_policy{}, out,
-                              no_failure);
+    actors::apply_actor apply(io, test::open_store(disk.dir() / "chat.db"), disk.dir() / "snapshots",
+                              actors::snapshot_policy{}, out, no_failure);
     apply.tell(actors::apply_msg::apply{std::nullopt, {test::command_entry(1, chat::cmd_create_account{"a", "h", 1})}});
     for (std::uint64_t i = 2; i <= total; i += 50) {
       std::vector<raft::entry> batch;
