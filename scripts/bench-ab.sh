@@ -33,7 +33,8 @@ OUT=${OUT:-/tmp/bench-ab}
 [[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
 command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 
-cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
 status_field() {  # status_field ADDR FIELD: an integer field of ADDR's /status (empty if unreachable)
   curl -s --max-time 2 "http://$1/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 || true
 }

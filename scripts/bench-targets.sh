@@ -22,6 +22,8 @@ KILLS=${KILLS:-20}
 CONNS=${CONNS:-10000}
 CB=build/chatbench
 BC=scripts/bench-cluster.sh
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
 [[ -x build/chatnode && -x $CB ]] || BUILD_DIR=build scripts/build.sh
 mkdir -p "$OUT"
 load() { echo "(load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
@@ -57,11 +59,13 @@ reads() {
       --ready-file "$OUT/$name.ready" "$@" >"$OUT/$name.out" 2>/dev/null &
     local cb=$! s0 c0
     while [[ ! -f $OUT/$name.ready ]]; do kill -0 "$cb" 2>/dev/null || break; sleep 0.02; done
-    s0=$(ticks $pids); c0=$(ticks $cb); sleep 9.5
-    echo "$(( $(ticks $pids) - s0 )) $(( $(ticks $cb) - c0 ))" >"$OUT/$name.cpu"
+    # shellcheck disable=SC2086
+    s0=$(cpu_ticks $pids) c0=$(cpu_ticks $cb)
+    sleep 9.5
+    # shellcheck disable=SC2086
+    echo "$(( $(cpu_ticks $pids) - s0 )) $(( $(cpu_ticks $cb) - c0 ))" >"$OUT/$name.cpu"
     wait "$cb"
   }
-  ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0) )); done; echo $t; }
   $CB --nodes "$n" --connections 64 --preload 50 --prefix r --mix send=1 --duration 1 >/dev/null 2>&1
   run reads-writes --mix send=1
   run reads-history-lin --mix history=1

@@ -54,11 +54,8 @@ cleanup() {
   scripts/bench-cluster.sh stop "$OUT/qc" 2>/dev/null || true
 }
 trap cleanup EXIT
-cpu_ticks() {  # cpu_ticks PIDFILE... -> user+system clock ticks of those processes
-  local t=0 f
-  for f in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$(cat "$f")/stat"))); done
-  echo "$t"
-}
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
 # The system calls counted one by one (the rest are summed as "other").
 SYSCALLS="pwrite64 pwritev write writev pread64 read readv epoll_wait epoll_pwait epoll_ctl sendmsg recvmsg sendto recvfrom
   futex fcntl fdatasync fsync lseek openat close newfstatat mmap munmap madvise mprotect getrandom ioctl
@@ -70,9 +67,10 @@ SYSCALLS="pwrite64 pwritev write writev pread64 read readv epoll_wait epoll_pwai
 # cluster over the same window -> NAME.idle_cpu_ticks. OWN and OTHER are globs.
 measure() {
   local name=$1 ready=$2 own=$3 other=$4
-  local pids events=(-e raw_syscalls:sys_enter) s i
+  local pids own_pids other_pids events=(-e raw_syscalls:sys_enter) s i
   # shellcheck disable=SC2086
-  pids=$(cat $own | paste -sd,)
+  own_pids=$(cat $own) other_pids=$(cat $other)
+  pids=$(paste -sd, <<<"$own_pids")
   for s in $SYSCALLS; do  # those this kernel has a tracepoint for
     [[ -d /sys/kernel/tracing/events/syscalls/sys_enter_$s || -d /sys/kernel/debug/tracing/events/syscalls/sys_enter_$s ]] &&
       events+=(-e "syscalls:sys_enter_$s")
@@ -81,14 +79,14 @@ measure() {
   [[ -e $ready ]] || { echo "measure: $name never began its measured window" >&2; return 1; }
   local c0 o0 perf_pid
   # shellcheck disable=SC2086
-  c0=$(cpu_ticks $own); o0=$(cpu_ticks $other)
+  c0=$(cpu_ticks $own_pids); o0=$(cpu_ticks $other_pids)
   ( ulimit -n "$(ulimit -Hn)"; exec perf stat -x, "${events[@]}" -p "$pids" -o "$OUT/$name.perf" ) 2>/dev/null &
   perf_pid=$!
   sleep "$DURATION"
   # shellcheck disable=SC2086
-  echo "$(( $(cpu_ticks $own) - c0 ))" >"$OUT/$name.cpu_ticks"
+  echo "$(( $(cpu_ticks $own_pids) - c0 ))" >"$OUT/$name.cpu_ticks"
   # shellcheck disable=SC2086
-  echo "$(( $(cpu_ticks $other) - o0 ))" >"$OUT/$name.idle_cpu_ticks"
+  echo "$(( $(cpu_ticks $other_pids) - o0 ))" >"$OUT/$name.idle_cpu_ticks"
   kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
   grep -q raw_syscalls "$OUT/$name.perf" 2>/dev/null || echo "perf stat failed: no system call counts for $name" >&2
 }
