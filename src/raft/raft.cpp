@@ -612,7 +612,7 @@ struct raft_node::impl {
     // removed itself must hear from a quorum of the members it leads.
     if (is_voter(conf, cfg.id)) r.acks.insert(cfg.id);
     const bool one_vote_quorum = cfg.testing_bugs.removed_leader_serves && quorum() <= 1;
-    if (one_vote_quorum || voter_acks(r.acks) >= quorum()) {
+    if (one_vote_quorum || voter_acks(r.acks) >= quorum() || requester_completes_quorum(r)) {
       release_read(r);
       return {};
     }
@@ -634,6 +634,26 @@ struct raft_node::impl {
     reads.push_back(std::move(r));
     if (!read_round_out()) send_read_round();
     return {};
+  }
+
+  /// May a follower's request be answered at once, without a round?
+  /// Diss. §6.4 asks for a quorum of acknowledgements made after the read
+  /// began. A voter sends its read_index request after its read began, in a
+  /// term no later than this leader's (a later one would have deposed it),
+  /// so until it sent it, it had voted for no leader of a later term: the
+  /// request is its acknowledgement, good for its own reads. Where that
+  /// voter and this leader are a quorum (three voters), no leader of a
+  /// later term was elected before the read began, so every write
+  /// acknowledged by then is at or below this commit index (which is of
+  /// this term: start_read checked). The leader's own reads, and followers'
+  /// in larger clusters, still take a round of heartbeats.
+  bool requester_completes_quorum(const read_request& r) const {
+    if (r.from.empty() || r.from == cfg.id) return false;
+    if (cfg.testing_bugs.requester_vouches_alone) return true;
+    if (!is_voter(conf, r.from)) return false;
+    std::set<node_id> with = r.acks;
+    with.insert(r.from);
+    return voter_acks(with) >= quorum();
   }
 
   /// True while a round's heartbeats are out and unconfirmed.

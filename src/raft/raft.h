@@ -75,6 +75,10 @@ struct config {
     /// when it is not that voter, and skips check-quorum once it is no
     /// longer a member (diss. §4.2.2, §6.2).
     bool removed_leader_serves = false;
+    /// A leader answers a follower's read_index request at once, counting
+    /// the request as a quorum whatever the cluster's size (diss. §6.4: it
+    /// is one voter's acknowledgement, not a majority's).
+    bool requester_vouches_alone = false;
     /// A follower that already holds a snapshot's last entry acknowledges
     /// its whole log instead of its commit index (the suffix may conflict).
     bool snapshot_ack_last_index = false;
@@ -160,7 +164,9 @@ class raft_node {
   /// (after its no-op commits) a heartbeat round confirms leadership; on a
   /// follower the request goes to the leader. The answer arrives as a
   /// read_state with the same context in a later ready. A leader that is the
-  /// only voter answers at once. Returns not_leader if no leader is known,
+  /// only voter answers at once, and so does a leader asked by a voter that
+  /// with it makes a quorum (three voters): the request is that voter's
+  /// acknowledgement. Returns not_leader if no leader is known,
   /// duplicate_read if a read with this context is still pending. Contexts
   /// must be unique across nodes and process lifetimes: a late answer to an
   /// earlier request with the same context would be taken for this one.

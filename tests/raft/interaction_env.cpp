@@ -85,6 +85,7 @@ void plant(raft::config::planted_bugs& b, const std::vector<std::string>& names)
     else if (n == "read_joins_sent_round") b.read_joins_sent_round = true;
     else if (n == "removed_leader_serves") b.removed_leader_serves = true;
     else if (n == "snapshot_ack_last_index") b.snapshot_ack_last_index = true;
+    else if (n == "requester_vouches_alone") b.requester_vouches_alone = true;
     else bad("unknown planted bug " + n);
   }
 }

@@ -790,8 +790,13 @@ class simulation {
       if (n->alive) alive.push_back(n.get());
     for (auto* n : alive) {
       auto& c = *n->core;
-      // Election safety: one leader per term, ever.
-      if (c.state() == raft::role::leader) {
+      // Election safety: one leader per term, ever, among leaders whose term
+      // is durable. A candidate whose own vote is a quorum leads at once,
+      // but sends nothing before that batch is on disk (the check at every
+      // send below); one that crashes first never led in any way a peer or
+      // client could see, and may lose that term's election after its
+      // restart.
+      if (c.state() == raft::role::leader && n->disk.hard.term == c.term()) {
         auto [it, fresh] = leaders_.emplace(c.term(), n->id);
         if (!fresh && it->second != n->id)
           return fail("election safety: " + it->second + " and " + n->id + " both lead term " + std::to_string(c.term()));
