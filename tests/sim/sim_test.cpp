@@ -203,7 +203,7 @@ TEST_CASE("simulation has teeth: a read request taken for a quorum by one who ca
   // Two voters and a learner: the learner's request is no vote. (The other
   // half of the bug, one voter's request taken for a majority of five, the
   // simulation does not reach: check-quorum deposes the old leader before
-  // the majority elects a new one. read_requester_planted.txt shows it.)
+  // the majority elects a new one. read_requester_five_planted.txt shows it.)
   CHECK(first_catch("requester vouches alone", 2000,
                     [](auto& o) {
                       o.nodes = 2;
