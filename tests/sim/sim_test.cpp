@@ -161,9 +161,9 @@ namespace {
 /// none did). Failures of other kinds are reported too: a planted bug may
 /// show up as more than one broken invariant.
 std::uint64_t first_catch(const char* what, std::uint64_t limit, const std::function<void(qc::sim::sim_options&)>& plant,
-                          const std::vector<std::string>& expect) {
+                          const std::vector<std::string>& expect, std::uint64_t from = 1) {
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::uint64_t s = 1; s <= limit; ++s) {
+  for (std::uint64_t s = from; s <= limit; ++s) {
     qc::sim::sim_options o;
     o.seed = s;
     shape(o, s);
@@ -204,13 +204,17 @@ TEST_CASE("simulation has teeth: a read request taken for a quorum by one who ca
   // half of the bug, one voter's request taken for a majority of five, the
   // simulation does not reach: check-quorum deposes the old leader before
   // the majority elects a new one. read_requester_five_planted.txt shows it.)
+  // Rare: seeds 1 to 2,000 of this shape catch it once, at 1606 (a read by
+  // a learner the run added), so the scan starts at 1550 to spare the
+  // sanitized CI run about two minutes. A harness change that moves the
+  // catch makes this fail, not pass.
   CHECK(first_catch("requester vouches alone", 2000,
                     [](auto& o) {
                       o.nodes = 2;
                       o.learners = 1;
                       o.core_bugs.requester_vouches_alone = true;
                     },
-                    {"older than write"}) > 0);
+                    {"older than write"}, 1550) > 0);
 }
 
 TEST_CASE("simulation has teeth: peers that never notice a member came back without its data") {
