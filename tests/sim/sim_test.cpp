@@ -205,7 +205,7 @@ TEST_CASE("simulation has teeth: a read request taken for a quorum by one who ca
   // simulation does not reach: check-quorum deposes the old leader before
   // the majority elects a new one. read_requester_five_planted.txt shows it.)
   // Rare: seeds 1 to 2,000 of this shape catch it once, at 1606 (a read by
-  // a learner the run added), so the scan starts at 1550 to spare the
+  // a member the run added), so the scan starts at 1550 to spare the
   // sanitized CI run about two minutes. A harness change that moves the
   // catch makes this fail, not pass.
   CHECK(first_catch("requester vouches alone", 2000,
