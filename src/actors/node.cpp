@@ -181,13 +181,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   join_actor* joiner = nullptr;    // a node started with --join, until it is a voter
   membership_actor* membership = nullptr;  // the membership change this node leads, if any
 
-  const raft::membership initial_config = [&] {
-    raft::membership m = db.initial.snapshot.config;
-    for (const auto& e : db.initial.entries)
-      if (e.type == raft::entry_type::conf_change)
-        if (auto ce = raft::decode_conf_entry(e.data)) m = ce->after;
-    return m;
-  }();
+  const raft::membership initial_config = raft::newest_config(db.initial.snapshot, db.initial.entries);
 
   consensus_outputs cout;
   cout.persist = [&](persist_request r) {

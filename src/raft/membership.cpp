@@ -65,6 +65,14 @@ std::size_t voter_count(const membership& m) {
   return static_cast<std::size_t>(std::count_if(m.members.begin(), m.members.end(), [](auto& x) { return x.voter; }));
 }
 
+membership newest_config(const snapshot_meta& snap, const std::vector<entry>& entries) {
+  membership m = snap.config;
+  for (const auto& e : entries)
+    if (e.type == entry_type::conf_change)
+      if (auto ce = decode_conf_entry(e.data)) m = ce->after;
+  return m;
+}
+
 std::optional<membership> apply_conf_change(const membership& cur, const conf_change& cc) {
   if (!clean(cc.id)) return std::nullopt;
   membership next = cur;

@@ -58,4 +58,9 @@ bool is_voter(const membership& m, std::string_view id);
 /// Number of voters in `m`.
 std::size_t voter_count(const membership& m);
 
+/// The configuration of a node restarted from `snap` and the log `entries`
+/// after it: that of its last conf_change entry, committed or not (§4.1),
+/// else the snapshot's.
+membership newest_config(const snapshot_meta& snap, const std::vector<entry>& entries);
+
 }  // namespace qc::raft

@@ -404,7 +404,7 @@ class simulation {
     // leader never received can still be the configuration that wins, and
     // one lost disk of two voters is a majority lost.
     for (auto& [id, m] : nodes_)
-      if (raft::voter_count(m->core ? m->core->config() : newest_config(m->disk)) < 3) return;
+      if (raft::voter_count(m->core ? m->core->config() : raft::newest_config(m->disk.snap, m->disk.log)) < 3) return;
     std::vector<sim_node*> voters;
     for (auto& m : l->core->config().members)
       if (m.voter && nodes_.count(m.id)) voters.push_back(nodes_[m.id].get());
@@ -421,16 +421,6 @@ class simulation {
     n->incoming_snaps.clear();
     boot(*n);
     trace("wipe " + n->id);
-  }
-
-  /// The configuration a node restarted from `d` would use: its snapshot's,
-  /// or that of the last configuration entry in its log.
-  static raft::membership newest_config(const durable& d) {
-    raft::membership c = d.snap.config;
-    for (const auto& e : d.log)
-      if (e.type == raft::entry_type::conf_change)
-        if (auto ce = raft::decode_conf_entry(e.data)) c = ce->after;
-    return c;
   }
 
   void restart_one() {
