@@ -85,10 +85,10 @@ for r in $(seq 1 "$ROUNDS"); do
     if ((WARM > 0)); then
       mkdir -p "$d"
       nodes=${warm_nodes[$bin]}
-      pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "${warm_dir[$bin]}" "n$i"; done)
+      pids=$(scripts/bench-cluster.sh pids "${warm_dir[$bin]}")
     else
       nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
-      pids=$(for i in 1 2 3; do scripts/bench-cluster.sh pid "$d" "n$i"; done)
+      pids=$(scripts/bench-cluster.sh pids "$d")
     fi
     first=${nodes%%,*}
     slow0=$( ((WARM > 0)) && slow_writes "$nodes" || true)

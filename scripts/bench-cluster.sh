@@ -5,7 +5,7 @@
 #   scripts/bench-cluster.sh stop DIR                       (SIGTERM, then SIGKILL)
 #   scripts/bench-cluster.sh kill|restart DIR ID            (ID = n1..nN; kill = SIGKILL)
 #   scripts/bench-cluster.sh join DIR ID SEED [EXTRA_TOML_FILE]  (a new node, --join SEED, log level info)
-#   scripts/bench-cluster.sh nodes DIR | pid DIR ID
+#   scripts/bench-cluster.sh nodes DIR | pid DIR ID | pids DIR  (pids: every node's, one a line)
 # BIN (default build/chatnode) selects the binary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -87,5 +87,6 @@ case "$cmd" in
     ;;
   nodes) cat "$DIR/nodes" ;;
   pid) pid_of "$3" ;;
+  pids) for id in $(ids); do pid_of "$id"; done ;;
   *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

@@ -67,7 +67,7 @@ for round in $(seq 1 "$ROUNDS"); do
     $BC stop "$current" >/dev/null 2>&1 || true
     rm -rf "$current"
     nodes=$(BIN=$bin $BC start "$current" 3 | tail -1)
-    pids=$(for i in 1 2 3; do $BC pid "$current" "n$i"; done | paste -sd,)
+    pids=$($BC pids "$current" | paste -sd,)
     $CB --nodes "$nodes" --connections 64 --preload 50 --prefix r --mix send=1 --duration 1 >/dev/null 2>&1
     reads "linearizable, 1 message" "$pids" "$nodes" --mix history=1 --limit 1
     reads "linearizable, 20 messages" "$pids" "$nodes" --mix history=1

@@ -47,7 +47,7 @@ latency1() {
 reads() {
   echo "== reads vs writes, 64 connections over 3 nodes $(load)"
   local n; n=$(fresh reads 3)
-  local pids; pids=$(for i in 1 2 3; do $BC pid "$OUT/reads" "n$i"; done)
+  local pids; pids=$($BC pids "$OUT/reads")
   # run NAME ARGS...: 10 s of chatbench; the three nodes' CPU (utime+stime)
   # and chatbench's own are read when its measured window opens (ready
   # file) and 9.5 s later, before chatbench exits, into NAME.cpu (clock
