@@ -12,7 +12,9 @@
 #                                        without and with a joiner receiving the snapshot (BIN selects the node binary;
 #                                        CUL_DATA=DIR starts from a copy of a loaded, stopped cluster instead of loading)
 #   scripts/bench-targets.sh all
-# Env: OUT (default build/bench-targets), MESSAGES (default 1000000), KILLS (20), CONNS (10000).
+# Env: OUT (default build/bench-targets), MESSAGES (default 1000000), KILLS (20), CONNS (10000);
+#   MEMBER_CPU=F (reads only): each member capped at F of one core in a cgroup of its own, as if every
+#   member had a host of its own, so that reads spread over members are not all paid from the same two cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -23,7 +25,7 @@ CONNS=${CONNS:-10000}
 CB=build/chatbench
 BC=scripts/bench-cluster.sh
 # shellcheck source=scripts/bench-lib.sh
-. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
+. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks, cpu_cap
 [[ -x build/chatnode && -x $CB ]] || BUILD_DIR=build scripts/build.sh
 mkdir -p "$OUT"
 load() { echo "(load average $(cut -d' ' -f1-3 /proc/loadavg))"; }
@@ -45,9 +47,13 @@ latency1() {
 }
 
 reads() {
-  echo "== reads vs writes, 64 connections over 3 nodes $(load)"
+  echo "== reads vs writes, 64 connections over 3 nodes${MEMBER_CPU:+, each member capped at $MEMBER_CPU of a core} $(load)"
   local n; n=$(fresh reads 3)
   local pids; pids=$($BC pids "$OUT/reads")
+  if [[ -n ${MEMBER_CPU:-} ]]; then
+    local k=0 p
+    for p in $pids; do k=$((k + 1)); cpu_cap "qc-bench-n$k" "$MEMBER_CPU" "$p"; done
+  fi
   # run NAME ARGS...: 10 s of chatbench; the three nodes' CPU (utime+stime)
   # and chatbench's own are read when its measured window opens (ready
   # file) and 9.5 s later, before chatbench exits, into NAME.cpu (clock
@@ -90,7 +96,9 @@ for f, what in (("reads-writes", "send"), ("reads-history-lin", "linearizable hi
                 ("reads-hello", "hello, no state touched (the floor of any request)")):
     print(f"{what}: {t(f):.0f}/s = {t(f) / w:.2f}x writes; {cost(f)}")
 PY
-  $BC stop "$OUT/reads"; load
+  $BC stop "$OUT/reads"
+  for k in 1 2 3; do cpu_uncap "qc-bench-n$k"; done
+  load
 }
 
 failover() {
