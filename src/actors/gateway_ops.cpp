@@ -6,12 +6,12 @@
 #include <boost/json.hpp>
 
 #include "actors/gateway_actor.h"
+
 #include "chat/command.h"
-#include "chat/message_json.h"
 #include "chat/password.h"
-#include "common/json_text.h"
 #include "common/log.h"
 #include "common/wall_clock.h"
+#include "db/read_reply.h"
 
 namespace qc::actors {
 
@@ -358,58 +358,16 @@ void gateway_actor::op_delete_account(std::uint64_t conn_id, chat::request rq) {
 }
 
 void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
-  const std::string user = conns_[conn_id].user;
-  query_fn fn;
-  switch (rq.kind) {
-    case chat::op::list_accounts:
-      fn = [pattern = rq.pattern, limit = rq.limit, after = rq.after](db::chat_store& s) {
-        auto page = s.list_accounts(pattern, limit, after);
-        json::object o;
-        json::array names;
-        for (auto& a : page.accounts) names.emplace_back(a);
-        o["accounts"] = std::move(names);
-        o["next"] = page.next ? json::value(*page.next) : json::value(nullptr);
-        return json::serialize(o);
-      };
-      break;
-    case chat::op::history:
-      fn = [user, with = rq.with.value_or(""), limit = rq.limit, before = rq.before](db::chat_store& s) {
-        chat::messages_writer w;
-        s.history_each(user, with, limit, before, [&](const chat::message_view& m) { w.add(m); });
-        return w.text(true);  // found newest first, listed oldest first
-      };
-      break;
-    case chat::op::unread:
-      fn = [user, limit = rq.limit](db::chat_store& s) {
-        chat::messages_writer w;
-        s.unread_each(user, limit, [&](const chat::message_view& m) { w.add(m); });
-        return w.text(false);
-      };
-      break;
-    default:  // conversations
-      fn = [user](db::chat_store& s) {
-        std::string out = "{\"conversations\":[";
-        bool first = true;
-        for (auto& c : s.conversations(user)) {
-          if (!first) out += ',';
-          first = false;
-          out += "{\"with\":";
-          common::append_json_string(out, c.with);
-          out += ",\"unread\":" + std::to_string(c.unread) + ",\"last\":";
-          chat::append_message_json(out, c.last);
-          out += '}';
-        }
-        return out + "]}";
-      };
-      break;
-  }
-  submit_read(rq.cons, std::move(fn),
+  db::read_query q{rq.kind,        chat::reply_ok_head(rq.id, rq.has_id), conns_[conn_id].user, rq.with.value_or(""),
+                   rq.pattern,     rq.after,
+                   rq.limit,       rq.before};
+  submit_read(rq.cons, [q = std::move(q)](db::chat_store& s) { return db::answer_read(s, q); },
               [this, conn_id, rq = std::move(rq)](std::optional<std::string> res, std::string err) {
                 if (!res) {
                   reply_error(conn_id, rq, err, "no leader within the time bound; safe to retry");
                   return;
                 }
-                reply(conn_id, rq, *res);
+                send_to(conn_id, std::make_shared<const std::string>(std::move(*res)));  // the whole reply
               });
 }
 

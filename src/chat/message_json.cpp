@@ -1,5 +1,7 @@
 #include "chat/message_json.h"
 
+#include <algorithm>
+
 #include "common/json_text.h"
 
 namespace qc::chat {
@@ -27,20 +29,21 @@ std::string message_json(const message_view& m) {
 void messages_writer::add(const message_view& m) {
   const auto at = objects_.size();
   append_message_json(objects_, m);
-  at_.emplace_back(at, objects_.size() - at);
+  const auto n = objects_.size() - at;
+  if (at == 0 && rows_ > 1) objects_.reserve(std::min<std::size_t>(n * rows_ + n / 2, std::size_t{1} << 20));
+  at_.emplace_back(at, n);
 }
 
-std::string messages_writer::text(bool reverse) {
-  std::string out;
-  out.reserve(objects_.size() + at_.size() + 16);
-  out += "{\"messages\":[";
+std::string messages_writer::reply(std::string head, bool reverse) {
+  head.reserve(head.size() + objects_.size() + at_.size() + 16);
+  head += ",\"messages\":[";
   for (std::size_t k = 0; k < at_.size(); ++k) {
     const auto& [at, n] = at_[reverse ? at_.size() - 1 - k : k];
-    if (k) out += ',';
-    out.append(objects_, at, n);
+    if (k) head += ',';
+    head.append(objects_, at, n);
   }
-  out += "]}";
-  return out;
+  head += "]}";
+  return head;
 }
 
 }  // namespace qc::chat

@@ -25,15 +25,22 @@ void append_message_json(std::string& out, const message_view& m);
 /// The message object alone.
 std::string message_json(const message_view& m);
 
-/// Builds `{"messages":[…]}` from rows as a query yields them, without a
-/// copy of each row: add() each, then text(). History finds the newest
-/// rows first but lists them oldest first: text(true) reverses the order.
+/// Builds a reply's `"messages":[…]` from rows as a query yields them,
+/// without a copy of each row: add() each, then reply(). History finds the
+/// newest rows first but lists them oldest first: reply(…, true) reverses
+/// the order.
 class messages_writer {
  public:
+  /// `rows`: how many rows the query may yield (its limit): room for them
+  /// is made once, from the first row's size, not by doubling as they come.
+  explicit messages_writer(std::size_t rows = 0) : rows_(rows) { at_.reserve(rows); }
   void add(const message_view& m);
-  std::string text(bool reverse);
+  /// `head` (an object's opening with at least one member, such as
+  /// chat::reply_ok_head's) with `,"messages":[…]}` after it.
+  std::string reply(std::string head, bool reverse);
 
  private:
+  std::size_t rows_;
   std::string objects_;                                  ///< the objects back to back
   std::vector<std::pair<std::size_t, std::size_t>> at_;  ///< offset and size of each
 };

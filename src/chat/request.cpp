@@ -353,22 +353,31 @@ std::variant<request, request_error> decode_request(std::string_view frame, cons
   return r;
 }
 
-std::string reply_ok(const json::value& id, bool has_id, std::string_view result_object_json) {
+std::string reply_ok_head(const json::value& id, bool has_id) {
   std::string out = "{";
   append_id(out, id, has_id);
   out += "\"ok\":true";
+  return out;
+}
+
+std::string reply_ok(std::string head, std::string_view result_object_json) {
   // Splice the result object's members in after "ok".
   std::string_view body = result_object_json;
   while (!body.empty() && (body.front() == ' ')) body.remove_prefix(1);
   if (body.size() > 2 && body.front() == '{' && body.back() == '}') {
     auto inner = body.substr(1, body.size() - 2);
     if (inner.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-      out += ',';
-      out += inner;
+      head.reserve(head.size() + inner.size() + 2);
+      head += ',';
+      head += inner;
     }
   }
-  out += '}';
-  return out;
+  head += '}';
+  return head;
+}
+
+std::string reply_ok(const json::value& id, bool has_id, std::string_view result_object_json) {
+  return reply_ok(reply_ok_head(id, has_id), result_object_json);
 }
 
 std::string reply_error(const json::value& id, bool has_id, std::string_view code, std::string_view message) {

@@ -102,6 +102,16 @@ bool valid_user_name(std::string_view user);
 /// is a JSON object text such as {"user":"bob"} (or "{}").
 std::string reply_ok(const boost::json::value& id, bool has_id, std::string_view result_object_json);
 
+/// The opening of an ok reply, `{"id":<id>,"ok":true` (no id member without
+/// one): a reader that writes its result straight after it, each member
+/// after a comma, then `}`, builds the whole reply in one string where the
+/// query runs (the apply thread), and the loop sends it as it comes.
+std::string reply_ok_head(const boost::json::value& id, bool has_id);
+
+/// `head` (from reply_ok_head) with the fields of `result_object_json` and
+/// the closing brace.
+std::string reply_ok(std::string head, std::string_view result_object_json);
+
 /// {"id":<id>,"ok":false,"error":{"code":code,"message":message}}.
 std::string reply_error(const boost::json::value& id, bool has_id, std::string_view code,
                         std::string_view message);

@@ -61,15 +61,15 @@ TEST_CASE("messages_writer lists rows in the order given, or reversed") {
   qc::chat::messages_writer w;
   const std::vector<message> rows = {{3, "a", "b", "c", 7, false}, {2, "b", "a", "b", 6, true}, {1, "a", "b", "a", 5, false}};
   for (const auto& m : rows) w.add(m);
-  CHECK(w.text(true) == R"({"messages":[)" + reference(rows[2]) + "," + reference(rows[1]) + "," + reference(rows[0]) + "]}");
+  CHECK(w.reply("{\"ok\":true", true) == R"({"ok":true,"messages":[)" + reference(rows[2]) + "," + reference(rows[1]) + "," + reference(rows[0]) + "]}");
   qc::chat::messages_writer e;
-  CHECK(e.text(true) == R"({"messages":[]})");
+  CHECK(e.reply("{\"ok\":true", true) == R"({"ok":true,"messages":[]})");
 }
 
 TEST_CASE("messages_writer wraps the list in the order given") {
-  CHECK(qc::chat::messages_writer{}.text(false) == R"({"messages":[]})");
+  CHECK(qc::chat::messages_writer{}.reply("{\"id\":7,\"ok\":true", false) == R"({"id":7,"ok":true,"messages":[]})");
   const std::vector<message> two = {{1, "a", "b", "x", 5, false}, {2, "b", "a", "y", 6, true}};
   qc::chat::messages_writer w;
   for (const auto& m : two) w.add(m);
-  CHECK(w.text(false) == R"({"messages":[)" + reference(two[0]) + "," + reference(two[1]) + "]}");
+  CHECK(w.reply("{\"ok\":true", false) == R"({"ok":true,"messages":[)" + reference(two[0]) + "," + reference(two[1]) + "]}");
 }
