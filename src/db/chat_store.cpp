@@ -112,6 +112,16 @@ chat::message_view view_message(SQLite::Statement& q, int first = 0) {
           text(first + 3), q.getColumn(first + 4).getInt64(), q.getColumn(first + 5).getInt() != 0};
 }
 
+/// The same from SQLite's own statement (statement_cache::raw), columns 0..5.
+chat::message_view view_message(sqlite3_stmt* q) {
+  return {static_cast<std::uint64_t>(sqlite3_column_int64(q, 0)),
+          column_text(q, 1),
+          column_text(q, 2),
+          column_text(q, 3),
+          sqlite3_column_int64(q, 4),
+          sqlite3_column_int(q, 5) != 0};
+}
+
 chat::message to_message(const chat::message_view& m) {
   return {m.id, std::string(m.from), std::string(m.to), std::string(m.body), m.ts, m.read};
 }
@@ -675,13 +685,14 @@ void chat_store::read_together(const std::function<void()>& fn) {
     fn();
     return;
   }
-  impl_->db->exec("BEGIN");
+  // Prepared once, not compiled for each batch as exec() would.
+  (*impl_->st)("BEGIN").exec();
   struct end_read {
     impl& i;
     ~end_read() {
       i.st->reset_all();
       try {
-        if (sqlite3_get_autocommit(i.db->getHandle()) == 0) i.db->exec("COMMIT");
+        if (sqlite3_get_autocommit(i.db->getHandle()) == 0) (*i.st)("COMMIT").exec();
       } catch (const std::exception&) {
         // A read-only transaction has nothing to lose; the next one begins afresh.
       }
@@ -738,14 +749,15 @@ account_page chat_store::list_accounts(const std::string& pattern, std::size_t l
 void chat_store::history_each(const std::string& user, const std::string& with, std::size_t limit,
                               std::optional<std::uint64_t> before, const message_visitor& fn) {
   auto reset_after = impl_->st->guard();
-  auto& q = (*impl_->st)(
+  sqlite3* db = impl_->st->handle();
+  auto* q = impl_->st->raw(
       "SELECT id, sender, recipient, body, ts, read FROM messages WHERE pa = ? AND pb = ? AND id < ? "
       "ORDER BY id DESC LIMIT ?");
-  q.bind(1, std::min(user, with));
-  q.bind(2, std::max(user, with));
-  q.bind(3, static_cast<std::int64_t>(before.value_or(static_cast<std::uint64_t>(INT64_MAX))));
-  q.bind(4, static_cast<std::int64_t>(limit));
-  while (q.executeStep()) fn(view_message(q));
+  bind_static(db, q, 1, std::min(user, with));
+  bind_static(db, q, 2, std::max(user, with));
+  bind_int64(db, q, 3, static_cast<std::int64_t>(before.value_or(static_cast<std::uint64_t>(INT64_MAX))));
+  bind_int64(db, q, 4, static_cast<std::int64_t>(limit));
+  while (step_row(db, q)) fn(view_message(q));
 }
 
 std::vector<chat::message> chat_store::history(const std::string& user, const std::string& with, std::size_t limit,
@@ -758,11 +770,12 @@ std::vector<chat::message> chat_store::history(const std::string& user, const st
 
 void chat_store::unread_each(const std::string& user, std::size_t limit, const message_visitor& fn) {
   auto reset_after = impl_->st->guard();
-  auto& q = (*impl_->st)(
+  sqlite3* db = impl_->st->handle();
+  auto* q = impl_->st->raw(
       "SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ? AND read = 0 ORDER BY id LIMIT ?");
-  q.bind(1, user);
-  q.bind(2, static_cast<std::int64_t>(limit));
-  while (q.executeStep()) fn(view_message(q));
+  bind_static(db, q, 1, user);
+  bind_int64(db, q, 2, static_cast<std::int64_t>(limit));
+  while (step_row(db, q)) fn(view_message(q));
 }
 
 std::vector<chat::message> chat_store::unread(const std::string& user, std::size_t limit) {

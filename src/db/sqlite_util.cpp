@@ -92,4 +92,36 @@ std::string storage_error_text(const std::exception& e, SQLite::Database& db) {
   return out;
 }
 
+void bind_static(sqlite3* db, sqlite3_stmt* q, int i, std::string_view v) {
+  const int rc = sqlite3_bind_text(q, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db, rc);
+}
+
+void bind_int64(sqlite3* db, sqlite3_stmt* q, int i, std::int64_t v) {
+  const int rc = sqlite3_bind_int64(q, i, v);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db, rc);
+}
+
+bool step_row(sqlite3* db, sqlite3_stmt* q) {
+  const int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw SQLite::Exception(db, rc);
+}
+
+sqlite3_stmt* statement_cache::raw(const char* sql) {
+  auto& slot = raw_[sql];
+  if (!slot) {
+    sqlite3_stmt* q = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.getHandle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &q, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(q);
+      throw SQLite::Exception(db_.getHandle(), rc);
+    }
+    slot.reset(q);
+  }
+  sqlite3_reset(slot.get());
+  return slot.get();
+}
+
 }  // namespace qc::db

@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <string>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include <SQLiteCpp/Backup.h>
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 namespace qc::db {
 
@@ -59,6 +61,26 @@ std::error_code storage_error(const std::exception& e, SQLite::Database& db);
 /// read from a failed fsync in a log line.
 std::string storage_error_text(const std::exception& e, SQLite::Database& db);
 
+/// A prepared statement of SQLite's own C interface, finalized when dropped.
+struct finalize_statement {
+  void operator()(sqlite3_stmt* q) const { sqlite3_finalize(q); }
+};
+using raw_statement = std::unique_ptr<sqlite3_stmt, finalize_statement>;
+
+/// Binds `v` to parameter `i` of `q` without a copy (it must outlive the
+/// statement's next reset); throws SQLite::Exception on failure.
+void bind_static(sqlite3* db, sqlite3_stmt* q, int i, std::string_view v);
+/// Binds `v` to parameter `i` of `q`; throws SQLite::Exception on failure.
+void bind_int64(sqlite3* db, sqlite3_stmt* q, int i, std::int64_t v);
+/// Steps `q`: true with a row, false when it is done; throws
+/// SQLite::Exception on an error.
+bool step_row(sqlite3* db, sqlite3_stmt* q);
+/// Text column `col` of `q`'s current row, in place (valid until `q` moves on).
+inline std::string_view column_text(sqlite3_stmt* q, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(q, col));  // before _bytes, as SQLite requires
+  return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(q, col))) : std::string_view();
+}
+
 /// Prepared statements by SQL text, reset before each reuse.
 class statement_cache {
  public:
@@ -71,13 +93,23 @@ class statement_cache {
     slot->clearBindings();
     return *slot;
   }
+  /// The same for a query whose rows are read on a hot path (a read reply's
+  /// messages): SQLite's own statement, whose columns are read with no
+  /// SQLiteCpp Column in between (each of those copies a shared_ptr, which
+  /// cost more than reading the column). Its bindings are kept: a caller
+  /// binds every parameter.
+  sqlite3_stmt* raw(const char* sql);
   /// Drops every statement (after the database was replaced underneath).
-  void clear() { cache_.clear(); }
+  void clear() {
+    cache_.clear();
+    raw_.clear();
+  }
   /// Resets every statement. A SELECT left mid-result keeps a read
   /// transaction open, which stops WAL checkpoints from ever restarting the
   /// WAL: it then grows without bound (we saw 2 GB at 1M messages).
   void reset_all() {
     for (auto& [sql, s] : cache_) s->tryReset();
+    for (auto& [sql, q] : raw_) sqlite3_reset(q.get());
   }
   /// Calls reset_all() when it goes out of scope: one per public method.
   struct [[nodiscard]] reset_guard {
@@ -85,10 +117,13 @@ class statement_cache {
     ~reset_guard() { c.reset_all(); }
   };
   reset_guard guard() { return reset_guard{*this}; }
+  /// The connection the statements belong to.
+  sqlite3* handle() const { return db_.getHandle(); }
 
  private:
   SQLite::Database& db_;
   std::map<const char*, std::unique_ptr<SQLite::Statement>> cache_;
+  std::map<const char*, raw_statement> raw_;
 };
 
 }  // namespace qc::db
