@@ -63,6 +63,7 @@ len(j["hash_costs"]) == 3 and j["hash_costs"][0]["label"].startswith("argon2id")
 and all(c["hash_wall_ms"] > 0 and c["verify_wall_ms"] > 0 for c in j["hash_costs"])'
 # 6. What applying a send costs the state machine (no node).
 "$B/chatbench" apply --ops 500 --json "$T/apply.json" >/dev/null
-check "apply: 500 sends applied, their cost measured" "$T/apply.json" '
-(a := j["apply_cost"])["sends"] == 500 and a["cpu_us_per_send"] > 0 and a["wall_us_per_send"] > 0'
+check "apply: 500 sends applied and 500 reads of each size answered, their cost measured" "$T/apply.json" '
+(a := j["apply_cost"])["sends"] == 500 and a["cpu_us_per_send"] > 0 and a["wall_us_per_send"] > 0
+and a["reads"] == 500 and a["cpu_us_per_read_20"] > 0 and a["cpu_us_per_read_1"] > 0'
 echo "bench smoke: all passed"
