@@ -1,12 +1,32 @@
 #include "chat/message_json.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <string_view>
 
 #include "common/json_text.h"
 
 namespace qc::chat {
 
-void append_message_json(std::string& out, const message_view& m) {
+namespace {
+
+/// Copies the literal `s` (its size known when compiled) to `p`.
+template <std::size_t N>
+char* put(char* p, const char (&s)[N]) {
+  std::memcpy(p, s, N - 1);
+  return p + N - 1;
+}
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+bool plain(std::string_view s) { return common::find_json_escape(s.data(), s.data() + s.size()) == s.data() + s.size(); }
+
+/// The object through append_json_string, for strings with bytes to escape.
+void append_escaped(std::string& out, const message_view& m) {
   out += "{\"id\":";
   common::append_json_int(out, m.id);
   out += ",\"from\":";
@@ -18,6 +38,30 @@ void append_message_json(std::string& out, const message_view& m) {
   out += ",\"ts\":";
   common::append_json_int(out, m.ts);
   out += m.read ? ",\"read\":true}" : ",\"read\":false}";
+}
+
+}  // namespace
+
+void append_message_json(std::string& out, const message_view& m) {
+  // Names never need an escape and bodies rarely do; then the object is
+  // written in one piece: one resize, fixed-size copies, no escaping.
+  if (!plain(m.from) || !plain(m.to) || !plain(m.body)) {
+    append_escaped(out, m);
+    return;
+  }
+  constexpr std::size_t fixed = 54, digits = 20;  // the keys and punctuation; an int64 or uint64
+  const std::size_t at = out.size();
+  out.resize(at + fixed + 2 * digits + m.from.size() + m.to.size() + m.body.size());
+  char* const begin = out.data() + at;
+  char* p = put(begin, "{\"id\":");
+  p = std::to_chars(p, p + digits, m.id).ptr;
+  p = put(put(p, ",\"from\":\""), m.from);
+  p = put(put(p, "\",\"to\":\""), m.to);
+  p = put(put(p, "\",\"body\":\""), m.body);
+  p = put(p, "\",\"ts\":");
+  p = std::to_chars(p, p + digits, m.ts).ptr;
+  p = m.read ? put(p, ",\"read\":true}") : put(p, ",\"read\":false}");
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 std::string message_json(const message_view& m) {

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <random>
 
 #include <boost/json.hpp>
@@ -30,6 +31,20 @@ TEST_CASE("message_json writes what boost::json::serialize writes, escapes inclu
     const message z{0, "a", "a", b, 1732400000123, false};
     CHECK(qc::chat::message_json(z) == reference(z));
   }
+}
+
+TEST_CASE("message_json: the widest ids and timestamps, and names that need escapes") {
+  const std::int64_t min = std::numeric_limits<std::int64_t>::min(), max = std::numeric_limits<std::int64_t>::max();
+  for (const std::int64_t ts : {min, max, std::int64_t{0}}) {
+    const message m{std::numeric_limits<std::uint64_t>::max(), "a", "b", "plain", ts, ts > 0};
+    CHECK(qc::chat::message_json(m) == reference(m));
+  }
+  const message q{5, "qu\"ote", "back\\slash", "", 1, false};
+  CHECK(qc::chat::message_json(q) == reference(q));
+  std::string out = "[";  // appends after what is there
+  qc::chat::append_message_json(out, q);
+  qc::chat::append_message_json(out, message{6, "x", "y", "z", 2, true});
+  CHECK(out == "[" + reference(q) + reference(message{6, "x", "y", "z", 2, true}));
 }
 
 TEST_CASE("message_json round-trips random bodies of ASCII and control bytes") {
