@@ -358,9 +358,14 @@ void gateway_actor::op_delete_account(std::uint64_t conn_id, chat::request rq) {
 }
 
 void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
-  db::read_query q{rq.kind,        chat::reply_ok_head(rq.id, rq.has_id), conns_[conn_id].user, rq.with.value_or(""),
-                   rq.pattern,     rq.after,
-                   rq.limit,       rq.before};
+  db::read_query q{.kind = rq.kind,
+                   .head = chat::reply_ok_head(rq.id, rq.has_id),
+                   .user = conns_[conn_id].user,
+                   .with = rq.with.value_or(""),
+                   .pattern = rq.pattern,
+                   .after = rq.after,
+                   .limit = rq.limit,
+                   .before = rq.before};
   submit_read(rq.cons, [q = std::move(q)](db::chat_store& s) { return db::answer_read(s, q); },
               [this, conn_id, rq = std::move(rq)](std::optional<std::string> res, std::string err) {
                 if (!res) {

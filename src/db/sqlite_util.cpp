@@ -121,6 +121,7 @@ sqlite3_stmt* statement_cache::raw(const char* sql) {
     slot.reset(q);
   }
   sqlite3_reset(slot.get());
+  sqlite3_clear_bindings(slot.get());
   return slot.get();
 }
 

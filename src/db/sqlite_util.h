@@ -96,8 +96,7 @@ class statement_cache {
   /// The same for a query whose rows are read on a hot path (a read reply's
   /// messages): SQLite's own statement, whose columns are read with no
   /// SQLiteCpp Column in between (each of those copies a shared_ptr, which
-  /// cost more than reading the column). Its bindings are kept: a caller
-  /// binds every parameter.
+  /// cost more than reading the column), reset and with bindings cleared.
   sqlite3_stmt* raw(const char* sql);
   /// Drops every statement (after the database was replaced underneath).
   void clear() {
