@@ -49,16 +49,13 @@ op() {
   # shellcheck disable=SC2086
   s1=$(cpu_ticks ${pids//,/ }) c1=$(cpu_ticks "$cb")
   wait "$cb"
-  python3 - "$OUT" "$name" "$WINDOW" "$((s1 - s0))" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
+  PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "$((s1 - s0))" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
+from perf_counts import per_op
 out, name, window, server, client, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 rate = json.load(open(f"{out}/op.json"))["result"]["throughput"]
 ops = rate * window
-per = {}
-for line in open(f"{out}/stat"):
-    f = line.split(",")
-    if len(f) > 2 and f[0].isdigit():
-        per[f[2].split(":")[-1].split("/")[0].replace("sys_enter_", "")] = int(f[0]) / ops
+per = per_op(f"{out}/stat", ops)
 calls, switches = per.pop("sys_enter", 0), per.pop("context-switches", 0)
 us = lambda ticks: ticks * 1e6 / hz / ops
 print(f"  {name:<24} {rate:>7,.0f}/s  CPU {us(server):5.1f} µs members + {us(client):4.1f} chatbench  "

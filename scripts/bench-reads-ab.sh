@@ -45,16 +45,13 @@ reads() {
   # shellcheck disable=SC2086
   s1=$(cpu_ticks ${pids//,/ })
   wait "$cb"
-  python3 - "$OUT" "$name" "$WINDOW" "$((s1 - s0))" "$(getconf CLK_TCK)" <<'PY'
+  PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "$((s1 - s0))" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
+from perf_counts import per_op
 out, name, window, ticks, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rate = json.load(open(f"{out}/r.json"))["result"]["throughput"]
 ops = rate * window
-calls = {}
-for line in open(f"{out}/stat"):
-    f = line.split(",")
-    if len(f) > 2 and f[0].isdigit():
-        calls[f[2].split(":")[-1].replace("sys_enter_", "")] = int(f[0]) / ops
+calls = per_op(f"{out}/stat", ops)
 print(f"  {name}: {rate:,.0f}/s; per read {ticks * 1e6 / hz / ops:.1f} µs CPU, {calls.pop('sys_enter', 0):.2f} calls "
       f"({', '.join(f'{k} {v:.2f}' for k, v in calls.items())})")
 PY

@@ -136,8 +136,9 @@ echo "Quorum Chat terms after all runs: $terms(term 1 = no election since start,
 scripts/etcd-cluster.sh stop "$OUT/etcd"
 scripts/bench-cluster.sh stop "$OUT/qc"
 
-DURATION=$DURATION python3 - "$OUT" "$CLIENTS" <<'PY'
+DURATION=$DURATION PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$CLIENTS" <<'PY'
 import json, sys, os
+from perf_counts import per_op
 out, clients = sys.argv[1], sys.argv[2]
 e = json.load(open(os.path.join(out, "etcd.json")))["result"]
 q = json.load(open(os.path.join(out, "qc.json")))["result"]
@@ -169,15 +170,10 @@ def idle_share(name):  # the other, idle cluster's CPU during NAME's window, in 
 idle_note = (f"Idle cluster's CPU during the other's measured window: Quorum Chat {idle_share('etcd'):.3f} cores "
              f"while etcd ran, etcd {idle_share('qc'):.3f} cores while Quorum Chat ran")
 def syscalls(name, r):
-    counts = {}
     try:
-        for line in open(os.path.join(out, name + ".perf")):
-            f = line.strip().split(",")
-            if len(f) > 2 and f[0].isdigit():
-                counts[f[2].split(":")[-1].replace("sys_enter_", "")] = int(f[0]) / writes(r)
+        return per_op(os.path.join(out, name + ".perf"), writes(r))
     except FileNotFoundError:
-        pass
-    return counts
+        return {}
 se, sq = syscalls("etcd", e), syscalls("qc", q)
 if se and sq:
     te, tq = se.pop("sys_enter", 0), sq.pop("sys_enter", 0)
