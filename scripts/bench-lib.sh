@@ -36,3 +36,25 @@ cpu_cap() {
 cpu_uncap() {
   rmdir "/sys/fs/cgroup/$1" 2>/dev/null || rmdir "/sys/fs/cgroup/cpu/$1" 2>/dev/null || true
 }
+
+# perf_window OUT WINDOW PIDS EVENTS CHATBENCH_ARGS...: runs build/chatbench
+# with the given arguments (its JSON in OUT/window.json), and from the moment
+# its measured window opens (its ready file) counts the perf EVENTS of the
+# comma-separated PIDS for WINDOW seconds into OUT/stat (perf stat -x,).
+# Prints the CPU clock ticks (utime + stime) of the PIDS and of chatbench over
+# those seconds: "SERVERS CHATBENCH".
+perf_window() {
+  local out=$1 window=$2 pids=$3 events=$4 cb s0 c0 s1 c1
+  shift 4
+  rm -f "$out/ready"
+  build/chatbench "$@" --duration $((window + 2)) --json "$out/window.json" --ready-file "$out/ready" >/dev/null 2>&1 &
+  cb=$!
+  while [[ ! -f $out/ready ]]; do kill -0 "$cb" 2>/dev/null || break; sleep 0.02; done
+  # shellcheck disable=SC2086
+  s0=$(cpu_ticks ${pids//,/ }) c0=$(cpu_ticks "$cb")
+  perf stat -x, -e "$events" -p "$pids" -- sleep "$window" 2>"$out/stat"
+  # shellcheck disable=SC2086
+  s1=$(cpu_ticks ${pids//,/ }) c1=$(cpu_ticks "$cb")
+  wait "$cb"
+  echo "$((s1 - s0)) $((c1 - c0))"
+}

@@ -22,7 +22,7 @@ BC=scripts/bench-cluster.sh
 [[ -x $CB && -x ${BIN:-build/chatnode} ]] || TARGETS="chatnode chatbench" scripts/build.sh
 command -v perf >/dev/null || { echo "bench-op-costs: needs perf (Debian: linux-perf)" >&2; exit 1; }
 # shellcheck source=scripts/bench-lib.sh
-. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
+. "$ROOT/scripts/bench-lib.sh"  # perf_window
 mkdir -p "$OUT"
 D=$OUT/cluster
 trap '$BC stop "$D" >/dev/null 2>&1 || true' EXIT
@@ -36,24 +36,14 @@ for s in sendmsg recvmsg epoll_wait futex fcntl epoll_ctl fdatasync pwrite64; do
 
 # op NAME CHATBENCH_ARGS...: one measured window.
 op() {
-  local name=$1 cb s0 s1 c0 c1
+  local name=$1 ticks
   shift
-  rm -f "$OUT/ready"
-  $CB --nodes "$nodes" --connections 64 --prefix r --duration $((WINDOW + 2)) --json "$OUT/op.json" \
-    --ready-file "$OUT/ready" "$@" >/dev/null 2>&1 &
-  cb=$!
-  while [[ ! -f $OUT/ready ]]; do kill -0 "$cb" 2>/dev/null || break; sleep 0.02; done
-  # shellcheck disable=SC2086
-  s0=$(cpu_ticks ${pids//,/ }) c0=$(cpu_ticks "$cb")
-  perf stat -x, -e "$events" -p "$pids" -- sleep "$WINDOW" 2>"$OUT/stat"
-  # shellcheck disable=SC2086
-  s1=$(cpu_ticks ${pids//,/ }) c1=$(cpu_ticks "$cb")
-  wait "$cb"
-  PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "$((s1 - s0))" "$((c1 - c0))" "$(getconf CLK_TCK)" <<'PY'
+  ticks=$(perf_window "$OUT" "$WINDOW" "$pids" "$events" --nodes "$nodes" --connections 64 --prefix r "$@")
+  PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "${ticks% *}" "${ticks#* }" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 from perf_counts import per_op
 out, name, window, server, client, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-rate = json.load(open(f"{out}/op.json"))["result"]["throughput"]
+rate = json.load(open(f"{out}/window.json"))["result"]["throughput"]
 ops = rate * window
 per = per_op(f"{out}/stat", ops)
 calls, switches = per.pop("sys_enter", 0), per.pop("context-switches", 0)

@@ -24,32 +24,23 @@ BC=scripts/bench-cluster.sh
 [[ -x $CB ]] || TARGETS=chatbench scripts/build.sh
 command -v perf >/dev/null || { echo "bench-reads-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 # shellcheck source=scripts/bench-lib.sh
-. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
+. "$ROOT/scripts/bench-lib.sh"  # perf_window
 mkdir -p "$OUT"
 current=""
 trap '[[ -n $current ]] && $BC stop "$current" >/dev/null 2>&1 || true' EXIT
 
 # reads NAME PIDS NODES CHATBENCH_ARGS...: one measured window of 64 connections.
 reads() {
-  local name=$1 pids=$2 nodes=$3 cb s0 s1
+  local name=$1 pids=$2 nodes=$3 ticks
   shift 3
-  rm -f "$OUT/ready"
-  $CB --nodes "$nodes" --connections 64 --prefix r --duration $((WINDOW + 2)) --json "$OUT/r.json" \
-    --ready-file "$OUT/ready" "$@" >/dev/null 2>&1 &
-  cb=$!
-  while [[ ! -f $OUT/ready ]]; do kill -0 "$cb" 2>/dev/null || break; sleep 0.02; done
-  # shellcheck disable=SC2086
-  s0=$(cpu_ticks ${pids//,/ })
-  perf stat -x, -e 'raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_epoll_wait' \
-    -p "$pids" -- sleep "$WINDOW" 2>"$OUT/stat"
-  # shellcheck disable=SC2086
-  s1=$(cpu_ticks ${pids//,/ })
-  wait "$cb"
-  PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "$((s1 - s0))" "$(getconf CLK_TCK)" <<'PY'
+  ticks=$(perf_window "$OUT" "$WINDOW" "$pids" \
+    raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_epoll_wait \
+    --nodes "$nodes" --connections 64 --prefix r "$@")
+  PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "${ticks% *}" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 from perf_counts import per_op
 out, name, window, ticks, hz = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-rate = json.load(open(f"{out}/r.json"))["result"]["throughput"]
+rate = json.load(open(f"{out}/window.json"))["result"]["throughput"]
 ops = rate * window
 calls = per_op(f"{out}/stat", ops)
 print(f"  {name}: {rate:,.0f}/s; per read {ticks * 1e6 / hz / ops:.1f} µs CPU, {calls.pop('sys_enter', 0):.2f} calls "
