@@ -628,6 +628,33 @@ bool chat_store::impl::connect(bool check, std::string& err) {
   return true;
 }
 
+std::unique_ptr<chat_store> chat_store::open_reader(const fs::path& path, open_error& err) {
+  auto i = std::make_unique<impl>();
+  i->path = path;
+  try {
+    i->db = std::make_unique<SQLite::Database>(path.c_str(), SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 0,
+                                               write_combining_vfs());
+    // Pages of the main file come through a mapping, not a pread each
+    // (snapshot_file_to says why the mapping never loses a page).
+    i->db->exec("PRAGMA mmap_size = " + std::to_string(whole_read_mmap_bytes));
+  } catch (const std::exception& e) {
+    err.message = path.string() + ": " + e.what();
+    return nullptr;
+  }
+  i->st = std::make_unique<statement_cache>(*i->db);
+  return std::unique_ptr<chat_store>(new chat_store(std::move(i)));
+}
+
+void chat_store::read_committed(const std::function<void(std::uint64_t applied)>& fn) {
+  read_together([&] {
+    auto& q = (*impl_->st)("SELECT value FROM meta WHERE key = 'applied_index'");
+    std::uint64_t applied = 0;
+    if (q.executeStep()) applied = static_cast<std::uint64_t>(q.getColumn(0).getInt64());
+    q.reset();
+    fn(applied);
+  });
+}
+
 std::uint64_t chat_store::applied_index() const { return impl_->applied; }
 
 std::vector<apply_result> chat_store::apply_batch(const std::vector<raft::entry>& entries) {

@@ -102,6 +102,13 @@ class chat_store {
   /// 40 MiB: a page that changes in every commit is copied to the database
   /// once per checkpoint, not once per 1000 pages written (SQLite's default).
   static constexpr std::uint64_t default_wal_bytes = 40ull << 20;
+  /// Opens a second connection to the chat.db at `path` that only reads
+  /// (the event loop's, actors/gateway_reads.cpp): no schema work, no
+  /// checks, no checkpoints; it sees what the owner committed, never its
+  /// open transaction. Owned by whoever holds it; nullptr with `err` on
+  /// failure. It must be closed before the owner installs a snapshot (the
+  /// install replaces the file and deletes its WAL).
+  static std::unique_ptr<chat_store> open_reader(const std::filesystem::path& path, open_error& err);
   ~chat_store();
 
   /// Index of the last applied entry (0 for a fresh store).
@@ -137,6 +144,12 @@ class chat_store {
   /// write transaction): a batch of reads takes chat.db's WAL read lock
   /// once, not once per statement.
   void read_together(const std::function<void()>& fn);
+  /// A reader's batch (open_reader): runs `fn` inside one read
+  /// transaction with the applied_index that transaction sees, which is
+  /// what every query `fn` makes answers as of (the state is the same on
+  /// every member that applied as far, so a query may answer a read whose
+  /// index is at most that). Throws what SQLite throws.
+  void read_committed(const std::function<void(std::uint64_t applied)>& fn);
 
   /// The stored password hash string of `user`, or nullopt.
   std::optional<std::string> password_hash(const std::string& user);
