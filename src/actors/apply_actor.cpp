@@ -66,9 +66,37 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
 apply_actor::~apply_actor() { stop(); }
 
 void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
+  if (holding_) {
+    // An install waits for the gateway's reader to close; what came after
+    // it waits behind it, in order.
+    bool closed = false;
+    for (auto& m : batch) {
+      if (std::holds_alternative<apply_msg::reader_closed>(m))
+        closed = true;
+      else
+        held_.push_back(std::move(m));
+    }
+    if (!closed) return;
+    holding_ = false;
+    reader_lent_ = false;
+    batch = std::exchange(held_, {});
+  }
   // Gather every entry in the batch into one transaction; a snapshot to
   // install splits the batch (it replaces the state wholesale).
-  for (auto& m : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto& m = batch[i];
+    if (auto* a = std::get_if<apply_msg::apply>(&m); a && a->install && reader_lent_) {
+      // The install deletes chat.db's WAL and renames a new file over it: a
+      // connection still open on the old one would, when it closes, delete
+      // the new file's WAL by name. So the gateway closes its own first.
+      holding_ = true;
+      held_.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
+                   std::make_move_iterator(batch.end()));
+      boost::asio::post(io_, [this] {
+        if (out_.reader_close) out_.reader_close();
+      });
+      break;
+    }
     std::visit(overloaded{
                    [&](apply_msg::apply& a) {
                      if (a.install) {
@@ -101,6 +129,8 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
                      commit();
                    },
                    [&](apply_msg::storage_pressure& p) { storage_pressure_ = p.full; },
+                   [&](apply_msg::lend_reader&) { lend_reader(); },
+                   [&](apply_msg::reader_closed&) {},  // only ever awaited while holding_
                },
                m);
   }
@@ -187,6 +217,15 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
   std::erase_if(waiting_, [&](const raft::entry& e) { return e.index <= last_snapshot_; });
   const auto applied = store_->applied_index();
   boost::asio::post(io_, [this, applied] { out_.applied({}, applied); });
+  lend_reader();
+}
+
+void apply_actor::lend_reader() {
+  if (reader_lent_) return;
+  reader_lent_ = true;
+  boost::asio::post(io_, [this, db = store_->path()] {
+    if (out_.reader_open) out_.reader_open(db);
+  });
 }
 
 void apply_actor::set_disk_full(bool& flag, const char* source, const std::string& error) {

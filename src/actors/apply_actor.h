@@ -72,11 +72,18 @@ struct commit_due {};
 struct storage_pressure {
   bool full = false;
 };
+/// The gateway may answer reads from its own read-only connection to
+/// chat.db (sent by the node once every actor is up): the actor tells it
+/// where the file is, and asks for it closed before each snapshot install.
+struct lend_reader {};
+/// The gateway closed its connection to chat.db, as asked (apply_outputs::reader_close).
+struct reader_closed {};
 }  // namespace apply_msg
 
 /// Everything the apply actor accepts.
 using apply_message = std::variant<apply_msg::apply, apply_msg::query, apply_msg::queries, apply_msg::snapshot_done,
-                                   apply_msg::retry, apply_msg::commit_due, apply_msg::storage_pressure>;
+                                   apply_msg::retry, apply_msg::commit_due, apply_msg::storage_pressure,
+                                   apply_msg::lend_reader, apply_msg::reader_closed>;
 
 /// Where the apply actor's results go (each runs on the loop thread).
 struct apply_outputs {
@@ -90,6 +97,11 @@ struct apply_outputs {
   std::function<void(std::string source, std::string error)> disk_full;
   /// The result of query `tag` (the gateway's mailbox).
   std::function<void(std::uint64_t tag, std::string result)> query_done;
+  /// The gateway may open a read-only connection to chat.db at `db`.
+  std::function<void(std::filesystem::path db)> reader_open;
+  /// The gateway must close it and answer with apply_msg::reader_closed:
+  /// a snapshot install is about to replace the file.
+  std::function<void()> reader_close;
 };
 
 /// The apply actor. Owned by the node; reached only through tell().
@@ -184,6 +196,14 @@ class apply_actor {
   std::filesystem::path snap_tmp_;         ///< written by the thread; read after join
   std::uint64_t snap_index_ = 0;           ///< the finished snapshot's index (thread; read after join)
   qc::error snap_error_;                   ///< the copy's failure (thread; read after join)
+  /// The gateway may hold a connection to chat.db (lend_reader): an
+  /// install first asks for it closed, and every message from the install
+  /// on waits in held_ until reader_closed comes. Apply thread only.
+  bool reader_lent_ = false;
+  bool holding_ = false;
+  std::vector<apply_message> held_;
+  /// Lends the reader (again): tells the gateway where chat.db is.
+  void lend_reader();
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -55,6 +55,7 @@ void gateway_actor::stop() {
   auto reads = std::move(reads_);
   reads_.clear();
   for (auto& [id, r] : reads) r.done(std::nullopt, "unavailable");
+  reader_.reset();
   for (auto& [id, c] : conns_) c.session->close(1001, "node shutting down");
 }
 
@@ -240,36 +241,6 @@ void gateway_actor::complete_write(std::uint64_t wid, write_outcome out) {
   w.done(std::move(out));
 }
 
-// ---- the read path ---------------------------------------------------------------
-
-void gateway_actor::submit_read(chat::consistency cons, query_fn fn,
-                                std::function<void(std::optional<std::string>, std::string)> done) {
-  const auto rid = next_read_id_++;
-  reads_[rid] = pending_read{std::move(fn), std::chrono::steady_clock::now() + timeout_, std::move(done)};
-  if (cons == chat::consistency::local) {
-    ++metrics_.reads_local;
-    run_read(rid, 0);
-    return;
-  }
-  ++metrics_.reads_linearizable;
-  try_read_index(rid);
-}
-
-std::optional<apply_msg::query> gateway_actor::take_read(std::uint64_t rid, std::uint64_t min_index) {
-  auto it = reads_.find(rid);
-  // Gone (answered by the sweep), or already with the apply actor (a duplicate answer).
-  if (it == reads_.end() || !it->second.fn) return std::nullopt;
-  query_fn fn = std::move(it->second.fn);
-  it->second.fn = nullptr;  // marks it as handed over
-  return apply_msg::query{min_index, std::move(fn), rid};
-}
-
-void gateway_actor::run_read(std::uint64_t rid, std::uint64_t min_index) {
-  if (auto q = take_read(rid, min_index)) out_.apply(std::move(*q));
-}
-
-void gateway_actor::try_read_index(std::uint64_t rid) { out_.consensus(consensus_msg::read_index{rid}); }
-
 void gateway_actor::on_reply(consensus_reply& r) {
   std::visit(overloaded{
                  [&](consensus_reply_msg::proposed& p) {
@@ -297,12 +268,7 @@ void gateway_actor::on_reply(consensus_reply& r) {
                      });
                      return;
                    }
-                   // The whole round goes to the apply actor as one message.
-                   apply_msg::queries batch;
-                   batch.list.reserve(rp.tags.size());
-                   for (auto rid : rp.tags)
-                     if (auto q = take_read(rid, rp.index)) batch.list.push_back(std::move(*q));
-                   if (!batch.list.empty()) out_.apply(std::move(batch));
+                   for (auto rid : rp.tags) queue_read(rid, rp.index);
                  },
                  // Transfers are the membership actor's: the node routes their answers there.
                  [&](consensus_reply_msg::transferred&) {},
@@ -372,6 +338,11 @@ void gateway_actor::handle(gateway_message&& m) {
                         [&](gateway_msg::links& l) { linked_ = std::move(l.linked); },
                         [&](gateway_msg::undelivered& u) { on_undelivered(u.to, u.frame); },
                         [&](gateway_msg::consensus& c) { on_reply(c.r); },
+                        [&](gateway_msg::reader_open& r) { open_reader(r.db); },
+                        [&](gateway_msg::reader_close&) {
+                          reader_.reset();
+                          if (out_.reader_closed) out_.reader_closed();
+                        },
                         [&](gateway_msg::query_done& q) {
                           auto r = reads_.find(q.tag);
                           if (r == reads_.end()) return;  // answered by the sweep meanwhile

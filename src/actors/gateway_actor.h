@@ -95,6 +95,15 @@ struct undelivered {
 struct consensus {
   consensus_reply r;
 };
+/// The apply actor lends a read-only connection to chat.db at `db`
+/// (gateway_reads.cpp): reads whose point its committed state covers are
+/// answered on the loop.
+struct reader_open {
+  std::filesystem::path db;
+};
+/// The apply actor is about to install a snapshot: close the connection
+/// and say so (gateway_outputs::reader_closed).
+struct reader_close {};
 /// The result of apply query `tag` (a read's id).
 struct query_done {
   std::uint64_t tag = 0;
@@ -148,13 +157,15 @@ using gateway_message =
                  gateway_msg::consensus, gateway_msg::query_done, gateway_msg::client_open,
                  gateway_msg::client_frame, gateway_msg::client_close, gateway_msg::http_get,
                  gateway_msg::admin_done, gateway_msg::admin_elsewhere, gateway_msg::propose_conf,
-                 gateway_msg::timing>;
+                 gateway_msg::timing, gateway_msg::reader_open, gateway_msg::reader_close>;
 
 /// Where the gateway's requests go (each pushes into another actor's
 /// mailbox). Owned by the gateway actor; set once by the node.
 struct gateway_outputs {
   std::function<void(consensus_message)> consensus;
   std::function<void(apply_message)> apply;
+  /// The connection gateway_msg::reader_close asked for is closed (the apply actor's mailbox).
+  std::function<void()> reader_closed;
   std::function<void(replicator_message)> replicator;
   /// Admin ops this node runs as the leader (membership actor).
   std::function<void(membership_message)> membership;
@@ -362,13 +373,29 @@ class gateway_actor {
     std::chrono::steady_clock::time_point deadline;
     std::function<void(std::optional<std::string>, std::string)> done;
   };
-  /// Hands read `rid` to the apply actor, to run once applied >= min_index.
-  void run_read(std::uint64_t rid, std::uint64_t min_index);
   /// The query of read `rid`, marked as handed to the apply actor; nullopt
   /// if the read is gone or was handed over already.
   std::optional<apply_msg::query> take_read(std::uint64_t rid, std::uint64_t min_index);
+  /// Read `rid` may be answered by any state that applied `min_index`: it
+  /// is, at the end of this loop turn (flush_reads).
+  void queue_read(std::uint64_t rid, std::uint64_t min_index);
+  /// Answers the queued reads that reader_'s committed state covers, in one
+  /// read transaction, and hands the rest to the apply actor in one message.
+  void flush_reads();
+  /// Opens reader_ (gateway_msg::reader_open); without it, every read goes
+  /// to the apply actor.
+  void open_reader(const std::filesystem::path& db);
   std::uint64_t next_read_id_ = 1;
   std::map<std::uint64_t, pending_read> reads_;
+  struct ready_read {
+    std::uint64_t rid = 0;  ///< 0 once answered
+    std::uint64_t min_index = 0;
+  };
+  std::vector<ready_read> ready_reads_;
+  bool flush_posted_ = false;
+  /// A read-only connection to chat.db, lent by the apply actor; null
+  /// while it is not lent (a snapshot install is replacing the file).
+  std::unique_ptr<db::chat_store> reader_;
 
   /// Recently applied results, so a proposal answered after its entry was
   /// already applied still finds its result.

@@ -123,6 +123,8 @@ std::string gateway_actor::metrics_text() const {
   counter("qc_proposals_failed_total", "Writes not committed within the bound.", metrics_.proposals_failed);
   counter("qc_reads_linearizable_total", "Linearizable reads served.", metrics_.reads_linearizable);
   counter("qc_reads_local_total", "Local reads served.", metrics_.reads_local);
+  counter("qc_reads_on_loop_total", "Reads answered on the event loop from chat.db's committed state, without the apply thread.",
+          metrics_.reads_on_loop);
   counter("qc_events_sent_total", "Live events pushed to clients.", metrics_.events_sent);
   counter("qc_clients_dropped_total", "Slow clients disconnected.", metrics_.clients_dropped);
   metrics_.commit_latency.render(os, "qc_commit_latency_seconds",

@@ -65,6 +65,9 @@ struct node_metrics {
   std::uint64_t proposals_failed = 0;   ///< timed out or lost
   std::uint64_t reads_linearizable = 0;
   std::uint64_t reads_local = 0;
+  /// Reads answered on the event loop from chat.db's committed state
+  /// (actors/gateway_reads.cpp); the rest ran on the apply thread.
+  std::uint64_t reads_on_loop = 0;
   std::uint64_t events_sent = 0;
   std::uint64_t clients_dropped = 0;    ///< slow readers disconnected
   std::uint64_t logins_rate_limited = 0;  ///< password attempts refused by the login rate limits

@@ -265,6 +265,8 @@ int run_node(const config::node_config& cfg, const char* version) {
   aout.query_done = [&](std::uint64_t tag, std::string result) {
     gateway->tell(gateway_msg::query_done{tag, std::move(result)});
   };
+  aout.reader_open = [&](std::filesystem::path db) { gateway->tell(gateway_msg::reader_open{std::move(db)}); };
+  aout.reader_close = [&] { gateway->tell(gateway_msg::reader_close{}); };
   const snapshot_policy snap_policy{cfg.snapshot_every, cfg.disk_work_phase()};
   apply_actor apply_a(io, std::move(db.chat), snap_dir, snap_policy, aout, fail_node);
   apply = &apply_a;
@@ -362,6 +364,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   gateway_outputs gout;
   gout.consensus = [&](consensus_message m) { consensus->tell(std::move(m)); };
   gout.apply = [&](apply_message m) { apply->tell(std::move(m)); };
+  gout.reader_closed = [&] { apply->tell(apply_msg::reader_closed{}); };
   gout.replicator = [&](replicator_message m) { replicator->tell(std::move(m)); };
   gout.events = [&](events_message m) { events->tell(std::move(m)); };
   gout.membership = [&](membership_message m) { membership->tell(std::move(m)); };
@@ -432,6 +435,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   replicator_a.tell(replicator_msg::set_peers{peers_of(initial_config, cfg.id)});
   srv->start();
   gateway_a.start();
+  apply_a.tell(apply_msg::lend_reader{});  // reads on the loop (actors/gateway_reads.cpp)
   events_a.start();  // cluster view
   consensus_a.start();
   election.start();
