@@ -8,6 +8,10 @@
 // comes first: chat.db is derived state, the Raft log is what is durable
 // (a crash loses at most that window of applies, which the log replays).
 //
+// It lends the gateway a read-only connection to chat.db (the gateway
+// answers the reads that chat.db's committed state covers on the loop),
+// and takes it back before each snapshot install.
+//
 // A full disk does not stop it: when chat.db cannot take a write, the open
 // transaction is rolled back and every entry it held is kept to be applied
 // again (their results were reported already and are not reported twice),

@@ -1,8 +1,10 @@
 // The gateway actor: the client side of the node. It owns the client
 // connections, decodes requests, enforces who is logged in, turns writes
 // into proposals (forwarding them to the leader when this node is not it),
-// turns reads into ReadIndex + query, answers each client from this node's
-// own state machine once it has applied the entry, and pushes live events.
+// turns reads into ReadIndex + query (answered on the loop from chat.db's
+// committed state when it covers the read, gateway_reads.cpp, else by the
+// apply actor), answers each writer from this node's own state machine
+// once it has applied the entry, and pushes live events.
 // It also serves /status, /health and /metrics from the latest raft_view.
 // It is reached only through its mailbox (gateway_message): the network's
 // callbacks, other actors' results and the consensus actor's replies all

@@ -2,7 +2,8 @@
 // committed log entries, the read queries of the protocol, and snapshots.
 //
 // Owned by: the state-machine actor's thread. Not thread-safe; one instance
-// per data directory.
+// per data directory, plus read-only ones (open_reader) that other threads
+// own, each its own.
 #pragma once
 
 #include <cstdint>
