@@ -92,9 +92,7 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
       holding_ = true;
       held_.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
                    std::make_move_iterator(batch.end()));
-      boost::asio::post(io_, [this] {
-        if (out_.reader_close) out_.reader_close();
-      });
+      boost::asio::post(io_, [this] { out_.reader_close(); });
       break;
     }
     std::visit(overloaded{
@@ -221,11 +219,10 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
 }
 
 void apply_actor::lend_reader() {
-  if (reader_lent_) return;
+  // Lent only where it can be taken back (a node wires both ways).
+  if (reader_lent_ || !out_.reader_open || !out_.reader_close) return;
   reader_lent_ = true;
-  boost::asio::post(io_, [this, db = store_->path()] {
-    if (out_.reader_open) out_.reader_open(db);
-  });
+  boost::asio::post(io_, [this, db = store_->path()] { out_.reader_open(db); });
 }
 
 void apply_actor::set_disk_full(bool& flag, const char* source, const std::string& error) {

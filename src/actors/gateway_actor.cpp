@@ -338,11 +338,8 @@ void gateway_actor::handle(gateway_message&& m) {
                         [&](gateway_msg::links& l) { linked_ = std::move(l.linked); },
                         [&](gateway_msg::undelivered& u) { on_undelivered(u.to, u.frame); },
                         [&](gateway_msg::consensus& c) { on_reply(c.r); },
-                        [&](gateway_msg::reader_open& r) { open_reader(r.db); },
-                        [&](gateway_msg::reader_close&) {
-                          reader_.reset();
-                          if (out_.reader_closed) out_.reader_closed();
-                        },
+                        [&](gateway_msg::reader_open& r) { lend_reader(std::move(r.db)); },
+                        [&](gateway_msg::reader_close&) { take_back_reader(); },
                         [&](gateway_msg::query_done& q) {
                           auto r = reads_.find(q.tag);
                           if (r == reads_.end()) return;  // answered by the sweep meanwhile

@@ -384,9 +384,13 @@ class gateway_actor {
   /// Answers the queued reads that reader_'s committed state covers, in one
   /// read transaction, and hands the rest to the apply actor in one message.
   void flush_reads();
-  /// Opens reader_ (gateway_msg::reader_open); without it, every read goes
-  /// to the apply actor.
-  void open_reader(const std::filesystem::path& db);
+  /// gateway_msg::reader_open: reads may use a connection to chat.db at `db`.
+  void lend_reader(std::filesystem::path db);
+  /// gateway_msg::reader_close: closes it and tells the apply actor.
+  void take_back_reader();
+  /// Opens reader_ on reader_path_; on failure, reads go to the apply
+  /// actor and flush_reads tries again a second later.
+  void open_reader();
   std::uint64_t next_read_id_ = 1;
   std::map<std::uint64_t, pending_read> reads_;
   struct ready_read {
@@ -396,8 +400,11 @@ class gateway_actor {
   std::vector<ready_read> ready_reads_;
   bool flush_posted_ = false;
   /// A read-only connection to chat.db, lent by the apply actor; null
-  /// while it is not lent (a snapshot install is replacing the file).
+  /// while it is not lent (a snapshot install is replacing the file) or
+  /// after it failed.
   std::unique_ptr<db::chat_store> reader_;
+  std::filesystem::path reader_path_;  ///< chat.db while lent; empty otherwise
+  std::chrono::steady_clock::time_point reader_retry_at_{};
 
   /// Recently applied results, so a proposal answered after its entry was
   /// already applied still finds its result.

@@ -19,6 +19,11 @@
 
 namespace qc::actors {
 
+namespace {
+/// How long reads go to the apply thread after the loop's connection failed.
+constexpr std::chrono::seconds reader_retry{1};
+}  // namespace
+
 void gateway_actor::submit_read(chat::consistency cons, query_fn fn,
                                 std::function<void(std::optional<std::string>, std::string)> done) {
   const auto rid = next_read_id_++;
@@ -59,6 +64,7 @@ void gateway_actor::flush_reads() {
   if (stopped_) return;  // stop() answered every pending read
   auto batch = std::exchange(ready_reads_, {});
   std::vector<std::pair<std::uint64_t, std::string>> answered;
+  if (!reader_ && !reader_path_.empty() && std::chrono::steady_clock::now() >= reader_retry_at_) open_reader();
   if (reader_) {
     try {
       reader_->read_committed([&](std::uint64_t applied) {
@@ -71,9 +77,10 @@ void gateway_actor::flush_reads() {
       });
     } catch (const std::exception& e) {
       // Those not answered yet go to the apply actor, and so does every
-      // read until the connection is lent again (after a snapshot install).
-      log::warn("reads on the event loop stop: ", e.what());
+      // read until the connection is opened again, a second from now.
+      log::warn("reads on the event loop pause for a second: ", e.what());
       reader_.reset();
+      reader_retry_at_ = std::chrono::steady_clock::now() + reader_retry;
     }
   }
   apply_msg::queries rest;
@@ -91,10 +98,23 @@ void gateway_actor::flush_reads() {
   }
 }
 
-void gateway_actor::open_reader(const std::filesystem::path& db) {
+void gateway_actor::open_reader() {
   db::open_error err;
-  reader_ = db::chat_store::open_reader(db, err);
-  if (!reader_) log::warn("reads go through the apply thread: ", err.message);
+  reader_ = db::chat_store::open_reader(reader_path_, err);
+  if (reader_) return;
+  log::warn("reads go through the apply thread for a second: ", err.message);
+  reader_retry_at_ = std::chrono::steady_clock::now() + reader_retry;
+}
+
+void gateway_actor::lend_reader(std::filesystem::path db) {
+  reader_path_ = std::move(db);
+  open_reader();
+}
+
+void gateway_actor::take_back_reader() {
+  reader_.reset();
+  reader_path_.clear();
+  if (out_.reader_closed) out_.reader_closed();
 }
 
 }  // namespace qc::actors

@@ -112,7 +112,8 @@ class chat_store {
   static std::unique_ptr<chat_store> open_reader(const std::filesystem::path& path, open_error& err);
   ~chat_store();
 
-  /// Index of the last applied entry (0 for a fresh store).
+  /// Index of the last applied entry (0 for a fresh store; a reader's is
+  /// in read_committed).
   std::uint64_t applied_index() const;
 
   /// Applies entries in order inside the open transaction (opening one if

@@ -96,5 +96,5 @@ TEST_CASE("reads on the event loop: never older than their read point; a snapsho
     CHECK(history_ids(carol, "alice", "linearizable") == want);
     return reads_on_loop(c.node(absent).port) > absent_before;
   }, 10s));
-  CHECK(c.node(absent).log_text().find("reads on the event loop stop") == std::string::npos);
+  CHECK(c.node(absent).log_text().find("reads on the event loop pause") == std::string::npos);
 }
