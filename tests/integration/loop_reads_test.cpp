@@ -30,6 +30,18 @@ std::vector<std::int64_t> history_ids(client& cl, const std::string& with, const
   return ids;
 }
 
+/// True once a linearizable history with `with`, asked through `cl`
+/// (connected to `n`), is answered on n's event loop; every answer until
+/// then must be `want`.
+bool answered_on_loop(client& cl, const node_proc& n, const std::string& with, const std::vector<std::int64_t>& want) {
+  const auto before = reads_on_loop(n.port);
+  REQUIRE(before >= 0);
+  return eventually([&] {
+    CHECK(history_ids(cl, with, "linearizable") == want);
+    return reads_on_loop(n.port) > before;
+  }, 10s);
+}
+
 }  // namespace
 
 TEST_CASE("reads on the event loop: never older than their read point; a snapshot install takes the connection back") {
@@ -60,12 +72,7 @@ TEST_CASE("reads on the event loop: never older than their read point; a snapsho
   }
 
   // Once the writes are committed to chat.db, the loop answers, and the same.
-  const auto before = reads_on_loop(c.node(follower).port);
-  REQUIRE(before >= 0);
-  REQUIRE(eventually([&] {
-    CHECK(history_ids(bob, "alice", "linearizable") == sent);
-    return reads_on_loop(c.node(follower).port) > before;
-  }, 10s));
+  REQUIRE(answered_on_loop(bob, c.node(follower), "alice", sent));
 
   // A member far behind a compacted log gets a snapshot. It lent its
   // connection at start; the install takes it back, and lends it again.
@@ -90,11 +97,6 @@ TEST_CASE("reads on the event loop: never older than their read point; a snapsho
   REQUIRE(client::ok(login));
   const auto want = history_ids(bob, "alice", "linearizable");
   CHECK(want == sent);
-  const auto absent_before = reads_on_loop(c.node(absent).port);
-  REQUIRE(absent_before >= 0);
-  REQUIRE(eventually([&] {
-    CHECK(history_ids(carol, "alice", "linearizable") == want);
-    return reads_on_loop(c.node(absent).port) > absent_before;
-  }, 10s));
+  REQUIRE(answered_on_loop(carol, c.node(absent), "alice", want));
   CHECK(c.node(absent).log_text().find("reads on the event loop pause") == std::string::npos);
 }
