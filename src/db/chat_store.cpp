@@ -634,9 +634,12 @@ std::unique_ptr<chat_store> chat_store::open_reader(const fs::path& path, open_e
   try {
     i->db = std::make_unique<SQLite::Database>(path.c_str(), SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 0,
                                                write_combining_vfs());
-    // Pages of the main file come through a mapping, not a pread each
-    // (snapshot_file_to says why the mapping never loses a page).
-    i->db->exec("PRAGMA mmap_size = " + std::to_string(whole_read_mmap_bytes));
+    // No memory mapping: a page read through one from a file with holes
+    // on a full tmpfs raises SIGBUS, which would stop the node, where a
+    // pread returns the bytes. A page cache of its own instead (it is
+    // dropped whenever the owner commits, so it holds one second's
+    // working set at most).
+    i->db->exec("PRAGMA cache_size = -16384");
   } catch (const std::exception& e) {
     err.message = path.string() + ": " + e.what();
     return nullptr;
