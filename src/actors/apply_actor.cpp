@@ -66,7 +66,7 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
 apply_actor::~apply_actor() { stop(); }
 
 void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
-  if (holding_) {
+  if (!held_.empty()) {
     // An install waits for the gateway's reader to close; what came after
     // it waits behind it, in order.
     bool closed = false;
@@ -77,7 +77,6 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
         held_.push_back(std::move(m));
     }
     if (!closed) return;
-    holding_ = false;
     reader_lent_ = false;
     batch = std::exchange(held_, {});
   }
@@ -89,7 +88,6 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
       // The install deletes chat.db's WAL and renames a new file over it: a
       // connection still open on the old one would, when it closes, delete
       // the new file's WAL by name. So the gateway closes its own first.
-      holding_ = true;
       held_.assign(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(i)),
                    std::make_move_iterator(batch.end()));
       boost::asio::post(io_, [this] { out_.reader_close(); });
@@ -128,7 +126,7 @@ void apply_actor::handle_batch(std::vector<apply_message>&& batch) {
                    },
                    [&](apply_msg::storage_pressure& p) { storage_pressure_ = p.full; },
                    [&](apply_msg::lend_reader&) { lend_reader(); },
-                   [&](apply_msg::reader_closed&) {},  // only ever awaited while holding_
+                   [&](apply_msg::reader_closed&) {},  // only ever awaited while held_ holds an install
                },
                m);
   }

@@ -202,9 +202,9 @@ class apply_actor {
   qc::error snap_error_;                   ///< the copy's failure (thread; read after join)
   /// The gateway may hold a connection to chat.db (lend_reader): an
   /// install first asks for it closed, and every message from the install
-  /// on waits in held_ until reader_closed comes. Apply thread only.
+  /// on waits in held_ (empty otherwise) until reader_closed comes. Apply
+  /// thread only.
   bool reader_lent_ = false;
-  bool holding_ = false;
   std::vector<apply_message> held_;
   /// Lends the reader (again): tells the gateway where chat.db is.
   void lend_reader();
