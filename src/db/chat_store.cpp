@@ -61,6 +61,9 @@ const char* schema_sql[] = {
     "INSERT INTO meta VALUES ('schema_version', 2), ('applied_index', 0)",
 };
 
+/// The applied index as committed with the state (the owner's, a reader's, a snapshot's).
+constexpr const char* select_applied_index = "SELECT value FROM meta WHERE key = 'applied_index'";
+
 // Schema 1 had no sessions.last_used, three more secondary indexes
 // (messages by sender, conversations by recency and by peer) and a full
 // unread index; the upgrade adds the column (a session's last use taken to
@@ -210,7 +213,7 @@ struct chat_store::impl {
     st->reset_all();
     try {
       if (in_tx && sqlite3_get_autocommit(db->getHandle()) == 0) db->exec("ROLLBACK");
-      SQLite::Statement a(*db, "SELECT value FROM meta WHERE key = 'applied_index'");
+      SQLite::Statement a(*db, select_applied_index);
       if (a.executeStep()) applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
     } catch (const std::exception&) {
       // The next write fails the same way and is reported then.
@@ -614,7 +617,7 @@ bool chat_store::impl::connect(bool check, std::string& err) {
       err = path.string() + ": not a Quorum Chat state database (schema version missing or unknown)";
       return false;
     }
-    SQLite::Statement a(*db, "SELECT value FROM meta WHERE key = 'applied_index'");
+    SQLite::Statement a(*db, select_applied_index);
     if (!a.executeStep()) {
       err = path.string() + ": applied_index missing";
       return false;
@@ -650,7 +653,7 @@ std::unique_ptr<chat_store> chat_store::open_reader(const fs::path& path, open_e
 
 void chat_store::read_committed(const std::function<void(std::uint64_t applied)>& fn) {
   read_together([&] {
-    auto& q = (*impl_->st)("SELECT value FROM meta WHERE key = 'applied_index'");
+    auto& q = (*impl_->st)(select_applied_index);
     std::uint64_t applied = 0;
     if (q.executeStep()) applied = static_cast<std::uint64_t>(q.getColumn(0).getInt64());
     q.reset();
@@ -916,7 +919,7 @@ qc::error chat_store::snapshot_file_to(const fs::path& db_file, const fs::path& 
 std::uint64_t chat_store::snapshot_applied_index(const fs::path& file) {
   try {
     SQLite::Database db(file.string(), SQLite::OPEN_READONLY);
-    SQLite::Statement q(db, "SELECT value FROM meta WHERE key = 'applied_index'");
+    SQLite::Statement q(db, select_applied_index);
     return q.executeStep() ? static_cast<std::uint64_t>(q.getColumn(0).getInt64()) : 0;
   } catch (...) {
     return 0;
@@ -929,7 +932,7 @@ qc::error check_snapshot(SQLite::Database& src, const fs::path& file, std::uint6
   if (quick_check(src) != "ok") return {errc::corrupt, file.string() + ": snapshot fails its integrity check"};
   const int version = schema_of(src);  // schema 1: from a node of an earlier version, upgraded on install
   if (version != 1 && version != schema_version) return {errc::corrupt, file.string() + ": not a chat snapshot"};
-  SQLite::Statement a(src, "SELECT value FROM meta WHERE key = 'applied_index'");
+  SQLite::Statement a(src, select_applied_index);
   if (!a.executeStep()) return {errc::corrupt, file.string() + ": snapshot has no applied_index"};
   applied = static_cast<std::uint64_t>(a.getColumn(0).getInt64());
   return {};
