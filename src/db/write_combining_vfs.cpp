@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "db/sqlite_util.h"
@@ -32,12 +34,27 @@ struct pending_writes {
   sqlite3_int64 committed_end = 0;
 };
 
+/// Bytes of a read-only main database file read ahead of SQLite, for a
+/// copy. They are forgotten at every lock or unlock of the file or of its
+/// shared memory (a transaction's start and end), and within one read
+/// transaction they stay right: no checkpoint writes a page that this
+/// connection reads from the database file (SQLite's WAL rules: such a
+/// page has no frame in the WAL at or before the reader's mark, and a
+/// checkpoint copies no frame past the oldest reader's mark). Pages in the
+/// chunk that SQLite takes from the WAL instead are never asked of it.
+struct read_ahead {
+  std::vector<char> bytes;
+  sqlite3_int64 offset = 0;
+  sqlite3_int64 file_size = -1;  ///< at the first read of this transaction; -1: not yet known
+};
+
 /// The file object SQLite allocates (szOsFile bytes): ours, then the
 /// wrapped VFS's own right after it.
 struct file {
   sqlite3_file base;
   sqlite3_file* real;
   pending_writes* pending;  ///< null where writes pass straight through
+  read_ahead* ahead;        ///< null where reads pass straight through
 };
 
 constexpr std::size_t real_offset = (sizeof(file) + 7) & ~std::size_t{7};
@@ -46,6 +63,14 @@ sqlite3_vfs* real_vfs(sqlite3_vfs* vfs) { return static_cast<vfs_data*>(vfs->pAp
 file* as_file(sqlite3_file* f) { return reinterpret_cast<file*>(f); }
 sqlite3_file* real_of(sqlite3_file* f) { return as_file(f)->real; }
 const sqlite3_io_methods& real_io(sqlite3_file* f) { return *real_of(f)->pMethods; }
+
+/// Forgets what was read ahead: a transaction begins or ends.
+void forget_read_ahead(sqlite3_file* f) {
+  if (auto* a = as_file(f)->ahead) {
+    a->bytes.clear();
+    a->file_size = -1;
+  }
+}
 
 /// Writes out what is pending; SQLITE_OK or the wrapped VFS's error
 /// (SQLITE_FULL for a full disk, with sqlite3_system_errno set as usual).
@@ -62,11 +87,37 @@ int x_close(sqlite3_file* f) {
   const int rc = real_io(f).xClose(real_of(f));
   delete as_file(f)->pending;
   as_file(f)->pending = nullptr;
+  delete as_file(f)->ahead;
+  as_file(f)->ahead = nullptr;
   return flushed != SQLITE_OK ? flushed : rc;
+}
+
+/// Serves a read from the read-ahead chunk, reading the next chunk (up to
+/// read_ahead_bytes, never past the end of the file) when it is not there.
+/// False if the read should go to the file as it is.
+bool read_through_chunk(sqlite3_file* f, read_ahead& a, void* out, int amount, sqlite3_int64 offset) {
+  auto covers = [&] {
+    return offset >= a.offset && offset + amount <= a.offset + static_cast<sqlite3_int64>(a.bytes.size());
+  };
+  if (!covers()) {
+    if (a.file_size < 0 && real_io(f).xFileSize(real_of(f), &a.file_size) != SQLITE_OK) a.file_size = -1;
+    const sqlite3_int64 n = std::min<sqlite3_int64>(read_ahead_bytes, a.file_size - offset);
+    a.bytes.clear();
+    if (n < amount) return false;  // at the end of the file: SQLite's own short-read handling
+    a.bytes.resize(static_cast<std::size_t>(n));
+    if (real_io(f).xRead(real_of(f), a.bytes.data(), static_cast<int>(n), offset) != SQLITE_OK) {
+      a.bytes.clear();
+      return false;
+    }
+    a.offset = offset;
+  }
+  std::memcpy(out, a.bytes.data() + (offset - a.offset), static_cast<std::size_t>(amount));
+  return true;
 }
 
 int x_read(sqlite3_file* f, void* out, int amount, sqlite3_int64 offset) {
   if (const int rc = flush(f)) return rc;
+  if (auto* a = as_file(f)->ahead; a && read_through_chunk(f, *a, out, amount, offset)) return SQLITE_OK;
   return real_io(f).xRead(real_of(f), out, amount, offset);
 }
 
@@ -128,8 +179,14 @@ int x_file_size(sqlite3_file* f, sqlite3_int64* size) {
   return real_io(f).xFileSize(real_of(f), size);
 }
 
-int x_lock(sqlite3_file* f, int level) { return real_io(f).xLock(real_of(f), level); }
-int x_unlock(sqlite3_file* f, int level) { return real_io(f).xUnlock(real_of(f), level); }
+int x_lock(sqlite3_file* f, int level) {
+  forget_read_ahead(f);
+  return real_io(f).xLock(real_of(f), level);
+}
+int x_unlock(sqlite3_file* f, int level) {
+  forget_read_ahead(f);
+  return real_io(f).xUnlock(real_of(f), level);
+}
 int x_check_reserved_lock(sqlite3_file* f, int* out) { return real_io(f).xCheckReservedLock(real_of(f), out); }
 
 int x_file_control(sqlite3_file* f, int op, void* arg) {
@@ -147,6 +204,10 @@ int x_shm_map(sqlite3_file* f, int page, int page_size, int extend, void volatil
 
 // Shared memory belongs to the database file, never to a WAL.
 int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
+  // In WAL mode a connection keeps its lock on the database file between
+  // transactions; a read transaction begins and ends with a lock of the
+  // shared memory instead.
+  forget_read_ahead(f);
   return real_io(f).xShmLock(real_of(f), offset, n, flags);
 }
 void x_shm_barrier(sqlite3_file* f) { real_io(f).xShmBarrier(real_of(f)); }
@@ -155,6 +216,7 @@ int x_shm_unmap(sqlite3_file* f, int delete_flag) { return real_io(f).xShmUnmap(
 int x_fetch(sqlite3_file* f, sqlite3_int64 offset, int amount, void** out) {
   *out = nullptr;
   if (const int rc = flush(f)) return rc;
+  if (as_file(f)->ahead) return SQLITE_OK;  // a copy's source is never mapped: SQLite reads it instead
   if (real_io(f).iVersion < 3) return SQLITE_OK;
   return real_io(f).xFetch(real_of(f), offset, amount, out);
 }
@@ -191,6 +253,7 @@ int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* 
   me->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + real_offset);
   me->real->pMethods = nullptr;
   me->pending = nullptr;
+  me->ahead = nullptr;
   const int rc = real_vfs(vfs)->xOpen(real_vfs(vfs), name, me->real, flags, out_flags);
   // SQLite calls xClose whenever pMethods is set, even after a failed open.
   me->base.pMethods = me->real->pMethods ? &io_methods : nullptr;
@@ -199,6 +262,10 @@ int x_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* f, int flags, int* 
     me->pending->wal = (flags & SQLITE_OPEN_WAL) != 0;
     me->pending->bytes.reserve(write_combining_limit);
   }
+  // A copy's source: read in large pieces (a snapshot copy reads the whole file).
+  if (rc == SQLITE_OK && static_cast<vfs_data*>(vfs->pAppData)->every_file && (flags & SQLITE_OPEN_MAIN_DB) &&
+      (flags & SQLITE_OPEN_READONLY))
+    me->ahead = new read_ahead;
   return rc;
 }
 

@@ -47,6 +47,11 @@ namespace qc::db {
 /// bits, and reports anything longer as a full disk).
 inline constexpr std::size_t write_combining_limit = 120 * 1024;
 
+/// How much of a copy's source file one read takes (the copy VFS reads its
+/// read-only main database in pieces this large and serves SQLite's page
+/// reads from them); within the unix VFS's limit, as above.
+inline constexpr std::size_t read_ahead_bytes = write_combining_limit;
+
 /// The name of the write-combining VFS, registered with SQLite on the
 /// first call (thread-safe); pass it to sqlite3_open_v2 or SQLite::Database.
 const char* write_combining_vfs();
@@ -54,7 +59,9 @@ const char* write_combining_vfs();
 /// The same for every file a connection writes, not only its WAL: for a
 /// connection whose output nobody reads before it is closed, such as one
 /// that makes a snapshot copy with VACUUM INTO (SQLite writes the copy a
-/// page per call).
+/// page per call). A main database it opens read-only (the copy's source)
+/// is also read in pieces of read_ahead_bytes instead of a pread(2) per
+/// page, and never through a memory mapping.
 const char* write_combining_copy_vfs();
 
 }  // namespace qc::db

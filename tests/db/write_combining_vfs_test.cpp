@@ -4,8 +4,12 @@
 // right, a rolled-back transaction leaves nothing, and a full disk fails
 // the commit itself. Every commit is in the file when COMMIT returns, so a
 // reader in another connection and a process killed right after it see all
-// of it. System calls are counted by swapping the default
-// VFS's pwrite for a counting one (SQLite's xSetSystemCall).
+// of it. A copy's source is read in large pieces, never through a
+// mapping; what was read ahead in one read transaction is never served in
+// the next, and copies taken while another connection commits and
+// checkpoints each hold exactly one committed state. System calls are
+// counted by swapping the default VFS's pwrite or pread for a counting one
+// (SQLite's xSetSystemCall).
 #include "db/write_combining_vfs.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -14,8 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <string>
+#include <thread>
+#include <type_traits>
 
 #include "db/temp_store.h"
 
@@ -24,33 +31,36 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Counts the unix VFS's pwrite()s to files whose name ends in `suffix`,
-/// and fails them with ENOSPC while `disk_full` is set.
-struct pwrite_counter {
+/// Counts the unix VFS's pwrite()s (Write) or pread()s to files whose name
+/// ends in `suffix`, and fails writes with ENOSPC while `disk_full` is set.
+template <bool Write>
+struct io_counter {
+  using buffer = std::conditional_t<Write, const void*, void*>;
   static inline std::string suffix = "-wal";
-  static inline int writes = 0;
+  static inline int writes = 0;  ///< calls counted (reads, for a read counter)
   static inline bool disk_full = false;
   static inline sqlite3_syscall_ptr real = nullptr;
   static inline const char* name = nullptr;
 
-  static ssize_t counting(int fd, const void* buf, size_t n, off_t off) {
+  static ssize_t counting(int fd, buffer buf, size_t n, off_t off) {
     char link[64];
     char target[4096];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     const auto len = ::readlink(link, target, sizeof target - 1);
     const bool wal = len > 0 && std::string_view(target, static_cast<std::size_t>(len)).ends_with(suffix);
     if (wal) ++writes;
-    if (wal && disk_full) {
+    if (Write && wal && disk_full) {
       errno = ENOSPC;
       return -1;
     }
-    return reinterpret_cast<ssize_t (*)(int, const void*, size_t, off_t)>(real)(fd, buf, n, off);
+    return reinterpret_cast<ssize_t (*)(int, buffer, size_t, off_t)>(real)(fd, buf, n, off);
   }
 
-  pwrite_counter() {
+  io_counter() {
     sqlite3_vfs* unix_vfs = sqlite3_vfs_find(nullptr);
-    // SQLite uses pwrite64 where the platform has it, pwrite otherwise.
-    for (const char* n : {"pwrite64", "pwrite"}) {
+    // SQLite uses pwrite64/pread64 where the platform has them.
+    static constexpr const char* names[2][2] = {{"pread64", "pread"}, {"pwrite64", "pwrite"}};
+    for (const char* n : names[Write]) {
       if (auto p = unix_vfs->xGetSystemCall(unix_vfs, n)) {
         real = p;
         name = n;
@@ -63,11 +73,13 @@ struct pwrite_counter {
     disk_full = false;
     suffix = "-wal";
   }
-  ~pwrite_counter() {
+  ~io_counter() {
     sqlite3_vfs* unix_vfs = sqlite3_vfs_find(nullptr);
     unix_vfs->xSetSystemCall(unix_vfs, name, real);
   }
 };
+using pwrite_counter = io_counter<true>;
+using pread_counter = io_counter<false>;
 
 SQLite::Database open_wal(const fs::path& file, const char* vfs) {
   SQLite::Database db(file.c_str(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, 0, vfs);
@@ -213,6 +225,111 @@ TEST_CASE("a VACUUM INTO copy is written in a few large writes, and is whole") {
   MESSAGE("writes for a copy of 3,000 rows: default VFS ", plain, ", write-combining ", combined);
   CHECK(plain > 200);  // one per page
   CHECK(combined <= 3 + plain * 4096 / static_cast<int>(db::write_combining_limit));
+}
+
+TEST_CASE("a copy's source is read in large pieces, never mapped, and the copy is whole") {
+  test::temp_dir dir;
+  const auto file = dir.p / "r.db";
+  {
+    // Keys in insertion order, as chat.db's messages (id = log index).
+    auto db = new_table(file, nullptr);
+    db.exec("BEGIN");
+    SQLite::Statement ins(db, "INSERT INTO t VALUES (?, ?)");
+    for (int i = 0; i < 3000; ++i) {
+      ins.bind(1, i);
+      ins.bind(2, std::string(300, static_cast<char>('a' + i % 26)));
+      ins.exec();
+      ins.reset();
+    }
+    db.exec("COMMIT");
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");  // every page in r.db itself
+  }
+  auto copy = [&](const char* vfs, const char* name, std::int64_t mmap_bytes) {
+    pread_counter counter;
+    counter.suffix = "r.db";
+    SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, vfs);
+    src.exec("PRAGMA mmap_size = " + std::to_string(mmap_bytes));
+    SQLite::Statement q(src, "VACUUM INTO ?");
+    q.bind(1, (dir.p / name).string());
+    q.exec();
+    const int reads = counter.writes;
+    SQLite::Database out((dir.p / name).c_str(), SQLite::OPEN_READONLY);
+    CHECK(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    CHECK(out.execAndGet("SELECT count(*) FROM t").getInt64() == 3000);
+    return reads;
+  };
+  const auto pages = static_cast<int>(fs::file_size(file) / 4096);
+  const int pieces = 1 + pages * 4096 / static_cast<int>(db::read_ahead_bytes);
+  const int plain = copy(nullptr, "plain.db", 0);
+  const int mapped = copy(nullptr, "mapped.db", 1 << 30);
+  const int ahead = copy(db::write_combining_copy_vfs(), "ahead.db", 1 << 30);  // the mapping asked for is declined
+  MESSAGE("reads of the source for a copy of ", pages, " pages: default VFS ", plain, ", mapped ", mapped,
+          ", copy VFS ", ahead, " (", pieces, " pieces)");
+  CHECK(plain >= pages);
+  CHECK(mapped < pages / 10);
+  CHECK(ahead >= pieces);  // it read with pread, not through the mapping
+  CHECK(ahead <= 3 * pieces);
+}
+
+TEST_CASE("what a copy's source read ahead in one transaction is never served in the next") {
+  test::temp_dir dir;
+  const auto file = dir.p / "s.db";
+  auto writer = new_table(file, nullptr);
+  commit_rows(writer, 0, 200);  // about 20 pages: the whole file fits in one piece read ahead
+  writer.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  REQUIRE(fs::file_size(file) < db::read_ahead_bytes);
+  SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, db::write_combining_copy_vfs());
+  // A first read transaction reads every page: the whole file is read ahead.
+  CHECK(src.execAndGet("SELECT sum(length(v)) FROM t").getInt64() == 200 * 300);
+  // Between the two, every page changes under it: rows rewritten in place
+  // and more added, all checkpointed into the database file.
+  writer.exec("UPDATE t SET v = upper(v)");
+  commit_rows(writer, 200, 400);
+  writer.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  SQLite::Statement q(src, "VACUUM INTO ?");
+  q.bind(1, (dir.p / "copy.db").string());
+  q.exec();
+  SQLite::Database out((dir.p / "copy.db").c_str(), SQLite::OPEN_READONLY);
+  CHECK(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  CHECK(out.execAndGet("SELECT count(*) FROM t").getInt64() == 400);
+  CHECK(out.execAndGet("SELECT count(*) FROM t WHERE v = upper(v)").getInt64() == 200);  // the rows rewritten
+}
+
+TEST_CASE("a copy taken while another connection commits and checkpoints holds exactly one committed state") {
+  test::temp_dir dir;
+  const auto file = dir.p / "c.db";
+  auto writer = new_table(file, nullptr);
+  commit_rows(writer, 0, 500);
+  std::atomic<bool> done{false};
+  std::thread w([&] {
+    // Batches of 100 rows, each committed whole; a checkpoint after each
+    // copies the WAL into the database file under the readers.
+    for (int b = 5; b < 60 && !done; ++b) {
+      commit_rows(writer, b * 100, (b + 1) * 100);
+      writer.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    }
+    done = true;
+  });
+  int copies = 0;
+  while (!done || copies == 0) {
+    const auto name = dir.p / ("copy" + std::to_string(copies++) + ".db");
+    SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, db::write_combining_copy_vfs());
+    SQLite::Statement q(src, "VACUUM INTO ?");
+    q.bind(1, name.string());
+    q.exec();
+    SQLite::Database out(name.c_str(), SQLite::OPEN_READONLY);
+    REQUIRE(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    // Exactly the first n batches: n * 100 rows, and the keys of rows [0, n * 100).
+    const auto n = out.execAndGet("SELECT count(*) FROM t").getInt64();
+    CHECK(n % 100 == 0);
+    std::int64_t want = 0;
+    for (std::int64_t i = 0; i < n; ++i) want += i * 2654435761 % 1000003;
+    CHECK(out.execAndGet("SELECT total(k) FROM t").getDouble() == static_cast<double>(want));
+  }
+  done = true;
+  w.join();
+  MESSAGE(copies, " copies taken while 5,500 rows were committed");
+  CHECK(copies >= 1);
 }
 
 TEST_CASE("every commit is in the file when COMMIT returns, whatever its size: another connection reads it whole") {
