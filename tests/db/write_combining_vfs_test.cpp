@@ -37,7 +37,7 @@ template <bool Write>
 struct io_counter {
   using buffer = std::conditional_t<Write, const void*, void*>;
   static inline std::string suffix = "-wal";
-  static inline int writes = 0;  ///< calls counted (reads, for a read counter)
+  static inline int calls = 0;
   static inline bool disk_full = false;
   static inline sqlite3_syscall_ptr real = nullptr;
   static inline const char* name = nullptr;
@@ -48,7 +48,7 @@ struct io_counter {
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     const auto len = ::readlink(link, target, sizeof target - 1);
     const bool wal = len > 0 && std::string_view(target, static_cast<std::size_t>(len)).ends_with(suffix);
-    if (wal) ++writes;
+    if (wal) ++calls;
     if (Write && wal && disk_full) {
       errno = ENOSPC;
       return -1;
@@ -69,7 +69,7 @@ struct io_counter {
     }
     REQUIRE(static_cast<bool>(real));
     REQUIRE(unix_vfs->xSetSystemCall(unix_vfs, name, reinterpret_cast<sqlite3_syscall_ptr>(&counting)) == SQLITE_OK);
-    writes = 0;
+    calls = 0;
     disk_full = false;
     suffix = "-wal";
   }
@@ -114,6 +114,20 @@ void commit_rows(SQLite::Database& db, int from, int to) {
   db.exec("COMMIT");
 }
 
+/// VACUUM INTO `dest`, from `src`.
+void vacuum_into(SQLite::Database& src, const fs::path& dest) {
+  SQLite::Statement q(src, "VACUUM INTO ?");
+  q.bind(1, dest.string());
+  q.exec();
+}
+
+/// The rows of table t in `file`, after checking that it passes integrity_check.
+std::int64_t checked_rows(const fs::path& file) {
+  SQLite::Database out(file.c_str(), SQLite::OPEN_READONLY);
+  CHECK(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
+  return out.execAndGet("SELECT count(*) FROM t").getInt64();
+}
+
 std::int64_t count_rows(const fs::path& file) {
   SQLite::Database other(file.c_str(), SQLite::OPEN_READONLY);
   return other.execAndGet("SELECT count(*) FROM t").getInt64();
@@ -128,9 +142,9 @@ TEST_CASE("a commit of many pages reaches the WAL in a few writes, and another c
     fs::remove(file);
     pwrite_counter counter;
     auto db = new_table(file, vfs);
-    counter.writes = 0;
+    counter.calls = 0;
     commit_rows(db, 0, 3000);
-    const int writes = counter.writes;
+    const int writes = counter.calls;
     CHECK(count_rows(file) == 3000);
     return writes;
   };
@@ -211,13 +225,9 @@ TEST_CASE("a VACUUM INTO copy is written in a few large writes, and is whole") {
     pwrite_counter counter;
     counter.suffix = name;
     SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, vfs);
-    SQLite::Statement q(src, "VACUUM INTO ?");
-    q.bind(1, (dir.p / name).string());
-    q.exec();
-    const int writes = counter.writes;
-    SQLite::Database out((dir.p / name).c_str(), SQLite::OPEN_READONLY);
-    CHECK(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
-    CHECK(out.execAndGet("SELECT count(*) FROM t").getInt64() == 3000);
+    vacuum_into(src, dir.p / name);
+    const int writes = counter.calls;
+    CHECK(checked_rows(dir.p / name) == 3000);
     return writes;
   };
   const int plain = copy(nullptr, "plain.db");
@@ -249,13 +259,9 @@ TEST_CASE("a copy's source is read in large pieces, never mapped, and the copy i
     counter.suffix = "r.db";
     SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, vfs);
     src.exec("PRAGMA mmap_size = " + std::to_string(mmap_bytes));
-    SQLite::Statement q(src, "VACUUM INTO ?");
-    q.bind(1, (dir.p / name).string());
-    q.exec();
-    const int reads = counter.writes;
-    SQLite::Database out((dir.p / name).c_str(), SQLite::OPEN_READONLY);
-    CHECK(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
-    CHECK(out.execAndGet("SELECT count(*) FROM t").getInt64() == 3000);
+    vacuum_into(src, dir.p / name);
+    const int reads = counter.calls;
+    CHECK(checked_rows(dir.p / name) == 3000);
     return reads;
   };
   const auto pages = static_cast<int>(fs::file_size(file) / 4096);
@@ -286,12 +292,9 @@ TEST_CASE("what a copy's source read ahead in one transaction is never served in
   writer.exec("UPDATE t SET v = upper(v)");
   commit_rows(writer, 200, 400);
   writer.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  SQLite::Statement q(src, "VACUUM INTO ?");
-  q.bind(1, (dir.p / "copy.db").string());
-  q.exec();
+  vacuum_into(src, dir.p / "copy.db");
+  CHECK(checked_rows(dir.p / "copy.db") == 400);
   SQLite::Database out((dir.p / "copy.db").c_str(), SQLite::OPEN_READONLY);
-  CHECK(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
-  CHECK(out.execAndGet("SELECT count(*) FROM t").getInt64() == 400);
   CHECK(out.execAndGet("SELECT count(*) FROM t WHERE v = upper(v)").getInt64() == 200);  // the rows rewritten
 }
 
@@ -314,13 +317,10 @@ TEST_CASE("a copy taken while another connection commits and checkpoints holds e
   while (!done || copies == 0) {
     const auto name = dir.p / ("copy" + std::to_string(copies++) + ".db");
     SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, db::write_combining_copy_vfs());
-    SQLite::Statement q(src, "VACUUM INTO ?");
-    q.bind(1, name.string());
-    q.exec();
-    SQLite::Database out(name.c_str(), SQLite::OPEN_READONLY);
-    REQUIRE(out.execAndGet("PRAGMA integrity_check").getString() == "ok");
+    vacuum_into(src, name);
     // Exactly the first n batches: n * 100 rows, and the keys of rows [0, n * 100).
-    const auto n = out.execAndGet("SELECT count(*) FROM t").getInt64();
+    const auto n = checked_rows(name);
+    SQLite::Database out(name.c_str(), SQLite::OPEN_READONLY);
     CHECK(n % 100 == 0);
     std::int64_t want = 0;
     for (std::int64_t i = 0; i < n; ++i) want += i * 2654435761 % 1000003;
