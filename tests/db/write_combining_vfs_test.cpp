@@ -313,12 +313,20 @@ TEST_CASE("a copy taken while another connection commits and checkpoints holds e
     }
     done = true;
   });
+  struct joiner {  // also when a check below throws
+    std::atomic<bool>& done;
+    std::thread& t;
+    ~joiner() {
+      done = true;
+      t.join();
+    }
+  } join_writer{done, w};
   int copies = 0;
   while (!done || copies == 0) {
     const auto name = dir.p / ("copy" + std::to_string(copies++) + ".db");
     SQLite::Database src(file.c_str(), SQLite::OPEN_READONLY, 0, db::write_combining_copy_vfs());
     vacuum_into(src, name);
-    // Exactly the first n batches: n * 100 rows, and the keys of rows [0, n * 100).
+    // Whole batches, the first ones: a multiple of 100 rows, with the keys of rows [0, n).
     const auto n = checked_rows(name);
     SQLite::Database out(name.c_str(), SQLite::OPEN_READONLY);
     CHECK(n % 100 == 0);
@@ -326,8 +334,6 @@ TEST_CASE("a copy taken while another connection commits and checkpoints holds e
     for (std::int64_t i = 0; i < n; ++i) want += i * 2654435761 % 1000003;
     CHECK(out.execAndGet("SELECT total(k) FROM t").getDouble() == static_cast<double>(want));
   }
-  done = true;
-  w.join();
   MESSAGE(copies, " copies taken while 5,500 rows were committed");
   CHECK(copies >= 1);
 }
