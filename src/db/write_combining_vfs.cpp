@@ -43,7 +43,8 @@ struct pending_writes {
 /// checkpoint copies no frame past the oldest reader's mark). Pages in the
 /// chunk that SQLite takes from the WAL instead are never asked of it.
 struct read_ahead {
-  std::vector<char> bytes;
+  std::vector<char> bytes = std::vector<char>(read_ahead_bytes);  ///< allocated once; the piece is its first `length`
+  std::size_t length = 0;
   sqlite3_int64 offset = 0;
   sqlite3_int64 file_size = -1;  ///< at the first read of this transaction; -1: not yet known
 };
@@ -67,7 +68,7 @@ const sqlite3_io_methods& real_io(sqlite3_file* f) { return *real_of(f)->pMethod
 /// Forgets what was read ahead: a transaction begins or ends.
 void forget_read_ahead(sqlite3_file* f) {
   if (auto* a = as_file(f)->ahead) {
-    a->bytes.clear();
+    a->length = 0;
     a->file_size = -1;
   }
 }
@@ -96,19 +97,13 @@ int x_close(sqlite3_file* f) {
 /// read_ahead_bytes, never past the end of the file) when it is not there.
 /// False if the read should go to the file as it is.
 bool read_through_chunk(sqlite3_file* f, read_ahead& a, void* out, int amount, sqlite3_int64 offset) {
-  auto covers = [&] {
-    return offset >= a.offset && offset + amount <= a.offset + static_cast<sqlite3_int64>(a.bytes.size());
-  };
-  if (!covers()) {
+  if (offset < a.offset || offset + amount > a.offset + static_cast<sqlite3_int64>(a.length)) {
     if (a.file_size < 0 && real_io(f).xFileSize(real_of(f), &a.file_size) != SQLITE_OK) a.file_size = -1;
     const sqlite3_int64 n = std::min<sqlite3_int64>(read_ahead_bytes, a.file_size - offset);
-    a.bytes.clear();
+    a.length = 0;
     if (n < amount) return false;  // at the end of the file: SQLite's own short-read handling
-    a.bytes.resize(static_cast<std::size_t>(n));
-    if (real_io(f).xRead(real_of(f), a.bytes.data(), static_cast<int>(n), offset) != SQLITE_OK) {
-      a.bytes.clear();
-      return false;
-    }
+    if (real_io(f).xRead(real_of(f), a.bytes.data(), static_cast<int>(n), offset) != SQLITE_OK) return false;
+    a.length = static_cast<std::size_t>(n);
     a.offset = offset;
   }
   std::memcpy(out, a.bytes.data() + (offset - a.offset), static_cast<std::size_t>(amount));
