@@ -128,6 +128,10 @@ std::string encode_command(const command& c);
 /// Decodes encode_command's output; nullopt if malformed (the state machine
 /// then records the entry as a rejected no-op, it never crashes on it).
 std::optional<command> decode_command(std::string_view data);
+/// decode_command by a full JSON parse, for every text. decode_command
+/// reads the usual send without one and gives the same command; tests
+/// compare the two.
+std::optional<command> decode_command_tree(std::string_view data);
 
 /// The op name of a command, for logs and metrics ("send", ...).
 const char* command_name(const command& c);

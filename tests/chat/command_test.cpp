@@ -141,3 +141,90 @@ TEST_CASE("encode_command: empty lists, empty strings and the optional fields le
   CHECK(encode_command(cmd_mark_read{"u", {1, 18446744073709551615ull}, std::nullopt}) ==
         R"({"t":"mark_read","user":"u","ids":[1,18446744073709551615]})");
 }
+
+namespace {
+
+/// What a decoder made of `text`, as text: the command re-encoded, or "none".
+std::string decoded(const std::optional<command>& c) { return c ? encode_command(*c) : std::string("none"); }
+
+/// Both ways of reading a log entry agree on `text`.
+void same_both_ways(const std::string& text) {
+  CAPTURE(text);
+  CHECK(decoded(decode_command(text)) == decoded(decode_command_tree(text)));
+}
+
+}  // namespace
+
+TEST_CASE("decode_command: the send read without a tree is the send the full parse reads, on the edges of its shape") {
+  // The shape it reads, with and without a nonce, and the largest ts it takes.
+  same_both_ways(R"({"t":"send","from":"a","to":"b","body":"hello there","ts":1796504397379})");
+  same_both_ways(R"({"t":"send","from":"a","to":"b","body":"x","nonce":"n-1","ts":0})");
+  same_both_ways(R"({"t":"send","from":"","to":"","body":"","ts":-999999999999999999})");
+  same_both_ways(R"({"t":"send","from":"a","to":"b","body":"~ !#$%&'()*+,-./:;<=>?@[]^_`{|}","ts":999999999999999999})");
+  CHECK(decoded(decode_command(R"({"t":"send","from":"a","to":"b","body":"x","ts":12})")) ==
+        R"({"t":"send","from":"a","to":"b","body":"x","ts":12})");
+  // Left to the full parse: escapes, bytes outside printable ASCII, numbers
+  // past 18 digits or written otherwise, other key orders, whitespace, trailing text.
+  for (const char* text : {
+           R"({"t":"send","from":"a","to":"b","body":"say \"hi\"","ts":1})",
+           R"({"t":"send","from":"a","to":"b","body":"back\\slash","ts":1})",
+           R"({"t":"send","from":"a","to":"b","body":"caf\u00e9","ts":1})",
+           "{\"t\":\"send\",\"from\":\"a\",\"to\":\"b\",\"body\":\"caf\xc3\xa9\",\"ts\":1}",
+           "{\"t\":\"send\",\"from\":\"a\",\"to\":\"b\",\"body\":\"bad \xc3\",\"ts\":1}",
+           "{\"t\":\"send\",\"from\":\"a\",\"to\":\"b\",\"body\":\"lone byte \x85 in eight\",\"ts\":1}",
+           "{\"t\":\"send\",\"from\":\"a\",\"to\":\"b\",\"body\":\"euro \xe2\x82\xac sign\",\"ts\":1}",
+           "{\"t\":\"send\",\"from\":\"a\",\"to\":\"b\",\"body\":\"tab\there\",\"ts\":1}",
+           "{\"t\":\"send\",\"from\":\"a\",\"to\":\"b\",\"body\":\"del\x7f\",\"ts\":1}",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1000000000000000000})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":9223372036854775807})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":9223372036854775808})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":-9223372036854775808})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":18446744073709551616})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":99999999999999999999})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":-0})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":012})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1.5})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1e3})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":-})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":"1"})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1} )",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1}x)",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1,"ts":2})",
+           R"({"t":"send","from":"a","to":"b","body":"x","nonce":"n","nonce":"m","ts":1})",
+           R"({"t":"send","to":"b","from":"a","body":"x","ts":1})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1,"nonce":"n"})",
+           R"({"t":"send", "from":"a","to":"b","body":"x","ts":1})",
+           R"({"t":"send","from":"a","to":"b","body":"x"})",
+           R"({"t":"send","from":"a","to":"b","body":"x","ts":1)",
+           R"({"t":"send","from":"a","to":"b","body":"x)",
+           R"({"t":"sendx","from":"a","to":"b","body":"x","ts":1})",
+       })
+    same_both_ways(text);
+}
+
+TEST_CASE("decode_command: random sends and random damage to them read the same both ways") {
+  std::mt19937_64 rng(20261205);
+  const std::string alphabet = "ab09 \"\\-}{,:.eE\x7f\x01\x85\xc3\xa9";
+  auto word = [&](std::size_t n) {
+    std::string s(rng() % (n + 1), 'a');
+    for (auto& ch : s) ch = static_cast<char>('!' + rng() % 94);  // printable ASCII, quotes and backslashes too
+    return s;
+  };
+  for (int k = 0; k < 20000; ++k) {
+    cmd_send c{word(12), word(12), word(300), rng() % 3 ? std::nullopt : std::optional(word(20)),
+               static_cast<std::int64_t>(rng() % 4 ? rng() % 2000000000000000 : rng())};
+    if (rng() % 2) c.ts = -c.ts;
+    std::string text = encode_command(c);
+    same_both_ways(text);
+    for (int d = rng() % 3; d >= 0; --d) {  // overwrite, insert or erase a byte
+      const auto at = rng() % text.size();
+      const char ch = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: text[at] = ch; break;
+        case 1: text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), ch); break;
+        default: text.erase(at, 1); break;
+      }
+    }
+    same_both_ways(text);
+  }
+}
