@@ -438,17 +438,23 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             ins.bindNoCopy(7, std::max(m.from, m.to));
             ins.exec();
             // Conversation rows: the recipient's counts one more unread.
+            // The row exists but for a pair's first message, so it is
+            // updated first and inserted only if missing.
             for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
               const std::string& u = k == 0 ? m.to : m.from;
               const std::string& p = k == 0 ? m.from : m.to;
-              auto& up = (*st)(
-                  "INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT(user, peer) DO UPDATE SET "
-                  "last_id = excluded.last_id, unread = unread + excluded.unread");
+              auto& up = (*st)("UPDATE conversations SET last_id = ?3, unread = unread + ?4 WHERE user = ?1 AND peer = ?2");
               up.bindNoCopy(1, u);
               up.bindNoCopy(2, p);
               up.bind(3, static_cast<std::int64_t>(m.id));
               up.bind(4, k == 0 ? 1 : 0);
-              up.exec();
+              if (up.exec() > 0) continue;
+              auto& in = (*st)("INSERT INTO conversations VALUES (?, ?, ?, ?)");
+              in.bindNoCopy(1, u);
+              in.bindNoCopy(2, p);
+              in.bind(3, static_cast<std::int64_t>(m.id));
+              in.bind(4, k == 0 ? 1 : 0);
+              in.exec();
             }
             // The message object is serialized once, for the reply and for
             // the one event text both parties share.
