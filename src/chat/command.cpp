@@ -1,8 +1,7 @@
 #include "chat/command.h"
 #include "common/json_text.h"
 #include "common/overloaded.h"
-
-#include <cstring>
+#include "common/utf8_valid.h"
 
 #include <boost/json.hpp>
 
@@ -159,7 +158,7 @@ namespace {
 
 /// Reads the text of the usual send entry without building a JSON tree:
 /// exactly the shape encode_command writes for a send (keys in its order,
-/// an optional nonce, then ts), every string printable ASCII with nothing
+/// an optional nonce, then ts), every string well-formed UTF-8 with nothing
 /// escaped, ts an integer of at most 18 digits. Anything else, even a valid
 /// entry, gives nullopt and is left to the full parse; for the texts it
 /// accepts, that parse gives the same command, so every replica applies
@@ -188,27 +187,15 @@ class plain_send_reader {
     p_ += l.size();
     return true;
   }
-  /// The rest of a string whose opening quote was read, and its closing quote.
+  /// The rest of a string whose opening quote was read, and its closing
+  /// quote: no escape in it, and well-formed UTF-8 as the parser requires.
   bool string(std::string& out) {
     const char* const from = p_;
-    // Eight bytes at a time while none is a quote, a backslash or outside
-    // 0x20..0x7e; the byte loop below takes the eight that hold one.
-    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    const auto has_zero = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
-    for (std::uint64_t w; end_ - p_ >= 8; p_ += 8) {
-      std::memcpy(&w, p_, 8);
-      if (((w - 0x20 * ones) | w | has_zero(w ^ (0x22 * ones)) | has_zero(w ^ (0x5c * ones)) | has_zero(w ^ (0x7f * ones))) &
-          highs)
-        break;
-    }
-    for (; p_ != end_ && *p_ != '"'; ++p_) {
-      const auto ch = static_cast<unsigned char>(*p_);
-      if (ch < 0x20 || ch > 0x7e || ch == '\\') return false;
-    }
-    if (p_ == end_) return false;
+    p_ = common::find_json_escape(p_, end_);
+    if (p_ == end_ || *p_ != '"') return false;
     out.assign(from, p_);
     ++p_;
-    return true;
+    return common::valid_utf8(out);
   }
   /// -?(0|[1-9][0-9]{0,17}): JSON integers, too short to overflow.
   bool integer(std::int64_t& out) {

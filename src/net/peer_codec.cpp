@@ -1,12 +1,9 @@
 #include "net/peer_codec.h"
 #include "common/json_text.h"
 #include "common/overloaded.h"
+#include "common/utf8_valid.h"
 
 #include <cstring>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include <boost/json.hpp>
 
@@ -15,58 +12,9 @@ namespace qc::net {
 namespace json = boost::json;
 using common::append_json_int;
 using common::append_json_string;
+using common::valid_utf8;
 
 namespace {
-
-/// Well-formed UTF-8 exactly as Unicode's table 3-7 (and Boost.JSON's
-/// parser) define it: no overlong forms, no surrogates, nothing past
-/// U+10FFFF. Anything else travels as base64: an entry written as a JSON
-/// string that the receiver's parser refuses would never replicate.
-bool valid_utf8(std::string_view s) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  for (std::size_t i = 0; i < s.size();) {
-    // ASCII 16 or 8 bytes at a time: command text is almost all ASCII.
-#if defined(__SSE2__)
-    if (s.size() - i >= 16 && !_mm_movemask_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i)))) {
-      i += 16;
-      continue;
-    }
-#endif
-    if (s.size() - i >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, s.data() + i, 8);
-      if (!(w & 0x8080808080808080ull)) {
-        i += 8;
-        continue;
-      }
-    }
-    const unsigned c = byte(i);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n;            // continuation bytes
-    unsigned lo = 0x80, hi = 0xbf;  // range of the first continuation byte
-    if (c >= 0xc2 && c <= 0xdf) n = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    if (byte(i + 1) < lo || byte(i + 1) > hi) return false;
-    for (std::size_t k = 2; k <= n; ++k)
-      if ((byte(i + k) >> 6) != 2) return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -150,6 +98,9 @@ void append_message(std::string& out, const raft::message& m) {
       append_json_int(out, e.index);
       out += ",\"y\":";
       append_json_int(out, static_cast<int>(e.type));
+      // Anything but well-formed UTF-8 travels as base64: an entry written
+      // as a JSON string that the receiver's parser refuses would never
+      // replicate.
       if (valid_utf8(e.data)) {
         out += ",\"d\":";
         append_json_string(out, e.data);

@@ -164,8 +164,9 @@ TEST_CASE("decode_command: the send read without a tree is the send the full par
   same_both_ways(R"({"t":"send","from":"a","to":"b","body":"~ !#$%&'()*+,-./:;<=>?@[]^_`{|}","ts":999999999999999999})");
   CHECK(decoded(decode_command(R"({"t":"send","from":"a","to":"b","body":"x","ts":12})")) ==
         R"({"t":"send","from":"a","to":"b","body":"x","ts":12})");
-  // Left to the full parse: escapes, bytes outside printable ASCII, numbers
-  // past 18 digits or written otherwise, other key orders, whitespace, trailing text.
+  // Valid UTF-8, read alike both ways; and left to the full parse: escapes,
+  // control bytes, malformed UTF-8, numbers past 18 digits or written
+  // otherwise, other key orders, whitespace, trailing text.
   for (const char* text : {
            R"({"t":"send","from":"a","to":"b","body":"say \"hi\"","ts":1})",
            R"({"t":"send","from":"a","to":"b","body":"back\\slash","ts":1})",
