@@ -439,22 +439,18 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             ins.exec();
             // Conversation rows: the recipient's counts one more unread.
             // The row exists but for a pair's first message, so it is
-            // updated first and inserted only if missing.
+            // updated first and inserted only if missing; both statements
+            // take (user, peer, last_id, unread) as parameters 1 to 4.
             for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
-              const std::string& u = k == 0 ? m.to : m.from;
-              const std::string& p = k == 0 ? m.from : m.to;
-              auto& up = (*st)("UPDATE conversations SET last_id = ?3, unread = unread + ?4 WHERE user = ?1 AND peer = ?2");
-              up.bindNoCopy(1, u);
-              up.bindNoCopy(2, p);
-              up.bind(3, static_cast<std::int64_t>(m.id));
-              up.bind(4, k == 0 ? 1 : 0);
-              if (up.exec() > 0) continue;
-              auto& in = (*st)("INSERT INTO conversations VALUES (?, ?, ?, ?)");
-              in.bindNoCopy(1, u);
-              in.bindNoCopy(2, p);
-              in.bind(3, static_cast<std::int64_t>(m.id));
-              in.bind(4, k == 0 ? 1 : 0);
-              in.exec();
+              const auto row = [&](SQLite::Statement& q) {
+                q.bindNoCopy(1, k == 0 ? m.to : m.from);
+                q.bindNoCopy(2, k == 0 ? m.from : m.to);
+                q.bind(3, static_cast<std::int64_t>(m.id));
+                q.bind(4, k == 0 ? 1 : 0);
+                return q.exec();
+              };
+              if (row((*st)("UPDATE conversations SET last_id = ?3, unread = unread + ?4 WHERE user = ?1 AND peer = ?2")) == 0)
+                row((*st)("INSERT INTO conversations VALUES (?, ?, ?, ?)"));
             }
             // The message object is serialized once, for the reply and for
             // the one event text both parties share.
