@@ -5,6 +5,7 @@
 // Owned by: the test thread.
 #pragma once
 
+#include <algorithm>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -187,7 +188,7 @@ struct cluster {
     for (int i = 1; i <= n; ++i) {
       node_proc p;
       p.id = "n" + std::to_string(i);
-      p.port = free_port();
+      p.port = unused_port();
       nodes.push_back(p);
     }
     for (auto& p : nodes) write_config(p, true, extra_toml);
@@ -223,11 +224,22 @@ struct cluster {
     f << extra_toml;
   }
 
+  /// A free port that no node of this cluster has yet: free_port releases
+  /// each port at once, so the kernel may hand the same one out twice (a
+  /// CI run once gave n1 and n4 the same port, and every node refused its
+  /// configuration).
+  int unused_port() const {
+    for (;;) {
+      const int port = free_port();
+      if (std::none_of(nodes.begin(), nodes.end(), [&](const node_proc& q) { return q.port == port; })) return port;
+    }
+  }
+
   /// Adds a node that is not a founding member (it will --join).
   node_proc& add_joiner(const std::string& id, const std::string& extra_toml = "") {
     node_proc p;
     p.id = id;
-    p.port = free_port();
+    p.port = unused_port();
     write_config(p, false, extra_toml);
     nodes.push_back(p);
     return nodes.back();
