@@ -53,7 +53,11 @@ const char* schema_sql[] = {
     " ts INTEGER NOT NULL, read INTEGER NOT NULL, pa TEXT NOT NULL, pb TEXT NOT NULL)",
     "CREATE INDEX messages_unread ON messages(recipient, id) WHERE read = 0",
     "CREATE INDEX messages_pair ON messages(pa, pb, id)",
-    // One row per (user, peer): last message id and unread count from peer to user.
+    // One row per (user, peer) with messages between them, both ways round:
+    // the unread count from peer to user, and last_id, the pair's newest
+    // message id when user last received one. A send updates only the
+    // recipient's row, so the pair's newest message is the larger last_id
+    // of its two rows.
     "CREATE TABLE conversations(user TEXT NOT NULL, peer TEXT NOT NULL, last_id INTEGER NOT NULL,"
     " unread INTEGER NOT NULL, PRIMARY KEY(user, peer)) WITHOUT ROWID",
     "CREATE TABLE nonces(sender TEXT NOT NULL, nonce TEXT NOT NULL, msg_id INTEGER NOT NULL, recipient TEXT NOT NULL,"
@@ -437,20 +441,24 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             ins.bindNoCopy(6, std::min(m.from, m.to));
             ins.bindNoCopy(7, std::max(m.from, m.to));
             ins.exec();
-            // Conversation rows: the recipient's counts one more unread.
-            // The row exists but for a pair's first message, so it is
-            // updated first and inserted only if missing; both statements
-            // take (user, peer, last_id, unread) as parameters 1 to 4.
-            for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
-              const auto row = [&](SQLite::Statement& q) {
-                q.bindNoCopy(1, k == 0 ? m.to : m.from);
-                q.bindNoCopy(2, k == 0 ? m.from : m.to);
-                q.bind(3, static_cast<std::int64_t>(m.id));
-                q.bind(4, k == 0 ? 1 : 0);
-                return q.exec();
-              };
-              if (row((*st)("UPDATE conversations SET last_id = ?3, unread = unread + ?4 WHERE user = ?1 AND peer = ?2")) == 0)
-                row((*st)("INSERT INTO conversations VALUES (?, ?, ?, ?)"));
+            // Conversation rows: only the recipient's changes (one more
+            // unread, last_id the new message); the sender's keeps its
+            // last_id, and the pair's newest is the larger of the two. A
+            // pair's first message finds no row and inserts both (one for
+            // a message to oneself).
+            auto& upd = (*st)("UPDATE conversations SET last_id = ?, unread = unread + 1 WHERE user = ? AND peer = ?");
+            upd.bind(1, static_cast<std::int64_t>(m.id));
+            upd.bindNoCopy(2, m.to);
+            upd.bindNoCopy(3, m.from);
+            if (upd.exec() == 0) {
+              for (int k = 0; k < (m.from == m.to ? 1 : 2); ++k) {
+                auto& ins = (*st)("INSERT INTO conversations VALUES (?, ?, ?, ?) ON CONFLICT(user, peer) DO NOTHING");
+                ins.bindNoCopy(1, k == 0 ? m.to : m.from);
+                ins.bindNoCopy(2, k == 0 ? m.from : m.to);
+                ins.bind(3, static_cast<std::int64_t>(m.id));
+                ins.bind(4, k == 0 ? 1 : 0);
+                ins.exec();
+              }
             }
             // The message object is serialized once, for the reply and for
             // the one event text both parties share.
@@ -828,7 +836,8 @@ std::vector<conversation> chat_store::conversations(const std::string& user) {
   auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
       "SELECT c.peer, c.unread, m.id, m.sender, m.recipient, m.body, m.ts, m.read FROM conversations c "
-      "JOIN messages m ON m.id = c.last_id WHERE c.user = ? ORDER BY c.last_id DESC");
+      "LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user "
+      "JOIN messages m ON m.id = MAX(c.last_id, IFNULL(o.last_id, 0)) WHERE c.user = ? ORDER BY m.id DESC");
   q.bind(1, user);
   std::vector<conversation> out;
   while (q.executeStep()) {
@@ -1024,7 +1033,8 @@ std::vector<std::pair<std::string, std::string>> chat_store::query_plans() {
       {"unread", "SELECT id FROM messages WHERE recipient = 'a' AND read = 0 ORDER BY id LIMIT 50"},
       {"unread_count", "SELECT COUNT(*) FROM messages WHERE recipient = 'a' AND read = 0"},
       {"conversations",
-       "SELECT c.peer, m.id FROM conversations c JOIN messages m ON m.id = c.last_id WHERE c.user = 'a' ORDER BY c.last_id DESC"},
+       "SELECT c.peer, m.id FROM conversations c LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user "
+       "JOIN messages m ON m.id = MAX(c.last_id, IFNULL(o.last_id, 0)) WHERE c.user = 'a' ORDER BY m.id DESC"},
       {"list_accounts", "SELECT name FROM accounts WHERE name > '' AND name GLOB 'a*' ORDER BY name LIMIT 51"},
       {"nonce", "SELECT msg_id FROM nonces WHERE sender = 'a' AND nonce = 'n'"},
       {"session", "SELECT user FROM sessions WHERE token_hash = 'x'"},
