@@ -69,7 +69,7 @@ log_error read_sqlite_log(const fs::path& file, const std::string& node_id, raft
       if (type != 0 && type != 1) return fail(log_errc::inconsistent, "entry " + std::to_string(e.index) + " has an unknown type");
       e.type = static_cast<raft::entry_type>(type);
       const auto col = es.getColumn(3);
-      e.data.assign(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
+      e.data = std::string(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
       if (e.index != expect)
         return fail(log_errc::inconsistent, "log has a gap at index " + std::to_string(expect) +
                                                 " (next stored entry " + std::to_string(e.index) + ")");

@@ -351,12 +351,13 @@ class exact_reader {
     if (!lit(R"({"t":)") || !number(e.term) || !lit(R"(,"i":)") || !number(e.index) || !lit(R"(,"y":)") || !number(y) || y > 1)
       return false;
     e.type = static_cast<raft::entry_type>(y);
+    std::string text;
     if (lit(R"(,"d":)")) {
-      if (!string(e.data)) return false;
+      if (!string(text)) return false;
+      e.data = std::move(text);
     } else {
-      std::string b;
-      if (!lit(R"(,"b":)") || !string(b)) return false;
-      auto d = unbase64(b);
+      if (!lit(R"(,"b":)") || !string(text)) return false;
+      auto d = unbase64(text);
       if (!d) return false;
       e.data = std::move(*d);
     }

@@ -1,12 +1,15 @@
 // Plain data types of the Raft core. No I/O, no clock, no exceptions.
 //
 // Owned by: whoever holds them. The core (raft_node) is owned by exactly one
-// actor, the consensus actor; these values cross actor boundaries by copy.
+// actor, the consensus actor; these values cross actor boundaries by copy
+// (an entry's bytes by a shared, immutable buffer: see `payload`).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qc::raft {
@@ -20,12 +23,43 @@ enum class entry_type : std::uint8_t {
   conf_change = 1,  ///< `data` is an encoded conf_change_entry (see membership.h)
 };
 
+/// The bytes of a log entry, fixed once made. Copies share one buffer:
+/// an entry travels from the core's log to the storage actor, to each
+/// follower's append and to the apply actor, and copying its bytes each
+/// time was a good part of what a write cost the event loop. The buffer
+/// is never written after it is made, so sharing it across threads
+/// shares no mutable state.
+class payload {
+ public:
+  payload() = default;
+  payload(std::string bytes)  // NOLINT: implicit, an entry is built from its bytes
+      : bytes_(bytes.empty() ? nullptr : std::make_shared<const std::string>(std::move(bytes))) {}
+  payload(const char* bytes) : payload(std::string(bytes)) {}  // NOLINT: implicit, as above
+
+  /// The bytes (an empty string for none).
+  const std::string& str() const noexcept { return bytes_ ? *bytes_ : empty_; }
+  operator const std::string&() const noexcept { return str(); }  // NOLINT: reads as the bytes
+  operator std::string_view() const noexcept { return str(); }    // NOLINT: likewise
+  std::size_t size() const noexcept { return str().size(); }
+  bool empty() const noexcept { return !bytes_; }
+  const char* data() const noexcept { return str().data(); }
+
+  friend bool operator==(const payload& a, const payload& b) noexcept { return a.str() == b.str(); }
+  friend bool operator==(const payload& a, std::string_view b) noexcept { return a.str() == b; }
+  friend bool operator==(const payload& a, const std::string& b) noexcept { return a.str() == b; }
+  friend bool operator==(const payload& a, const char* b) noexcept { return a.str() == b; }
+
+ private:
+  inline static const std::string empty_;
+  std::shared_ptr<const std::string> bytes_;
+};
+
 /// One log entry (Raft paper §5.3). `index` and `term` are fixed once appended.
 struct entry {
   std::uint64_t term = 0;
   std::uint64_t index = 0;
   entry_type type = entry_type::normal;
-  std::string data;
+  payload data;
 
   friend bool operator==(const entry&, const entry&) = default;
 };

@@ -58,7 +58,7 @@ std::string reference(const std::vector<raft::message>& msgs) {
       for (const auto& e : m.entries) {
         json::object eo{{"t", e.term}, {"i", e.index}, {"y", static_cast<int>(e.type)}};
         if (e.index == 43) eo["b"] = "/wCAIG5vdCB1dGYtOAA=";  // base64 of the non-UTF-8 data (NUL included)
-        else eo["d"] = e.data;
+        else eo["d"] = e.data.str();
         es.push_back(std::move(eo));
       }
       o["e"] = std::move(es);

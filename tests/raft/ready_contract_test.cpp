@@ -207,3 +207,29 @@ TEST_CASE("a batch that only moves the commit index needs nothing durable; a res
   raft::raft_node m(c, again);
   CHECK(m.commit_index() == applied);
 }
+
+TEST_CASE("ready batches share an entry's bytes: the disk's batch, each follower's append and the apply batch") {
+  network net(3);
+  net.elect("n1");
+  const std::string bytes(1000, 'q');
+  std::set<const char*> buffers;  // where the leader's batches hold those bytes
+  int handed = 0;
+  const auto see = [&](const raft::entry& e) {
+    if (e.data != bytes) return;
+    buffers.insert(e.data.data());
+    ++handed;
+  };
+  net.on_persisted = [&](const std::string& id, const raft::ready& rd, const qc::test::test_node&) {
+    if (id != "n1") return;
+    for (const auto& e : rd.entries) see(e);
+    for (const auto& e : rd.committed) see(e);
+    for (const auto* ms : {&rd.early_messages, &rd.messages})
+      for (const auto& m : *ms)
+        for (const auto& e : m.entries) see(e);
+  };
+  REQUIRE(!net.core("n1").propose(bytes).ec);
+  net.settle();
+  net.tick(3);
+  CHECK(handed >= 4);  // written, sent to n2 and n3, applied
+  CHECK(buffers.size() == 1);
+}
