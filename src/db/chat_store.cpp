@@ -863,7 +863,11 @@ std::string chat_store::state_digest() {
       "SELECT name, pw_hash, created FROM accounts ORDER BY name",
       "SELECT token_hash, user, created, last_used FROM sessions ORDER BY token_hash",
       "SELECT id, sender, recipient, body, ts, read FROM messages ORDER BY id",
-      "SELECT user, peer, last_id, unread FROM conversations ORDER BY user, peer",
+      // Each row's conversation as read (the pair's newest message), not
+      // its stored last_id: which of the two rows holds it depends on
+      // whether a build before the one-row update applied the message.
+      "SELECT c.user, c.peer, MAX(c.last_id, IFNULL(o.last_id, 0)), c.unread FROM conversations c "
+      "LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user ORDER BY c.user, c.peer",
       "SELECT sender, nonce, msg_id, recipient, ts FROM nonces ORDER BY sender, nonce",
   };
   for (const char* sql : dumps) {

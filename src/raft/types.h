@@ -25,10 +25,10 @@ enum class entry_type : std::uint8_t {
 
 /// The bytes of a log entry, fixed once made. Copies share one buffer:
 /// an entry travels from the core's log to the storage actor, to each
-/// follower's append and to the apply actor, and copying its bytes each
-/// time was a good part of what a write cost the event loop. The buffer
-/// is never written after it is made, so sharing it across threads
-/// shares no mutable state.
+/// follower's append and to the apply actor, and each copy of its bytes
+/// was an allocation and a copy (on a follower, a tenth of the event
+/// loop's instructions per entry). The buffer is never written after it
+/// is made, so sharing it across threads shares no mutable state.
 class payload {
  public:
   payload() = default;

@@ -331,3 +331,49 @@ TEST_CASE("read_together: queries share one read transaction and see every apply
   CHECK(s->applied_index() == 30);
   fs::remove_all(dir);
 }
+
+TEST_CASE("conversation rows as a build that updated both of a pair's rows left them: read and digested alike") {
+  auto dir = temp_dir();
+  const auto log = std::vector<raft::entry>{
+      cmd(1, chat::cmd_create_account{"a", "h", 1}), cmd(2, chat::cmd_create_account{"b", "h", 1}),
+      cmd(3, chat::cmd_create_account{"c", "h", 1}), cmd(4, chat::cmd_send{"a", "b", "1", std::nullopt, 4}),
+      cmd(5, chat::cmd_send{"b", "a", "2", std::nullopt, 5}), cmd(6, chat::cmd_send{"a", "b", "3", std::nullopt, 6}),
+      cmd(7, chat::cmd_send{"c", "a", "4", std::nullopt, 7}), cmd(8, chat::cmd_send{"c", "c", "5", std::nullopt, 8})};
+  db::open_error err;
+  auto now = db::chat_store::open(dir / "now.db", err);
+  REQUIRE(now);
+  now->apply_batch(log);
+  {
+    auto older = db::chat_store::open(dir / "older.db", err);
+    REQUIRE(older);
+    older->apply_batch(log);
+  }
+  {  // what the older build stored: every row points at the pair's newest message
+    SQLite::Database raw((dir / "older.db").string(), SQLite::OPEN_READWRITE);
+    CHECK(raw.exec("UPDATE conversations SET last_id = (SELECT MAX(id) FROM messages WHERE pa = MIN(user, peer) "
+                   "AND pb = MAX(user, peer))") > 0);
+  }
+  auto older = db::chat_store::open(dir / "older.db", err);
+  REQUIRE(older);
+  const auto same = [&] {
+    CHECK(now->state_digest() == older->state_digest());
+    for (const char* u : {"a", "b", "c"}) {
+      CAPTURE(u);
+      const auto x = now->conversations(u), y = older->conversations(u);
+      REQUIRE(x.size() == y.size());
+      for (std::size_t k = 0; k < x.size(); ++k) {
+        CHECK(x[k].with == y[k].with);
+        CHECK(x[k].unread == y[k].unread);
+        CHECK(x[k].last.id == y[k].last.id);
+      }
+    }
+  };
+  same();
+  CHECK(now->conversations("a").front().last.id == 7);
+  CHECK(now->conversations("b").front().last.id == 6);  // b's own row last received 5
+  const auto more = std::vector<raft::entry>{cmd(9, chat::cmd_send{"b", "a", "6", std::nullopt, 9})};
+  now->apply_batch(more);
+  older->apply_batch(more);
+  same();
+  fs::remove_all(dir);
+}
