@@ -65,6 +65,16 @@ const char* schema_sql[] = {
     "INSERT INTO meta VALUES ('schema_version', 2), ('applied_index', 0)",
 };
 
+/// A user's conversation row `c` beside its mirror `o` (the same pair seen
+/// by the peer), and the pair's newest message id, the larger last_id of
+/// the two (see the schema): the one place the queries that read a
+/// conversation (the `conversations` op, its query plan, the state
+/// digest) take them from. Literal text, so that each query stays a
+/// literal the statement cache keys by.
+#define CONVERSATION_AND_MIRROR \
+  "conversations c LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user"
+#define PAIR_NEWEST_ID "MAX(c.last_id, IFNULL(o.last_id, 0))"
+
 /// The applied index as committed with the state (the owner's, a reader's, a snapshot's).
 constexpr const char* select_applied_index = "SELECT value FROM meta WHERE key = 'applied_index'";
 
@@ -835,9 +845,8 @@ std::uint64_t chat_store::unread_count(const std::string& user) {
 std::vector<conversation> chat_store::conversations(const std::string& user) {
   auto reset_after = impl_->st->guard();
   auto& q = (*impl_->st)(
-      "SELECT c.peer, c.unread, m.id, m.sender, m.recipient, m.body, m.ts, m.read FROM conversations c "
-      "LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user "
-      "JOIN messages m ON m.id = MAX(c.last_id, IFNULL(o.last_id, 0)) WHERE c.user = ? ORDER BY m.id DESC");
+      "SELECT c.peer, c.unread, m.id, m.sender, m.recipient, m.body, m.ts, m.read FROM " CONVERSATION_AND_MIRROR
+      " JOIN messages m ON m.id = " PAIR_NEWEST_ID " WHERE c.user = ? ORDER BY m.id DESC");
   q.bind(1, user);
   std::vector<conversation> out;
   while (q.executeStep()) {
@@ -866,8 +875,7 @@ std::string chat_store::state_digest() {
       // Each row's conversation as read (the pair's newest message), not
       // its stored last_id: which of the two rows holds it depends on
       // whether a build before the one-row update applied the message.
-      "SELECT c.user, c.peer, MAX(c.last_id, IFNULL(o.last_id, 0)), c.unread FROM conversations c "
-      "LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user ORDER BY c.user, c.peer",
+      "SELECT c.user, c.peer, " PAIR_NEWEST_ID ", c.unread FROM " CONVERSATION_AND_MIRROR " ORDER BY c.user, c.peer",
       "SELECT sender, nonce, msg_id, recipient, ts FROM nonces ORDER BY sender, nonce",
   };
   for (const char* sql : dumps) {
@@ -1037,8 +1045,8 @@ std::vector<std::pair<std::string, std::string>> chat_store::query_plans() {
       {"unread", "SELECT id FROM messages WHERE recipient = 'a' AND read = 0 ORDER BY id LIMIT 50"},
       {"unread_count", "SELECT COUNT(*) FROM messages WHERE recipient = 'a' AND read = 0"},
       {"conversations",
-       "SELECT c.peer, m.id FROM conversations c LEFT JOIN conversations o ON o.user = c.peer AND o.peer = c.user "
-       "JOIN messages m ON m.id = MAX(c.last_id, IFNULL(o.last_id, 0)) WHERE c.user = 'a' ORDER BY m.id DESC"},
+       "SELECT c.peer, m.id FROM " CONVERSATION_AND_MIRROR " JOIN messages m ON m.id = " PAIR_NEWEST_ID
+       " WHERE c.user = 'a' ORDER BY m.id DESC"},
       {"list_accounts", "SELECT name FROM accounts WHERE name > '' AND name GLOB 'a*' ORDER BY name LIMIT 51"},
       {"nonce", "SELECT msg_id FROM nonces WHERE sender = 'a' AND nonce = 'n'"},
       {"session", "SELECT user FROM sessions WHERE token_hash = 'x'"},
@@ -1054,3 +1062,6 @@ std::vector<std::pair<std::string, std::string>> chat_store::query_plans() {
 }
 
 }  // namespace qc::db
+
+#undef CONVERSATION_AND_MIRROR
+#undef PAIR_NEWEST_ID
