@@ -47,12 +47,13 @@ std::uint64_t newest_snapshot_bytes(const fs::path& dir) {
 }  // namespace
 
 apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
-                         fs::path snapshot_dir, snapshot_policy policy, apply_outputs out,
-                         failure_handler on_failure)
+                         fs::path snapshot_dir, snapshot_policy policy, std::uint64_t commit_bytes,
+                         apply_outputs out, failure_handler on_failure)
     : io_(io),
       store_(std::move(store)),
       snapshot_dir_(std::move(snapshot_dir)),
       policy_(policy),
+      commit_bytes_(commit_bytes),
       out_(std::move(out)),
       commit_timer_(io),
       retry_timer_(io) {
@@ -151,12 +152,13 @@ bool apply_actor::commit() {
     return false;
   }
   uncommitted_.clear();
+  uncommitted_bytes_ = 0;
   set_disk_full(apply_full_, "chat.db", {});
   return true;
 }
 
 void apply_actor::schedule_commit() {
-  if (store_->uncommitted() >= commit_every && !commit()) return;
+  if ((store_->uncommitted() >= commit_every || uncommitted_bytes_ >= commit_bytes_) && !commit()) return;
   if (store_->uncommitted() == 0 || commit_timer_armed_) return;
   commit_timer_armed_ = true;
   boost::asio::post(io_, [this] {
@@ -172,6 +174,7 @@ void apply_actor::rolled_back(std::error_code ec, const std::string& err) {
   waiting_.insert(waiting_.begin(), std::make_move_iterator(uncommitted_.begin()),
                   std::make_move_iterator(uncommitted_.end()));
   uncommitted_.clear();
+  uncommitted_bytes_ = 0;
   set_disk_full(apply_full_, "chat.db", err);
 }
 
@@ -184,6 +187,7 @@ void apply_actor::apply_waiting() {
   std::string err;
   auto results = store_->apply_batch(waiting_, ec, err);
   if (ec) return rolled_back(ec, err);
+  for (const auto& e : waiting_) uncommitted_bytes_ += e.data.size();
   uncommitted_.insert(uncommitted_.end(), std::make_move_iterator(waiting_.begin()),
                       std::make_move_iterator(waiting_.end()));
   waiting_.clear();
@@ -201,6 +205,7 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
   poll_snapshot(true);
   if (auto e = store_->install_snapshot(file)) throw std::runtime_error("cannot install snapshot " + e.what);
   uncommitted_.clear();  // the snapshot replaced the state wholesale (install commits first)
+  uncommitted_bytes_ = 0;
   last_snapshot_ = store_->applied_index();
   reported_ = std::max(reported_, last_snapshot_);
   log_bytes_ = 0;

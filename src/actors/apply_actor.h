@@ -4,9 +4,10 @@
 // takes a snapshot once `snapshot_every` entries and enough log have
 // accumulated (actors/snapshot_policy.h). Applied entries (with
 // applied_index) accumulate in one SQLite transaction that is committed
-// every `commit_every` entries or `commit_after` after it opened, whichever
-// comes first: chat.db is derived state, the Raft log is what is durable
-// (a crash loses at most that window of applies, which the log replays).
+// every `commit_every` entries, once they hold `commit_bytes` of entry
+// data, or `commit_after` after it opened, whichever comes first: chat.db
+// is derived state, the Raft log is what is durable (a crash loses at most
+// that window of applies, which the log replays).
 //
 // It lends the gateway a read-only connection to chat.db (the gateway
 // answers the reads that chat.db's committed state covers on the loop),
@@ -118,9 +119,11 @@ class apply_actor {
 
   /// `on_failure` runs (on the actor's thread) after an error the actor
   /// cannot live with; see thread_mailbox.
+  /// `commit_bytes`: entry bytes after which the open transaction commits
+  /// (node_config::apply_commit_bytes).
   apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_store> store,
-              std::filesystem::path snapshot_dir, snapshot_policy policy, apply_outputs out,
-              failure_handler on_failure);
+              std::filesystem::path snapshot_dir, snapshot_policy policy, std::uint64_t commit_bytes,
+              apply_outputs out, failure_handler on_failure);
   ~apply_actor();
 
   /// Queues work. Any thread.
@@ -164,6 +167,7 @@ class apply_actor {
   std::unique_ptr<db::chat_store> store_;
   std::filesystem::path snapshot_dir_;
   snapshot_policy policy_;
+  std::uint64_t commit_bytes_;
   apply_outputs out_;
   std::uint64_t last_snapshot_ = 0;
   /// Bytes of log (entries received, with their record framing) since the
@@ -179,6 +183,7 @@ class apply_actor {
   std::vector<raft::entry> waiting_;
   /// Entries applied in the open transaction (kept until it commits).
   std::vector<raft::entry> uncommitted_;
+  std::uint64_t uncommitted_bytes_ = 0;  ///< their data bytes
   /// The highest index whose result was reported (a re-apply after a
   /// rollback reports nothing twice).
   std::uint64_t reported_ = 0;

@@ -34,8 +34,11 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
       accounts_per_addr_(cfg.create_account_per_address, std::chrono::milliseconds(cfg.create_account_window_ms)),
       // Room for what grows in steps the disk monitor sees only afterwards:
       // the largest entry a client write makes (a body at the limit plus
-      // names and framing), a new log segment, chat.db's WAL up to its bound.
-      alarm_(cfg.quota_bytes, cfg.max_body_bytes + 512, cfg.log_segment_bytes + cfg.chat_wal_bytes()),
+      // names and framing), a new log segment, chat.db's WAL up to its
+      // bound, and what the apply actor's open transaction will write.
+      alarm_(cfg.quota_bytes, cfg.max_body_bytes + 512,
+             cfg.log_segment_bytes + cfg.chat_wal_bytes() +
+                 cfg.apply_commit_bytes() * storage_alarm::write_amplification),
       sweeper_(io),
       hash_pool_(cfg.hash_threads ? cfg.hash_threads : std::max(1u, std::thread::hardware_concurrency() / 2),
                  cfg.hash_queue) {

@@ -268,7 +268,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   aout.reader_open = [&](std::filesystem::path db) { gateway->tell(gateway_msg::reader_open{std::move(db)}); };
   aout.reader_close = [&] { gateway->tell(gateway_msg::reader_close{}); };
   const snapshot_policy snap_policy{cfg.snapshot_every, cfg.disk_work_phase()};
-  apply_actor apply_a(io, std::move(db.chat), snap_dir, snap_policy, aout, fail_node);
+  apply_actor apply_a(io, std::move(db.chat), snap_dir, snap_policy, cfg.apply_commit_bytes(), aout, fail_node);
   apply = &apply_a;
 
   replicator_outputs rout;

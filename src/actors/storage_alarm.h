@@ -47,7 +47,8 @@ class storage_alarm {
   /// `max_write_bytes`: the largest entry a client write makes (it costs
   /// write_amplification times its size on disk); `step_bytes`: what grows
   /// in steps the disk monitor sees only once taken (a new log segment,
-  /// chat.db's WAL up to its bound), counted once.
+  /// chat.db's WAL up to its bound, the apply actor's open transaction),
+  /// counted once.
   storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_bytes, std::uint64_t step_bytes);
 
   /// A fresh measurement of the data directory.

@@ -83,6 +83,12 @@ struct node_config {
   std::uint64_t chat_wal_bytes() const {
     return std::min<std::uint64_t>(std::max<std::uint64_t>(quota_bytes / 16, 1ull << 20), 40ull << 20);
   }
+  /// Entry bytes the apply actor gathers in one chat.db transaction at
+  /// most: an eighth of chat_wal_bytes() (5 MiB under the default quota).
+  /// Until that transaction commits, its entries are on disk only in the
+  /// log, where a measurement of the data directory cannot see what they
+  /// will take in chat.db; the storage alarm keeps room for them.
+  std::uint64_t apply_commit_bytes() const { return chat_wal_bytes() / 8; }
   /// Where this member's periodic disk work (chat.db's checkpoints and
   /// snapshots) falls in its cycle, in [0, 1): founding members take
   /// evenly spaced places in the order of their ids, a member that joined

@@ -23,11 +23,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "actors/apply_actor.h"
 #include "actors/mailbox.h"
 #include "actors/storage_actor.h"
 #include "chat/command.h"
+#include "config/config.h"
 #include "common/run_until.h"
 #include "db/chat_store.h"
 #include "db/log_store.h"
@@ -43,6 +45,9 @@ raft::membership founders() { return raft::membership{{raft::member{"n1", "127.0
 
 /// The failure handler of actors that must not fail in a test.
 void no_failure(const std::string& what) { FAIL("actor failed: " << what); }
+
+/// The apply actor's transaction bound under the default quota.
+const std::uint64_t default_commit_bytes = config::node_config{}.apply_commit_bytes();
 
 /// Opens (creating) the Raft log of data directory `dir`; fails the test with the reason.
 std::unique_ptr<db::log_store> open_log(const fs::path& dir) {
@@ -201,7 +206,7 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   {
     // A snapshot every 200 entries: VACUUM INTO on its own thread and
     // connection while the apply thread keeps writing.
-    actors::apply_actor apply(io, std::move(store), d.p / "snap", actors::snapshot_policy{200}, out, no_failure);
+    actors::apply_actor apply(io, std::move(store), d.p / "snap", actors::snapshot_policy{200}, default_commit_bytes, out, no_failure);
     apply.tell(actors::apply_msg::apply{std::nullopt,
                                         {test::command_entry(1, chat::cmd_create_account{"alice", "h", 1}),
                                          test::command_entry(2, chat::cmd_create_account{"bob", "h", 1})}});
@@ -251,6 +256,40 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   CHECK(reopened->message_count() == sends);
 }
 
+TEST_CASE("apply actor: a transaction holding commit_bytes of entries commits without waiting for its timer") {
+  // Until the open transaction commits, what its entries will take in
+  // chat.db is invisible to a measurement of the data directory, so the
+  // storage alarm keeps room for commit_bytes of them; with a small quota
+  // and large bodies, commit_every alone let a second of sends (20 MB in
+  // the quota test) land in chat.db at once, past the quota.
+  test::temp_dir d("actors");
+  boost::asio::io_context io;
+  std::uint64_t applied_seen = 0;
+  actors::apply_outputs out;
+  out.applied = [&](std::vector<db::apply_result>, std::uint64_t applied) { applied_seen = applied; };
+  out.snapshot_taken = [](std::uint64_t, std::string) {};
+  constexpr std::uint64_t body = 2048, sends = 40;
+  {
+    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), d.p / "snap", actors::snapshot_policy{}, 16 * body,
+                              out, no_failure);
+    std::vector<raft::entry> batch{test::command_entry(1, chat::cmd_create_account{"a", "h", 1})};
+    for (std::uint64_t i = 2; i <= sends + 1; ++i)
+      batch.push_back(test::command_entry(i, chat::cmd_send{"a", "a", std::string(body, 'x'), {}, 2}));
+    apply.tell(actors::apply_msg::apply{std::nullopt, std::move(batch)});
+    // The commit timer runs on the io_context, which nothing runs here: a
+    // commit seen from another connection was made for the bytes.
+    bool committed = false;
+    for (int i = 0; i < 1000 && !committed; ++i) {
+      SQLite::Database db((d.p / "chat.db").string(), SQLite::OPEN_READONLY);
+      committed = db.execAndGet("SELECT count(*) FROM messages").getInt64() == static_cast<std::int64_t>(sends);
+      if (!committed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(committed);
+    REQUIRE(test::run_until(io, [&] { return applied_seen == sends + 1; }));
+    apply.stop();
+  }
+}
+
 TEST_CASE("apply actor: a failed snapshot copy is tried again with no new entries") {
   test::temp_dir d("actors");
   boost::asio::io_context io;
@@ -262,7 +301,7 @@ TEST_CASE("apply actor: a failed snapshot copy is tried again with no new entrie
   // A file where the snapshot directory belongs: the first copy cannot be written.
   std::ofstream(d.p / "snap") << "in the way";
   {
-    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), d.p / "snap", actors::snapshot_policy{10}, out,
+    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), d.p / "snap", actors::snapshot_policy{10}, default_commit_bytes, out,
                               no_failure);
     std::vector<raft::entry> batch{test::command_entry(1, chat::cmd_create_account{"alice", "h", 1})};
     for (std::uint64_t i = 2; i <= 12; ++i)

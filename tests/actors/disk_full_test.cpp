@@ -19,6 +19,7 @@
 #include "actors/apply_actor.h"
 #include "actors/snapshot_io.h"
 #include "chat/command.h"
+#include "config/config.h"
 #include "common/run_until.h"
 #include "common/tmpfs.h"
 #include "db/errc.h"
@@ -30,6 +31,9 @@ namespace fs = std::filesystem;
 namespace {
 
 void no_failure(const std::string& what) { FAIL("actor failed: " << what); }
+
+/// The apply actor's transaction bound under the default quota.
+const std::uint64_t default_commit_bytes = config::node_config{}.apply_commit_bytes();
 
 }  // namespace
 
@@ -56,7 +60,7 @@ TEST_CASE("apply actor: chat.db full is reported and retried, queries go on, and
   const std::uint64_t total = 1 + sends;
   {
     actors::apply_actor apply(io, test::open_store(disk.dir() / "chat.db"), disk.dir() / "snapshots",
-                              actors::snapshot_policy{}, out, no_failure);
+                              actors::snapshot_policy{}, default_commit_bytes, out, no_failure);
     apply.tell(actors::apply_msg::apply{std::nullopt, {test::command_entry(1, chat::cmd_create_account{"a", "h", 1})}});
     for (std::uint64_t i = 2; i <= total; i += 50) {
       std::vector<raft::entry> batch;
