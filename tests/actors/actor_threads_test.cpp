@@ -206,7 +206,8 @@ TEST_CASE("apply actor: applies, queries and background snapshots run side by si
   {
     // A snapshot every 200 entries: VACUUM INTO on its own thread and
     // connection while the apply thread keeps writing.
-    actors::apply_actor apply(io, std::move(store), d.p / "snap", actors::snapshot_policy{200}, default_commit_bytes, out, no_failure);
+    actors::apply_actor apply(io, std::move(store), d.p / "snap", actors::snapshot_policy{200}, default_commit_bytes, out,
+                              no_failure);
     apply.tell(actors::apply_msg::apply{std::nullopt,
                                         {test::command_entry(1, chat::cmd_create_account{"alice", "h", 1}),
                                          test::command_entry(2, chat::cmd_create_account{"bob", "h", 1})}});
@@ -260,8 +261,8 @@ TEST_CASE("apply actor: a transaction holding commit_bytes of entries commits wi
   // Until the open transaction commits, what its entries will take in
   // chat.db is invisible to a measurement of the data directory, so the
   // storage alarm keeps room for commit_bytes of them; with a small quota
-  // and large bodies, commit_every alone let a second of sends (20 MB in
-  // the quota test) land in chat.db at once, past the quota.
+  // and large bodies, commit_every alone let a second of sends (about 10
+  // MB of pages in the quota test) land in chat.db at once, past the quota.
   test::temp_dir d("actors");
   boost::asio::io_context io;
   std::uint64_t applied_seen = 0;
@@ -301,8 +302,8 @@ TEST_CASE("apply actor: a failed snapshot copy is tried again with no new entrie
   // A file where the snapshot directory belongs: the first copy cannot be written.
   std::ofstream(d.p / "snap") << "in the way";
   {
-    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), d.p / "snap", actors::snapshot_policy{10}, default_commit_bytes, out,
-                              no_failure);
+    actors::apply_actor apply(io, test::open_store(d.p / "chat.db"), d.p / "snap", actors::snapshot_policy{10},
+                              default_commit_bytes, out, no_failure);
     std::vector<raft::entry> batch{test::command_entry(1, chat::cmd_create_account{"alice", "h", 1})};
     for (std::uint64_t i = 2; i <= 12; ++i)
       batch.push_back(test::command_entry(i, chat::cmd_send{"alice", "alice", "m", {}, 2}));

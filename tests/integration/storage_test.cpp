@@ -200,9 +200,9 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   // The alarm may also come down by itself: under its pressure the node
   // takes a snapshot, compacts the log and prunes the oldest snapshot,
   // which gives room back, and then writes are rightly accepted. So
-  // `fill` sends 2 KiB messages until one is refused, `stays_full` fills
-  // until the alarm is still up after the snapshot those sends started,
-  // and each kind of write below is tried until refused, with the room
+  // `fill` sends 2 KiB messages until one is refused, the status checks
+  // below wait until the alarm is still up after the snapshot those sends
+  // started, and each kind of write is tried until refused, with the room
   // filled again in between. Sends that get through count as acknowledged.
   int extra = 0, accepted = 0, filled = 0;
   const auto record = [&](const json::object& req, const json::value& r) {
@@ -212,7 +212,8 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   const auto fill = [&] {
     for (;;) {
       const std::string nonce = "w0-fill" + std::to_string(extra++);
-      const json::object req{{"op", "send"}, {"to", "sink"}, {"body", nonce + " " + std::string(2040, 'x')}, {"nonce", nonce}};
+      const json::object req{
+          {"op", "send"}, {"to", "sink"}, {"body", nonce + " " + std::string(2040, 'x')}, {"nonce", nonce}};
       auto r = a.call(req);
       if (client::code(r) == "storage_full") return;
       REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
