@@ -45,18 +45,21 @@ struct senders {
   std::map<std::string, int> refusals;        // error code -> count
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
+  int rounds = 0;  // start() calls so far: later rounds' nonces name theirs
 
   /// `n` threads as users w0..w{n-1} (already signed up), sending
   /// `body_bytes` to "sink" through `port`, each until a definite refusal.
   void start(int port, int n, std::size_t body_bytes) {
+    const int round = rounds++;
     for (int w = 0; w < n; ++w)
-      threads.emplace_back([this, port, w, body_bytes] {
+      threads.emplace_back([this, port, w, body_bytes, round] {
         client cl;
         if (!cl.connect(port)) return;
         const std::string me = "w" + std::to_string(w);
         if (!client::ok(cl.call({{"op", "login"}, {"user", me}, {"password", "pw"}}))) return;
+        const std::string prefix = me + "-" + (round ? "r" + std::to_string(round) + "-" : "");
         for (int i = 0; !stop; ++i) {
-          const std::string nonce = me + "-" + std::to_string(i);
+          const std::string nonce = prefix + std::to_string(i);
           std::string body = nonce + " ";
           body.resize(body_bytes, 'x');
           auto r = cl.call({{"op", "send"}, {"to", "sink"}, {"body", body}, {"nonce", nonce}}, 6s);
@@ -200,26 +203,20 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   // The alarm may also come down by itself: under its pressure the node
   // takes a snapshot, compacts the log and prunes the oldest snapshot,
   // which gives room back, and then writes are rightly accepted. So
-  // `fill` sends 2 KiB messages until one is refused, the status checks
-  // below wait until the alarm is still up after the snapshot those sends
-  // started, and each kind of write is tried until refused, with the room
-  // filled again in between. Sends that get through count as acknowledged.
-  int extra = 0, accepted = 0, filled = 0;
-  const auto record = [&](const json::object& req, const json::value& r) {
-    if (auto* m = r.as_object().if_contains("message"))
-      s.acked[std::string(req.at("nonce").as_string())] = m->as_object().at("id").as_int64();
-  };
+  // `fill` runs one more round of the writer w0 (2 KiB sends until one is
+  // refused), the status checks below wait until the alarm is still up
+  // after the snapshot those sends started, and each kind of write is
+  // tried until refused, with the room filled again in between. Sends
+  // that get through count as acknowledged.
+  int extra = 0, accepted = 0;
+  std::size_t filled = 0;
   const auto fill = [&] {
-    for (;;) {
-      const std::string nonce = "w0-fill" + std::to_string(extra++);
-      const json::object req{
-          {"op", "send"}, {"to", "sink"}, {"body", nonce + " " + std::string(2040, 'x')}, {"nonce", nonce}};
-      auto r = a.call(req);
-      if (client::code(r) == "storage_full") return;
-      REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
-      record(req, r);
-      ++filled;
-    }
+    const auto acked_before = s.acked.size();
+    const int full_before = s.refusals["storage_full"];
+    s.start(n.port, 1, 2048);
+    s.join();
+    REQUIRE_MESSAGE(s.refusals["storage_full"] == full_before + 1, "the filling sends did not end with storage_full");
+    filled += s.acked.size() - acked_before;
   };
   REQUIRE(eventually([&] {
     fill();
@@ -239,7 +236,8 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
       if (client::code(r) == "storage_full") return true;
       REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
       ++accepted;
-      if (req.contains("nonce")) record(req, r);
+      if (auto* m = r.if_contains("message"))
+        s.acked[std::string(req.at("nonce").as_string())] = m->as_object().at("id").as_int64();
       fill();
       return false;
     }, 20s);
@@ -250,7 +248,8 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   }));
   CHECK(refused([&] { return json::object{{"op", "create_account"}, {"user", "late" + std::to_string(accepted)}, {"password", "pw"}}; }));
   CHECK(refused([&] { return json::object{{"op", "mark_read"}, {"with", "sink"}}; }));
-  MESSAGE("writes accepted while the alarm was down for a moment: " << accepted << ", and " << filled << " sends filling the room again");
+  MESSAGE("writes accepted while the alarm was down for a moment: " << accepted << ", and " << filled
+          << " sends filling the room again");
   CHECK(client::ok(a.call({{"op", "history"}, {"with", "sink"}, {"limit", 5}})));
   CHECK(client::ok(a.call({{"op", "logout"}})));
   check_acked(n.port, s, writers);
