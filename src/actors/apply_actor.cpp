@@ -151,8 +151,7 @@ bool apply_actor::commit() {
     rolled_back(ec, err);
     return false;
   }
-  uncommitted_.clear();
-  uncommitted_bytes_ = 0;
+  clear_uncommitted();
   set_disk_full(apply_full_, "chat.db", {});
   return true;
 }
@@ -173,8 +172,7 @@ void apply_actor::rolled_back(std::error_code ec, const std::string& err) {
   if (ec != db::errc::disk_full) throw std::runtime_error("cannot write " + err);
   waiting_.insert(waiting_.begin(), std::make_move_iterator(uncommitted_.begin()),
                   std::make_move_iterator(uncommitted_.end()));
-  uncommitted_.clear();
-  uncommitted_bytes_ = 0;
+  clear_uncommitted();
   set_disk_full(apply_full_, "chat.db", err);
 }
 
@@ -204,8 +202,7 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
   // finishes first (and is dropped below if the install supersedes it).
   poll_snapshot(true);
   if (auto e = store_->install_snapshot(file)) throw std::runtime_error("cannot install snapshot " + e.what);
-  uncommitted_.clear();  // the snapshot replaced the state wholesale (install commits first)
-  uncommitted_bytes_ = 0;
+  clear_uncommitted();  // the snapshot replaced the state wholesale (install commits first)
   last_snapshot_ = store_->applied_index();
   reported_ = std::max(reported_, last_snapshot_);
   log_bytes_ = 0;

@@ -184,6 +184,12 @@ class apply_actor {
   /// Entries applied in the open transaction (kept until it commits).
   std::vector<raft::entry> uncommitted_;
   std::uint64_t uncommitted_bytes_ = 0;  ///< their data bytes
+  /// Forgets the open transaction's entries (committed, given back to
+  /// waiting_ by a rollback, or replaced by an install).
+  void clear_uncommitted() {
+    uncommitted_.clear();
+    uncommitted_bytes_ = 0;
+  }
   /// The highest index whose result was reported (a re-apply after a
   /// rollback reports nothing twice).
   std::uint64_t reported_ = 0;
