@@ -677,6 +677,9 @@ void chat_store::read_committed(const std::function<void(std::uint64_t applied)>
     std::uint64_t applied = 0;
     if (q.executeStep()) applied = static_cast<std::uint64_t>(q.getColumn(0).getInt64());
     q.reset();
+    // A reader applies nothing: its applied_index() is this transaction's
+    // (the state digest reports it beside the digest).
+    impl_->applied = applied;
     fn(applied);
   });
 }

@@ -113,7 +113,7 @@ class chat_store {
   ~chat_store();
 
   /// Index of the last applied entry (0 for a fresh store; a reader's is
-  /// in read_committed).
+  /// that of the state its last read_committed read).
   std::uint64_t applied_index() const;
 
   /// Applies entries in order inside the open transaction (opening one if

@@ -24,7 +24,11 @@ TEST_CASE("a reader sees the owner's committed state and its applied index, neve
   REQUIRE_MESSAGE(reader, err.message);
   auto seen = [&] {
     std::pair<std::uint64_t, std::size_t> out;
-    reader->read_committed([&](std::uint64_t applied) { out = {applied, history_size(*reader)}; });
+    reader->read_committed([&](std::uint64_t applied) {
+      // What a query inside asks of applied_index() (the digest does) is the state it reads.
+      CHECK(reader->applied_index() == applied);
+      out = {applied, history_size(*reader)};
+    });
     return out;
   };
   CHECK(seen() == std::pair<std::uint64_t, std::size_t>{3, 1});

@@ -73,6 +73,19 @@ TEST_CASE("reads on the event loop: never older than their read point; a snapsho
 
   // Once the writes are committed to chat.db, the loop answers, and the same.
   REQUIRE(answered_on_loop(bob, c.node(follower), "alice", sent));
+  // So does admin.digest, with the applied index of the state it digested.
+  {
+    client admin;
+    REQUIRE(admin.connect(c.node(follower).port));
+    boost::json::object r;
+    REQUIRE(eventually([&] {
+      const auto before = reads_on_loop(c.node(follower).port);
+      r = admin.call({{"op", "admin.digest"}, {"admin_token", c.admin_token}, {"consistency", "local"}});
+      return client::ok(r) && reads_on_loop(c.node(follower).port) > before;
+    }, 10s));
+    CHECK(r.at("applied_index").to_number<std::int64_t>() == applied_of(c.node(follower)));
+    CHECK(r.at("applied_index").to_number<std::int64_t>() >= sent.back());
+  }
 
   // A member far behind a compacted log gets a snapshot. It lent its
   // connection at start; the install takes it back, and lends it again.

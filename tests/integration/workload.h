@@ -130,11 +130,14 @@ inline std::int64_t applied_of(const node_proc& n) {
 }
 
 /// Waits until every live node has applied the same index and returns the
-/// state digests (admin.digest) of all of them.
+/// state digests (admin.digest) of all of them. A digest whose reply gives
+/// another applied index than the one converged on comes back as an
+/// "error:" entry, so that equal digests mean equal states at that index.
 inline std::vector<std::string> converged_digests(cluster& c) {
   std::vector<std::string> out;
+  std::set<std::int64_t> applied;
   bool same = eventually([&] {
-    std::set<std::int64_t> applied;
+    applied.clear();
     for (auto& n : c.nodes)
       if (n.pid > 0) applied.insert(applied_of(n));
     return applied.size() == 1 && *applied.begin() > 0;
@@ -145,7 +148,14 @@ inline std::vector<std::string> converged_digests(cluster& c) {
     client cl;
     if (!cl.connect(n.port)) continue;
     auto r = cl.call({{"op", "admin.digest"}, {"admin_token", c.admin_token}, {"consistency", "local"}});
-    out.push_back(client::ok(r) ? std::string(r.at("digest").as_string()) : "error:" + client::code(r));
+    if (!client::ok(r)) {
+      out.push_back("error:" + client::code(r));
+      continue;
+    }
+    const auto at = r.at("applied_index").to_number<std::int64_t>();
+    out.push_back(at == *applied.begin() ? std::string(r.at("digest").as_string())
+                                         : "error: " + n.id + "'s digest is at applied index " + std::to_string(at) +
+                                               ", not " + std::to_string(*applied.begin()));
   }
   return out;
 }

@@ -150,6 +150,12 @@ int main(int argc, char** argv) {
     v.counts["divergence"]++;
     v.violations["divergence"].push_back("final read failed: " + err);
   }
+  if (converged < 0) {
+    // Healed and idle, every member must reach the same state at the
+    // leader's commit index.
+    v.counts["divergence"]++;
+    v.violations["divergence"].push_back("the members did not reach one state at the leader's commit index within 90 s");
+  }
   const auto crashes = cluster.crashes();
   bool pass = v.ok() && crashes.empty();
   // The run must have done real work for its verdict to mean anything.
