@@ -59,18 +59,19 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
   };
   h.up = [this](const std::string& id) {
     log::info("peer ", id, " up");
-    if (!incarnation_.empty()) send_frame(id, net::peer_hello{incarnation_});  // before anything else
+    say_hello(id);  // before anything else
     publish_links();
   };
   h.down = [this](const std::string& id) {
     log::info("peer ", id, " down");
+    json_peers_.erase(id);
     on_down(id);
     publish_links();
   };
   h.replaced = [this](const std::string& id) {
     // The new link starts like any other: hello first, checked again.
     if (out_.link_replaced) out_.link_replaced(id);
-    if (!incarnation_.empty()) send_frame(id, net::peer_hello{incarnation_});
+    say_hello(id);
     if (out_snaps_.count(id)) {
       log::info("peer ", id, ": link replaced by a duplicate; restarting the snapshot stream");
       fail_snapshot(id);
@@ -86,6 +87,13 @@ replicator_actor::replicator_actor(boost::asio::io_context& io, std::string self
 }
 
 replicator_actor::~replicator_actor() { stop(); }
+
+void replicator_actor::say_hello(const std::string& peer) {
+  // Until this link's hello says otherwise, the peer may be a build that
+  // reads entry data only as strings.
+  json_peers_.erase(peer);
+  if (!incarnation_.empty()) send_frame(peer, net::peer_hello{incarnation_, true});
+}
 
 void replicator_actor::stop() {
   transport_->stop();
@@ -142,7 +150,7 @@ void replicator_actor::send(std::vector<raft::message> msgs) {
   }
   for (auto& [to, batch] : batches_) {
     if (batch.msgs.empty()) continue;
-    auto frame = std::make_shared<const std::string>(net::encode_peer_frame(batch));
+    auto frame = std::make_shared<const std::string>(net::encode_peer_frame(batch, json_peers_.count(to) > 0));
     batch.msgs.clear();
     if (!transport_->send(to, frame)) out_.unreachable(to);
   }
@@ -151,7 +159,7 @@ void replicator_actor::send(std::vector<raft::message> msgs) {
 }
 
 bool replicator_actor::send_frame(const std::string& to, const net::peer_frame& f) {
-  return transport_->send(to, std::make_shared<const std::string>(net::encode_peer_frame(f)));
+  return transport_->send(to, std::make_shared<const std::string>(net::encode_peer_frame(f, json_peers_.count(to) > 0)));
 }
 
 void replicator_actor::on_frame(const std::string& from, std::string frame, bool binary) {
@@ -175,6 +183,8 @@ void replicator_actor::on_frame(const std::string& from, std::string frame, bool
                  },
                  [&](net::peer_snap_ack& a) { on_snapshot_ack(from, a); },
                  [&](net::peer_hello& h) {
+                   if (h.json_entries) json_peers_.insert(from);
+                   else json_peers_.erase(from);
                    if (out_.hello) out_.hello(from, h.incarnation);
                  },
                  [&](net::peer_refused& r) {

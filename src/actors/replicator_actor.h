@@ -154,6 +154,9 @@ class replicator_actor {
   void handle(replicator_message&& m);
   void send(std::vector<raft::message> msgs);
   bool send_frame(const std::string& to, const net::peer_frame& f);
+  /// The first frame on a new link to `peer`: this node's incarnation, and
+  /// that it reads entry data written as JSON objects.
+  void say_hello(const std::string& peer);
   void send_join(replicator_msg::send_join& j);
   /// Publishes the set of linked peers (outputs.links).
   void publish_links();
@@ -185,6 +188,9 @@ class replicator_actor {
   std::filesystem::path snapshot_dir_;
   replicator_outputs out_;
   std::shared_ptr<net::peer_transport> transport_;
+  /// Peers whose hello on the current link announced json_entries: frames
+  /// to them carry entry data as JSON objects (net::encode_peer_frame).
+  std::set<std::string> json_peers_;
   /// send()'s frames being gathered, one per peer; kept between calls so
   /// their vectors keep their capacity.
   std::vector<std::pair<std::string, net::peer_raft>> batches_;

@@ -1,4 +1,5 @@
 #include "net/peer_codec.h"
+#include "common/json_span.h"
 #include "common/json_text.h"
 #include "common/overloaded.h"
 #include "common/utf8_valid.h"
@@ -57,13 +58,30 @@ json::object members_json(const raft::membership& m) {
   return json::object{{"m", std::move(a)}};
 }
 
+/// True if `data` is one JSON object written compactly (what the gateway
+/// writes for every command), so that a frame may carry it as a value of
+/// its own rather than as a string: no escaping by the writer, no
+/// unescaping by the reader, and the reader takes the same bytes back
+/// (common/json_span.h). `data` must be valid UTF-8.
+bool is_compact_object(std::string_view data) {
+  return !data.empty() && data.front() == '{' &&
+         common::compact_json_end(data.data(), data.data() + data.size()) == data.data() + data.size();
+}
+
+/// Appends the value of a "d" or "data" key: `data` (valid UTF-8) as a
+/// JSON string, or as it stands when `as_json` and it is a compact object.
+void append_data(std::string& out, std::string_view data, bool as_json) {
+  if (as_json && is_compact_object(data)) out += data;
+  else append_json_string(out, data);
+}
+
 /// One Raft message as a JSON object, written without building a
 /// boost::json value first (the replication hot path: every append and its
 /// answer passes here). Keys: t type, f from, o to, tm term, and when set lt
 /// log_term, i index, c commit, r reject, rh reject_hint, ht hint_term,
 /// x context, e entries ({t, i, y type, d data or b base64 data}),
 /// s snapshot ({m members, i, t, h handle}).
-void append_message(std::string& out, const raft::message& m) {
+void append_message(std::string& out, const raft::message& m, bool entries_as_json) {
   out += "{\"t\":";
   append_json_int(out, static_cast<int>(m.type));
   out += ",\"f\":";
@@ -103,7 +121,7 @@ void append_message(std::string& out, const raft::message& m) {
       // replicate.
       if (valid_utf8(e.data)) {
         out += ",\"d\":";
-        append_json_string(out, e.data);
+        append_data(out, e.data, entries_as_json);
       } else {
         out += ",\"b\":\"" + base64(e.data) + '"';
       }
@@ -254,7 +272,7 @@ class exact_reader {
 
   std::optional<peer_frame> propose() {
     peer_propose p;
-    if (!number(p.rid) || !lit(R"(,"data":)") || !string(p.data)) return std::nullopt;
+    if (!number(p.rid) || !lit(R"(,"data":)") || !data(p.data)) return std::nullopt;
     if (lit(R"(,"conf":true)")) p.conf = true;
     else if (!lit(R"(,"conf":false)")) return std::nullopt;
     if (!finish()) return std::nullopt;
@@ -346,6 +364,18 @@ class exact_reader {
     return valid_utf8(out);
   }
 
+  /// A "d" or "data" value: a string, or a compact JSON object standing
+  /// for its own text (append_data). (Not inlined: inlined, it led GCC 12
+  /// to call std::string::push_back out of line in string().)
+  [[gnu::noinline]] bool data(std::string& out) {
+    if (p_ == end_ || *p_ != '{') return string(out);
+    const char* const end = common::compact_json_end(p_, end_);
+    if (!end) return false;
+    out.assign(p_, end);
+    p_ = end;
+    return valid_utf8(out);
+  }
+
   bool entry(raft::entry& e) {
     std::uint64_t y = 0;
     if (!lit(R"({"t":)") || !number(e.term) || !lit(R"(,"i":)") || !number(e.index) || !lit(R"(,"y":)") || !number(y) || y > 1)
@@ -353,7 +383,7 @@ class exact_reader {
     e.type = static_cast<raft::entry_type>(y);
     std::string text;
     if (lit(R"(,"d":)")) {
-      if (!string(text)) return false;
+      if (!data(text)) return false;
       e.data = std::move(text);
     } else {
       if (!lit(R"(,"b":)") || !string(text)) return false;
@@ -391,8 +421,12 @@ class exact_reader {
 
 }  // namespace
 
-std::string encode_peer_frame(const peer_frame& f) {
+std::string encode_peer_frame(const peer_frame& f, bool entries_as_json) {
   if (const auto* x = std::get_if<peer_raft>(&f)) {
+    // A frame with a snapshot's message is left to the receiver's JSON
+    // parser, which reads entry data only as strings.
+    for (const auto& m : x->msgs)
+      if (m.snapshot) entries_as_json = false;
     // One allocation: room for every message, entries escaped (a command's
     // JSON text gains a backslash per quote), without growing on the way.
     std::size_t room = 32;
@@ -405,7 +439,7 @@ std::string encode_peer_frame(const peer_frame& f) {
     out += "{\"type\":\"raft\",\"msgs\":[";
     for (std::size_t k = 0; k < x->msgs.size(); ++k) {
       if (k) out += ',';
-      append_message(out, x->msgs[k]);
+      append_message(out, x->msgs[k], entries_as_json);
     }
     out += "]}";
     return out;
@@ -419,7 +453,7 @@ std::string encode_peer_frame(const peer_frame& f) {
     out += "{\"type\":\"propose\",\"rid\":";
     append_json_int(out, x->rid);
     out += ",\"data\":";
-    append_json_string(out, x->data);
+    append_data(out, x->data, entries_as_json);
     out += x->conf ? ",\"conf\":true}" : ",\"conf\":false}";
     return out;
   }
@@ -471,6 +505,7 @@ std::string encode_peer_frame(const peer_frame& f) {
                  [&](const peer_hello& x) {
                    o["type"] = "hello";
                    o["incarnation"] = x.incarnation;
+                   if (x.json_entries) o["json_entries"] = true;
                  },
                  [&](const peer_refused& x) {
                    o["type"] = "refused";
@@ -534,7 +569,7 @@ std::optional<peer_frame> decode_peer_frame_general(std::string_view text) {
     return p;
   }
   if (type == "hello") {
-    peer_hello p{r.str("incarnation", true)};
+    peer_hello p{r.str("incarnation", true), r.boolean("json_entries")};
     if (!r.ok) return std::nullopt;
     return p;
   }

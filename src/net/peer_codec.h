@@ -65,9 +65,13 @@ struct peer_snap_ack {
 
 /// The first frame each side sends on a new link: the incarnation of its
 /// data directory (db/identity.h), so the other side can tell a member that
-/// came back without its data ({"type":"hello","incarnation":"<16 hex>"}).
+/// came back without its data ({"type":"hello","incarnation":"<16 hex>"}),
+/// and whether it reads entry data written as JSON objects
+/// ("json_entries":true; see encode_peer_frame). A build that knows no
+/// such key ignores it, and never announces it.
 struct peer_hello {
   std::string incarnation;
+  bool json_entries = false;
 
   friend bool operator==(const peer_hello&, const peer_hello&) = default;
 };
@@ -84,8 +88,13 @@ struct peer_refused {
 using peer_frame =
     std::variant<peer_raft, peer_propose, peer_propose_resp, peer_admin, peer_snap_ack, peer_hello, peer_refused>;
 
-/// Encodes a frame as JSON text.
-std::string encode_peer_frame(const peer_frame& f);
+/// Encodes a frame as JSON text. With `entries_as_json` (for a peer that
+/// announced `json_entries` in its hello), entry and proposal data that is
+/// a compact JSON object is written as that object rather than as a
+/// string: the bytes are carried without escaping, and read back as they
+/// are. Only the direct reader takes such frames; a reader that takes data
+/// only as strings refuses them whole, never reads them differently.
+std::string encode_peer_frame(const peer_frame& f, bool entries_as_json = false);
 
 /// Decodes; nullopt on any malformed input (never throws, never crashes).
 /// The frames of every write, laid out as `encode_peer_frame` writes them,
