@@ -10,6 +10,7 @@
 
 #include "common/json_span.h"
 #include "common/utf8_valid.h"
+#include "common/xorshift.h"
 
 namespace json = boost::json;
 
@@ -22,15 +23,7 @@ long span(std::string_view s) {
 }
 
 /// A random JSON value, as boost::json builds it (deterministic).
-struct gen {
-  std::uint64_t x;
-  std::uint64_t next() {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
+struct gen : qc::test::xorshift {
   std::string text() {
     static const char* pieces[] = {"a", "op", "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "/", "caf\xc3\xa9",
                                    "\xf0\x9f\x92\xac", "{", "}", "[", "]", ",", ":", " ", "\\u0041"};

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/xorshift.h"
 #include "net/peer_codec.h"
 
 using namespace qc;
@@ -224,16 +225,8 @@ TEST_CASE("forwarded proposals and their answers: byte for byte the serialized o
 
 namespace {
 
-/// A small deterministic generator for the direct reader's tests.
-struct rng {
-  std::uint64_t x;
-  std::uint64_t next() {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
+/// The direct reader's test cases, drawn deterministically.
+struct rng : test::xorshift {
   /// 0, a small number or one near 2^64: each field's value when set.
   std::uint64_t u64() {
     switch (below(4)) {
