@@ -18,7 +18,9 @@
 # Env: DURATION (s, default 10), ROUNDS (alternating etcd/QC rounds, default 3), SWEEP ("1 4 16 64 128"; empty = no sweep),
 #      SWEEP_DURATION (s, default 5), CLIENTS (default 64), OUT (default build/bench-vs-etcd),
 #      PNG (default docs/bench/latency-vs-throughput.png).
-set -euo pipefail
+set -Eeuo pipefail
+# A step that fails stops the run: say which (chatbench's own messages are in $OUT/qc-r*.err).
+trap 'echo "bench-vs-etcd: stopped by a failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 DURATION=${DURATION:-10}
@@ -106,7 +108,7 @@ for r in $(seq 1 "$ROUNDS"); do
   wait "$m"
   measure "qc-r$r" "$OUT/qc-r$r.ready" "$OUT/qc/n*.pid" "$OUT/etcd/e*.pid" & m=$!
   build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc-r$r.json" \
-    --ready-file "$OUT/qc-r$r.ready" 2>/dev/null | tail -n +2 | sed 's/^/  QC    /'
+    --ready-file "$OUT/qc-r$r.ready" 2>"$OUT/qc-r$r.err" | tail -n +2 | sed 's/^/  QC    /'
   wait "$m"
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'
