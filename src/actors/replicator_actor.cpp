@@ -150,7 +150,7 @@ void replicator_actor::send(std::vector<raft::message> msgs) {
   }
   for (auto& [to, batch] : batches_) {
     if (batch.msgs.empty()) continue;
-    auto frame = std::make_shared<const std::string>(net::encode_peer_frame(batch, json_peers_.count(to) > 0));
+    auto frame = std::make_shared<const std::string>(net::encode_peer_frame(batch, json_peers_.contains(to)));
     batch.msgs.clear();
     if (!transport_->send(to, frame)) out_.unreachable(to);
   }
@@ -159,7 +159,7 @@ void replicator_actor::send(std::vector<raft::message> msgs) {
 }
 
 bool replicator_actor::send_frame(const std::string& to, const net::peer_frame& f) {
-  return transport_->send(to, std::make_shared<const std::string>(net::encode_peer_frame(f, json_peers_.count(to) > 0)));
+  return transport_->send(to, std::make_shared<const std::string>(net::encode_peer_frame(f, json_peers_.contains(to))));
 }
 
 void replicator_actor::on_frame(const std::string& from, std::string frame, bool binary) {

@@ -65,7 +65,7 @@ struct senders {
           auto r = cl.call({{"op", "send"}, {"to", "sink"}, {"body", body}, {"nonce", nonce}}, 6s);
           std::lock_guard lk(mu);
           if (client::ok(r)) {
-            acked[nonce] = r.at("message").as_object().at("id").as_int64();
+            ack(nonce, r);
             continue;
           }
           const auto code = client::code(r);
@@ -74,6 +74,10 @@ struct senders {
           return;
         }
       });
+  }
+  /// Records the message id of an acknowledged send (under mu while writers run).
+  void ack(const std::string& nonce, const json::object& reply) {
+    acked[nonce] = reply.at("message").as_object().at("id").as_int64();
   }
   void join() {
     for (auto& t : threads) t.join();
@@ -105,7 +109,7 @@ void check_acked(int port, senders& s, int writers) {
       std::string body = nonce + " ";
       auto r = cl.call({{"op", "send"}, {"to", "sink"}, {"body", body}, {"nonce", nonce}});
       REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
-      s.acked[nonce] = r.at("message").as_object().at("id").as_int64();
+      s.ack(nonce, r);
     }
     std::map<std::string, int> seen;
     std::map<std::string, std::int64_t> ids;
@@ -236,8 +240,7 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
       if (client::code(r) == "storage_full") return true;
       REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
       ++accepted;
-      if (auto* m = r.if_contains("message"))
-        s.acked[std::string(req.at("nonce").as_string())] = m->as_object().at("id").as_int64();
+      if (r.contains("message")) s.ack(std::string(req.at("nonce").as_string()), r);
       fill();
       return false;
     }, 20s);
@@ -328,7 +331,7 @@ TEST_CASE("storage quota: a follower's alarm makes the leader refuse writes; res
   REQUIRE(client::ok(cl.call({{"op", "login"}, {"user", "w1"}, {"password", "pw"}})));
   auto r = cl.call({{"op", "send"}, {"to", "sink"}, {"body", "w1-final accepted"}, {"nonce", "w1-final"}});
   REQUIRE_MESSAGE(client::ok(r), json::serialize(r));
-  s.acked["w1-final"] = r.at("message").as_object().at("id").as_int64();
+  s.ack("w1-final", r);
   check_acked(f.port, s, 2);
 }
 
