@@ -11,6 +11,8 @@
 #include <map>
 #include <set>
 
+#include "common/splitmix64.h"
+
 namespace qc::raft {
 
 namespace {
@@ -20,17 +22,6 @@ namespace {
                static_cast<unsigned long long>(b));
   std::abort();
 }
-
-/// splitmix64: a tiny deterministic PRNG seeded by the caller.
-struct prng {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
 
 constexpr const char* transfer_ctx = "transfer";
 
@@ -169,7 +160,7 @@ struct read_request {
 
 struct raft_node::impl {
   qc::raft::config cfg;
-  prng rng;
+  common::splitmix64 rng;
 
   // Persistent state (mirrors what the shell persisted or will persist).
   // Invariant: term >= the term of every entry in the log.

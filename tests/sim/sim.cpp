@@ -4,18 +4,13 @@
 #include <cstdio>
 #include <sstream>
 
+#include "common/splitmix64.h"
+
 namespace qc::sim {
 
 namespace {
 
-struct rng_t {
-  std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
+struct rng_t : common::splitmix64 {
   bool chance(double p) { return static_cast<double>(next() % 1000000) < p * 1000000.0; }
   std::uint64_t below(std::uint64_t n) { return n ? next() % n : 0; }
 };

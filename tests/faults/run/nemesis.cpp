@@ -75,13 +75,17 @@ void nemesis::run() {
   }
 }
 
-void nemesis::do_kill() {
-  auto m = shuffled_members();
-  std::string victim;
+std::string nemesis::pick_victim() {
+  const auto m = shuffled_members();  // drawn first, whatever is chosen: a seed replays the same run
   if (uniform(0, 1) < 0.35)
-    if (auto l = cluster_.leader()) victim = *l;
+    if (auto l = cluster_.leader()) return *l;
   for (const auto& id : m)
-    if (victim.empty() && cluster_.usable(id)) victim = id;
+    if (cluster_.usable(id)) return id;
+  return {};
+}
+
+void nemesis::do_kill() {
+  const std::string victim = pick_victim();
   if (victim.empty()) return;
   fault_window w{"kill", victim, clock_.now_s(), 0};
   say("SIGKILL " + victim);
@@ -106,12 +110,7 @@ void nemesis::do_kill_all() {
 }
 
 void nemesis::do_pause() {
-  auto m = shuffled_members();
-  std::string victim;
-  if (uniform(0, 1) < 0.35)
-    if (auto l = cluster_.leader()) victim = *l;
-  for (const auto& id : m)
-    if (victim.empty() && cluster_.usable(id)) victim = id;
+  const std::string victim = pick_victim();
   if (victim.empty()) return;
   fault_window w{"pause", victim, clock_.now_s(), 0};
   say("SIGSTOP " + victim);
