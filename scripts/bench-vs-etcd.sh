@@ -7,6 +7,9 @@
 #      (2 and 3 alternate for ROUNDS rounds, both clusters up, so outside load hits both);
 #   4. prints both with the ratio in one table; a sweep of client counts for
 #      the latency-vs-throughput plot (scripts/plot-latency.sh -> PNG).
+# QC_CLIENT=go drives Quorum Chat with etcdbench's own closed loop instead of
+# chatbench (etcdbench --system qc: Go, gorilla/websocket, no code shared
+# with Quorum Chat), so one client harness measures both systems.
 # System calls (perf stat, every thread of the 3 servers) and server CPU
 # (utime+stime) are counted over each round's measured window only: the
 # benchmark tool creates a ready file when its window begins (after set-up,
@@ -17,7 +20,7 @@
 # Both systems fsync every commit on a majority, data under OUT on the same disk.
 # Env: DURATION (s, default 10), ROUNDS (alternating etcd/QC rounds, default 3), SWEEP ("1 4 16 64 128"; empty = no sweep),
 #      SWEEP_DURATION (s, default 5), CLIENTS (default 64), OUT (default build/bench-vs-etcd),
-#      PNG (default docs/bench/latency-vs-throughput.png).
+#      PNG (default docs/bench/latency-vs-throughput.png), QC_CLIENT (chatbench or go, default chatbench).
 set -Eeuo pipefail
 # A step that fails stops the run: say which (chatbench's own messages are in $OUT/qc-r*.err).
 trap 'echo "bench-vs-etcd: stopped by a failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -28,6 +31,8 @@ ROUNDS=${ROUNDS:-3}
 SWEEP=${SWEEP-1 4 16 64 128}
 SWEEP_DURATION=${SWEEP_DURATION:-5}
 CLIENTS=${CLIENTS:-64}
+QC_CLIENT=${QC_CLIENT:-chatbench}
+[[ $QC_CLIENT == chatbench || $QC_CLIENT == go ]] || { echo "QC_CLIENT must be chatbench or go" >&2; exit 2; }
 OUT=${OUT:-$ROOT/build/bench-vs-etcd}
 PNG=${PNG:-$ROOT/docs/bench/latency-vs-throughput.png}
 SUDO=""; [[ $(id -u) != 0 ]] && SUDO=sudo
@@ -92,6 +97,17 @@ measure() {
   kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
   grep -q raw_syscalls "$OUT/$name.perf" 2>/dev/null || echo "perf stat failed: no system call counts for $name" >&2
 }
+# qc_bench --connections C ARGS...: one closed-loop run of 256-byte sends
+# against the Quorum Chat cluster $N with the QC_CLIENT harness (its
+# header line dropped); ARGS are options both tools take.
+qc_bench() {
+  local c=$2; shift 2
+  if [[ $QC_CLIENT == go ]]; then
+    build/etcdbench --system qc --endpoints "$N" --clients "$c" "$@"
+  else
+    build/chatbench --nodes "$N" --connections "$c" --body 256 "$@" | tail -n +2
+  fi
+}
 echo "== machine: $(nproc) cores, $(uptime | sed 's/.*load average/load average/')"
 
 echo "== starting a 3-member etcd $(etcd --version | head -1 | awk '{print $3}') and a 3-node Quorum Chat (both stay up; runs alternate)"
@@ -107,8 +123,8 @@ for r in $(seq 1 "$ROUNDS"); do
     --ready-file "$OUT/etcd-r$r.ready" | sed 's/^/  etcd  /'
   wait "$m"
   measure "qc-r$r" "$OUT/qc-r$r.ready" "$OUT/qc/n*.pid" "$OUT/etcd/e*.pid" & m=$!
-  build/chatbench --nodes "$N" --connections "$CLIENTS" --duration "$DURATION" --body 256 --json "$OUT/qc-r$r.json" \
-    --ready-file "$OUT/qc-r$r.ready" 2>"$OUT/qc-r$r.err" | tail -n +2 | sed 's/^/  QC    /'
+  qc_bench --connections "$CLIENTS" --duration "$DURATION" --json "$OUT/qc-r$r.json" \
+    --ready-file "$OUT/qc-r$r.ready" 2>"$OUT/qc-r$r.err" | sed 's/^/  QC    /'
   wait "$m"
 done
 python3 - "$OUT" "$ROUNDS" <<'PY'
@@ -127,8 +143,8 @@ print("per-round throughput ratios (QC/etcd): " + ", ".join(f"{x:.2f}x" for x in
 PY
 for c in $SWEEP; do
   build/etcdbench --endpoints "$E" --clients "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --json "$OUT/etcd-sweep-$c.json" | sed "s/^/  etcd c=$c  /"
-  build/chatbench --nodes "$N" --connections "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --body 256 \
-    --json "$OUT/qc-sweep-$c.json" 2>/dev/null | tail -n +2 | sed "s/^/  QC   c=$c  /"
+  qc_bench --connections "$c" --duration "$SWEEP_DURATION" --warmup 0.5 --json "$OUT/qc-sweep-$c.json" 2>/dev/null |
+    sed "s/^/  QC   c=$c  /"
 done
 terms=$(for a in ${N//,/ }; do curl -s --max-time 3 "http://$a/status" | python3 -c '
 import sys, json
