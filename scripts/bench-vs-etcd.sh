@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quorum Chat vs etcd on this machine, one after the other, in one run.
-#   1. installs Debian's etcd-server/etcd-client (and Go + etcd sources to build
+#   1. installs Debian's etcd-server/etcd-client (and Go + etcd and gorilla/websocket sources to build
 #      tools/etcdbench offline) if missing;
 #   2. 3-member etcd on loopback, closed loop: C clients of 256-byte puts;
 #   3. 3-member Quorum Chat on loopback, closed loop: C connections of 256-byte sends
@@ -42,6 +42,7 @@ command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v go >/dev/null || need+=(golang-go)
 [[ -d /usr/share/gocode/src/go.etcd.io/etcd/clientv3 ]] || need+=(golang-etcd-server-dev)
+[[ -d /usr/share/gocode/src/github.com/gorilla/websocket ]] || need+=(golang-github-gorilla-websocket-dev)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 command -v perf >/dev/null || need+=(linux-perf)
 if (( ${#need[@]} )); then

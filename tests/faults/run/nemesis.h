@@ -63,7 +63,7 @@ class nemesis {
   std::vector<std::string> shuffled_members();
   std::string pick(const std::vector<std::string>& from) { return from[rng_() % from.size()]; }
 
-  /// A member to kill or pause: the leader a third of the time, else a
+  /// A member to kill or pause: the leader about a third of the time, else a
   /// random usable member; empty if none is usable.
   std::string pick_victim();
   void do_kill();
