@@ -77,7 +77,11 @@ func main() {
 				q.ws.Close()
 			}
 		}()
-		write = func(i int, r *rand.Rand) error { return qs[i].send(qs[(i+1)%len(qs)].user, val) }
+		for i, q := range qs {
+			b, _ := json.Marshal(map[string]string{"op": "send", "to": qs[(i+1)%len(qs)].user, "body": val})
+			q.sendReq = string(b)
+		}
+		write = func(i int, r *rand.Rand) error { return qs[i].send() }
 	default:
 		fail(fmt.Errorf("--system must be etcd or qc, not %q", *system))
 	}
@@ -188,6 +192,8 @@ type qcClient struct {
 	user string
 	id   int64
 	buf  []byte
+	// sendReq: the send this client repeats, without its id (built once).
+	sendReq string
 	// broken: the connection failed; later sends fail at once (after a
 	// pause, so that a dead client does not spin).
 	broken bool
@@ -203,6 +209,18 @@ type qcReply struct {
 		Message      string `json:"message"`
 		RetryAfterMs int64  `json:"retry_after_ms"`
 	} `json:"error"`
+}
+
+// err is nil for an ok reply, else what the reply says went wrong.
+func (r qcReply) err() error {
+	switch {
+	case r.OK:
+		return nil
+	case r.Error != nil:
+		return fmt.Errorf("%s: %s", r.Error.Code, r.Error.Message)
+	default:
+		return fmt.Errorf("a reply neither ok nor an error")
+	}
 }
 
 // call sends req (a JSON object without its id, which call adds) and
@@ -245,33 +263,21 @@ func (q *qcClient) patiently(req string) error {
 		if err != nil {
 			return err
 		}
-		if r.OK {
-			return nil
-		}
 		if r.Error != nil && r.Error.Code == "rate_limited" {
 			time.Sleep(time.Duration(r.Error.RetryAfterMs+1) * time.Millisecond)
 			continue
 		}
-		if r.Error != nil {
-			return fmt.Errorf("%s: %s", r.Error.Code, r.Error.Message)
-		}
-		return fmt.Errorf("a reply neither ok nor an error")
+		return r.err()
 	}
 }
 
-func (q *qcClient) send(to, body string) error {
-	b, _ := json.Marshal(map[string]string{"op": "send", "to": to, "body": body})
-	r, err := q.call(string(b))
+// send sends this client's message once.
+func (q *qcClient) send() error {
+	r, err := q.call(q.sendReq)
 	if err != nil {
 		return err
 	}
-	if !r.OK {
-		if r.Error != nil {
-			return fmt.Errorf("%s", r.Error.Code)
-		}
-		return fmt.Errorf("not ok")
-	}
-	return nil
+	return r.err()
 }
 
 // qcSetup connects n clients round robin over eps, and creates and logs
