@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "common/peer_data.h"
 #include "net/peer_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -15,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto exact = qc::net::detail::decode_peer_frame_exact(text)) {
     auto general = qc::net::detail::decode_peer_frame_general(text);
     // Only data written as an object may keep the parser from the text itself.
-    const bool json_data = text.find(R"("d":{)") != text.npos || text.find(R"("data":{)") != text.npos;
-    if (!general && json_data) general = qc::net::detail::decode_peer_frame_general(qc::net::encode_peer_frame(*exact));
+    if (!general && qc::test::carries_data_as_object(text)) general = qc::net::detail::decode_peer_frame_general(qc::net::encode_peer_frame(*exact));
     if (!general || *general != *exact) std::abort();
   }
   auto f = qc::net::decode_peer_frame(text);
