@@ -215,6 +215,33 @@ TEST_CASE("the WAL stays bounded: automatic checkpoints are never blocked by a s
   fs::remove_all(dir);
 }
 
+TEST_CASE("an open transaction's dirty pages stay in memory up to 64 MiB: nothing spills into the WAL before its commit") {
+  // The page cache keeps 16 MiB of clean pages, but a transaction may dirty
+  // more before SQLite writes pages into the WAL mid-transaction (and reads
+  // them back): cache_spill, not cache_size, decides that.
+  qc::test::temp_dir dir;
+  auto s = qc::test::open_store(dir.p / "chat.db");
+  s->apply_batch({cmd(1, chat::cmd_create_account{"a", "h", 1}), cmd(2, chat::cmd_create_account{"b", "h", 1})});
+  s->commit();
+  const auto committed_wal = fs::file_size(dir.p / "chat.db-wal");
+  const std::string body(2000, 'x');
+  std::uint64_t idx = 3;
+  // About 32 MB of rows: twice the clean-page budget, half the spill threshold.
+  for (int b = 0; b < 160; ++b) {
+    std::vector<raft::entry> es;
+    for (int i = 0; i < 100; ++i, ++idx) es.push_back(cmd(idx, chat::cmd_send{"a", "b", body, std::nullopt, 1}));
+    s->apply_batch(es);
+  }
+  CHECK(s->uncommitted() == 16'000);
+  const auto open_wal = fs::file_size(dir.p / "chat.db-wal");
+  MESSAGE("chat.db-wal: " << committed_wal / 1024 << " KiB after the first commit, " << open_wal / 1024
+                          << " KiB with 32 MB applied in the open transaction");
+  CHECK(open_wal == committed_wal);
+  s->commit();
+  CHECK(fs::file_size(dir.p / "chat.db-wal") > 30u * 1024 * 1024);  // the commit wrote them
+  CHECK(s->message_count() == 16'000);
+}
+
 TEST_CASE("applies stay in one open transaction: this connection sees them, a copy only what was committed") {
   auto dir = temp_dir();
   auto s = qc::test::open_store(dir / "chat.db");
