@@ -621,10 +621,10 @@ bool chat_store::impl::connect(bool check, std::string& err) {
     // per write per member with SQLite's 2 MiB default. Dirty pages may
     // take up to 64 MiB before they spill, which holds a transaction's
     // 5,000 entries with room to spare; clean pages are recycled past
-    // 16 MiB. Memory a process has not touched yet costs a page fault of
-    // 11-14 µs per 4 KiB page on the first touch in a VM like this one, so
-    // a cache that only grows makes every new page of chat.db pay for one
-    // until it is full; a smaller one reuses its pages sooner.
+    // 16 MiB. Memory a process touches for the first time costs a page
+    // fault (11-14 µs per 4 KiB page, measured in a KVM guest), so a cache
+    // that only grows makes every new page of chat.db pay one until it is
+    // full; a smaller one reuses its pages sooner.
     db->exec("PRAGMA cache_size = -16384");
     db->exec("PRAGMA cache_spill = " + std::to_string((64ull << 20) / std::max<std::uint64_t>(page, 512)));
     // A file without a single table is one whose creation was cut short (a
