@@ -611,8 +611,9 @@ bool chat_store::impl::connect(bool check, std::string& err) {
   db = open_database(path, created, err, false, write_combining_vfs(), check);
   if (!db) return false;
   try {
-    const auto page = static_cast<std::uint64_t>(db->execAndGet("PRAGMA page_size").getInt64());
-    wal_frames = std::max<std::uint64_t>(wal_bytes / std::max<std::uint64_t>(page, 512), 16);
+    // SQLite's page size is never below 512; the floor keeps the divisions safe.
+    const auto page = std::max<std::uint64_t>(db->execAndGet("PRAGMA page_size").getInt64(), 512);
+    wal_frames = std::max<std::uint64_t>(wal_bytes / page, 16);
     db->exec("PRAGMA journal_size_limit = " + std::to_string(wal_frames * page));
     start_checkpoints();
     // One transaction holds up to a second of writes (apply_actor). Pages it
@@ -626,7 +627,7 @@ bool chat_store::impl::connect(bool check, std::string& err) {
     // that only grows makes every new page of chat.db pay one until it is
     // full; a smaller one reuses its pages sooner.
     db->exec("PRAGMA cache_size = -16384");
-    db->exec("PRAGMA cache_spill = " + std::to_string((64ull << 20) / std::max<std::uint64_t>(page, 512)));
+    db->exec("PRAGMA cache_spill = " + std::to_string((64ull << 20) / page));
     // A file without a single table is one whose creation was cut short (a
     // kill between creating the file and committing the schema): nothing
     // was ever stored in it, so it is set up like a new one.
