@@ -19,7 +19,6 @@
 
 #include <pthread.h>
 
-#include <condition_variable>
 #include <functional>
 #include <exception>
 #include <mutex>
@@ -31,6 +30,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "actors/wake_word.h"
 #include "common/log.h"
 
 namespace qc::actors {
@@ -192,15 +192,18 @@ class thread_mailbox {
 
   /// Queues `m` from any thread.
   void push(Msg m) {
+    bool wake;
     {
       std::lock_guard lk(mu_);
       queue_.push_back(std::move(m));
+      wake = std::exchange(asleep_, false);
     }
-    cv_.notify_one();
+    if (wake) wake_.wake();  // a system call only when the worker sleeps
   }
 
   /// Finishes every queued message, then joins the worker. Idempotent.
   void stop() {
+    bool wake;
     {
       std::lock_guard lk(mu_);
       if (stopping_) {
@@ -208,8 +211,9 @@ class thread_mailbox {
         return;
       }
       stopping_ = true;
+      wake = std::exchange(asleep_, false);
     }
-    cv_.notify_one();
+    if (wake) wake_.wake();
     if (worker_.joinable()) worker_.join();
   }
 
@@ -221,7 +225,15 @@ class thread_mailbox {
       batch.clear();
       {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });
+        while (!stopping_ && queue_.empty()) {
+          // Marked asleep and the epoch read under the lock: a push after
+          // the unlock finds the mark and moves the epoch on (wake_word.h).
+          asleep_ = true;
+          const auto seen = wake_.epoch();
+          lk.unlock();
+          wake_.wait(seen);
+          lk.lock();
+        }
         if (queue_.empty()) return;  // stopping and drained
         batch.swap(queue_);
       }
@@ -245,9 +257,10 @@ class thread_mailbox {
   batch_handler on_batch_;
   failure_handler on_failure_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Msg> queue_;
+  detail::wake_word wake_;
+  std::vector<Msg> queue_;  ///< guarded by mu_, as are the two flags
   bool stopping_ = false;
+  bool asleep_ = false;  ///< the worker sleeps (or is about to) on wake_
   std::thread worker_;
 };
 

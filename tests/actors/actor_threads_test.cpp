@@ -14,6 +14,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -89,6 +91,45 @@ TEST_CASE("thread_mailbox: pushes from many threads arrive once each, in per-thr
   }
   CHECK(batches >= 1);
   CHECK(batches <= producers * per_producer);
+}
+
+TEST_CASE("thread_mailbox: a push made just as the worker goes to sleep wakes it") {
+  // Ping-pong: each push comes right after the worker handled the last one,
+  // so it races with the worker marking itself asleep and sleeping. A lost
+  // wake-up leaves the message queued and nobody pushing: the round stalls.
+  constexpr int rounds = 50000;
+  std::atomic<int> handled{0};
+  actors::thread_mailbox<int> box(
+      "test", [&](std::vector<int>&& b) { handled.fetch_add(static_cast<int>(b.size()), std::memory_order_release); },
+      no_failure);
+  int stalled_at = -1;
+  for (int i = 0; i < rounds && stalled_at < 0; ++i) {
+    box.push(i);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    // Spin first, so that the next push lands while the worker is still
+    // on its way to sleep; then yield the core.
+    for (int spins = 0; handled.load(std::memory_order_acquire) != i + 1; ++spins) {
+      if (spins < 4096) continue;
+      if (std::chrono::steady_clock::now() > deadline) {
+        stalled_at = i;
+        break;
+      }
+      std::this_thread::yield();
+    }
+  }
+  CHECK_MESSAGE(stalled_at == -1, "message " << stalled_at << " was never handled: its wake-up was lost");
+  // After a stall, pushes go on until the worker wakes, so that stop()
+  // (which joins it) does not wait forever.
+  for (int extra = 0; stalled_at >= 0 && handled.load() <= stalled_at; ++extra) {
+    if (extra == 500) {
+      std::fprintf(stderr, "thread_mailbox: the worker never woke again; aborting\n");
+      std::abort();
+    }
+    box.push(rounds + extra);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  box.stop();
+  if (stalled_at < 0) CHECK(handled.load() == rounds);
 }
 
 TEST_CASE("storage actor: concurrent persists and compactions are acked in order and all durable") {
