@@ -5,7 +5,7 @@
 // that follows every wake-up is a futex(FUTEX_WAKE) system call with no
 // one to wake. Measured on the storage and apply threads of a 3-member
 // cluster under 64 writing clients, that was a third of all the futex
-// calls (0.34 per write). Here the caller keeps its own lock for its own
+// calls (0.33 per write). Here the caller keeps its own lock for its own
 // state and uses this word only to sleep and to be woken.
 //
 // The protocol (thread_mailbox): the sleeper, holding its lock, marks
