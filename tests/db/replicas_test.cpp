@@ -193,3 +193,63 @@ TEST_CASE("conversations follow deletes and reads: last moves back, unread count
   CHECK(cs[0].with == "alice");
   CHECK(s->conversations("bob").empty());
 }
+
+TEST_CASE("a replica's state and answers do not depend on where its transactions end") {
+  // The apply actor commits when its count, bytes or timer say so, so two
+  // replicas end their transactions at different entries. Replica `each`
+  // commits after every entry; replica `once` keeps one transaction open
+  // for the whole workload and answers queries inside it. Busy
+  // conversations (three users, mostly one pair), with mark_read,
+  // delete_messages and delete_account in between: the two must agree on
+  // every reply, every query and the state digest, and on what the
+  // commit leaves in the file.
+  tmp_dir tmp;
+  auto each = open(tmp.p / "each.db");
+  auto once = open(tmp.p / "once.db");
+  const std::vector<std::string> users = {"ann", "ben", "cat"};
+  std::uint64_t index = 0;
+  auto both = [&](const chat::command& c) {
+    ++index;
+    auto a = each->apply_batch({cmd(index, c)});
+    each->commit();
+    auto b = once->apply_batch({cmd(index, c)});
+    REQUIRE(a.size() == 1);
+    REQUIRE(b.size() == 1);
+    CHECK(a[0].code == b[0].code);
+    CHECK(a[0].result_json == b[0].result_json);
+  };
+  for (const auto& u : users) both(chat::cmd_create_account{u, "h", 1});
+  std::uint64_t query_rounds = 0;
+  for (int step = 0; step < 400; ++step) {
+    CAPTURE(step);
+    const auto& from = users[step % 7 == 0 ? 2 : step % 2];
+    const auto& to = users[step % 5 == 0 ? 2 : 1 - step % 2];
+    if (step % 23 == 22) both(chat::cmd_mark_read{to, {}, from});
+    else if (step % 31 == 30) both(chat::cmd_mark_read{to, {index - 1, index - 3}, std::nullopt});
+    else if (step % 37 == 36) both(chat::cmd_delete_messages{from, {index - 1, index - 2}});
+    else if (step == 300) both(chat::cmd_delete_account{"cat"});
+    else if (step == 301) both(chat::cmd_create_account{"cat", "h", 2});
+    else both(chat::cmd_send{from, to, "m" + std::to_string(step), std::nullopt, 1'700'000'000'000 + step});
+    // Queries between the sends of one transaction, on both replicas.
+    if (step % 9 != 8) continue;
+    ++query_rounds;
+    for (const auto& u : users) {
+      CAPTURE(u);
+      auto x = each->conversations(u);
+      auto y = once->conversations(u);
+      REQUIRE(x.size() == y.size());
+      for (std::size_t k = 0; k < x.size(); ++k) {
+        CHECK(x[k].with == y[k].with);
+        CHECK(x[k].unread == y[k].unread);
+        CHECK(x[k].last.id == y[k].last.id);
+      }
+    }
+    if (step % 4 == 0) CHECK(each->state_digest() == once->state_digest());
+  }
+  CHECK(query_rounds > 40);
+  // What the commit wrote, as read back from the file by a new connection.
+  once->commit();
+  once.reset();
+  once = open(tmp.p / "once.db");
+  CHECK(each->state_digest() == once->state_digest());
+}
