@@ -219,7 +219,6 @@ TEST_CASE("a replica's state and answers do not depend on where its transactions
     CHECK(a[0].result_json == b[0].result_json);
   };
   for (const auto& u : users) both(chat::cmd_create_account{u, "h", 1});
-  std::uint64_t query_rounds = 0;
   for (int step = 0; step < 400; ++step) {
     CAPTURE(step);
     const auto& from = users[step % 7 == 0 ? 2 : step % 2];
@@ -232,7 +231,6 @@ TEST_CASE("a replica's state and answers do not depend on where its transactions
     else both(chat::cmd_send{from, to, "m" + std::to_string(step), std::nullopt, 1'700'000'000'000 + step});
     // Queries between the sends of one transaction, on both replicas.
     if (step % 9 != 8) continue;
-    ++query_rounds;
     for (const auto& u : users) {
       CAPTURE(u);
       auto x = each->conversations(u);
@@ -241,12 +239,11 @@ TEST_CASE("a replica's state and answers do not depend on where its transactions
       for (std::size_t k = 0; k < x.size(); ++k) {
         CHECK(x[k].with == y[k].with);
         CHECK(x[k].unread == y[k].unread);
-        CHECK(x[k].last.id == y[k].last.id);
+        CHECK(x[k].last == y[k].last);
       }
     }
-    if (step % 4 == 0) CHECK(each->state_digest() == once->state_digest());
+    if (step % 36 == 8) CHECK(each->state_digest() == once->state_digest());  // every fourth round
   }
-  CHECK(query_rounds > 40);
   // What the commit wrote, as read back from the file by a new connection.
   once->commit();
   once.reset();
