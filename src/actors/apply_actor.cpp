@@ -60,6 +60,7 @@ apply_actor::apply_actor(boost::asio::io_context& io, std::unique_ptr<db::chat_s
   last_snapshot_ = store_->applied_index();
   reported_ = store_->applied_index();
   snapshot_bytes_ = newest_snapshot_bytes(snapshot_dir_);
+  report_free_bytes();
   inbox_ = std::make_unique<thread_mailbox<apply_message>>(
       "apply", [this](std::vector<apply_message>&& b) { handle_batch(std::move(b)); }, std::move(on_failure));
 }
@@ -153,6 +154,7 @@ bool apply_actor::commit() {
   }
   clear_uncommitted();
   set_disk_full(apply_full_, "chat.db", {});
+  report_free_bytes();
   return true;
 }
 
@@ -215,6 +217,7 @@ void apply_actor::install(const raft::snapshot_meta& snap) {
   std::erase_if(waiting_, [&](const raft::entry& e) { return e.index <= last_snapshot_; });
   const auto applied = store_->applied_index();
   boost::asio::post(io_, [this, applied] { out_.applied({}, applied); });
+  report_free_bytes();
   lend_reader();
 }
 
@@ -223,6 +226,19 @@ void apply_actor::lend_reader() {
   if (reader_lent_ || !out_.reader_open || !out_.reader_close) return;
   reader_lent_ = true;
   boost::asio::post(io_, [this, db = store_->path()] { out_.reader_open(db); });
+}
+
+void apply_actor::report_free_bytes() {
+  if (!out_.free_bytes) return;
+  std::uint64_t bytes = 0;
+  try {
+    bytes = store_->free_bytes();
+  } catch (const std::exception&) {
+    return;  // a read of chat.db's first page failed: the next commit tells
+  }
+  if (bytes == reported_free_) return;
+  reported_free_ = bytes;
+  boost::asio::post(io_, [this, bytes] { out_.free_bytes(bytes); });
 }
 
 void apply_actor::set_disk_full(bool& flag, const char* source, const std::string& error) {

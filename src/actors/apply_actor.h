@@ -31,6 +31,7 @@
 #include <thread>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,6 +108,10 @@ struct apply_outputs {
   /// The gateway must close it and answer with apply_msg::reader_closed:
   /// a snapshot install is about to replace the file.
   std::function<void()> reader_close;
+  /// chat.db's free pages now take `bytes` (at the start, and after a
+  /// commit or an install that changed them): for the disk monitor, which
+  /// must not open chat.db itself (db::measure_data_dir).
+  std::function<void(std::uint64_t bytes)> free_bytes;
 };
 
 /// The apply actor. Owned by the node; reached only through tell().
@@ -219,6 +224,9 @@ class apply_actor {
   std::vector<apply_message> held_;
   /// Lends the reader (again): tells the gateway where chat.db is.
   void lend_reader();
+  /// Reports chat.db's free bytes if they changed (out_.free_bytes).
+  void report_free_bytes();
+  std::uint64_t reported_free_ = std::numeric_limits<std::uint64_t>::max();  ///< apply thread only
   std::unique_ptr<thread_mailbox<apply_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -6,6 +6,7 @@
 // ticker asks twice a second).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -21,10 +22,15 @@ namespace qc::actors {
 namespace disk_monitor_msg {
 /// Measure now (asks that queue up meanwhile are served by one measurement).
 struct measure {};
+/// chat.db's free pages take `bytes` now (the apply actor, which owns
+/// chat.db: the monitor never opens it, see db::measure_data_dir).
+struct chat_free {
+  std::uint64_t bytes = 0;
+};
 }  // namespace disk_monitor_msg
 
 /// Everything the disk monitor accepts.
-using disk_monitor_message = std::variant<disk_monitor_msg::measure>;
+using disk_monitor_message = std::variant<disk_monitor_msg::measure, disk_monitor_msg::chat_free>;
 
 /// The actor.
 class disk_monitor {
@@ -43,6 +49,7 @@ class disk_monitor {
   boost::asio::io_context& io_;
   std::filesystem::path dir_;
   std::function<void(db::disk_usage)> on_usage_;
+  std::uint64_t chat_free_ = 0;  ///< the latest chat_free (its thread)
   std::unique_ptr<thread_mailbox<disk_monitor_message>> inbox_;  // last: its thread uses the above
 };
 

@@ -179,6 +179,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   gateway_actor* gateway = nullptr;
   events_actor* events = nullptr;  // the live cluster view's event source
   join_actor* joiner = nullptr;    // a node started with --join, until it is a voter
+  disk_monitor* monitor = nullptr;
   membership_actor* membership = nullptr;  // the membership change this node leads, if any
 
   const raft::membership initial_config = raft::newest_config(db.initial.snapshot, db.initial.entries);
@@ -267,6 +268,7 @@ int run_node(const config::node_config& cfg, const char* version) {
   };
   aout.reader_open = [&](std::filesystem::path db) { gateway->tell(gateway_msg::reader_open{std::move(db)}); };
   aout.reader_close = [&] { gateway->tell(gateway_msg::reader_close{}); };
+  aout.free_bytes = [&](std::uint64_t bytes) { monitor->tell(disk_monitor_msg::chat_free{bytes}); };
   const snapshot_policy snap_policy{cfg.snapshot_every, cfg.disk_work_phase()};
   apply_actor apply_a(io, std::move(db.chat), snap_dir, snap_policy, cfg.apply_commit_bytes(), aout, fail_node);
   apply = &apply_a;
@@ -369,7 +371,6 @@ int run_node(const config::node_config& cfg, const char* version) {
   gout.events = [&](events_message m) { events->tell(std::move(m)); };
   gout.membership = [&](membership_message m) { membership->tell(std::move(m)); };
   gout.storage = [&](storage_message m) { storage_a.tell(std::move(m)); };
-  disk_monitor* monitor = nullptr;  // made below; the gateway asks it only once the loop runs
   gout.measure = [&] { monitor->tell(disk_monitor_msg::measure{}); };
   gateway_actor gateway_a(io, cfg, std::move(gout), version);
   gateway = &gateway_a;

@@ -166,6 +166,7 @@ struct chat_store::impl {
   fs::path path;
   std::uint64_t wal_bytes = default_wal_bytes;
   std::uint64_t wal_frames = 0;  ///< the WAL's bound in pages (connect)
+  std::uint64_t page_bytes = 4096;  ///< chat.db's page size (connect)
   double wal_phase = 0;          ///< open's wal_phase
   /// Declared before `db`, whose commits call it, so that it outlives it.
   std::unique_ptr<wal_checkpointer> checkpointer;
@@ -613,6 +614,7 @@ bool chat_store::impl::connect(bool check, std::string& err) {
   try {
     // SQLite's page size is never below 512; the floor keeps the divisions safe.
     const auto page = std::max<std::uint64_t>(db->execAndGet("PRAGMA page_size").getInt64(), 512);
+    page_bytes = page;
     wal_frames = std::max<std::uint64_t>(wal_bytes / page, 16);
     db->exec("PRAGMA journal_size_limit = " + std::to_string(wal_frames * page));
     start_checkpoints();
@@ -742,6 +744,12 @@ void chat_store::commit() {
 }
 
 std::uint64_t chat_store::uncommitted() const { return impl_->uncommitted; }
+
+std::uint64_t chat_store::free_bytes() {
+  auto reset_after = impl_->st->guard();
+  auto& q = (*impl_->st)("PRAGMA freelist_count");
+  return q.executeStep() ? static_cast<std::uint64_t>(q.getColumn(0).getInt64()) * impl_->page_bytes : 0;
+}
 
 void chat_store::read_together(const std::function<void()>& fn) {
   if (impl_->in_tx) {

@@ -139,6 +139,11 @@ class chat_store {
   void commit();
   /// Entries applied since the last commit.
   std::uint64_t uncommitted() const;
+  /// Bytes in chat.db's free pages as this connection sees them (its open
+  /// transaction included): SQLite reuses them before the file grows, so
+  /// the storage quota leaves them out (db::measure_data_dir). Throws what
+  /// SQLite throws.
+  std::uint64_t free_bytes();
 
   // ---- queries (read applied state; `user` is the acting principal) ------
 

@@ -1,11 +1,8 @@
 #include "db/disk_usage.h"
 
-#include <fcntl.h>
 #include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <system_error>
 
 #include "db/snapshot_files.h"
@@ -14,28 +11,7 @@ namespace qc::db {
 
 namespace fs = std::filesystem;
 
-namespace {
-std::uint64_t be(const unsigned char* p, int n) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
-}
-}  // namespace
-
-std::uint64_t sqlite_free_bytes(const fs::path& file) {
-  // https://www.sqlite.org/fileformat.html#the_database_header
-  unsigned char h[100];
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  const auto n = ::pread(fd, h, sizeof h, 0);
-  ::close(fd);
-  if (n != static_cast<ssize_t>(sizeof h) || std::memcmp(h, "SQLite format 3", 16) != 0) return 0;
-  std::uint64_t page = be(h + 16, 2);
-  if (page == 1) page = 65536;
-  return page * be(h + 36, 4);  // page size x freelist pages
-}
-
-disk_usage measure_data_dir(const fs::path& dir) {
+disk_usage measure_data_dir(const fs::path& dir, std::uint64_t chat_free_bytes) {
   disk_usage u;
   std::error_code ec;
   std::uint64_t newest_index = 0, newest_size = 0, copying = 0, state = 0, wal = 0;
@@ -45,10 +21,11 @@ disk_usage measure_data_dir(const fs::path& dir) {
     if (!it->is_regular_file(fe)) continue;
     const auto size = it->file_size(fe);
     if (fe) continue;
-    const auto live = size - std::min(size, sqlite_free_bytes(it->path()));
-    u.used_bytes += live;
     const auto name = it->path().filename().string();
-    if (name == "chat.db" && it.depth() == 0) {
+    const bool chat_db = name == "chat.db" && it.depth() == 0;
+    const auto live = chat_db ? size - std::min(size, chat_free_bytes) : size;
+    u.used_bytes += live;
+    if (chat_db) {
       state = live;
     } else if (name == "chat.db-wal" && it.depth() == 0) {
       wal = size;

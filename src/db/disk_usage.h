@@ -11,11 +11,11 @@ namespace qc::db {
 
 /// One measurement of a data directory.
 struct disk_usage {
-  /// Every file under the directory (log, chat.db and their WAL files,
-  /// snapshots, copies and transfers in progress), less the free pages
-  /// inside SQLite databases: SQLite reuses those before it grows a file,
-  /// so deleted messages and a compacted log give room back although the
-  /// files never shrink.
+  /// Every file under the directory (log, chat.db and its WAL, snapshots,
+  /// copies and transfers in progress), less chat.db's free pages: SQLite
+  /// reuses those before it grows the file, so deleted messages give room
+  /// back although the file never shrinks. (Snapshots are written by
+  /// VACUUM INTO, which leaves no free pages.)
   std::uint64_t used_bytes = 0;
   /// What the file system still gives an unprivileged writer (statvfs).
   std::uint64_t available_bytes = 0;
@@ -32,12 +32,14 @@ struct disk_usage {
   std::uint64_t copy_index = 0;
 };
 
-/// Measures `dir`. Files that vanish meanwhile (a pruned snapshot) count 0.
-disk_usage measure_data_dir(const std::filesystem::path& dir);
-
-/// The free pages inside an SQLite database file, in bytes, as its header
-/// records them (0 for any other file). In WAL mode the header is the one
-/// of the last checkpoint.
-std::uint64_t sqlite_free_bytes(const std::filesystem::path& file);
+/// Measures `dir` with stat() alone: it opens no file. Closing any
+/// descriptor of a file drops every POSIX lock this process holds on it,
+/// SQLite's locks on chat.db and its -shm file among them. Without them,
+/// another process's SQLite (an operator's sqlite3 shell) takes the shared
+/// memory for unused and truncates it under the node, whose next write to
+/// it raises SIGBUS. So chat.db's free pages come from its owner:
+/// `chat_free_bytes` (chat_store::free_bytes, reported by the apply actor).
+/// Files that vanish meanwhile (a pruned snapshot) count 0.
+disk_usage measure_data_dir(const std::filesystem::path& dir, std::uint64_t chat_free_bytes);
 
 }  // namespace qc::db
