@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,21 @@ template <class Iterator, class Fn>
 void each_live_entry(const fs::path& dir, Fn&& fn) {
   std::error_code ec;
   for (Iterator it(dir, ec); !ec && it != Iterator(); it.increment(ec)) fn(*it);
+}
+
+/// What the sqlite3 shell prints for `sql` against the database `db`,
+/// opened read-only (as an operator would inspect a running node), with
+/// the trailing newline removed; empty if the shell could not run.
+inline std::string sqlite_shell(const std::filesystem::path& db, const std::string& sql) {
+  const std::string cmd = "sqlite3 -readonly '" + db.string() + "' \"" + sql + "\" 2>&1";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    ::pclose(p);
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
 }
 
 /// The chatnode binary the tests start: this build's, or QC_CHATNODE (to

@@ -15,19 +15,9 @@ using namespace qc::test;
 
 namespace {
 
-/// The stored hash of `user` in a node's chat.db (read-only, through the
-/// sqlite3 shell; the node keeps running).
+/// The stored hash of `user` in a node's chat.db (the node keeps running).
 std::string stored_hash(const node_proc& n, const std::string& user) {
-  const std::string cmd = "sqlite3 -readonly '" + (n.dir / "chat.db").string() +
-                          "' \"SELECT pw_hash FROM accounts WHERE name = '" + user + "'\"";
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    ::pclose(p);
-  }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+  return sqlite_shell(n.dir / "chat.db", "SELECT pw_hash FROM accounts WHERE name = '" + user + "'");
 }
 
 std::int64_t retry_after(const json::object& r) {

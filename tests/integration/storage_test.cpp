@@ -2,7 +2,8 @@
 // grow the data get storage_full; reads, logins, logout and deletes go on;
 // the alarm clears by itself), a follower's alarm refusing writes on the
 // leader, a real full disk (a small tmpfs: ENOSPC from the kernel) under
-// sends, and a snapshot whose rename a power loss undid. After each, every
+// sends, a snapshot whose rename a power loss undid, and an operator reading
+// chat.db with the sqlite3 shell while the node writes. After each, every
 // acknowledged write is there. The tmpfs cases need root (mount); without
 // it they say they were skipped.
 #include <doctest/doctest.h>
@@ -463,4 +464,52 @@ TEST_CASE("a snapshot whose rename a power loss undid is renamed into place at s
   CHECK(fs::exists(snaps / handle));
   CHECK(status_number(n, "snapshot_index") == newest);
   CHECK(n.log_text().find("renamed snap-at-") != std::string::npos);
+}
+
+TEST_CASE("an operator's sqlite3 shell reading chat.db while the node takes writes: the node lives on, nothing lost") {
+  // The node must keep its locks on chat.db and its shared-memory file the
+  // whole time: a process that closes any descriptor of a file loses every
+  // lock it held on it, and the shell, finding the shared memory unlocked,
+  // would take it for unused and truncate it under the node (SIGBUS at the
+  // node's next write to it). The disk monitor used to open and close
+  // every file of the data directory twice a second.
+  cluster c(1);
+  auto& n = c.nodes[0];
+  REQUIRE(c.start_healthy());
+  const auto db = n.dir / "chat.db";
+  REQUIRE_MESSAGE(sqlite_shell(db, "SELECT 1") == "1", "the sqlite3 shell does not run");
+  constexpr int writers = 4;
+  sign_up(n.port, writers);
+  senders s;
+  s.start(n.port, writers, 256);
+  // Each read is a new shell process that opens chat.db afresh.
+  int reads = 0;
+  std::map<std::string, int> failures;
+  const auto until = std::chrono::steady_clock::now() + 8s;
+  while (std::chrono::steady_clock::now() < until && n.alive()) {
+    const auto out = sqlite_shell(db, "SELECT count(*) FROM messages");
+    if (out.empty() || out.find_first_not_of("0123456789") != std::string::npos) ++failures[out];
+    ++reads;
+  }
+  s.stop = true;
+  s.join();
+  if (!n.alive()) {
+    int status = 0;
+    ::waitpid(n.pid, &status, 0);
+    n.pid = -1;
+    FAIL("the node died (" << (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                                    : "exit " + std::to_string(WEXITSTATUS(status)))
+                            << " after " << reads << " shell reads); its log:\n"
+                            << n.log_text());
+  }
+  MESSAGE(reads << " shell reads beside " << s.acked.size() << " acknowledged sends");
+  for (const auto& [out, k] : failures) MESSAGE("shell said, " << k << " times: " << out);
+  CHECK(failures.empty());
+  CHECK(reads >= 20);
+  CHECK(s.acked.size() > 100);
+  check_acked(n.port, s, writers);
+  // chat.db commits within a second: the shell then sees every message.
+  CHECK(eventually([&] { return sqlite_shell(db, "SELECT count(*) FROM messages") == std::to_string(s.acked.size()); },
+                   5s));
+  CHECK(n.log_text().find(" ERROR ") == std::string::npos);
 }
