@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/overloaded.h"
 #include "db/chat_store.h"
+#include "db/dir_lock.h"
 #include "db/errc.h"
 #include "db/identity.h"
 #include "db/log_store.h"
@@ -43,6 +44,7 @@ constexpr int election_tick_ms = 10;
 
 /// Opens both databases and reconciles them, or explains why not.
 struct opened {
+  std::unique_ptr<db::dir_lock> lock;  ///< held until the node exits
   db::node_identity identity;
   db::peer_incarnations peers;
   std::unique_ptr<db::log_store> log;
@@ -58,6 +60,9 @@ bool open_data_dir(const config::node_config& cfg, opened& out, std::string& why
     why = "cannot create data directory " + dir.string() + ": " + ec.message();
     return false;
   }
+  // Before anything reads or changes a file of the directory.
+  out.lock = db::dir_lock::acquire(dir, why);
+  if (!out.lock) return false;
   // Before anything reads a snapshot: copies and transfers a crash or a
   // power loss left behind (one may be the only copy raft.db names).
   for (const auto& line : db::recover_snapshot_dir(dir / "snapshots")) log::info("snapshots: ", line);
