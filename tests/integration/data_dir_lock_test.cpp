@@ -1,0 +1,76 @@
+// One process per data directory: a second chatnode started on a directory
+// a running one holds is refused at start with one line naming the
+// directory and the holder's pid, and the running node carries on. The
+// lock goes with the process, even when it is SIGKILLed.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include "integration/harness.h"
+#include "ops/spawn.h"
+
+using namespace qc::test;
+
+namespace {
+
+/// Waits up to `timeout` for `pid` to exit; its wait status, or -1 if it
+/// still runs (then it is killed and reaped).
+int exit_status(pid_t pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  if (eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout)) return status;
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, &status, 0);
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a second chatnode on a data directory in use is refused at start; the first serves on") {
+  cluster c(1);
+  auto& n = c.nodes[0];
+  REQUIRE(c.start_healthy());
+  client a;
+  REQUIRE(a.connect(n.port));
+  REQUIRE(!a.signup("alice").empty());
+  auto sent = a.call({{"op", "send"}, {"to", "alice"}, {"body", "before"}});
+  REQUIRE(client::ok(sent));
+  const auto id = sent.at("message").as_object().at("id").as_int64();
+
+  // The same directory, another port: only the lock can stop it.
+  const auto second_log = c.root / "second.log";
+  const auto second = qc::ops::spawn_process(
+      {chatnode_binary(), "--config", n.config.string(), "--listen", "127.0.0.1:" + std::to_string(free_port())},
+      second_log.string());
+  const int status = exit_status(second, 15s);
+  REQUIRE_MESSAGE(status != -1, "the second process was still running after 15 s");
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) != 0);
+  std::ifstream in(second_log);
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  MESSAGE("the second process said: " << log);
+  const auto error_at = log.find(" ERROR ");
+  REQUIRE(error_at != std::string::npos);
+  CHECK(log.find(" ERROR ", error_at + 1) == std::string::npos);  // one line says why
+  CHECK(log.find(n.dir.string() + " is in use by another chatnode process (pid " + std::to_string(n.pid) + ")") !=
+        std::string::npos);
+
+  // The first never noticed.
+  auto more = a.call({{"op", "send"}, {"to", "alice"}, {"body", "after"}});
+  CHECK_MESSAGE(client::ok(more), json::serialize(more));
+  CHECK(n.log_text().find(" ERROR ") == std::string::npos);
+
+  // SIGKILL releases the lock with the process: the next start takes it.
+  n.signal(SIGKILL);
+  n.start();
+  REQUIRE(n.wait_healthy(15s));
+  client b;
+  REQUIRE(b.connect(n.port));
+  REQUIRE(client::ok(b.call({{"op", "login"}, {"user", "alice"}, {"password", "pw"}})));
+  auto h = b.call({{"op", "history"}, {"with", "alice"}, {"limit", 10}});
+  REQUIRE_MESSAGE(client::ok(h), json::serialize(h));
+  const auto& msgs = h.at("messages").as_array();
+  REQUIRE(msgs.size() == 2);
+  CHECK(msgs[0].at("id").as_int64() == id);
+  CHECK(msgs[0].at("body").as_string() == "before");
+  CHECK(msgs[1].at("body").as_string() == "after");
+}
