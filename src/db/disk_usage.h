@@ -1,7 +1,7 @@
 // How much room the node's data takes: what `[storage] quota_bytes` is
 // checked against.
 //
-// Owned by: the disk monitor's thread (blocking stat/read calls).
+// Owned by: the disk monitor's thread (blocking stat calls).
 #pragma once
 
 #include <cstdint>
