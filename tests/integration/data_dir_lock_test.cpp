@@ -36,23 +36,29 @@ TEST_CASE("a second chatnode on a data directory in use is refused at start; the
   REQUIRE(client::ok(sent));
   const auto id = sent.at("message").as_object().at("id").as_int64();
 
-  // The same directory, another port: only the lock can stop it.
-  const auto second_log = c.root / "second.log";
-  const auto second = qc::ops::spawn_process(
-      {chatnode_binary(), "--config", n.config.string(), "--listen", "127.0.0.1:" + std::to_string(free_port())},
-      second_log.string());
-  const int status = exit_status(second, 15s);
-  REQUIRE_MESSAGE(status != -1, "the second process was still running after 15 s");
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) != 0);
-  std::ifstream in(second_log);
-  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  MESSAGE("the second process said: " << log);
-  const auto error_at = log.find(" ERROR ");
-  REQUIRE(error_at != std::string::npos);
-  CHECK(log.find(" ERROR ", error_at + 1) == std::string::npos);  // one line says why
-  CHECK(log.find(n.dir.string() + " is in use by another chatnode process (pid " + std::to_string(n.pid) + ")") !=
-        std::string::npos);
+  // The same directory on another port (a copied config): only the lock
+  // can stop it. And on the same port (a supervisor restarting a node that
+  // is paused, not dead): it must stop before its start-up recovery
+  // touches the first's files, not later, when it cannot listen.
+  for (const bool same_port : {false, true}) {
+    CAPTURE(same_port);
+    const auto second_log = c.root / (same_port ? "second-same-port.log" : "second.log");
+    std::vector<std::string> argv = {chatnode_binary(), "--config", n.config.string()};
+    if (!same_port) argv.insert(argv.end(), {"--listen", "127.0.0.1:" + std::to_string(free_port())});
+    const auto second = qc::ops::spawn_process(argv, second_log.string());
+    const int status = exit_status(second, 15s);
+    REQUIRE_MESSAGE(status != -1, "the second process was still running after 15 s");
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) != 0);
+    std::ifstream in(second_log);
+    const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    MESSAGE("the second process said: " << log);
+    const auto error_at = log.find(" ERROR ");
+    REQUIRE(error_at != std::string::npos);
+    CHECK(log.find(" ERROR ", error_at + 1) == std::string::npos);  // one line says why
+    CHECK(log.find(n.dir.string() + " is in use by another chatnode process (pid " + std::to_string(n.pid) + ")") !=
+          std::string::npos);
+  }
 
   // The first never noticed.
   auto more = a.call({{"op", "send"}, {"to", "alice"}, {"body", "after"}});
