@@ -112,6 +112,15 @@ inline std::string sqlite_shell(const std::filesystem::path& db, const std::stri
   return out;
 }
 
+/// The number of ERROR lines in a node's log (a node that refuses to
+/// start or stops says why in exactly one).
+inline int error_lines(const std::string& log) {
+  int n = 0;
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) n += line.find(" ERROR ") != std::string::npos;
+  return n;
+}
+
 /// The chatnode binary the tests start: this build's, or QC_CHATNODE (to
 /// run a case against another build of the node, e.g. before a change).
 inline std::string chatnode_binary() {
