@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 
@@ -448,7 +449,10 @@ int run_node(const config::node_config& cfg, const char* version) {
   heartbeat.start();
   measure.start();
   lag.start();
-  monitor_a.tell(disk_monitor_msg::measure{});
+  // Posted, so that it reaches the monitor after the apply actor's first
+  // chat_free (posted when that actor was made): the first measurement
+  // then leaves chat.db's free pages out like every later one.
+  boost::asio::post(io, [&] { monitor_a.tell(disk_monitor_msg::measure{}); });
   if (join_a) join_a->start();
   log::info("listening on ", cfg.listen, " (clients ws://", cfg.advertise, "/ws, peers /raft)");
 
