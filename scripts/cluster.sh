@@ -81,7 +81,8 @@ status() {
   printf '%-4s %-16s %-10s %-6s %-7s %-8s %-8s %s\n' ID ADDRESS ROLE TERM LEADER COMMIT APPLIED REACHABLE
   for id in $(ids); do
     local a; a=$(addr_of "$id")
-    curl -s --max-time 1 "http://$a/status" | python3 -c '
+    # A member that is down fails curl; the row says so and the rest follow.
+    { curl -s --max-time 1 "http://$a/status" || true; } | python3 -c '
 import sys, json
 id, a = sys.argv[1], sys.argv[2]
 try:
