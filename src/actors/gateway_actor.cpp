@@ -110,6 +110,15 @@ void gateway_actor::unbind(std::uint64_t conn_id) {
   it->second.token_hash.clear();
 }
 
+void gateway_actor::end_sessions(const db::ended_sessions& e) {
+  auto u = by_user_.find(e.user);
+  if (u == by_user_.end()) return;
+  for (auto cid : std::vector<std::uint64_t>(u->second.begin(), u->second.end())) {
+    auto c = conns_.find(cid);
+    if (c != conns_.end() && (e.token_hash.empty() || c->second.token_hash == e.token_hash)) unbind(cid);
+  }
+}
+
 void gateway_actor::send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame) {
   auto it = conns_.find(conn_id);
   if (it == conns_.end()) return;
@@ -438,6 +447,7 @@ void gateway_actor::on_applied(std::vector<db::apply_result>& results, std::uint
         send_to(cid, ev.json);
       }
     }
+    if (r.ended) end_sessions(*r.ended);
     if (wid) {
       auto w = writes_.find(*wid);
       if (w != writes_.end() && w->second.term == r.term) {

@@ -135,14 +135,9 @@ void gateway_actor::finish_write(std::uint64_t conn_id, const chat::request& rq,
     reply_error(conn_id, rq, code, message);
     return;
   }
+  // logout and delete_account unbound their connections when applied
+  // (on_applied: every node does it for its own connections).
   if (rq.kind == chat::op::logout) unbind(conn_id);
-  if (rq.kind == chat::op::delete_account) {
-    auto u = by_user_.find(rq.user);
-    if (u != by_user_.end())
-      for (auto cid : std::vector<std::uint64_t>(u->second.begin(), u->second.end())) unbind(cid);
-    reply(conn_id, rq, "{}");
-    return;
-  }
   reply(conn_id, rq, r.result_json);
 }
 

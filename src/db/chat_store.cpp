@@ -408,6 +408,7 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             q.bind(1, c.token_hash);
             q.bind(2, c.user);
             q.exec();
+            r.ended = ended_sessions{c.user, c.token_hash};
           },
           [&](const chat::cmd_send& c) {
             if (!exists(c.from)) {
@@ -568,6 +569,7 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               d.exec();
             }
             known_accounts.erase(c.user);
+            r.ended = ended_sessions{c.user, {}};
             add_grouped(r, by_user, "deleted");
           },
       },

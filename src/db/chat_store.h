@@ -45,6 +45,15 @@ struct user_event {
   std::shared_ptr<const std::string> json;
 };
 
+/// Sessions an entry ended: `logout` ends one token's, `delete_account`
+/// all of a user's (empty `token_hash`). Every node's gateway unbinds the
+/// connections they bound when it sees the result, not only the node that
+/// took the request.
+struct ended_sessions {
+  std::string user;
+  std::string token_hash;  ///< empty: every session of `user`
+};
+
 /// The result of applying one entry.
 struct apply_result {
   std::uint64_t index = 0;
@@ -55,6 +64,7 @@ struct apply_result {
   /// {"marked":3}, {"deleted":2}, {} for the rest.
   std::string result_json = "{}";
   std::vector<user_event> events;
+  std::optional<ended_sessions> ended;
 };
 
 /// One row of `conversations`.

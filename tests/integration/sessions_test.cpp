@@ -97,3 +97,49 @@ TEST_CASE("using a session is not a Raft write per request") {
   std::this_thread::sleep_for(300ms);
   CHECK(commit_index(n2) == before2 + 1);
 }
+
+TEST_CASE("logout and delete_account end the sessions on every node, not only the one that took them") {
+  cluster c(3);
+  c.start_all();
+  REQUIRE(c.wait_leader(15s));
+  client a, b1, b2, b3, b4;
+  const std::pair<client*, int> on[] = {{&a, 0}, {&b1, 0}, {&b2, 1}, {&b3, 2}, {&b4, 1}};
+  for (auto [cl, n] : on) REQUIRE(cl->connect(c.nodes[n].port));
+  REQUIRE(client::ok(a.call({{"op", "create_account"}, {"user", "amy"}, {"password", "pw"}})));
+  REQUIRE(!login(a, "amy").empty());
+  REQUIRE(client::ok(b1.call({{"op", "create_account"}, {"user", "bo"}, {"password", "pw"}})));
+  const std::string t1 = login(b1, "bo");  // on n1, resumed on n2 (b2)
+  REQUIRE(!t1.empty());
+  REQUIRE(client::ok(b2.call({{"op", "resume"}, {"token", t1}})));
+  REQUIRE(!login(b3, "bo").empty());  // sessions of their own, on n3 and n2
+  REQUIRE(!login(b4, "bo").empty());
+  const auto logged_out = [](client& cl) { return client::code(cl.call({{"op", "unread"}})) == "unauthenticated"; };
+
+  // logout on n1 ends token t1 on n2 as well; bo's other sessions go on.
+  REQUIRE(client::ok(b1.call({{"op", "logout"}})));
+  CHECK(logged_out(b1));
+  CHECK(eventually([&] { return logged_out(b2); }, 5s));
+  CHECK(client::ok(b3.call({{"op", "unread"}})));
+  CHECK(client::ok(b4.call({{"op", "unread"}})));
+
+  // delete_account on n3 ends every session of bo, on n2 too.
+  REQUIRE(client::ok(b3.call({{"op", "delete_account"}, {"password", "pw"}})));
+  CHECK(logged_out(b3));
+  CHECK(eventually([&] { return logged_out(b4); }, 5s));
+
+  // A new account of the same name: the old connections are not it. They
+  // get none of its events and cannot read its conversations.
+  client fresh;
+  REQUIRE(fresh.connect(c.nodes[1].port));
+  REQUIRE(client::ok(fresh.call({{"op", "create_account"}, {"user", "bo"}, {"password", "other"}})));
+  REQUIRE(client::ok(fresh.call({{"op", "login"}, {"user", "bo"}, {"password", "other"}})));
+  REQUIRE(client::ok(a.call({{"op", "send"}, {"to", "bo"}, {"body", "for the new bo"}})));
+  std::string err;
+  auto ev = fresh.ws.next_event(5s, err);
+  REQUIRE(ev);
+  CHECK(ev->at("event").as_string() == "message");
+  for (auto* old : {&b2, &b4}) {
+    CHECK_FALSE(old->ws.next_event(300ms, err));
+    CHECK(client::code(old->call({{"op", "history"}, {"with", "amy"}})) == "unauthenticated");
+  }
+}
