@@ -25,7 +25,7 @@ bool grows_data(std::string_view data) {
 storage_alarm::storage_alarm(std::uint64_t quota_bytes, std::uint64_t max_write_bytes, std::uint64_t step_bytes)
     : quota_(quota_bytes),
       headroom_(max_write_bytes * write_amplification + step_bytes),
-      measure_step_(std::max<std::uint64_t>(quota_bytes / 64, 1ull << 20)) {}
+      measure_step_(std::max<std::uint64_t>(quota_bytes / 64, 16ull << 10)) {}
 
 void storage_alarm::on_usage(const db::disk_usage& u) {
   measured_ = u.used_bytes;

@@ -61,7 +61,7 @@ class storage_alarm {
   /// Entries of `bytes` were appended to this node's log.
   void on_appended(std::uint64_t bytes) { appended_ += bytes; }
   /// True once the estimate since the last measurement has grown by a
-  /// 64th of the quota (at least 1 MiB): fast growth is measured then, not
+  /// 64th of the quota (at least 16 KiB): fast growth is measured then, not
   /// estimated until the next periodic measurement, because the estimate
   /// misses what grows with the data in steps (the kept snapshots and the
   /// next copy are as large as chat.db, which may have doubled meanwhile).

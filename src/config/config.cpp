@@ -135,6 +135,7 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
   if (!cluster.no_unknown()) return false;
 
   table_reader raft_t{section("raft"), "raft.", err, {}};
+  cfg.log_segment_bytes = 0;  // not given: follows the quota (below)
   if (!raft_t.integer("heartbeat_ms", cfg.heartbeat_ms, 1, 60'000) ||
       !raft_t.integer("election_timeout_ms", cfg.election_timeout_ms, 10, 600'000) ||
       !raft_t.integer("snapshot_every", cfg.snapshot_every, 0, INT64_MAX) ||
@@ -175,7 +176,8 @@ bool load_toml(const std::string& toml_text, node_config& cfg, std::string& err)
     return err = "'security.password_hash' must be \"argon2id\" or \"pbkdf2-sha256\"", false;
 
   table_reader storage{section("storage"), "storage.", err, {}};
-  if (!storage.integer("quota_bytes", cfg.quota_bytes, 1 << 20, INT64_MAX) || !storage.no_unknown()) return false;
+  if (!storage.integer("quota_bytes", cfg.quota_bytes, 1, INT64_MAX) || !storage.no_unknown()) return false;
+  if (cfg.log_segment_bytes == 0) cfg.log_segment_bytes = node_config::segment_bytes_for(cfg.quota_bytes);
 
   table_reader tls{section("tls"), "tls.", err, {}};
   auto& t = cfg.tls;

@@ -35,7 +35,8 @@ struct node_config {
   int heartbeat_ms = 50;
   int election_timeout_ms = 300;  ///< randomized in [t, 2t)
   std::uint64_t snapshot_every = 10'000;  ///< take a snapshot every N applied entries
-  /// Bytes each Raft log segment file (data_dir/wal/) is preallocated to.
+  /// Bytes each Raft log segment file (data_dir/wal/) is preallocated to
+  /// (load_toml: segment_bytes_for the quota unless the file sets it).
   std::uint64_t log_segment_bytes = 16u << 20;
   // [limits]
   std::size_t max_frame_bytes = 64 * 1024;
@@ -79,9 +80,17 @@ struct node_config {
   /// this: writes that would get `storage_full` (8 GiB).
   std::uint64_t quota_bytes = 8ull << 30;
   /// chat.db's WAL bound under this quota: a sixteenth of it, at least
-  /// 1 MiB, at most 40 MiB (checkpointed and cut back past it).
+  /// 64 KiB, at most 40 MiB (checkpointed and cut back past it).
   std::uint64_t chat_wal_bytes() const {
-    return std::min<std::uint64_t>(std::max<std::uint64_t>(quota_bytes / 16, 1ull << 20), 40ull << 20);
+    return std::min<std::uint64_t>(std::max<std::uint64_t>(quota_bytes / 16, 64ull << 10), 40ull << 20);
+  }
+  /// The Raft log's segment size when `[raft] log_segment_bytes` is not
+  /// given: a sixteenth of the quota in whole 4 KiB blocks, from 64 KiB to
+  /// 16 MiB. A segment is preallocated whole and the storage alarm keeps
+  /// room for the next one, so a small quota needs small segments to leave
+  /// room for data at all.
+  static std::uint64_t segment_bytes_for(std::uint64_t quota) {
+    return std::clamp<std::uint64_t>(quota / 16 / 4096 * 4096, 64ull << 10, 16ull << 20);
   }
   /// Entry bytes the apply actor gathers in one chat.db transaction at
   /// most: an eighth of chat_wal_bytes() (5 MiB under the default quota).

@@ -158,13 +158,23 @@ TEST_CASE("no founding members: needs --join, unless the data dir already holds 
   fs::remove_all(dir);
 }
 
-TEST_CASE("[raft] log_segment_bytes: 16 MiB by default, 64 KiB .. 1 GiB") {
+TEST_CASE("[raft] log_segment_bytes: 16 MiB by default, a sixteenth of a small quota, 64 KiB .. 1 GiB") {
   node_config c;
   std::string err;
   REQUIRE(load_toml(good, c, err));
   CHECK(c.log_segment_bytes == 16u << 20);
   REQUIRE(load_toml(std::string(good) + "[raft]\nlog_segment_bytes = 65536\n", c, err));
   CHECK(c.log_segment_bytes == 65536);
+  // Not given: it follows the quota, so that a small quota leaves room.
+  const auto with_quota = [&](const std::string& quota, const std::string& raft = "") {
+    node_config q;
+    REQUIRE(load_toml(std::string(good) + raft + "[storage]\nquota_bytes = " + quota + "\n", q, err));
+    return q.log_segment_bytes;
+  };
+  CHECK(with_quota("4194304") == 256u << 10);     // 4 MiB
+  CHECK(with_quota("1000000") == 64u << 10);      // at least 64 KiB
+  CHECK(with_quota("1073741824") == 16u << 20);   // at most 16 MiB
+  CHECK(with_quota("4194304", "[raft]\nlog_segment_bytes = 1048576\n") == 1u << 20);  // given: kept
   check_refused({{"[raft]\nlog_segment_bytes = 4096\n", "raft.log_segment_bytes"},
                  {"[raft]\nlog_segment_bytes = 2000000000000\n", "raft.log_segment_bytes"}});
 }
@@ -237,8 +247,11 @@ TEST_CASE("[storage] quota_bytes: 8 GiB by default, set, range and unknown keys 
   node_config q;
   REQUIRE(load_toml(std::string(good) + "[storage]\nquota_bytes = 16777216\n", q, err));
   CHECK(q.quota_bytes == 16777216ull);
+  // Any positive size: a quota under what an empty node takes refuses every write.
+  REQUIRE(load_toml(std::string(good) + "[storage]\nquota_bytes = 1000\n", q, err));
+  CHECK(q.quota_bytes == 1000);
   check_refused({
-      {"[storage]\nquota_bytes = 1000\n", "storage.quota_bytes"},
+      {"[storage]\nquota_bytes = 0\n", "storage.quota_bytes"},
       {"[storage]\nquota_bytes = \"8G\"\n", "storage.quota_bytes"},
       {"[storage]\nquota = 5\n", "storage.quota"},
   });
