@@ -40,7 +40,7 @@ gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_con
              cfg.log_segment_bytes + cfg.chat_wal_bytes() +
                  cfg.apply_commit_bytes() * storage_alarm::write_amplification),
       sweeper_(io),
-      hash_pool_(cfg.hash_threads ? cfg.hash_threads : std::max(1u, std::thread::hardware_concurrency() / 2),
+      hash_pool_(cfg.hash_threads ? cfg.hash_threads : std::max(1u, std::thread::hardware_concurrency()),
                  cfg.hash_queue) {
   limits_.max_body_bytes = cfg.max_body_bytes;
 }

@@ -1,5 +1,8 @@
 #include "chat/hash_pool.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -48,6 +51,9 @@ std::size_t hash_pool::refused() const {
 }
 
 void hash_pool::work() {
+  // Below the loop and the storage threads: a burst of logins takes the
+  // cores they leave, and heartbeats and fsyncs keep their turn.
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), worker_nice);
   std::unique_lock lk(mu_);
   for (;;) {
     cv_.wait(lk, [this] { return stopping_ || !queue_.empty(); });

@@ -43,6 +43,8 @@ class hash_pool {
   std::size_t refused() const;
   /// Worker count.
   std::size_t threads() const { return workers_.size(); }
+  /// The workers' nice value (Linux: per thread), above the node's others.
+  static constexpr int worker_nice = 5;
 
  private:
   void work();

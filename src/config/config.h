@@ -56,8 +56,8 @@ struct node_config {
   std::size_t login_tracked_keys = 100'000;
   /// create_account budgets per client connection and per source address
   /// in each window (0 = off). Over either: `rate_limited`.
-  std::size_t create_account_per_connection = 20;
-  std::size_t create_account_per_address = 300;
+  std::size_t create_account_per_connection = 0;  ///< off unless set (see CONFIG)
+  std::size_t create_account_per_address = 0;
   int create_account_window_ms = 60'000;
   /// /raft upgrades still proving the cluster secret, at once (more are
   /// closed at once).
@@ -66,11 +66,11 @@ struct node_config {
   /// Algorithm and cost of new password hashes; hashes of any supported
   /// algorithm and cost keep verifying and are rewritten at the next login.
   chat::hash_params password_hash;
-  /// Hashing worker threads (0 = half the cores, at least 1) and the bound
+  /// Hashing worker threads (0 = one per core) and the bound
   /// on hashes queued or running: beyond it, password ops get
   /// `rate_limited` with `retry_after_ms`.
   std::size_t hash_threads = 0;
-  std::size_t hash_queue = 64;
+  std::size_t hash_queue = 256;
   /// A session not used for this long is gone: `resume` answers
   /// `unauthenticated`. Use is recorded through the log at most once per
   /// session_refresh_ms() per session.

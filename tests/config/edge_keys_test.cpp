@@ -27,11 +27,11 @@ TEST_CASE("edge and account keys: defaults") {
   CHECK(c.password_hash.argon2id_memory_kib == 19456);
   CHECK(c.password_hash.pbkdf2_iterations == 600'000);
   CHECK(c.hash_threads == 0);
-  CHECK(c.hash_queue == 64);
+  CHECK(c.hash_queue == 256);
   CHECK(c.session_idle_timeout_ms == 30LL * 86'400'000);
   CHECK(c.session_refresh_ms() == 86'400'000);  // a day, for 30 days
-  CHECK(c.create_account_per_connection == 20);
-  CHECK(c.create_account_per_address == 300);
+  CHECK(c.create_account_per_connection == 0);  // off: a valid sign-up is never refused by default
+  CHECK(c.create_account_per_address == 0);
   CHECK(c.create_account_window_ms == 60'000);
   CHECK(c.max_peer_handshakes == 16);
   CHECK(c.login_tracked_keys == 100'000);
