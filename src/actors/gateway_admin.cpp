@@ -14,7 +14,12 @@ namespace json = boost::json;
 using clock = std::chrono::steady_clock;
 
 namespace {
-constexpr std::chrono::seconds add_node_bound{300};  // a learner may need a big snapshot
+/// How long an add may go on: a learner may need a big snapshot.
+constexpr std::chrono::seconds add_node_bound{300};
+/// Every admin op is answered within 30 s (docs/PROTOCOL.md); an add that
+/// is still catching its learner up then is answered `unavailable` and
+/// goes on (asked again, it answers with the add under way).
+constexpr std::chrono::seconds admin_reply_bound{25};
 }  // namespace
 
 void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
@@ -64,9 +69,24 @@ void gateway_actor::op_admin(std::uint64_t conn_id, chat::request rq) {
   body["id"] = rq.node_id;
   body["to"] = rq.node_id;
   body["address"] = rq.address;
-  const auto bound = rq.kind == chat::op::admin_add_node ? clock::duration(add_node_bound) : clock::duration(timeout_);
+  const bool add = rq.kind == chat::op::admin_add_node;
+  const auto bound = add ? clock::duration(add_node_bound) : clock::duration(timeout_);
+  auto answered = std::make_shared<bool>(false);
+  if (add) {
+    auto t = std::make_shared<boost::asio::steady_timer>(io_, admin_reply_bound);
+    t->async_wait([this, t, conn_id, rq, answered](const boost::system::error_code& ec) {
+      if (ec || *answered || stopped_) return;
+      *answered = true;
+      reply_error(conn_id, rq, "unavailable",
+                  "node " + rq.node_id + " is not a voter yet: it is still catching up as a learner, and the add goes "
+                  "on (it is promoted once caught up; GET /status shows it). Asking again waits for the same add; "
+                  "admin.remove_node " + rq.node_id + " cancels it");
+    });
+  }
   run_admin(std::move(body),
-            [this, conn_id, rq](std::string code, std::string message, std::string result) {
+            [this, conn_id, rq, answered](std::string code, std::string message, std::string result) {
+              if (*answered) return;
+              *answered = true;
               if (code.empty())
                 reply(conn_id, rq, result);
               else

@@ -65,6 +65,7 @@ void membership_actor::finish(std::string code, std::string message, std::string
   auto t = std::move(*task_);
   task_.reset();
   log::info("admin: ", str(t.body, "op"), " ", str(t.body, "id"), " -> ", code.empty() ? "ok" : code + ": " + message);
+  for (auto tag : t.also) out_.done(tag, code, message, result);
   out_.done(t.tag, std::move(code), std::move(message), std::move(result));
 }
 
@@ -113,11 +114,20 @@ void membership_actor::start(membership_msg::run&& r) {
     log::info("admin: adding ", str(r.body, "id"), " cancelled by admin.remove_node");
     finish("conflict", "cancelled by admin.remove_node of the same node", {});
   }
+  // The same add asked again (a client that got no answer in time, while
+  // the learner still catches up): it waits for the add under way.
+  if (op == "admin.add_node" && task_ && str(task_->body, "id") == str(r.body, "id") &&
+      str(task_->body, "address") == str(r.body, "address") &&
+      (str(task_->body, "op") == "admin.add_node" || str(task_->body, "op") == "join")) {
+    log::info("admin: adding ", str(r.body, "id"), " asked again; answered with the add under way");
+    task_->also.push_back(r.tag);
+    return;
+  }
   if (task_ || view_->conf_change_pending) {
     answer("conflict", "a membership change is already in progress", {});
     return;
   }
-  task_ = task{std::move(r.body), r.tag, r.deadline, 0, false, {}, std::nullopt};
+  task_ = task{std::move(r.body), r.tag, r.deadline, 0, false, {}, std::nullopt, {}};
   log::info("admin: starting ", op, " ", str(task_->body, "id"));
   step();
 }
@@ -146,6 +156,7 @@ void membership_actor::step() {
     }
     auto moved = std::move(*task_);
     task_.reset();
+    for (auto tag : moved.also) out_.elsewhere(tag, moved.body, moved.deadline);
     out_.elsewhere(moved.tag, std::move(moved.body), moved.deadline);
     return;
   }

@@ -22,6 +22,7 @@
 #include <string>
 #include <system_error>
 #include <variant>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -102,6 +103,7 @@ class membership_actor {
     bool busy = false;  ///< a proposal of this task is in flight
     std::chrono::steady_clock::time_point round_start;  ///< transfer_leader: when it began
     std::optional<raft::catch_up_rounds> rounds;         ///< add/join: §4.2.1 catch-up rounds
+    std::vector<std::uint64_t> also;  ///< tags of repeated requests for the same add, answered with it
   };
 
   void handle(membership_message&& m);

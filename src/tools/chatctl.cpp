@@ -138,6 +138,22 @@ int cmd_admin(const args& a) {
   }
   std::string err;
   auto r = qc::ops::admin_call(a.cluster, req, err);
+  // An add is answered within 30 s while its node still catches up, and
+  // goes on: ask again (it waits for the same add) for up to 5 minutes.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  const auto catching_up = [](const json::object& reply) -> std::string {
+    auto* e = reply.if_contains("error");
+    if (!e || !e->is_object()) return {};
+    auto* code = e->as_object().if_contains("code");
+    auto* msg = e->as_object().if_contains("message");
+    if (!code || *code != "unavailable" || !msg || !msg->is_string()) return {};
+    const std::string m(msg->as_string());
+    return m.find("still catching up") != std::string::npos ? m : std::string();
+  };
+  for (std::string m; r && a.cmd == "add" && !(m = catching_up(*r)).empty() && std::chrono::steady_clock::now() < give_up;) {
+    std::fprintf(stderr, "chatctl: %s; asking again\n", m.c_str());
+    r = qc::ops::admin_call(a.cluster, req, err);
+  }
   if (!r) {
     std::fprintf(stderr, "chatctl: %s\n", err.c_str());
     return 1;

@@ -220,6 +220,41 @@ TEST_CASE("grow 3 -> 5 under load, shrink to 3 by removing the leader, superviso
   MESSAGE(total() << " acknowledged sends; members now " << seeds << " -> " << fresh << " replaced " << dead);
 }
 
+TEST_CASE("admin.add_node is answered within 30 s while its learner still catches up; asked again, it waits for the same add") {
+  cluster c(3);
+  c.start_all();
+  auto l = c.wait_leader(15s);
+  REQUIRE(l);
+  // n9 at an address where nothing listens never catches up.
+  json::object add{{"op", "admin.add_node"}, {"id", "n9"}, {"address", "127.0.0.1:1"}, {"admin_token", c.admin_token}};
+  client a;
+  REQUIRE(a.connect(c.nodes[1].port));  // through a follower or the leader alike
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = a.call(add, 60s);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  MESSAGE("add_node answered after " << took << " s: " << json::serialize(r));
+  CHECK(took < 30);
+  CHECK(client::code(r) == "unavailable");
+  auto m = members_of(c);
+  REQUIRE(m.count("n9"));
+  CHECK_FALSE(m["n9"]);  // a learner
+  // The same add again waits for the one under way (not `conflict`); a
+  // removal of n9 cancels that add, answering both, and removes n9.
+  client b;
+  REQUIRE(b.connect(c.node(*l).port));
+  std::string err;
+  b.ws.send(add, err);
+  REQUIRE(err.empty());
+  std::this_thread::sleep_for(500ms);
+  auto rm = admin(c, {{"op", "admin.remove_node"}, {"id", "n9"}});
+  CHECK_MESSAGE(client::ok(rm), json::serialize(rm));
+  auto again = b.ws.recv(10s, err);  // its one frame: not logged in, no events
+  REQUIRE_MESSAGE((again && again->is_object()), err);
+  CHECK(client::code(again->as_object()) == "conflict");
+  CHECK(json::serialize(*again).find("cancelled by admin.remove_node") != std::string::npos);
+  CHECK(eventually([&] { return members_of(c).count("n9") == 0; }, 10s));
+}
+
 TEST_CASE("snapshots: a long-absent node and a joiner killed mid-transfer catch up; logs stay bounded") {
   constexpr int every = 100;
   cluster c(3, "[raft]\nsnapshot_every = " + std::to_string(every) +
