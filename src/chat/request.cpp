@@ -156,7 +156,7 @@ void decode_params(const json::object& o, request& r, const request_limits& limi
         throw invalid{"too_large", "'body' of " + std::to_string(r.body.size()) + " bytes exceeds the " +
                                        std::to_string(limits.max_body_bytes) + "-byte limit"};
       r.nonce = opt_string(o, "nonce");
-      if (r.nonce && (r.nonce->empty() || r.nonce->size() > max_nonce)) bad("'nonce' must be 1-64 characters");
+      if (r.nonce && r.nonce->size() > max_nonce) bad("'nonce' must be at most 64 characters");
       break;
     case op::history:
       r.with = user_field(o, "with");
@@ -331,7 +331,8 @@ std::variant<request, request_error> decode_request(std::string_view frame, cons
   }
   auto* opv = o.if_contains("op");
   if (!opv) return request_error{r.id, r.has_id, "bad_request", "missing field 'op'"};
-  if (!opv->is_string()) return request_error{r.id, r.has_id, "unknown_op", "'op' must be a string naming an op"};
+  // A field of the wrong type is a bad request; unknown_op is for a name.
+  if (!opv->is_string()) return request_error{r.id, r.has_id, "bad_request", "'op' must be a string naming an op"};
   const std::string_view name(opv->as_string());
   bool found = false;
   for (const auto& n : op_names)
