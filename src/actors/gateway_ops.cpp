@@ -135,8 +135,8 @@ void gateway_actor::finish_write(std::uint64_t conn_id, const chat::request& rq,
     reply_error(conn_id, rq, code, message);
     return;
   }
-  // logout and delete_account unbound their connections when applied
-  // (on_applied: every node does it for its own connections).
+  // delete_account unbound its connections when applied (on_applied:
+  // every node does it for its own); logout unbinds only this one.
   if (rq.kind == chat::op::logout) unbind(conn_id);
   reply(conn_id, rq, r.result_json);
 }
@@ -360,7 +360,10 @@ void gateway_actor::op_read(std::uint64_t conn_id, chat::request rq) {
                    .pattern = rq.pattern,
                    .after = rq.after,
                    .limit = rq.limit,
-                   .before = rq.before};
+                   .before = rq.before,
+                   .no_such_user = rq.kind == chat::op::history
+                                       ? chat::reply_error(rq.id, rq.has_id, "not_found", "user does not exist")
+                                       : std::string()};
   submit_read(rq.cons, [q = std::move(q)](db::chat_store& s) { return db::answer_read(s, q); },
               [this, conn_id, rq = std::move(rq)](std::optional<std::string> res, std::string err) {
                 if (!res) {

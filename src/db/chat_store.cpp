@@ -408,7 +408,6 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             q.bind(1, c.token_hash);
             q.bind(2, c.user);
             q.exec();
-            r.ended = ended_sessions{c.user, c.token_hash};
           },
           [&](const chat::cmd_send& c) {
             if (!exists(c.from)) {
@@ -481,6 +480,10 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
             if (m.from != m.to) add_event(r, m.from, std::move(ev));
           },
           [&](const chat::cmd_mark_read& c) {
+            if (c.with && !exists(*c.with)) {
+              r.code = apply_code::not_found;
+              return;
+            }
             std::vector<chat::message> changed;
             if (c.with) {
               auto& q = (*st)("SELECT id, sender, recipient, body, ts, read FROM messages WHERE recipient = ? AND read = 0 AND sender = ? ORDER BY id");

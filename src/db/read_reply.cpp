@@ -21,6 +21,7 @@ std::string answer_read(chat_store& s, const read_query& q) {
       return chat::reply_ok(q.head, json::serialize(o));
     }
     case chat::op::history: {
+      if (q.with != q.user && !s.password_hash(q.with)) return q.no_such_user;
       chat::messages_writer w(q.limit);
       s.history_each(q.user, q.with, q.limit, q.before, [&](const chat::message_view& m) { w.add(m); });
       return w.reply(q.head, true);  // found newest first, listed oldest first

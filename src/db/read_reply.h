@@ -27,6 +27,8 @@ struct read_query {
   std::optional<std::string> after;   ///< list_accounts
   std::size_t limit = 50;             ///< list_accounts, history, unread
   std::optional<std::uint64_t> before;  ///< history
+  /// history: the whole reply when `with` names no account (not_found).
+  std::string no_such_user;
 };
 
 /// The whole ok reply to `q` (`head` and the op's result members).

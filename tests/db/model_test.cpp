@@ -75,6 +75,7 @@ struct model {
       if (x->nonce) nonces[{x->from, *x->nonce}] = index;
       o.result = {{"id", index}};
     } else if (auto* x = std::get_if<chat::cmd_mark_read>(&c)) {
+      if (x->with && !accounts.count(*x->with)) return {db::apply_code::not_found, {}};
       std::uint64_t marked = 0;
       if (x->with) {
         for (auto& [id, m] : msgs)
@@ -255,7 +256,7 @@ TEST_CASE("state machine equals the contract's reference model over a random wor
   CHECK(store->applied_index() == index);
   // The workload reached every outcome of every op.
   for (const char* k : {"create_account:ok", "create_account:conflict", "login:ok", "login:not_found", "logout:ok",
-                        "send:ok", "send:not_found", "send:unauthenticated", "mark_read:ok", "delete_messages:ok",
+                        "send:ok", "send:not_found", "send:unauthenticated", "mark_read:ok", "mark_read:not_found", "delete_messages:ok",
                         "delete_messages:forbidden", "delete_account:ok", "delete_account:not_found"})
     CHECK_MESSAGE(seen_codes[k] > 0, k);
   std::string summary;

@@ -67,8 +67,10 @@ TEST_CASE("answer_read: each read op's whole reply, with and without a request i
     q.before = s->history("alice", "bob", 4, std::nullopt).front().id;
     CHECK(json::parse(db::answer_read(*s, q)) ==
           expected(id, {{"messages", messages_array(s->history("alice", "bob", 4, q.before))}}));
-    q.with = "nobody";
-    CHECK(json::parse(db::answer_read(*s, q)) == expected(id, {{"messages", json::array{}}}));
+    q.with = "nobody";  // no such account: the reply the gateway prepared
+    q.no_such_user = chat::reply_error(id, !id.is_null(), "not_found", "user does not exist");
+    CHECK(db::answer_read(*s, q) == q.no_such_user);
+    q.no_such_user.clear();
 
     q.kind = chat::op::unread;
     q.limit = 3;
