@@ -226,8 +226,8 @@ class gateway_actor {
   /// refresh interval.
   bool session_alive(std::uint64_t conn_id, const chat::request& rq);
   void unbind(std::uint64_t conn_id);
-  /// Unbinds this node's connections that an applied logout or
-  /// delete_account ended (the entry is applied on every node).
+  /// Unbinds this node's connections that an applied delete_account
+  /// ended (the entry is applied on every node).
   void end_sessions(const db::ended_sessions& e);
   void send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame);
   void reply(std::uint64_t conn_id, const chat::request& rq, std::string_view result_json);

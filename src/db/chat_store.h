@@ -45,10 +45,11 @@ struct user_event {
   std::shared_ptr<const std::string> json;
 };
 
-/// Sessions an entry ended: `logout` ends one token's, `delete_account`
-/// all of a user's (empty `token_hash`). Every node's gateway unbinds the
-/// connections they bound when it sees the result, not only the node that
-/// took the request.
+/// Sessions an entry ended for good: `delete_account` ends all of a user's
+/// (empty `token_hash`). Every node's gateway unbinds the connections they
+/// bound when it sees the result, not only the node that took the request.
+/// (`logout` ends its token for later `resume`s and unbinds its own
+/// connection only: other connections that share the token go on.)
 struct ended_sessions {
   std::string user;
   std::string token_hash;  ///< empty: every session of `user`
