@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -228,7 +229,7 @@ class gateway_actor {
   void unbind(std::uint64_t conn_id);
   /// Unbinds this node's connections that an applied delete_account
   /// ended (the entry is applied on every node).
-  void end_sessions(const db::ended_sessions& e);
+  void end_sessions(const db::ended_sessions& e, std::uint64_t index);
   void send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame);
   void reply(std::uint64_t conn_id, const chat::request& rq, std::string_view result_json);
   void reply_error(std::uint64_t conn_id, const chat::request& rq, std::string_view code,
@@ -412,6 +413,12 @@ class gateway_actor {
   /// Recently applied results, so a proposal answered after its entry was
   /// already applied still finds its result.
   std::map<std::uint64_t, db::apply_result> recent_;
+  /// Accounts deleted by entries this node applied, with those entries'
+  /// indexes (the newest deleted_kept): a `resume` whose read saw a state
+  /// before the deletion found a session that is gone by the time it binds.
+  std::map<std::string, std::uint64_t> deleted_at_;
+  std::deque<std::string> deleted_order_;
+  static constexpr std::size_t deleted_kept = 4096;
 
   /// Password attempts (login, delete_account) per user name and per
   /// connection id; see chat::login_limiter.

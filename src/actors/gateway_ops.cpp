@@ -318,6 +318,7 @@ void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
         o["user"] = session->user;
         o["unread"] = s.unread_count(session->user);
         o["last_used"] = session->last_used;
+        o["state_index"] = s.applied_index();  // the state this read saw
         return json::serialize(o);
       },
       [this, conn_id, rq = std::move(rq), th](std::optional<std::string> res, std::string err) {
@@ -337,7 +338,17 @@ void gateway_actor::op_resume(std::uint64_t conn_id, chat::request rq) {
           return;
         }
         o.erase("last_used");
-        bind(conn_id, std::string(o.at("user").as_string()), th, last_used);
+        const std::string user(o.at("user").as_string());
+        // The read may have seen a state before an account deletion this
+        // node has applied since (a linearizable read answered from
+        // chat.db's last commit): the session it found is gone.
+        const auto seen = o.at("state_index").to_number<std::uint64_t>();
+        o.erase("state_index");
+        if (auto d = deleted_at_.find(user); d != deleted_at_.end() && d->second > seen) {
+          reply_error(conn_id, rq, "invalid_credentials", "unknown or expired token");
+          return;
+        }
+        bind(conn_id, user, th, last_used);
         session_alive(conn_id, rq);  // resuming is a use: record it if due
         reply(conn_id, rq, json::serialize(o));
       });
