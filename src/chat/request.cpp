@@ -331,8 +331,7 @@ std::variant<request, request_error> decode_request(std::string_view frame, cons
   }
   auto* opv = o.if_contains("op");
   if (!opv) return request_error{r.id, r.has_id, "bad_request", "missing field 'op'"};
-  // A field of the wrong type is a bad request; unknown_op is for a name.
-  if (!opv->is_string()) return request_error{r.id, r.has_id, "bad_request", "'op' must be a string naming an op"};
+  if (!opv->is_string()) return request_error{r.id, r.has_id, "unknown_op", "'op' must be a string naming an op"};
   const std::string_view name(opv->as_string());
   bool found = false;
   for (const auto& n : op_names)
