@@ -82,8 +82,9 @@ std::string remove_member(const std::vector<std::string>& seeds, const std::stri
 
 /// Adds the freshly spawned node `id` and waits until it is a voter. The node
 /// itself also asks to join (--join), so admin.add_node may meet that change
-/// in progress (`conflict`) or a leader change (`unavailable`): both are
-/// retried; admin.add_node of a node that is already a voter answers ok at
+/// in progress (it waits for it, answered `unavailable` after 25 s while the
+/// node still catches up), another change (`conflict`) or a leader change
+/// (`unavailable`): all are retried; admin.add_node of a node that is already a voter answers ok at
 /// once. Gives up (false) if the child process exits or `bound` passes.
 bool add_until_voter(std::vector<std::string> seeds, const std::string& id, const std::string& address, pid_t child,
                      const std::string& admin_token, std::chrono::milliseconds bound,

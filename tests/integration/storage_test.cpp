@@ -93,6 +93,16 @@ void sign_up(int port, int n) {
   for (int w = 0; w < n; ++w) REQUIRE(!setup.signup("w" + std::to_string(w)).empty());
 }
 
+/// Signs up `writers` users and has each send `body_bytes` sends (`s`)
+/// until it is refused: every one of them with storage_full.
+void fill_to_quota(senders& s, const node_proc& n, int writers, std::size_t body_bytes) {
+  sign_up(n.port, writers);
+  s.start(n.port, writers, body_bytes);
+  s.join();
+  MESSAGE("acknowledged before the quota: " << s.acked.size() << "; used " << status_number(n, "storage_used_bytes"));
+  CHECK(s.refusals["storage_full"] == writers);
+}
+
 /// Every acknowledged send is in sink's history exactly once with its id;
 /// unknown outcomes retried with their nonce appear exactly once.
 void check_acked(int port, senders& s, int writers) {
@@ -181,13 +191,8 @@ TEST_CASE("storage quota: writes get storage_full; reads, logins, logout and del
   CHECK(status_number(n, "storage_quota_bytes") == quota);
   CHECK_FALSE(status_flag(n, "storage_full"));
   constexpr int writers = 4;
-  sign_up(n.port, writers);
-
   senders s;
-  s.start(n.port, writers, 2048);
-  s.join();
-  MESSAGE("acknowledged before the quota: " << s.acked.size() << "; used " << status_number(n, "storage_used_bytes"));
-  CHECK(s.refusals["storage_full"] == writers);
+  fill_to_quota(s, n, writers, 2048);
   CHECK(s.acked.size() > 300);  // the quota is not reached at once
   const auto used = status_number(n, "storage_used_bytes");
   CHECK(used <= quota);
@@ -280,13 +285,8 @@ TEST_CASE("storage quota: a small quota and nothing else set still takes writes 
   cluster c(1, "[storage]\nquota_bytes = " + std::to_string(quota) + "\n");
   REQUIRE(c.start_healthy());
   auto& n = c.nodes[0];
-  constexpr int writers = 2;
-  sign_up(n.port, writers);
   senders s;
-  s.start(n.port, writers, 1024);
-  s.join();
-  MESSAGE("acknowledged under a 2 MiB quota: " << s.acked.size() << "; used " << status_number(n, "storage_used_bytes"));
-  CHECK(s.refusals["storage_full"] == writers);
+  fill_to_quota(s, n, 2, 1024);
   CHECK(s.acked.size() > 100);
   CHECK(status_number(n, "storage_used_bytes") <= quota);
   client a;
