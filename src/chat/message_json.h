@@ -35,6 +35,8 @@ class messages_writer {
   /// is made once, from the first row's size, not by doubling as they come.
   explicit messages_writer(std::size_t rows = 0) : rows_(rows) { at_.reserve(rows); }
   void add(const message_view& m);
+  /// True until the first add().
+  bool empty() const { return at_.empty(); }
   /// `head` (an object's opening with at least one member, such as
   /// chat::reply_ok_head's) with `,"messages":[…]}` after it.
   std::string reply(std::string head, bool reverse);

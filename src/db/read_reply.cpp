@@ -21,9 +21,11 @@ std::string answer_read(chat_store& s, const read_query& q) {
       return chat::reply_ok(q.head, json::serialize(o));
     }
     case chat::op::history: {
-      if (q.with != q.user && !s.password_hash(q.with)) return q.no_such_user;
       chat::messages_writer w(q.limit);
       s.history_each(q.user, q.with, q.limit, q.before, [&](const chat::message_view& m) { w.add(m); });
+      // Messages go with their accounts: only an empty page can mean that
+      // `with` names none, and only then is it looked up.
+      if (w.empty() && q.with != q.user && !s.password_hash(q.with)) return q.no_such_user;
       return w.reply(q.head, true);  // found newest first, listed oldest first
     }
     case chat::op::unread: {
