@@ -326,6 +326,11 @@ int run_node(const config::node_config& cfg, const char* version) {
   net::server_tls server_tls;
   net::peer_limits peer_links;
   peer_links.max_handshakes = cfg.max_peer_handshakes;
+  // Ten election timeouts, 3 s to 10 s: a stopped peer leaves `reachable`
+  // within seconds, and a link is never closed in less time than an
+  // election (a leader's followers answer its heartbeats every 50 ms).
+  peer_links.idle_timeout = std::clamp(std::chrono::milliseconds(10LL * cfg.election_timeout_ms),
+                                       std::chrono::milliseconds(3000), std::chrono::milliseconds(10000));
   if (cfg.tls.enabled()) {
     std::string tls_err;
     server_tls.context = net::make_server_context(cfg.tls, tls_err);

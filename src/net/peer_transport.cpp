@@ -226,7 +226,7 @@ class peer_link : public std::enable_shared_from_this<peer_link> {
     ws_.write_buffer_bytes(peer_write_buffer_bytes);
     websocket::stream_base::timeout t{};
     t.handshake_timeout = t_->limits.handshake_timeout;
-    t.idle_timeout = std::chrono::seconds(10);
+    t.idle_timeout = t_->limits.idle_timeout;
     t.keep_alive_pings = true;
     ws_.set_option(t);
   }

@@ -56,6 +56,10 @@ struct peer_limits {
   std::chrono::milliseconds backoff_max{2000};
   std::chrono::milliseconds handshake_timeout{3000};  ///< connect/accept to authenticated
   std::size_t max_handshakes = 16;              ///< accepted links still proving the secret, at once
+  /// An authenticated link that receives nothing for this long (not even
+  /// the pong to the ping sent halfway) is closed: a peer that stopped
+  /// (SIGSTOP, a hung host) shows as unreachable then.
+  std::chrono::milliseconds idle_timeout{10000};
   /// With [tls]: dial peers over TLS with this client context (it verifies
   /// their certificates against tls.ca_file). nullptr: plain ws://.
   std::shared_ptr<boost::asio::ssl::context> tls;

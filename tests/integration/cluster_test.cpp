@@ -131,3 +131,33 @@ TEST_CASE("a client whose node dies resumes elsewhere and its nonce retry does n
   auto h = b.call({{"op", "history"}, {"with", "alice"}});
   CHECK(h.at("messages").as_array().size() == 1);
 }
+
+TEST_CASE("a stopped member shows as unreachable within seconds, and as reachable again once it runs") {
+  cluster c(3);
+  c.start_all();
+  auto l = c.wait_leader(15s);
+  REQUIRE(l);
+  node_proc* follower = nullptr;
+  node_proc* leader = nullptr;
+  for (auto& n : c.nodes) (n.id == *l ? leader : follower) = &n;
+  REQUIRE((leader && follower));
+  const auto reachable = [&](const node_proc& from, const std::string& id) {
+    auto s = from.status();
+    if (!s.is_object()) return -1;
+    for (const auto& m : s.at("members").as_array())
+      if (m.at("id") == json::value(id)) return m.at("reachable").as_bool() ? 1 : 0;
+    return -1;
+  };
+  REQUIRE(eventually([&] { return reachable(*leader, follower->id) == 1; }, 10s));
+  // A peer link that receives nothing (not even the pong to its ping) for
+  // ten election timeouts, at least 3 s, is closed.
+  follower->signal(SIGSTOP);
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool gone = eventually([&] { return reachable(*leader, follower->id) == 0; }, 15s);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  follower->signal(SIGCONT);
+  MESSAGE("a stopped member became unreachable after " << took << " s");
+  CHECK(gone);
+  CHECK(took < 5);
+  CHECK(eventually([&] { return reachable(*leader, follower->id) == 1; }, 10s));
+}
