@@ -6,7 +6,12 @@
 // address; spraying user names does not lock anyone out.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "integration/harness.h"
 #include "integration/probe.h"
@@ -176,4 +181,38 @@ TEST_CASE("spraying user names does not lock out users the limiter has never see
   REQUIRE(alice.connect(n.port));
   CHECK(client::ok(alice.call({{"op", "login"}, {"user", "alice"}, {"password", "pw-alice"}})));
   CHECK(client::code(alice.call({{"op", "login"}, {"user", "victim"}, {"password", "pw-victim"}})) == "rate_limited");
+}
+
+TEST_CASE("100 clients signing up and logging in at once on one node all succeed, at the default hash cost") {
+  // The protocol lists no error for a valid sign-up: with the default
+  // budgets and the default argon2id cost, a burst is queued, not refused.
+  cluster c(1, "", "argon2id_memory_kib = 19456\nargon2id_passes = 2\n");
+  REQUIRE(c.start_healthy());
+  const int port = c.nodes[0].port;
+  constexpr int clients = 100;
+  std::mutex mu;
+  std::map<std::string, int> outcomes;
+  double slowest = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i)
+    threads.emplace_back([&, i] {
+      const auto t0 = std::chrono::steady_clock::now();
+      client cl;
+      std::string got = "no connection";
+      if (cl.connect(port)) {
+        const std::string user = "burst" + std::to_string(i);
+        auto r = cl.call({{"op", "create_account"}, {"user", user}, {"password", "pw"}}, 60s);
+        if (client::ok(r)) r = cl.call({{"op", "login"}, {"user", user}, {"password", "pw"}}, 60s);
+        got = client::ok(r) ? "ok" : client::code(r).empty() ? "no reply" : client::code(r);
+      }
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::lock_guard lk(mu);
+      ++outcomes[got];
+      slowest = std::max(slowest, s);
+    });
+  for (auto& t : threads) t.join();
+  std::string seen;
+  for (const auto& [k, n] : outcomes) seen += k + " x" + std::to_string(n) + " ";
+  MESSAGE("outcomes: " << seen << "; slowest client " << slowest << " s");
+  CHECK(outcomes["ok"] == clients);
 }
