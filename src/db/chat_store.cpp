@@ -247,14 +247,18 @@ struct chat_store::impl {
   /// by exists(): every send looks up both its users. Emptied whenever an
   /// account may vanish from that view (a deleted account, a rollback, an
   /// installed snapshot), so it never answers for a name chat.db lacks.
+  /// A reader keeps none: the deletions happen on the owner's connection,
+  /// so a reader's cache could only go stale.
   std::unordered_set<std::string> known_accounts;
   static constexpr std::size_t known_accounts_max = 100'000;
+  bool reader = false;  ///< open_reader: sees the owner's commits, applies nothing
 
   bool exists(const std::string& user) {
     if (known_accounts.contains(user)) return true;
     auto& q = (*st)("SELECT 1 FROM accounts WHERE name = ?");
     q.bindNoCopy(1, user);
     if (!q.executeStep()) return false;
+    if (reader) return true;
     if (known_accounts.size() >= known_accounts_max) known_accounts.clear();
     known_accounts.insert(user);
     return true;
@@ -668,6 +672,7 @@ bool chat_store::impl::connect(bool check, std::string& err) {
 std::unique_ptr<chat_store> chat_store::open_reader(const fs::path& path, open_error& err) {
   auto i = std::make_unique<impl>();
   i->path = path;
+  i->reader = true;
   try {
     i->db = std::make_unique<SQLite::Database>(path.c_str(), SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX, 0,
                                                write_combining_vfs());

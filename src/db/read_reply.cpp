@@ -25,7 +25,7 @@ std::string answer_read(chat_store& s, const read_query& q) {
       s.history_each(q.user, q.with, q.limit, q.before, [&](const chat::message_view& m) { w.add(m); });
       // Messages go with their accounts: only an empty page can mean that
       // `with` names none, and only then is it looked up.
-      if (w.empty() && q.with != q.user && !s.password_hash(q.with)) return q.no_such_user;
+      if (w.empty() && q.with != q.user && !s.account_exists(q.with)) return q.no_such_user;
       return w.reply(q.head, true);  // found newest first, listed oldest first
     }
     case chat::op::unread: {

@@ -47,6 +47,25 @@ TEST_CASE("a reader sees the owner's committed state and its applied index, neve
   CHECK(seen() == std::pair<std::uint64_t, std::size_t>{4, 2});
 }
 
+TEST_CASE("a reader's account lookup follows the owner's commits: a deleted account is gone for it too") {
+  test::temp_dir d("reader-accounts");
+  auto owner = test::open_store(d.p / "chat.db");
+  owner->apply_batch({test::command_entry(1, chat::cmd_create_account{"alice", "pbkdf2$h", 1})});
+  owner->commit();
+  db::open_error err;
+  auto reader = db::chat_store::open_reader(d.p / "chat.db", err);
+  REQUIRE_MESSAGE(reader, err.message);
+  const auto exists = [&] {
+    bool out = false;
+    reader->read_committed([&](std::uint64_t) { out = reader->account_exists("alice"); });
+    return out;
+  };
+  CHECK(exists());
+  owner->apply_batch({test::command_entry(2, chat::cmd_delete_account{"alice"})});
+  owner->commit();
+  CHECK_FALSE(exists());  // a cache of names on the reader would still say yes
+}
+
 TEST_CASE("a reader of a missing file is refused with the path") {
   test::temp_dir d("reader");
   db::open_error err;
