@@ -110,20 +110,15 @@ void gateway_actor::unbind(std::uint64_t conn_id) {
   it->second.token_hash.clear();
 }
 
-void gateway_actor::end_sessions(const db::ended_sessions& e, std::uint64_t index) {
-  if (e.token_hash.empty()) {
-    if (deleted_at_.insert_or_assign(e.user, index).second) deleted_order_.push_back(e.user);
-    while (deleted_order_.size() > deleted_kept) {
-      deleted_at_.erase(deleted_order_.front());
-      deleted_order_.pop_front();
-    }
+void gateway_actor::account_deleted(const std::string& user, std::uint64_t index) {
+  if (deleted_at_.insert_or_assign(user, index).second) deleted_order_.push_back(user);
+  while (deleted_order_.size() > deleted_kept) {
+    deleted_at_.erase(deleted_order_.front());
+    deleted_order_.pop_front();
   }
-  auto u = by_user_.find(e.user);
+  auto u = by_user_.find(user);
   if (u == by_user_.end()) return;
-  for (auto cid : std::vector<std::uint64_t>(u->second.begin(), u->second.end())) {
-    auto c = conns_.find(cid);
-    if (c != conns_.end() && (e.token_hash.empty() || c->second.token_hash == e.token_hash)) unbind(cid);
-  }
+  for (auto cid : std::vector<std::uint64_t>(u->second.begin(), u->second.end())) unbind(cid);
 }
 
 void gateway_actor::send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame) {
@@ -454,7 +449,7 @@ void gateway_actor::on_applied(std::vector<db::apply_result>& results, std::uint
         send_to(cid, ev.json);
       }
     }
-    if (r.ended) end_sessions(*r.ended, r.index);
+    if (!r.deleted_account.empty()) account_deleted(r.deleted_account, r.index);
     if (wid) {
       auto w = writes_.find(*wid);
       if (w != writes_.end() && w->second.term == r.term) {

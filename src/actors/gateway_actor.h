@@ -227,9 +227,10 @@ class gateway_actor {
   /// refresh interval.
   bool session_alive(std::uint64_t conn_id, const chat::request& rq);
   void unbind(std::uint64_t conn_id);
-  /// Unbinds this node's connections that an applied delete_account
-  /// ended (the entry is applied on every node).
-  void end_sessions(const db::ended_sessions& e, std::uint64_t index);
+  /// An applied delete_account of `user` (entry `index`): unbinds this
+  /// node's connections of that user (the entry is applied on every node)
+  /// and records it for op_resume.
+  void account_deleted(const std::string& user, std::uint64_t index);
   void send_to(std::uint64_t conn_id, std::shared_ptr<const std::string> frame);
   void reply(std::uint64_t conn_id, const chat::request& rq, std::string_view result_json);
   void reply_error(std::uint64_t conn_id, const chat::request& rq, std::string_view code,

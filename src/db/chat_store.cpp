@@ -576,7 +576,7 @@ apply_result chat_store::impl::apply_one(const raft::entry& e) {
               d.exec();
             }
             known_accounts.erase(c.user);
-            r.ended = ended_sessions{c.user, {}};
+            r.deleted_account = c.user;
             add_grouped(r, by_user, "deleted");
           },
       },

@@ -45,16 +45,6 @@ struct user_event {
   std::shared_ptr<const std::string> json;
 };
 
-/// Sessions an entry ended for good: `delete_account` ends all of a user's
-/// (empty `token_hash`). Every node's gateway unbinds the connections they
-/// bound when it sees the result, not only the node that took the request.
-/// (`logout` ends its token for later `resume`s and unbinds its own
-/// connection only: other connections that share the token go on.)
-struct ended_sessions {
-  std::string user;
-  std::string token_hash;  ///< empty: every session of `user`
-};
-
 /// The result of applying one entry.
 struct apply_result {
   std::uint64_t index = 0;
@@ -65,7 +55,11 @@ struct apply_result {
   /// {"marked":3}, {"deleted":2}, {} for the rest.
   std::string result_json = "{}";
   std::vector<user_event> events;
-  std::optional<ended_sessions> ended;
+  /// delete_account: the account it deleted, with all its sessions. Every
+  /// node's gateway unbinds its connections of that user when it sees the
+  /// result, not only the node that took the request. (`logout` ends its
+  /// token for later `resume`s and unbinds its own connection only.)
+  std::string deleted_account;
 };
 
 /// One row of `conversations`.
