@@ -195,6 +195,23 @@ std::string render_table(const cluster_view& v) {
   return os.str();
 }
 
+bool is_ok(const std::optional<json::object>& r) {
+  return r && r->contains("ok") && r->at("ok").is_bool() && r->at("ok").as_bool();
+}
+
+namespace {
+std::string error_field(const std::optional<json::object>& r, const char* key) {
+  if (!r) return {};
+  auto* e = r->if_contains("error");
+  if (!e || !e->is_object()) return {};
+  auto* v = e->as_object().if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+}  // namespace
+
+std::string error_code_of(const std::optional<json::object>& r) { return error_field(r, "code"); }
+std::string error_message_of(const std::optional<json::object>& r) { return error_field(r, "message"); }
+
 std::optional<json::object> admin_call(const std::vector<std::string>& seeds, json::object req, std::string& err,
                                        std::chrono::milliseconds timeout) {
   for (const auto& s : seeds) {

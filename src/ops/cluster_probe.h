@@ -50,6 +50,13 @@ cluster_view probe_cluster(const std::vector<std::string>& seeds);
 /// A fixed-width table: id, address, role, term, leader, commit, applied, storage, reachable.
 std::string render_table(const cluster_view& v);
 
+/// True if `r` is a reply with `"ok": true`.
+bool is_ok(const std::optional<boost::json::object>& r);
+/// The error code of a reply (`error.code`), empty if it has none.
+std::string error_code_of(const std::optional<boost::json::object>& r);
+/// The error message of a reply (`error.message`), empty if it has none.
+std::string error_message_of(const std::optional<boost::json::object>& r);
+
 /// Sends an admin request to the first seed that answers; waits up to
 /// `timeout` for the reply. nullopt (and `err`) if no node answered.
 std::optional<boost::json::object> admin_call(const std::vector<std::string>& seeds, boost::json::object req,

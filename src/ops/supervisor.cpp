@@ -50,18 +50,6 @@ pid_t spawn(const std::string& cmd, const std::string& log) {
 
 constexpr std::chrono::minutes add_bound{10};  // a big snapshot may take a while
 
-bool is_ok(const std::optional<json::object>& r) {
-  return r && r->contains("ok") && r->at("ok").is_bool() && r->at("ok").as_bool();
-}
-
-std::string error_code_of(const std::optional<json::object>& r) {
-  if (!r) return {};
-  auto* e = r->if_contains("error");
-  if (!e || !e->is_object()) return {};
-  auto* c = e->as_object().if_contains("code");
-  return c && c->is_string() ? std::string(c->as_string()) : std::string();
-}
-
 /// admin.remove_node, retried while another change is in progress or the
 /// leader is changing (a joiner's own request may be finishing). Returns the
 /// last reply (or error) as text.

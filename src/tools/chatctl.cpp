@@ -141,17 +141,12 @@ int cmd_admin(const args& a) {
   // An add is answered within 30 s while its node still catches up, and
   // goes on: ask again (it waits for the same add) for up to 5 minutes.
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  const auto catching_up = [](const json::object& reply) -> std::string {
-    auto* e = reply.if_contains("error");
-    if (!e || !e->is_object()) return {};
-    auto* code = e->as_object().if_contains("code");
-    auto* msg = e->as_object().if_contains("message");
-    if (!code || *code != "unavailable" || !msg || !msg->is_string()) return {};
-    const std::string m(msg->as_string());
-    return m.find("still catching up") != std::string::npos ? m : std::string();
+  const auto catching_up = [](const std::optional<json::object>& reply) {
+    return qc::ops::error_code_of(reply) == "unavailable" &&
+           qc::ops::error_message_of(reply).find("still catching up") != std::string::npos;
   };
-  for (std::string m; r && a.cmd == "add" && !(m = catching_up(*r)).empty() && std::chrono::steady_clock::now() < give_up;) {
-    std::fprintf(stderr, "chatctl: %s; asking again\n", m.c_str());
+  while (a.cmd == "add" && catching_up(r) && std::chrono::steady_clock::now() < give_up) {
+    std::fprintf(stderr, "chatctl: %s; asking again\n", qc::ops::error_message_of(r).c_str());
     r = qc::ops::admin_call(a.cluster, req, err);
   }
   if (!r) {
@@ -159,8 +154,7 @@ int cmd_admin(const args& a) {
     return 1;
   }
   std::cout << json::serialize(*r) << std::endl;
-  auto* ok = r->if_contains("ok");
-  return ok && ok->is_bool() && ok->as_bool() ? 0 : 1;
+  return qc::ops::is_ok(r) ? 0 : 1;
 }
 
 int cmd_watch(const args& a) {
