@@ -17,6 +17,8 @@
 # fresh cluster 2–3 per member at 64 clients.
 # Interleaving puts the machine's drift into every build alike; compare the
 # counts, and the CPU over several rounds.
+# QC_CLIENT=go: the clients are etcdbench's (Go, gorilla/websocket; built by
+# scripts/bench-vs-etcd.sh) instead of chatbench, each sending to the next.
 # WARM=S: one long-lived cluster per build instead, started before the
 # rounds and loaded for S seconds by the same clients (a fresh heap, page
 # cache and B-trees favour some changes only while they fill); each round
@@ -30,7 +32,9 @@ CLIENTS=${CLIENTS:-64}
 WINDOW=${WINDOW:-8}
 WARM=${WARM:-0}
 OUT=${OUT:-/tmp/bench-ab}
+QC_CLIENT=${QC_CLIENT:-chatbench}
 [[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
+[[ $QC_CLIENT == chatbench || -x build/etcdbench ]] || { echo "bench-ab: QC_CLIENT=go needs build/etcdbench (scripts/bench-vs-etcd.sh builds it)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 
 # shellcheck source=scripts/bench-lib.sh
@@ -92,12 +96,21 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     first=${nodes%%,*}
     slow0=$( ((WARM > 0)) && slow_writes "$nodes" || true)
-    build/chatbench --nodes "$nodes" --connections "$CLIENTS" --duration $((WINDOW + 4)) --body 256 \
-      --json "$d/chatbench.json" >"$d/chatbench.txt" 2>&1 &
+    if [[ $QC_CLIENT == go ]]; then
+      build/etcdbench --system qc --endpoints "$nodes" --clients "$CLIENTS" --duration $((WINDOW + 3)) --warmup 2 \
+        --ready-file "$d/ready" --json "$d/chatbench.json" >"$d/chatbench.txt" 2>&1 &
+    else
+      build/chatbench --nodes "$nodes" --connections "$CLIENTS" --duration $((WINDOW + 4)) --body 256 \
+        --json "$d/chatbench.json" >"$d/chatbench.txt" 2>&1 &
+    fi
     bench=$!
     # Wait for the logins and the warm-up: the first commits of sends.
-    for _ in $(seq 1 300); do grep -q "logged in" "$d/chatbench.txt" 2>/dev/null && break; sleep 0.1; done
-    sleep 2
+    if [[ $QC_CLIENT == go ]]; then
+      for _ in $(seq 1 600); do [[ -e "$d/ready" ]] && break; sleep 0.1; done
+    else
+      for _ in $(seq 1 300); do grep -q "logged in" "$d/chatbench.txt" 2>/dev/null && break; sleep 0.1; done
+      sleep 2
+    fi
     touch "$d/window"; snapshots_taken "$nodes" "$d/window"
     c0=$(commit_index "$first"); t0=$(cpu_ticks $pids)
     perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"

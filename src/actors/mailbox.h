@@ -32,6 +32,7 @@
 
 #include "actors/wake_word.h"
 #include "common/log.h"
+#include "net/write_batch.h"
 
 namespace qc::actors {
 
@@ -60,7 +61,8 @@ class loop_turn final : public boost::asio::execution_context::service {
   static constexpr std::size_t max_drains = 64;
   inline static boost::asio::execution_context::id id;
 
-  explicit loop_turn(boost::asio::io_context& io) : boost::asio::execution_context::service(io), io_(io) {}
+  explicit loop_turn(boost::asio::io_context& io)
+      : boost::asio::execution_context::service(io), io_(io), writes_(boost::asio::use_service<net::write_batch>(io)) {}
 
   /// Drains `m` in this turn, or the next one if none is running.
   void schedule(drainable* m) {
@@ -89,6 +91,8 @@ class loop_turn final : public boost::asio::execution_context::service {
       loop_turn& t;
       ~end_of_turn() { t.end_turn(); }
     } end{*this};
+    // Client writes wait for the turn's end (net/write_batch.h).
+    net::write_batch::scope writes{writes_};
     for (std::size_t n = 0; next_ < ready_.size() && n < max_drains; ++n)
       if (drainable* m = ready_[next_++]) m->drain();
   }
@@ -103,6 +107,7 @@ class loop_turn final : public boost::asio::execution_context::service {
   }
 
   boost::asio::io_context& io_;
+  net::write_batch& writes_;
   std::vector<drainable*> ready_;  ///< mailboxes with mail, from next_ on
   std::size_t next_ = 0;
   bool posted_ = false;

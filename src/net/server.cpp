@@ -4,9 +4,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +24,8 @@
 #include "net/recycled.h"
 #include "net/session_failure.h"
 #include "net/tls.h"
+#include "net/write_batch.h"
+#include "net/ws_frame.h"
 
 namespace qc::net {
 
@@ -108,6 +112,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   /// Accepted connections of every kind (limits.max_sockets).
   std::shared_ptr<socket_count> sockets = std::make_shared<socket_count>();
   bool stopped = false;
+  /// The loop's write batch: client writes wait for the end of its turn.
+  write_batch& batch;
 
   // Descriptor exhaustion (see server in server.h).
   boost::asio::steady_timer accept_timer;
@@ -119,7 +125,13 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   int reserve_fd = -1;             ///< spare descriptor given up to accept-and-shed
 
   impl(boost::asio::io_context& i, server_limits l, server_handlers h, server_tls t)
-      : io(i), limits(l), handlers(std::move(h)), tls(std::move(t)), acceptor(i), accept_timer(i) {
+      : io(i),
+        limits(l),
+        handlers(std::move(h)),
+        tls(std::move(t)),
+        acceptor(i),
+        batch(boost::asio::use_service<write_batch>(i)),
+        accept_timer(i) {
     take_reserve();
   }
   ~impl() {
@@ -177,7 +189,16 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
     }
     queued_bytes_ += frame->size();
     queue_.push_back(std::move(frame));
-    if (queue_.size() == 1 && !closing_) do_write();
+    if (writing_ || flush_asked_ || closing_) return true;
+    // Inside a loop turn the write waits for the turn's end, so that the
+    // frames the turn queues after this one (a reply beside the events of
+    // the same entries, the replies of pipelined reads) leave with it.
+    if (srv_->batch.open()) {
+      flush_asked_ = true;
+      srv_->batch.at_end([self = shared_from_this()] { self->do_write(); });
+    } else {
+      do_write();
+    }
     return true;
   }
 
@@ -236,16 +257,30 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
     if (!closing_ && !closed_) do_read();
   }
 
+  /// Writes the queued frames, up to frames_per_write of them, in one
+  /// system call: their headers are ours (ws_frame.h), and the stream puts
+  /// Beast's own control frames between writes, never inside one.
   void do_write() {
-    ws_.text(true);
-    ws_.async_write(boost::asio::buffer(*queue_.front()),
-                    recycled(beast::bind_front_handler(&ws_session::on_write, shared_from_this())));
+    flush_asked_ = false;
+    if (writing_ || closing_ || closed_ || queue_.empty()) return;
+    if (!ws_.is_open()) return;  // the peer's close frame came: Beast answers it, nothing may follow
+    writing_ = std::min(queue_.size(), frames_per_write);
+    headers_.clear();
+    iov_.clear();
+    for (std::size_t i = 0; i < writing_; ++i) headers_.emplace_back(queue_[i]->size());
+    for (std::size_t i = 0; i < writing_; ++i) {
+      iov_.emplace_back(headers_[i].bytes.data(), headers_[i].size);
+      iov_.emplace_back(queue_[i]->data(), queue_[i]->size());
+    }
+    ws_.next_layer().async_write_some(iov_, recycled(beast::bind_front_handler(&ws_session::on_write, shared_from_this())));
   }
 
   void on_write(beast::error_code ec, std::size_t) {
     if (ec) return fail(ec, "write");
-    queued_bytes_ -= queue_.front()->size();
-    queue_.pop_front();
+    for (; writing_ > 0; --writing_) {
+      queued_bytes_ -= queue_.front()->size();
+      queue_.pop_front();
+    }
     if (!queue_.empty()) return do_write();
     if (close_after_flush_) close(close_code_, "frame too large");
   }
@@ -275,6 +310,13 @@ class ws_session : public client_session, public std::enable_shared_from_this<ws
   beast::flat_buffer buffer_;
   std::deque<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
+  /// Frames per write: two buffers each, so that one write fits the 64
+  /// buffers Asio gathers into a single sendmsg.
+  static constexpr std::size_t frames_per_write = 32;
+  std::size_t writing_ = 0;     ///< frames at the queue's front being written
+  bool flush_asked_ = false;  ///< do_write waits for the end of the loop's turn
+  std::vector<ws_text_header> headers_;              ///< the frames' headers while written
+  std::vector<boost::asio::const_buffer> iov_;  ///< headers and frames while written
   std::uint64_t id_;
   std::string remote_, ip_;
   bool opened_ = false, closing_ = false, closed_ = false, close_after_flush_ = false;

@@ -12,11 +12,15 @@
 // calling thread for ws_client).
 #pragma once
 
+#include <cstddef>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
 
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -68,13 +72,42 @@ class stream {
     else tcp_->async_read_some(short_read_buffers<MutableBuffers>(b), std::forward<Handler>(h));
   }
 
+  /// Writes all of `b` (never a part), after every write begun before it
+  /// has finished, then calls h(ec, bytes). Beast's own writes (handshake
+  /// replies, pings, pongs, close frames) come here, and so do a session's
+  /// frames that it writes itself, several in one call (ws_frame.h):
+  /// since no write starts while another is under way, a pong that Beast
+  /// sends while a batch waits for the socket lands between frames, never
+  /// inside one. The stream must not move while a write is under way.
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& b, Handler&& h) {
-    if (tls_) tls_->async_write_some(b, std::forward<Handler>(h));
-    else tcp_->async_write_some(b, std::forward<Handler>(h));
+    if (writing_) {
+      auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(h));
+      waiting_writes_.push_back([this, b, held] { start_write(b, std::move(*held)); });
+      return;
+    }
+    start_write(b, std::forward<Handler>(h));
   }
 
  private:
+  template <class ConstBuffers, class Handler>
+  void start_write(const ConstBuffers& b, Handler&& h) {
+    writing_ = true;
+    auto done = [this, h = std::forward<Handler>(h)](const boost::system::error_code& ec, std::size_t n) mutable {
+      writing_ = false;
+      if (!waiting_writes_.empty()) {
+        auto next = std::move(waiting_writes_.front());
+        waiting_writes_.pop_front();
+        next();
+      }
+      std::move(h)(ec, n);
+    };
+    if (tls_) boost::asio::async_write(*tls_, b, std::move(done));
+    else boost::asio::async_write(*tcp_, b, std::move(done));
+  }
+
+  bool writing_ = false;                               ///< a write is under way
+  std::deque<std::function<void()>> waiting_writes_;  ///< writes asked for meanwhile, in order
   std::shared_ptr<void> token_;    ///< see hold(); declared first, so released after the socket closes
   std::optional<tcp_type> tcp_;     ///< set while plain
   std::unique_ptr<tls_type> tls_;  ///< set once TLS (owns the tcp_stream)
