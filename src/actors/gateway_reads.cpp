@@ -16,6 +16,7 @@
 
 #include "actors/gateway_actor.h"
 #include "common/log.h"
+#include "net/write_batch.h"
 
 namespace qc::actors {
 
@@ -89,6 +90,8 @@ void gateway_actor::flush_reads() {
       if (auto q = take_read(r.rid, r.min_index)) rest.list.push_back(std::move(*q));
   if (!rest.list.empty()) out_.apply(std::move(rest));
   metrics_.reads_on_loop += answered.size();
+  // The replies of one connection's pipelined reads leave in one write.
+  net::write_batch::scope writes{boost::asio::use_service<net::write_batch>(io_)};
   for (auto& [rid, result] : answered) {
     auto it = reads_.find(rid);
     if (it == reads_.end()) continue;
