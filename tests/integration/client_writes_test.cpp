@@ -48,20 +48,30 @@ struct raw_client {
   }
 };
 
+/// A one-node cluster with accounts alice (pw-a) and bob (pw-b); `alice`
+/// is a connection logged in as alice.
+struct alice_and_bob {
+  cluster c{1};
+  int port = 0;
+  client alice, bob;
+  alice_and_bob() {
+    c.start_all();
+    REQUIRE(c.nodes[0].wait_healthy(15s));
+    port = c.nodes[0].port;
+    REQUIRE(alice.connect(port));
+    REQUIRE(bob.connect(port));
+    REQUIRE(client::ok(alice.call({{"op", "create_account"}, {"user", "alice"}, {"password", "pw-a"}})));
+    REQUIRE(client::ok(bob.call({{"op", "create_account"}, {"user", "bob"}, {"password", "pw-b"}})));
+    REQUIRE(client::ok(alice.call({{"op", "login"}, {"user", "alice"}, {"password", "pw-a"}})));
+  }
+};
+
 }  // namespace
 
 TEST_CASE("pipelined replies of every frame length arrive whole, with pongs between them") {
-  cluster c{1};
-  c.start_all();
-  REQUIRE(c.nodes[0].wait_healthy(15s));
-  const int port = c.nodes[0].port;
-
-  client alice, bob;
-  REQUIRE(alice.connect(port));
-  REQUIRE(bob.connect(port));
-  REQUIRE(client::ok(alice.call({{"op", "create_account"}, {"user", "alice"}, {"password", "pw-a"}})));
-  REQUIRE(client::ok(bob.call({{"op", "create_account"}, {"user", "bob"}, {"password", "pw-b"}})));
-  REQUIRE(client::ok(alice.call({{"op", "login"}, {"user", "alice"}, {"password", "pw-a"}})));
+  alice_and_bob n;
+  const int port = n.port;
+  auto& alice = n.alice;
   // 300 messages of 4,000 bytes: a page of all of them is a reply of about
   // 1.2 MB (a 64-bit length), of 10 about 40 KB (16-bit), of 1 under 4 KB.
   for (int i = 0; i < 300; ++i)
@@ -122,17 +132,8 @@ TEST_CASE("pipelined replies of every frame length arrive whole, with pongs betw
 }
 
 TEST_CASE("a reply and the events of the same entries reach every connection, in commit order") {
-  cluster c{1};
-  c.start_all();
-  REQUIRE(c.nodes[0].wait_healthy(15s));
-  const int port = c.nodes[0].port;
-
-  client alice, bob;
-  REQUIRE(alice.connect(port));
-  REQUIRE(bob.connect(port));
-  REQUIRE(client::ok(alice.call({{"op", "create_account"}, {"user", "alice"}, {"password", "pw-a"}})));
-  REQUIRE(client::ok(bob.call({{"op", "create_account"}, {"user", "bob"}, {"password", "pw-b"}})));
-  REQUIRE(client::ok(alice.call({{"op", "login"}, {"user", "alice"}, {"password", "pw-a"}})));
+  alice_and_bob users;
+  const int port = users.port;
 
   // Bob pipelines sends to alice while alice pipelines sends to bob: each
   // node turn applies both kinds, so each socket gets replies and events
