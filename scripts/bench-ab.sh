@@ -5,7 +5,8 @@
 # (scripts/bench-cluster.sh), runs chatbench with CLIENTS (default 64)
 # connections of 256-byte sends, and over a WINDOW-second window (default
 # 8 s, after the logins and a 1 s warm-up) counts the system calls of every
-# thread of the three nodes (perf stat -e raw_syscalls:sys_enter), their CPU
+# thread of the three nodes (perf stat -e raw_syscalls:sys_enter, with
+# sendmsg and epoll_wait apart), their CPU
 # (utime + stime from /proc/PID/stat) and the entries committed (commit_index
 # from /status before and after). It prints one line per build and round:
 # writes/s, CPU µs and system calls per committed write, all 3 members;
@@ -113,7 +114,8 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     touch "$d/window"; snapshots_taken "$nodes" "$d/window"
     c0=$(commit_index "$first"); t0=$(cpu_ticks $pids)
-    perf stat -e raw_syscalls:sys_enter -x, -o "$d/perf.txt" -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
+    perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_epoll_wait -x, -o "$d/perf.txt" \
+      -p "$(echo $pids | tr ' ' ,)" -- sleep "$WINDOW"
     c1=$(commit_index "$first"); t1=$(cpu_ticks $pids)
     rm "$d/window"
     wait "${pollers[@]}"
@@ -124,14 +126,18 @@ for r in $(seq 1 "$ROUNDS"); do
       slow=$(paste -d' ' <(tr ' ' '\n' <<<"$slow" | grep .) <(tr ' ' '\n' <<<"$slow0" | grep .) | awk '{printf "%d ", $1 - $2}')
     fi
     calls=$(grep raw_syscalls "$d/perf.txt" | cut -d, -f1)
+    sends=$(grep sys_enter_sendmsg "$d/perf.txt" | cut -d, -f1)
+    polls=$(grep sys_enter_epoll_wait "$d/perf.txt" | cut -d, -f1)
     hz=$(getconf CLK_TCK)
-    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" "$d/chatbench.json" "$slow" "$snaps" <<'PY'
+    python3 - "$(basename "$bin")" "$r" "$c0" "$c1" "$t0" "$t1" "$calls" "$WINDOW" "$hz" "$d/chatbench.json" "$slow" "$snaps" \
+      "$sends" "$polls" <<'PY'
 import json, sys
-name, r, c0, c1, t0, t1, calls, window, hz, js, slow, snaps = sys.argv[1:]
+name, r, c0, c1, t0, t1, calls, window, hz, js, slow, snaps, sends, polls = sys.argv[1:]
 w = int(c1) - int(c0)
 lat = json.load(open(js))["result"]["latency_ms"]
 print(f"round {r}  {name:<28} {w / float(window):7.0f} writes/s  "
-      f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write  "
+      f"CPU {(int(t1) - int(t0)) * 1e6 / int(hz) / w:5.0f} µs/write  {int(calls) / w:5.2f} calls/write "
+      f"(sendmsg {int(sends) / w:4.2f}, epoll_wait {int(polls) / w:4.2f})  "
       f"p99 {lat['p99']:.1f}  p99.9 {lat['p99_9']:.1f}  max {lat['max']:.1f} ms  slow {slow.strip()}  snapshots {snaps}")
 PY
     ((WARM > 0)) || scripts/bench-cluster.sh stop "$d" >/dev/null 2>&1 || true

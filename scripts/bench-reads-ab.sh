@@ -10,6 +10,7 @@
 #     (utime + stime from /proc/PID/stat);
 #   - one connection pinned to each member in turn, one-message reads for
 #     WINDOW seconds: p50 and p99 by the member's role (leader or follower).
+# INFLIGHT=K (default 1): each of the 64 connections pipelines K reads.
 # Throughput on a shared machine drifts; compare the counts and latencies.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ ROUNDS=${1:?usage: bench-reads-ab.sh ROUNDS BIN_A BIN_B [BIN...]}
 shift
 (($# >= 2)) || { echo "bench-reads-ab: give at least two builds" >&2; exit 1; }
 WINDOW=${WINDOW:-6}
+INFLIGHT=${INFLIGHT:-1}
 OUT=${OUT:-/tmp/bench-reads-ab}
 CB=build/chatbench
 BC=scripts/bench-cluster.sh
@@ -35,7 +37,7 @@ reads() {
   shift 3
   ticks=$(perf_window "$OUT" "$WINDOW" "$pids" \
     raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_recvmsg,syscalls:sys_enter_epoll_wait \
-    --nodes "$nodes" --connections 64 --prefix r "$@")
+    --nodes "$nodes" --connections 64 --inflight "$INFLIGHT" --prefix r "$@")
   PYTHONPATH=$ROOT/scripts python3 - "$OUT" "$name" "$WINDOW" "${ticks% *}" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 from perf_counts import per_op
