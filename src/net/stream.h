@@ -106,11 +106,11 @@ class stream {
     else boost::asio::async_write(*tcp_, b, std::move(done));
   }
 
-  bool writing_ = false;                               ///< a write is under way
-  std::deque<std::function<void()>> waiting_writes_;  ///< writes asked for meanwhile, in order
   std::shared_ptr<void> token_;    ///< see hold(); declared first, so released after the socket closes
   std::optional<tcp_type> tcp_;     ///< set while plain
   std::unique_ptr<tls_type> tls_;  ///< set once TLS (owns the tcp_stream)
+  bool writing_ = false;                              ///< a write is under way
+  std::deque<std::function<void()>> waiting_writes_;  ///< writes asked for meanwhile, in order
 };
 
 /// WebSocket close over a plain-or-TLS stream: a TLS close_notify first
