@@ -7,7 +7,15 @@
 // first frame at once would send the rest one system call each, after the
 // first write completes. Inside a turn (open scope) a session queues its
 // frames and asks to be flushed; the scope's end flushes every session
-// that asked, in order. Outside a turn a session writes at once, as before.
+// that asked, in order. The reads answered on the loop open a scope of
+// their own around their replies (actors/gateway_reads.cpp). Outside a
+// scope a session writes at once.
+//
+// Measured (3 members, 64 clients): 2.2 `sendmsg` per write against 2.6,
+// and 0.75 per read against 1.17 when each connection pipelines 8 reads
+// (docs/NOTEBOOK.md, 2026-12-07 noon). Holding writes with a posted
+// handler instead saved the same calls but cost an `epoll_wait` poll per
+// extra generation of handlers.
 //
 // Owned by: the loop thread (an io_context service: one per loop).
 #pragma once
