@@ -64,6 +64,12 @@ try {
   await page.locator(`tr.leader[data-testid="member-${newLeader}"]`).waitFor({ timeout: 3000 });
   // Writes go on without the old leader, which falls behind.
   await page.evaluate(async (via) => { for (let i = 0; i < 10; i++) await write(via, "viewer"); }, via);
+  // A row shows its node's last progress frame (one every 250 ms): wait for
+  // the new leader's to carry the writes before comparing.
+  await page.waitForFunction(({ old, newLeader }) => {
+    const c = (id) => Number(document.querySelector(`[data-testid="bars-${id}"]`)?.dataset.commit);
+    return c(newLeader) > c(old);
+  }, { old, newLeader }, { timeout: 5000, polling: 20 }).catch(() => {});
   const target = await commitOf(page, newLeader);
   await page.waitForTimeout(500);
   const behind = await commitOf(page, old);
