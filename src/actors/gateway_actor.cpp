@@ -21,6 +21,7 @@ constexpr std::size_t recent_results_kept = 4096;
 gateway_actor::gateway_actor(boost::asio::io_context& io, const config::node_config& cfg, gateway_outputs out,
                              const char* version)
     : io_(io),
+      write_batch_(boost::asio::use_service<net::write_batch>(io)),
       cfg_(cfg),
       out_(std::move(out)),
       version_(version),

@@ -47,6 +47,7 @@
 #include "config/config.h"
 #include "db/chat_store.h"
 #include "net/server.h"
+#include "net/write_batch.h"
 
 namespace qc::actors {
 
@@ -340,6 +341,8 @@ class gateway_actor {
   bool healthy() const;
 
   boost::asio::io_context& io_;
+  /// The loop's write batch: flush_reads holds its replies to the end of the flush.
+  net::write_batch& write_batch_;
   config::node_config cfg_;
   gateway_outputs out_;
   std::string version_;

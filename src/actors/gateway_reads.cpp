@@ -16,7 +16,6 @@
 
 #include "actors/gateway_actor.h"
 #include "common/log.h"
-#include "net/write_batch.h"
 
 namespace qc::actors {
 
@@ -91,7 +90,7 @@ void gateway_actor::flush_reads() {
   if (!rest.list.empty()) out_.apply(std::move(rest));
   metrics_.reads_on_loop += answered.size();
   // The replies of one connection's pipelined reads leave in one write.
-  net::write_batch::scope writes{boost::asio::use_service<net::write_batch>(io_)};
+  net::write_batch::scope writes{write_batch_};
   for (auto& [rid, result] : answered) {
     auto it = reads_.find(rid);
     if (it == reads_.end()) continue;
