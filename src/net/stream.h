@@ -18,7 +18,11 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
@@ -65,11 +69,14 @@ class stream {
 
   /// A plain read hands its buffers over as short_read_buffers: a short
   /// read leaves the socket to epoll instead of a recvmsg into EAGAIN
-  /// (net/short_read.h). TLS reads are the SSL engine's own.
+  /// (net/short_read.h). A TLS read is the SSL engine's own, which fills
+  /// the first non-empty buffer of a sequence, so only that one is passed.
   template <class MutableBuffers, class Handler>
   void async_read_some(const MutableBuffers& b, Handler&& h) {
-    if (tls_) tls_->async_read_some(b, std::forward<Handler>(h));
-    else tcp_->async_read_some(short_read_buffers<MutableBuffers>(b), std::forward<Handler>(h));
+    if (tls_) {
+      executor_type ex = boost::asio::get_associated_executor(h, get_executor());  // before h moves
+      tls_read_some(first_buffer<boost::asio::mutable_buffer>(b), std::move(ex), io_handler(std::forward<Handler>(h)));
+    } else tcp_->async_read_some(short_read_buffers<MutableBuffers>(b), std::forward<Handler>(h));
   }
 
   /// Writes all of `b` (never a part), after every write begun before it
@@ -90,6 +97,27 @@ class stream {
   }
 
  private:
+  /// The completion of a read or write, whatever operation waits for it.
+  using io_handler = boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
+
+  // The TLS side's reads and writes, compiled once (stream.cpp) instead of
+  // once per handler type: every WebSocket and HTTP operation of every
+  // session type would otherwise carry its own copy of the SSL engine's
+  // operations, about half of the code the net sources compile to. `ex` is
+  // the handler's own executor: Asio 1.81's erased handler has one that
+  // cannot be asked for a non-blocking post, which the SSL operations do,
+  // so the handler runs bound to `ex` again.
+  void tls_read_some(boost::asio::mutable_buffer b, executor_type ex, io_handler h);
+  void tls_write(std::vector<boost::asio::const_buffer> b, executor_type ex, io_handler h);
+
+  /// The first non-empty buffer of `b` (an empty one if none).
+  template <class Buffer, class Buffers>
+  static Buffer first_buffer(const Buffers& b) {
+    for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it)
+      if (Buffer x(*it); x.size() != 0) return x;
+    return Buffer{};
+  }
+
   template <class ConstBuffers, class Handler>
   void start_write(const ConstBuffers& b, Handler&& h) {
     writing_ = true;
@@ -102,7 +130,9 @@ class stream {
       }
       std::move(h)(ec, n);
     };
-    if (tls_) boost::asio::async_write(*tls_, b, std::move(done));
+    if (tls_)
+      tls_write({boost::asio::buffer_sequence_begin(b), boost::asio::buffer_sequence_end(b)}, get_executor(),
+                io_handler(std::move(done)));
     else boost::asio::async_write(*tcp_, b, std::move(done));
   }
 
@@ -113,18 +143,23 @@ class stream {
   std::deque<std::function<void()>> waiting_writes_;  ///< writes asked for meanwhile, in order
 };
 
+/// The TLS close of async_teardown, compiled once (stream.cpp); `ex` as
+/// for the stream's TLS reads.
+void async_tls_teardown(boost::beast::role_type role, stream& s, stream::executor_type ex,
+                        boost::asio::any_completion_handler<void(boost::system::error_code)> h);
+
 /// WebSocket close over a plain-or-TLS stream: a TLS close_notify first
 /// when encrypted, then the TCP teardown (found by ADL from Beast).
 template <class Handler>
 void async_teardown(boost::beast::role_type role, stream& s, Handler&& h) {
-  if (s.is_tls()) async_teardown(role, s.tls(), std::forward<Handler>(h));
-  else async_teardown(role, s.next_layer(), std::forward<Handler>(h));
+  if (s.is_tls()) {
+    stream::executor_type ex = boost::asio::get_associated_executor(h, s.get_executor());  // before h moves
+    async_tls_teardown(role, s, std::move(ex),
+                       boost::asio::any_completion_handler<void(boost::system::error_code)>(std::forward<Handler>(h)));
+  } else async_teardown(role, s.next_layer(), std::forward<Handler>(h));
 }
 
 /// Synchronous form of async_teardown (Beast requires both).
-inline void teardown(boost::beast::role_type role, stream& s, boost::beast::error_code& ec) {
-  if (s.is_tls()) teardown(role, s.tls(), ec);
-  else teardown(role, s.next_layer(), ec);
-}
+void teardown(boost::beast::role_type role, stream& s, boost::beast::error_code& ec);
 
 }  // namespace qc::net

@@ -94,6 +94,35 @@ TEST_CASE("TLS: wss clients and mutually verified wss peers; plain and untrusted
   REQUIRE(msgs.size() == 1);
   CHECK(msgs[0].at("body").as_string() == "over tls");
 
+  // Many frames in one write and large ones: 100 pipelined 4,000-byte
+  // sends (their replies leave the node several to a write, as do bob's
+  // events), then a history reply of about 420 KB, all over TLS, in order.
+  const std::string big(4000, 'x');
+  std::string err;
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(!alice.ws.send_raw(json::serialize(json::object{{"op", "send"}, {"to", "bob"}, {"body", big}, {"id", i}})));
+  for (int i = 0; i < 100; ++i) {
+    auto r = alice.ws.recv(10s, err);
+    REQUIRE_MESSAGE(r, err);
+    REQUIRE_MESSAGE(client::ok(r->as_object()), json::serialize(*r));
+    CHECK(r->as_object().at("id") == i);
+  }
+  auto all = bob.call({{"op", "history"}, {"with", "alice"}, {"limit", 101}, {"consistency", "linearizable"}});
+  REQUIRE_MESSAGE(client::ok(all), json::serialize(all));
+  const auto& got = all.at("messages").as_array();
+  REQUIRE(got.size() == 101);
+  CHECK(got[100].at("body").as_string() == big);
+  // The node's close of a TLS connection: a frame over 64 KiB gets its
+  // error reply, then close 1009 through the TLS close_notify.
+  client closer;
+  REQUIRE(closer.connect_to(wss(c.nodes[1])));
+  REQUIRE(!closer.ws.send_raw("{\"op\":\"hello\",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}"));
+  auto refused = closer.ws.recv(3s, err);
+  REQUIRE_MESSAGE(refused, err);
+  CHECK(client::code(refused->as_object()) == "too_large");
+  CHECK(!closer.ws.recv(3s, err));
+  CHECK(closer.ws.close_code() == std::optional<std::uint16_t>(1009));
+
   // HTTPS serves the status page and /health.
   auto [code, body] = https_get(c.nodes[1].port, "/health");
   CHECK_MESSAGE(code == 200, body);
