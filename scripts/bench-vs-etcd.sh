@@ -95,7 +95,9 @@ measure() {
   echo "$(( $(cpu_ticks $own_pids) - c0 ))" >"$OUT/$name.cpu_ticks"
   # shellcheck disable=SC2086
   echo "$(( $(cpu_ticks $other_pids) - o0 ))" >"$OUT/$name.idle_cpu_ticks"
-  kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+  # perf may have ended already (it failed to attach): say so below, go on
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
   grep -q raw_syscalls "$OUT/$name.perf" 2>/dev/null || echo "perf stat failed: no system call counts for $name" >&2
 }
 # qc_bench --connections C ARGS...: one closed-loop run of 256-byte sends
