@@ -35,11 +35,13 @@ struct raft_view {
   /// The role as `status` reports it (docs/PROTOCOL.md): leader, follower, candidate, learner
   /// (a non-voting member, or a node still waiting to be added: it knows no
   /// configuration yet) or removed (the configuration it knows leaves it out).
+  /// A learner or a removed member that leads (for a moment: raft.cpp
+  /// `promotable`) is the leader.
   const char* role_name() const {
-    if (!member && !config.members.empty() && state != raft::role::leader) return "removed";
+    if (state == raft::role::leader) return "leader";
+    if (!member && !config.members.empty()) return "removed";
     if (learner || !member) return "learner";
     switch (state) {
-      case raft::role::leader: return "leader";
       case raft::role::candidate:
       case raft::role::pre_candidate: return "candidate";
       default: return "follower";

@@ -319,10 +319,19 @@ struct raft_node::impl {
   /// still uncommitted, change removes (diss. §4.2.2: "it might still be
   /// needed until the Cnew entry is committed"; typically a leader that
   /// removed itself and then lost its quorum while holding the newest log).
-  /// Its own vote does not count (votes are counted in `conf`).
+  /// So may a learner, for the same reason: other logs may still hold its
+  /// promotion after its own log lost it to a newer leader's entry, and then
+  /// no voter can be elected without that entry, which only the learner may
+  /// hold. A learner campaigns an election timeout after a voter would
+  /// (tick_election) and leads only until an entry of its term commits
+  /// (after_commit). Its own vote never counts (votes are counted in `conf`).
   bool promotable() const {
-    return is_voter(conf, cfg.id) || (!find_member(conf, cfg.id) && voter_before_latest && latest_conf_index > commit);
+    if (is_voter(conf, cfg.id)) return true;
+    if (find_member(conf, cfg.id)) return !cfg.testing_bugs.learners_never_campaign;
+    return voter_before_latest && latest_conf_index > commit;
   }
+  /// A non-voting member of its own latest configuration (diss. §4.2.1).
+  bool is_learner() const { return find_member(conf, cfg.id) && !is_voter(conf, cfg.id); }
   std::size_t quorum() const { return voter_count(conf) / 2 + 1; }
 
   // ---- sending --------------------------------------------------------------------
@@ -574,6 +583,9 @@ struct raft_node::impl {
     // A leader removed from the configuration leads until the removal
     // commits, then steps down (diss. §4.2.2).
     if (!find_member(conf, cfg.id) && commit >= pending_conf_index) become_follower(term, "");
+    // A learner leads until an entry of its term commits (promotable()): a
+    // majority of the voters then holds its log, and one of them can win.
+    else if (is_learner() && term_at(commit) == term) become_follower(term, "");
   }
 
   // ---- reads (diss. §6.4) ---------------------------------------------------------
@@ -985,7 +997,10 @@ struct raft_node::impl {
       }
       return;
     }
-    if (promotable() && election_elapsed >= randomized_timeout) {
+    // A learner campaigns an election timeout after a voter would, so that
+    // it leads only where no voter can (promotable()).
+    const int due = randomized_timeout + (is_learner() ? cfg.election_ticks : 0);
+    if (promotable() && election_elapsed >= due) {
       election_elapsed = 0;
       // The previous campaign brought no leader: back off (config).
       if (campaigned_unheard && election_backoff < std::min(cfg.max_election_backoff, 10)) ++election_backoff;
@@ -1138,7 +1153,7 @@ proposal raft_node::propose(std::string data) noexcept {
     p.leader = s.leader;
     return p;
   }
-  if (!s.transferee.empty()) {
+  if (!s.transferee.empty() || s.is_learner()) {  // a learner leads only to hand over (after_commit)
     p.ec = errc::proposal_dropped;
     return p;
   }
@@ -1159,7 +1174,7 @@ proposal raft_node::propose_conf_change(const conf_change& cc) noexcept {
     p.leader = s.leader;
     return p;
   }
-  if (!s.transferee.empty()) return p.ec = errc::proposal_dropped, p;
+  if (!s.transferee.empty() || s.is_learner()) return p.ec = errc::proposal_dropped, p;
   if (s.pending_conf_index > s.commit) return p.ec = errc::conf_change_in_progress, p;
   if (s.term_at(s.commit) != s.term) return p.ec = errc::conf_change_not_ready, p;
   auto next = apply_conf_change(s.conf, cc);
@@ -1226,7 +1241,7 @@ std::error_code raft_node::compact(std::uint64_t index, std::string handle) noex
 std::error_code raft_node::campaign() noexcept {
   auto& s = *impl_;
   if (s.state == role::leader) return errc::already_leader;
-  if (!s.promotable()) return errc::not_voter;
+  if (!s.promotable() || s.is_learner()) return errc::not_voter;  // a learner only when no voter can win (promotable())
   s.campaign(campaign_kind::pre_vote);
   s.check();
   return {};

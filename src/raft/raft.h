@@ -82,6 +82,11 @@ struct config {
     /// A follower that already holds a snapshot's last entry acknowledges
     /// its whole log instead of its commit index (the suffix may conflict).
     bool snapshot_ack_last_index = false;
+    /// A learner never campaigns, as etcd's raft has it: a learner whose
+    /// promotion a newer leader's entry overwrote in its log, while the
+    /// promotion stays in other logs, can hold the one entry every voter
+    /// needs, and then nobody can be elected (diss. §4.2.2).
+    bool learners_never_campaign = false;
   };
   planted_bugs testing_bugs;
 };

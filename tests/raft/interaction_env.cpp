@@ -86,6 +86,7 @@ void plant(raft::config::planted_bugs& b, const std::vector<std::string>& names)
     else if (n == "removed_leader_serves") b.removed_leader_serves = true;
     else if (n == "snapshot_ack_last_index") b.snapshot_ack_last_index = true;
     else if (n == "requester_vouches_alone") b.requester_vouches_alone = true;
+    else if (n == "learners_never_campaign") b.learners_never_campaign = true;
     else bad("unknown planted bug " + n);
   }
 }
