@@ -24,6 +24,9 @@
 # rounds and loaded for S seconds by the same clients (a fresh heap, page
 # cache and B-trees favour some changes only while they fill); each round
 # then measures it again, and the slow writes are those of that round.
+# EXTRA=FILE: TOML appended to every node's config. With a [tls] table in it
+# the members are reached over https:// and wss://, verified against its
+# ca_file; that needs QC_CLIENT=go (chatbench speaks plain ws:// only).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -34,20 +37,29 @@ WINDOW=${WINDOW:-8}
 WARM=${WARM:-0}
 OUT=${OUT:-/tmp/bench-ab}
 QC_CLIENT=${QC_CLIENT:-chatbench}
+EXTRA=${EXTRA:-}
+scheme=http curl_tls=() go_tls=()
+if [[ -n "$EXTRA" ]] && grep -q '^\[tls\]' "$EXTRA"; then
+  [[ $QC_CLIENT == go ]] || { echo "bench-ab: a [tls] cluster needs QC_CLIENT=go" >&2; exit 2; }
+  scheme=https
+  ca=$(sed -n 's/^ca_file *= *"\(.*\)"/\1/p' "$EXTRA" | head -1)
+  [[ -n "$ca" ]] && curl_tls=(--cacert "$ca") go_tls=(--ca "$ca")
+fi
 [[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
 [[ $QC_CLIENT == chatbench || -x build/etcdbench ]] || { echo "bench-ab: QC_CLIENT=go needs build/etcdbench (scripts/bench-vs-etcd.sh builds it)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 
 # shellcheck source=scripts/bench-lib.sh
 . "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
+get() { curl -s "${curl_tls[@]}" "$@"; }  # get [OPTIONS] URL: over TLS when the cluster has it
 status_field() {  # status_field ADDR FIELD: an integer field of ADDR's /status (empty if unreachable)
-  curl -s --max-time 2 "http://$1/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 || true
+  get --max-time 2 "$scheme://$1/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 || true
 }
 commit_index() { status_field "$1" commit_index; }
 slow_writes() {  # per member: writes that took over 0.1 s from receipt to applied, since start
   local a out=""
   for a in $(tr ',' ' ' <<<"$1"); do
-    out+="$(curl -s "http://$a/metrics" | awk '/^qc_commit_latency_seconds_bucket\{le="0.1"\}/ {f = $2}
+    out+="$(get "$scheme://$a/metrics" | awk '/^qc_commit_latency_seconds_bucket\{le="0.1"\}/ {f = $2}
       /^qc_commit_latency_seconds_count/ {n = $2} END {print n - f}') "
   done
   echo "$out"
@@ -77,9 +89,14 @@ if ((WARM > 0)); then
     d="$OUT/$(basename "$bin")-warm"
     rm -rf "$d"
     warm_dir[$bin]=$d
-    warm_nodes[$bin]=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
+    warm_nodes[$bin]=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 $EXTRA | tail -1)
     echo "warming $(basename "$bin") for ${WARM}s"
-    build/chatbench --nodes "${warm_nodes[$bin]}" --connections "$CLIENTS" --duration "$WARM" --body 256 >/dev/null 2>&1
+    if [[ $QC_CLIENT == go ]]; then
+      build/etcdbench --system qc "${go_tls[@]}" --endpoints "${warm_nodes[$bin]}" --clients "$CLIENTS" --duration "$WARM" \
+        --warmup 0 >/dev/null 2>&1
+    else
+      build/chatbench --nodes "${warm_nodes[$bin]}" --connections "$CLIENTS" --duration "$WARM" --body 256 >/dev/null 2>&1
+    fi
   done
 fi
 
@@ -92,13 +109,13 @@ for r in $(seq 1 "$ROUNDS"); do
       nodes=${warm_nodes[$bin]}
       pids=$(scripts/bench-cluster.sh pids "${warm_dir[$bin]}")
     else
-      nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 | tail -1)
+      nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 $EXTRA | tail -1)
       pids=$(scripts/bench-cluster.sh pids "$d")
     fi
     first=${nodes%%,*}
     slow0=$( ((WARM > 0)) && slow_writes "$nodes" || true)
     if [[ $QC_CLIENT == go ]]; then
-      build/etcdbench --system qc --endpoints "$nodes" --clients "$CLIENTS" --duration $((WINDOW + 3)) --warmup 2 \
+      build/etcdbench --system qc "${go_tls[@]}" --endpoints "$nodes" --clients "$CLIENTS" --duration $((WINDOW + 3)) --warmup 2 \
         --ready-file "$d/ready" --json "$d/chatbench.json" >"$d/chatbench.txt" 2>&1 &
     else
       build/chatbench --nodes "$nodes" --connections "$CLIENTS" --duration $((WINDOW + 4)) --body 256 \

@@ -30,10 +30,13 @@ start_one() {
 }
 ids() { ls "$DIR"/*.toml | xargs -n1 basename | sed 's/\.toml$//' | sort -V; }
 wait_healthy() {
-  local need=$1
+  local need=$1 scheme=http ca tls=()
+  # A cluster with [tls] in its extra TOML answers https://, verified against its ca_file.
+  ca=$(sed -n 's/^ca_file *= *"\(.*\)"/\1/p' "$DIR/n1.toml" 2>/dev/null | head -1)
+  if grep -q '^\[tls\]' "$DIR/n1.toml" 2>/dev/null; then scheme=https; [[ -n "$ca" ]] && tls=(--cacert "$ca"); fi
   for _ in $(seq 1 300); do
     local ok=0
-    for a in $(tr ',' ' ' <"$DIR/nodes"); do curl -sf --max-time 1 "http://$a/health" >/dev/null && ok=$((ok + 1)); done
+    for a in $(tr ',' ' ' <"$DIR/nodes"); do curl -sf --max-time 1 "${tls[@]}" "$scheme://$a/health" >/dev/null && ok=$((ok + 1)); done
     (( ok >= need )) && return 0
     sleep 0.1
   done

@@ -11,6 +11,8 @@
 // and logs in an account of its own, and sends V-byte messages to the next
 // client's account (which is connected, so every send is also delivered
 // live, as with chatbench). One harness then measures both systems.
+// With --ca FILE it dials wss:// and verifies the members' certificates
+// against that CA (a cluster with [tls]).
 //
 // Latencies go into a sorted slice. Prints one line and writes JSON shaped
 // like chatbench's.
@@ -18,6 +20,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -45,6 +49,7 @@ func main() {
 	system := flag.String("system", "etcd", "etcd (puts through etcd's Go client) or qc (Quorum Chat sends over WebSocket)")
 	prefix := flag.String("prefix", fmt.Sprintf("gb%d", time.Now().UnixNano()%1000000000), "qc: account name prefix (accounts are PREFIX_0 ... PREFIX_{C-1})")
 	readyFile := flag.String("ready-file", "", "create FILE when the measured window begins (after the warm-up)")
+	caFile := flag.String("ca", "", "qc: dial wss:// and verify the members' certificates against this PEM CA")
 	flag.Parse()
 
 	eps := strings.Split(*endpoints, ",")
@@ -68,7 +73,11 @@ func main() {
 			return err
 		}
 	case "qc":
-		qs, err := qcSetup(eps, *clients, *prefix)
+		dialer, scheme, err := qcDialer(*caFile)
+		if err != nil {
+			fail(err)
+		}
+		qs, err := qcSetup(dialer, scheme, eps, *clients, *prefix)
 		if err != nil {
 			fail(err)
 		}
@@ -280,9 +289,28 @@ func (q *qcClient) send() error {
 	return r.err()
 }
 
-// qcSetup connects n clients round robin over eps, and creates and logs
-// in an account for each, 16 at a time.
-func qcSetup(eps []string, n int, prefix string) ([]*qcClient, error) {
+// qcDialer is the WebSocket dialer and URL scheme for a cluster: ws://
+// without a CA file, else wss:// trusting only the CA in caFile.
+func qcDialer(caFile string) (*websocket.Dialer, string, error) {
+	if caFile == "" {
+		return websocket.DefaultDialer, "ws", nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, "", err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, "", fmt.Errorf("%s: no PEM certificate in it", caFile)
+	}
+	d := *websocket.DefaultDialer
+	d.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &d, "wss", nil
+}
+
+// qcSetup connects n clients round robin over eps with dialer, and creates
+// and logs in an account for each, 16 at a time.
+func qcSetup(dialer *websocket.Dialer, scheme string, eps []string, n int, prefix string) ([]*qcClient, error) {
 	qs := make([]*qcClient, n)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 16)
@@ -290,7 +318,7 @@ func qcSetup(eps []string, n int, prefix string) ([]*qcClient, error) {
 		go func(i int) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			ws, _, err := websocket.DefaultDialer.Dial("ws://"+eps[i%len(eps)]+"/ws", nil)
+			ws, _, err := dialer.Dial(scheme+"://"+eps[i%len(eps)]+"/ws", nil)
 			if err != nil {
 				errs <- err
 				return
