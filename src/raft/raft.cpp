@@ -1349,10 +1349,7 @@ std::optional<entry> raft_node::entry_at(std::uint64_t index) const {
   return impl_->at(index);
 }
 const membership& raft_node::config() const { return impl_->conf; }
-bool raft_node::is_learner() const {
-  const member* m = find_member(impl_->conf, impl_->cfg.id);
-  return m && !m->voter;
-}
+bool raft_node::is_learner() const { return impl_->is_learner(); }
 bool raft_node::conf_change_pending() const { return impl_->pending_conf_index > impl_->commit; }
 std::vector<peer_progress> raft_node::progress() const {
   std::vector<peer_progress> out;
