@@ -89,7 +89,7 @@ if ((WARM > 0)); then
     d="$OUT/$(basename "$bin")-warm"
     rm -rf "$d"
     warm_dir[$bin]=$d
-    warm_nodes[$bin]=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 $EXTRA | tail -1)
+    warm_nodes[$bin]=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 ${EXTRA:+"$EXTRA"} | tail -1)
     echo "warming $(basename "$bin") for ${WARM}s"
     if [[ $QC_CLIENT == go ]]; then
       build/etcdbench --system qc "${go_tls[@]}" --endpoints "${warm_nodes[$bin]}" --clients "$CLIENTS" --duration "$WARM" \
@@ -109,7 +109,7 @@ for r in $(seq 1 "$ROUNDS"); do
       nodes=${warm_nodes[$bin]}
       pids=$(scripts/bench-cluster.sh pids "${warm_dir[$bin]}")
     else
-      nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 $EXTRA | tail -1)
+      nodes=$(BIN=$bin scripts/bench-cluster.sh start "$d" 3 ${EXTRA:+"$EXTRA"} | tail -1)
       pids=$(scripts/bench-cluster.sh pids "$d")
     fi
     first=${nodes%%,*}
