@@ -14,8 +14,8 @@
 
 #include <boost/beast/websocket.hpp>
 
-#include "integration/harness.h"
-#include "integration/probe.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 
 using namespace qc::test;
 

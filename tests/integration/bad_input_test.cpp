@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

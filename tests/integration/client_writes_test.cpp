@@ -8,9 +8,11 @@
 #include <set>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

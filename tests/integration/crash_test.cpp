@@ -7,7 +7,7 @@
 #include <mutex>
 #include <thread>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

@@ -5,8 +5,8 @@
 // builds itself are valid JSON.
 #include <doctest/doctest.h>
 
-#include "integration/harness.h"
-#include "integration/probe.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 
 using namespace qc::test;
 

@@ -6,7 +6,7 @@
 
 #include <sys/wait.h>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

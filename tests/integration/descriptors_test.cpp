@@ -7,8 +7,8 @@
 
 #include <sys/resource.h>
 
-#include "integration/harness.h"
-#include "integration/probe.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 
 using namespace qc::test;
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 #include "integration/workload.h"
 
 using namespace qc::test;

@@ -4,7 +4,7 @@
 // transaction. And the connection they use gives way to a snapshot install.
 #include <doctest/doctest.h>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 #include "integration/workload.h"
 
 using namespace qc::test;

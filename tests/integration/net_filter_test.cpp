@@ -4,7 +4,7 @@
 // majority and the others elect a new leader; healing brings it back.
 #include <doctest/doctest.h>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

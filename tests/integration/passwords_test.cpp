@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "integration/harness.h"
-#include "integration/probe.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 
 using namespace qc::test;
 

@@ -3,8 +3,8 @@
 // whole handshake, and only max_peer_handshakes of them are held at once.
 #include <doctest/doctest.h>
 
-#include "integration/harness.h"
-#include "integration/probe.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 
 using namespace qc::test;
 namespace websocket = boost::beast::websocket;

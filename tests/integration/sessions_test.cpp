@@ -4,7 +4,7 @@
 // refresh interval rather than per request.
 #include <doctest/doctest.h>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

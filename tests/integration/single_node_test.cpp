@@ -4,7 +4,8 @@
 
 #include <set>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 
 using namespace qc::test;
 
@@ -253,12 +254,7 @@ TEST_CASE("malformed frames get errors and the connection stays open") {
   CHECK(client::code(raw("{\"op\":\"send\",\"to\":\"bob\",\"body\":\"" + std::string(5000, 'x') + "\"}")).size() > 0);
   CHECK(client::ok(a.call({{"op", "hello"}})));
   // A frame over 64 KiB: an error reply, then close 1009.
-  REQUIRE_FALSE(a.ws.send_raw("{\"op\":\"hello\",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}"));
-  auto big = a.ws.recv(3s, err);
-  REQUIRE(big);
-  CHECK(client::code(big->as_object()) == "too_large");
-  CHECK(!a.ws.recv(3s, err));
-  CHECK(a.ws.close_code() == std::optional<std::uint16_t>(1009));
+  check_oversized_frame_closes(a);
   // The node lives on.
   client b;
   REQUIRE(b.connect(n.port()));

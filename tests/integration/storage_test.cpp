@@ -17,7 +17,7 @@
 
 #include "common/tmpfs.h"
 #include "db/snapshot_files.h"
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 using namespace qc::test;
 

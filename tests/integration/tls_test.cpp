@@ -11,7 +11,8 @@
 #include <boost/asio/ssl/stream_base.hpp>
 #include <boost/beast/http.hpp>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
+#include "harness/probe.h"
 #include "net/tls.h"
 
 using namespace qc::test;
@@ -116,12 +117,7 @@ TEST_CASE("TLS: wss clients and mutually verified wss peers; plain and untrusted
   // error reply, then close 1009 through the TLS close_notify.
   client closer;
   REQUIRE(closer.connect_to(wss(c.nodes[1])));
-  REQUIRE(!closer.ws.send_raw("{\"op\":\"hello\",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}"));
-  auto refused = closer.ws.recv(3s, err);
-  REQUIRE_MESSAGE(refused, err);
-  CHECK(client::code(refused->as_object()) == "too_large");
-  CHECK(!closer.ws.recv(3s, err));
-  CHECK(closer.ws.close_code() == std::optional<std::uint16_t>(1009));
+  check_oversized_frame_closes(closer);
 
   // HTTPS serves the status page and /health.
   auto [code, body] = https_get(c.nodes[1].port, "/health");

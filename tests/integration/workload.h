@@ -14,7 +14,7 @@
 #include <set>
 #include <thread>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 namespace qc::test {
 

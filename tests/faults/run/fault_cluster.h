@@ -18,7 +18,7 @@
 
 #include <boost/json.hpp>
 
-#include "integration/harness.h"
+#include "harness/harness.h"
 
 namespace qc::faults {
 

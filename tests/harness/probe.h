@@ -1,9 +1,13 @@
 // Low-level probes for integration tests of the network edge: raw
 // WebSockets from a chosen source address, HTTP responses with their
-// headers, raw TCP floods, and a process's CPU time from /proc.
+// headers, raw TCP floods, a process's CPU time from /proc, and the check
+// of a node's answer to an oversized frame. The Beast probes' bodies are in
+// probe.cpp, compiled once.
 //
 // Owned by: the test thread.
 #pragma once
+
+#include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,9 +25,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+
+#include "harness/harness.h"
 
 namespace qc::test {
 
@@ -31,35 +36,12 @@ using raw_ws = boost::beast::websocket::stream<boost::asio::ip::tcp::socket>;
 
 /// A raw WebSocket handshake to 127.0.0.1:port`path` from source address
 /// `from` (any 127.x.y.z works on Linux loopback). Null if refused.
-inline std::unique_ptr<raw_ws> ws_from(boost::asio::io_context& io, const std::string& from, int port,
-                                       const std::string& path = "/ws") {
-  namespace asio = boost::asio;
-  auto ws = std::make_unique<raw_ws>(io);
-  auto& s = ws->next_layer();
-  s.open(asio::ip::tcp::v4());
-  s.bind({asio::ip::make_address(from), 0});
-  boost::beast::error_code ec;
-  s.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  if (ec) return nullptr;
-  ws->handshake("127.0.0.1", path, ec);
-  if (ec) return nullptr;
-  return ws;
-}
+std::unique_ptr<raw_ws> ws_from(boost::asio::io_context& io, const std::string& from, int port,
+                                const std::string& path = "/ws");
 
 /// Sends one request on a raw WebSocket and reads the next frame (the
 /// reply when nothing else is in flight). Empty object on error.
-inline boost::json::object raw_call(raw_ws& ws, const boost::json::object& req) {
-  boost::beast::error_code ec;
-  ws.text(true);
-  ws.write(boost::asio::buffer(boost::json::serialize(req)), ec);
-  if (ec) return {};
-  boost::beast::flat_buffer buf;
-  ws.read(buf, ec);
-  if (ec) return {};
-  boost::json::error_code jec;
-  auto v = boost::json::parse(boost::beast::buffers_to_string(buf.data()), jec);
-  return !jec && v.is_object() ? v.as_object() : boost::json::object{};
-}
+boost::json::object raw_call(raw_ws& ws, const boost::json::object& req);
 
 /// An HTTP response's status and headers (lower-case names).
 struct http_head {
@@ -68,30 +50,7 @@ struct http_head {
 };
 
 /// GET http://127.0.0.1:port/path, keeping the headers. status 0 if down.
-inline http_head http_get_head(int port, const std::string& path) {
-  namespace http = boost::beast::http;
-  boost::asio::io_context io;
-  boost::beast::tcp_stream s(io);
-  s.expires_after(std::chrono::seconds(2));
-  boost::beast::error_code ec;
-  s.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  if (ec) return {};
-  http::request<http::empty_body> req(http::verb::get, path, 11);
-  req.set(http::field::host, "127.0.0.1");
-  http::write(s, req, ec);
-  boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  if (!ec) http::read(s, buf, res, ec);
-  if (ec) return {};
-  http_head h;
-  h.status = static_cast<int>(res.result_int());
-  for (const auto& f : res) {
-    std::string name(f.name_string());
-    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    h.headers[name] = std::string(f.value());
-  }
-  return h;
-}
+http_head http_get_head(int port, const std::string& path);
 
 /// User plus system CPU seconds of process `pid` so far (/proc/PID/stat).
 inline double cpu_seconds(pid_t pid) {
@@ -150,5 +109,16 @@ struct tcp_flood {
     fds.clear();
   }
 };
+
+/// Sends a frame over the 64 KiB limit on `c` and checks the node's answer:
+/// a `too_large` error reply, then the close with code 1009.
+inline void check_oversized_frame_closes(client& c) {
+  REQUIRE_FALSE(c.ws.send_raw("{\"op\":\"hello\",\"pad\":\"" + std::string(70 * 1024, 'x') + "\"}"));
+  auto refused = c.ws.recv(3s, c.err);
+  REQUIRE_MESSAGE(refused, c.err);
+  CHECK(client::code(refused->as_object()) == "too_large");
+  CHECK(!c.ws.recv(3s, c.err));
+  CHECK(c.ws.close_code() == std::optional<std::uint16_t>(1009));
+}
 
 }  // namespace qc::test
