@@ -2,8 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+
+#include "ops/cluster_probe.h"
 
 #ifndef QC_BINARY_DIR
 #error "QC_BINARY_DIR must point at the build directory holding chatnode"
@@ -18,26 +18,9 @@ int free_port() {
 }
 
 std::pair<int, std::string> http_get(int port, const std::string& path) {
-  namespace http = boost::beast::http;
-  boost::asio::io_context io;
-  boost::beast::tcp_stream s(io);
-  http::request<http::empty_body> req(http::verb::get, path, 11);
-  req.set(http::field::host, "127.0.0.1");
-  boost::beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  bool done = false;
-  s.expires_after(2s);
-  s.async_connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
-                  [&](boost::beast::error_code ec) {
-                    if (ec) return;
-                    http::async_write(s, req, [&](boost::beast::error_code ec2, std::size_t) {
-                      if (ec2) return;
-                      http::async_read(s, buf, res, [&](boost::beast::error_code ec3, std::size_t) { done = !ec3; });
-                    });
-                  });
-  io.run();
-  if (!done) return {0, {}};
-  return {static_cast<int>(res.result_int()), res.body()};
+  // "http://": plain even where QC_TLS=1 would make a bare address TLS.
+  auto r = ops::http_get("http://127.0.0.1:" + std::to_string(port), path, 2s);
+  return r ? *r : std::pair<int, std::string>{0, {}};
 }
 
 std::string sqlite_shell(const fs::path& db, const std::string& sql) {

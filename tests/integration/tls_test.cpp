@@ -8,16 +8,11 @@
 
 #include <cstdlib>
 
-#include <boost/asio/ssl/stream_base.hpp>
-#include <boost/beast/http.hpp>
-
 #include "harness/harness.h"
 #include "harness/probe.h"
-#include "net/tls.h"
+#include "ops/cluster_probe.h"
 
 using namespace qc::test;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 namespace {
 
@@ -29,29 +24,6 @@ std::string tls_toml(const std::string& cert, const std::string& extra = "") {
 }
 
 std::string wss(const node_proc& p) { return "wss://" + p.address(); }
-
-/// GET over https://, verified against the test CA. {0, ""} on failure.
-std::pair<int, std::string> https_get(int port, const std::string& target) {
-  std::string err;
-  auto ctx = qc::net::tool_client_context(err);
-  if (!ctx) return {0, err};
-  boost::asio::io_context io;
-  qc::net::stream s(io);
-  if (auto e = qc::net::start_client_tls(s, *ctx, "127.0.0.1")) return {0, e.what};
-  beast::error_code ec;
-  s.next_layer().socket().connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
-  if (ec) return {0, ec.message()};
-  s.tls().handshake(boost::asio::ssl::stream_base::client, ec);
-  if (ec) return {0, ec.message()};
-  http::request<http::empty_body> req(http::verb::get, target, 11);
-  req.set(http::field::host, "127.0.0.1");
-  http::write(s.tls(), req, ec);
-  beast::flat_buffer buf;
-  http::response<http::string_body> res;
-  if (!ec) http::read(s.tls(), buf, res, ec);
-  if (ec) return {0, ec.message()};
-  return {static_cast<int>(res.result_int()), res.body()};
-}
 
 /// The leader every node reports over wss ("" until they agree).
 std::string tls_leader(cluster& c) {
@@ -120,7 +92,8 @@ TEST_CASE("TLS: wss clients and mutually verified wss peers; plain and untrusted
   check_oversized_frame_closes(closer);
 
   // HTTPS serves the status page and /health.
-  auto [code, body] = https_get(c.nodes[1].port, "/health");
+  // GET over https://, verified against the test CA (QC_TLS_CA).
+  auto [code, body] = qc::ops::http_get("https://" + c.nodes[1].address(), "/health", 2s).value_or(std::pair{0, "unreachable"});
   CHECK_MESSAGE(code == 200, body);
 
   // Plain HTTP and ws:// are refused with a reason.
