@@ -275,9 +275,12 @@ void nemesis::do_membership() {
     say("removed " + victim + "; wiping its data directory");
     cluster_.wipe(victim);
     cluster_.refresh_members();
+    // Not through the member cut off or killed for this window: a joiner
+    // whose only seed cannot reach the leader waits out the window, and the
+    // replacement this scenario is about never happens.
     std::string seed;
     for (const auto& id : cluster_.members())
-      if (cluster_.usable(id)) seed = id;
+      if (cluster_.usable(id) && id != other) seed = id;
     if (!seed.empty()) {
       joined = cluster_.start_joiner(seed);
       const bool by_admin = uniform(0, 1) < 0.5;
