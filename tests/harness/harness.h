@@ -1,10 +1,11 @@
 // Test harness for integration tests and the fault suite: starts real
 // chatnode processes from generated TOML configs in a temporary directory,
-// kills and restarts them, and talks to them over HTTP and WebSocket
-// (net::ws_client).
+// kills and restarts them, and talks to them over HTTP (ops::http_get) and
+// WebSocket (net::ws_client).
 //
-// The bodies live in harness.cpp, compiled once: Beast's HTTP client alone
-// took each test source ~40 s of CPU to compile under the sanitizers.
+// The bodies live in harness.cpp, compiled once: while this header defined
+// them inline, the Beast HTTP client it then held took each test source
+// ~40 s of CPU to compile under the sanitizers.
 //
 // Owned by: the test thread.
 #pragma once
