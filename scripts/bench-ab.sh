@@ -38,19 +38,21 @@ WARM=${WARM:-0}
 OUT=${OUT:-/tmp/bench-ab}
 QC_CLIENT=${QC_CLIENT:-chatbench}
 EXTRA=${EXTRA:-}
-scheme=http curl_tls=() go_tls=()
-if [[ -n "$EXTRA" ]] && grep -q '^\[tls\]' "$EXTRA"; then
-  [[ $QC_CLIENT == go ]] || { echo "bench-ab: a [tls] cluster needs QC_CLIENT=go" >&2; exit 2; }
-  scheme=https
-  ca=$(sed -n 's/^ca_file *= *"\(.*\)"/\1/p' "$EXTRA" | head -1)
-  [[ -n "$ca" ]] && curl_tls=(--cacert "$ca") go_tls=(--ca "$ca")
-fi
-[[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
 [[ $QC_CLIENT == chatbench || -x build/etcdbench ]] || { echo "bench-ab: QC_CLIENT=go needs build/etcdbench (scripts/bench-vs-etcd.sh builds it)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)" >&2; exit 1; }
 
 # shellcheck source=scripts/bench-lib.sh
-. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks
+. "$ROOT/scripts/bench-lib.sh"  # cpu_ticks, toml_tls
+scheme=http curl_tls=() go_tls=()
+if [[ -n "$EXTRA" ]]; then
+  read -r tls ca <<<"$(toml_tls "$EXTRA")" || true
+  if [[ -n "$tls" ]]; then
+    [[ $QC_CLIENT == go ]] || { echo "bench-ab: a [tls] cluster needs QC_CLIENT=go" >&2; exit 2; }
+    scheme=https
+    [[ -n "$ca" ]] && curl_tls=(--cacert "$ca") go_tls=(--ca "$ca")
+  fi
+fi
+[[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
 get() { curl -s "${curl_tls[@]}" "$@"; }  # get [OPTIONS] URL: over TLS when the cluster has it
 status_field() {  # status_field ADDR FIELD: an integer field of ADDR's /status (empty if unreachable)
   get --max-time 2 "$scheme://$1/status" | grep -o "\"$2\":[0-9]*" | cut -d: -f2 || true

@@ -10,6 +10,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/build/chatnode}
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"  # toml_tls
 cmd=${1:-}; DIR=${2:-}
 [[ -n "$cmd" && -n "$DIR" ]] || { sed -n '2,9p' "$0"; exit 2; }
 
@@ -30,10 +32,11 @@ start_one() {
 }
 ids() { ls "$DIR"/*.toml | xargs -n1 basename | sed 's/\.toml$//' | sort -V; }
 wait_healthy() {
-  local need=$1 scheme=http ca tls=()
+  local need=$1 scheme ca tls=()
   # A cluster with [tls] in its extra TOML answers https://, verified against its ca_file.
-  ca=$(sed -n 's/^ca_file *= *"\(.*\)"/\1/p' "$DIR/n1.toml" 2>/dev/null | head -1)
-  if grep -q '^\[tls\]' "$DIR/n1.toml" 2>/dev/null; then scheme=https; [[ -n "$ca" ]] && tls=(--cacert "$ca"); fi
+  read -r scheme ca <<<"$(toml_tls "$DIR/n1.toml")" || true
+  [[ -n "$ca" ]] && tls=(--cacert "$ca")
+  scheme=${scheme:-http}
   for _ in $(seq 1 300); do
     local ok=0
     for a in $(tr ',' ' ' <"$DIR/nodes"); do curl -sf --max-time 1 "${tls[@]}" "$scheme://$a/health" >/dev/null && ok=$((ok + 1)); done

@@ -1,6 +1,14 @@
 # shellcheck shell=bash
 # Shell functions the benchmark scripts share (sourced, not run).
 
+# toml_tls FILE: "https" and, on the same line, the ca_file of the [tls] table
+# in TOML FILE (the CA a client verifies a node against); nothing if FILE has
+# no [tls] table.
+toml_tls() {
+  grep -q '^\[tls\]' "$1" 2>/dev/null || return 0
+  echo "https $(sed -n 's/^ca_file *= *"\(.*\)"/\1/p' "$1" | head -1)"
+}
+
 # cpu_ticks PID... -> user+system clock ticks (/proc/PID/stat) of those processes, summed.
 cpu_ticks() {
   local t=0 p
