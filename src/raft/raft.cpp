@@ -582,10 +582,25 @@ struct raft_node::impl {
     }
     // A leader removed from the configuration leads until the removal
     // commits, then steps down (diss. §4.2.2).
-    if (!find_member(conf, cfg.id) && commit >= pending_conf_index) become_follower(term, "");
+    if (!find_member(conf, cfg.id) && commit >= pending_conf_index) hand_over();
     // A learner leads until an entry of its term commits (promotable()): a
     // majority of the voters then holds its log, and one of them can win.
-    else if (is_learner() && term_at(commit) == term) become_follower(term, "");
+    else if (is_learner() && term_at(commit) == term) hand_over();
+  }
+
+  /// Steps down from a leadership this node may not keep (a removed member
+  /// or a learner), first asking a voter whose log matches its own to
+  /// campaign at once (timeout_now, diss. §3.10). Without it the voters
+  /// would wait out the lease and an election timeout. If none matches, or
+  /// the message is lost, those timeouts elect a voter as before.
+  void hand_over() {
+    for (const auto& [id, pr] : prs) {
+      if (id != cfg.id && is_voter(conf, id) && pr.match == last_index()) {
+        send_timeout_now(id);
+        break;
+      }
+    }
+    become_follower(term, "");
   }
 
   // ---- reads (diss. §6.4) ---------------------------------------------------------
