@@ -43,14 +43,11 @@ command -v perf >/dev/null || { echo "bench-ab: needs perf (Debian: linux-perf)"
 
 # shellcheck source=scripts/bench-lib.sh
 . "$ROOT/scripts/bench-lib.sh"  # cpu_ticks, toml_tls
-scheme=http curl_tls=() go_tls=()
-if [[ -n "$EXTRA" ]]; then
-  read -r tls ca <<<"$(toml_tls "$EXTRA")" || true
-  if [[ -n "$tls" ]]; then
-    [[ $QC_CLIENT == go ]] || { echo "bench-ab: a [tls] cluster needs QC_CLIENT=go" >&2; exit 2; }
-    scheme=https
-    [[ -n "$ca" ]] && curl_tls=(--cacert "$ca") go_tls=(--ca "$ca")
-  fi
+read -r scheme ca <<<"$(toml_tls "$EXTRA")" || true  # nothing without EXTRA or its [tls]
+scheme=${scheme:-http} curl_tls=() go_tls=()
+if [[ $scheme == https ]]; then
+  [[ $QC_CLIENT == go ]] || { echo "bench-ab: a [tls] cluster needs QC_CLIENT=go" >&2; exit 2; }
+  [[ -n "$ca" ]] && curl_tls=(--cacert "$ca") go_tls=(--ca "$ca")
 fi
 [[ -x build/chatbench ]] || TARGETS=chatbench scripts/build.sh
 get() { curl -s "${curl_tls[@]}" "$@"; }  # get [OPTIONS] URL: over TLS when the cluster has it
